@@ -1,0 +1,205 @@
+/**
+ * The contract of a CLI command: one module per command under `src/cli/commands/`, default-exporting a
+ * {@link CommandSpec}. Modules are imported only when their command runs (see `registry.ts`), which keeps
+ * `mse home --help` fast. Arguments are parsed strictly with Node's `util.parseArgs`: unknown flags,
+ * missing values and stray positionals are usage errors.
+ */
+import { parseArgs } from 'node:util';
+import { UsageError } from '../errors.js';
+import type { Logger } from './log.js';
+
+export interface OptionSpec {
+  type: 'string' | 'boolean';
+  short?: string;
+  /** May be given several times; the value is then an array. */
+  multiple?: boolean;
+  /** Shown in help, e.g. `FILE`. */
+  placeholder?: string;
+  description: string;
+  required?: boolean;
+}
+
+export interface PositionalSpec {
+  name: string;
+  description: string;
+  required?: boolean;
+}
+
+export type OptionValues = Record<string, string | boolean | string[] | undefined>;
+
+export interface CommandContext {
+  /** Parsed flags, keyed by long name. */
+  values: OptionValues;
+  positionals: string[];
+  /** `--json` was given: machine-readable data on stdout, nothing else there. */
+  json: boolean;
+  /** Human-oriented logs and progress, on stderr. */
+  log: Logger;
+  /** Data output (stdout). */
+  stdout: NodeJS.WritableStream;
+  env: NodeJS.ProcessEnv;
+}
+
+export interface CommandSpec {
+  /** Words after `mse home`, e.g. `seal` or `quote verify`. */
+  name: string;
+  summary: string;
+  /** Longer explanation, shown by `--help`. */
+  description?: string;
+  options: Record<string, OptionSpec>;
+  positionals?: PositionalSpec[];
+  /** At least one full example command line. */
+  examples: string[];
+  /** Return the exit code (default 0). */
+  run(ctx: CommandContext): Promise<number | void>;
+}
+
+/** Flags every command accepts. */
+export const GLOBAL_OPTIONS: Record<string, OptionSpec> = {
+  json: { type: 'boolean', description: 'Machine-readable JSON on stdout (errors included).' },
+  help: { type: 'boolean', short: 'h', description: 'Show this help.' },
+};
+
+export interface ParsedArgs {
+  values: OptionValues;
+  positionals: string[];
+}
+
+/** Parse `argv` for `spec`, strictly. Throws `UsageError` with a specific code. */
+export function parseCommandArgs(spec: CommandSpec, argv: string[]): ParsedArgs {
+  const options = { ...GLOBAL_OPTIONS, ...spec.options };
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      options: Object.fromEntries(
+        Object.entries(options).map(([name, o]) => [
+          name,
+          { type: o.type, ...(o.short ? { short: o.short } : {}), ...(o.multiple ? { multiple: true } : {}) },
+        ]),
+      ),
+      allowPositionals: true,
+      strict: true,
+    });
+  } catch (error) {
+    throw translateParseError(error as Error & { code?: string }, spec);
+  }
+  const values = parsed.values as OptionValues;
+  if (values.help) return { values, positionals: parsed.positionals };
+
+  const allowed = spec.positionals ?? [];
+  if (parsed.positionals.length > allowed.length) {
+    const extra = parsed.positionals[allowed.length];
+    throw new UsageError('ERR_UNEXPECTED_ARGUMENT', `unexpected argument '${extra}' for 'mse home ${spec.name}'`, {
+      hint: `Run 'mse home ${spec.name} --help' for usage.`,
+    });
+  }
+  allowed.forEach((p, i) => {
+    if (p.required && parsed.positionals[i] === undefined) {
+      throw new UsageError(
+        'ERR_MISSING_ARGUMENT',
+        `missing argument ${p.name.toUpperCase()} for 'mse home ${spec.name}'`,
+        {
+          hint: `Run 'mse home ${spec.name} --help' for usage.`,
+        },
+      );
+    }
+  });
+  for (const [name, o] of Object.entries(spec.options)) {
+    if (o.required && values[name] === undefined) {
+      throw new UsageError('ERR_MISSING_OPTION', `missing required option --${name} for 'mse home ${spec.name}'`, {
+        hint: `Run 'mse home ${spec.name} --help' for usage.`,
+      });
+    }
+    const v = values[name];
+    if (typeof v === 'string' && v.length === 0) {
+      throw new UsageError('ERR_EMPTY_OPTION', `option --${name} needs a non-empty value`);
+    }
+  }
+  return { values, positionals: parsed.positionals };
+}
+
+function translateParseError(error: Error & { code?: string }, spec: CommandSpec): UsageError {
+  const hint = `Run 'mse home ${spec.name} --help' for usage.`;
+  const m = /'(-[^']*)'/.exec(error.message);
+  const flag = m?.[1] ?? '';
+  switch (error.code) {
+    case 'ERR_PARSE_ARGS_UNKNOWN_OPTION':
+      return new UsageError(
+        'ERR_UNKNOWN_OPTION',
+        `unknown option ${flag || error.message} for 'mse home ${spec.name}'`,
+        {
+          hint,
+        },
+      );
+    case 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE':
+      return new UsageError(
+        'ERR_OPTION_VALUE',
+        `option ${flag || ''} ${/argument missing/.test(error.message) ? 'needs a value' : 'takes no value'}`.replace(
+          '  ',
+          ' ',
+        ),
+        {
+          hint,
+        },
+      );
+    default:
+      return new UsageError('ERR_USAGE', error.message, { hint });
+  }
+}
+
+/** Exactly one of `names` must be set (or at most one when `required` is false). */
+export function requireOneOf(values: OptionValues, names: string[], required = true): string | undefined {
+  const set = names.filter((n) => values[n] !== undefined && values[n] !== false);
+  if (set.length > 1) {
+    throw new UsageError(
+      'ERR_CONFLICTING_OPTIONS',
+      `options ${set.map((n) => `--${n}`).join(' and ')} cannot be used together`,
+    );
+  }
+  if (required && set.length === 0) {
+    throw new UsageError('ERR_MISSING_OPTION', `one of ${names.map((n) => `--${n}`).join(', ')} is required`);
+  }
+  return set[0];
+}
+
+/** A string flag's value, or undefined. */
+export function stringOption(values: OptionValues, name: string): string | undefined {
+  const v = values[name];
+  return typeof v === 'string' ? v : undefined;
+}
+
+/** Parse a decimal integer flag strictly (no sign, no exponent, no spaces). */
+export function integerOption(values: OptionValues, name: string, min: number, max: number): number | undefined {
+  const raw = stringOption(values, name);
+  if (raw === undefined) return undefined;
+  if (!/^[0-9]+$/.test(raw)) {
+    throw new UsageError('ERR_OPTION_VALUE', `--${name} must be a whole number, got '${raw}'`);
+  }
+  const n = Number(raw);
+  if (!Number.isSafeInteger(n) || n < min || n > max) {
+    throw new UsageError('ERR_OPTION_VALUE', `--${name} must be between ${min} and ${max}, got ${raw}`);
+  }
+  return n;
+}
+
+/** Render `--help` for a command. */
+export function renderHelp(spec: CommandSpec): string {
+  const lines: string[] = [];
+  const pos = (spec.positionals ?? []).map((p) => (p.required ? p.name.toUpperCase() : `[${p.name.toUpperCase()}]`));
+  lines.push(`Usage: mse home ${spec.name} [options]${pos.length ? ' ' + pos.join(' ') : ''}`, '', spec.summary);
+  if (spec.description) lines.push('', spec.description.trim());
+  if (spec.positionals?.length) {
+    lines.push('', 'Arguments:');
+    for (const p of spec.positionals) lines.push(`  ${p.name.toUpperCase().padEnd(28)}${p.description}`);
+  }
+  lines.push('', 'Options:');
+  for (const [name, o] of Object.entries({ ...spec.options, ...GLOBAL_OPTIONS })) {
+    const flag = `${o.short ? `-${o.short}, ` : ''}--${name}${o.type === 'string' ? ` ${o.placeholder ?? 'VALUE'}` : ''}`;
+    const req = o.required ? ' (required)' : '';
+    lines.push(`  ${flag.padEnd(28)}${o.description}${req}`);
+  }
+  lines.push('', spec.examples.length > 1 ? 'Examples:' : 'Example:');
+  for (const e of spec.examples) lines.push(`  ${e}`);
+  return lines.join('\n') + '\n';
+}
