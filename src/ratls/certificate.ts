@@ -462,11 +462,11 @@ function asCertificate(cert: RatlsCertificate | string | Uint8Array): RatlsCerti
 
 /** Check that the certificate's signature verifies with its own public key (self-signed). */
 export function verifyRatlsSignature(cert: RatlsCertificate): void {
-  let ok = false;
+  let ok: boolean;
   try {
     ok = verify('sha256', cert.tbs, cert.publicKey, cert.signature);
   } catch {
-    ok = false;
+    ok = false; // a malformed DER signature
   }
   if (!ok) {
     throw ratlsError(
