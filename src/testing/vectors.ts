@@ -1,25 +1,17 @@
 /**
- * Test data from outside the project lives in `shared/testvectors`, a sibling of the repository root (CI
- * clones the repository with `shared/` beside it). Resolve paths there from any compiled test file.
+ * Paths to test data from outside the project: `shared/testvectors` sits beside the repository (CI clones
+ * the repo with `shared/` as a sibling). Tests only.
  */
-import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-function findRepoRoot(): string {
-  let dir = path.dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    if (existsSync(path.join(dir, 'package.json'))) return dir;
-    const parent = path.dirname(dir);
-    if (parent === dir) throw new Error('repository root not found above ' + fileURLToPath(import.meta.url));
-    dir = parent;
-  }
-}
+/** The repository root (this file compiles to dist/testing/vectors.js). */
+export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
-/** Absolute path of the repository root (the directory holding package.json). */
-export const repoRoot = findRepoRoot();
-
-/** Absolute path of a file under `../shared/testvectors` (e.g. `vectorPath('mse', 'evidence.json')`). */
+/** Absolute path of a file under `shared/testvectors`. */
 export function vectorPath(...parts: string[]): string {
-  return path.resolve(repoRoot, '..', 'shared', 'testvectors', ...parts);
+  return path.resolve(REPO_ROOT, '..', 'shared', 'testvectors', ...parts);
 }
+
+/** Debian's Python, which sees Debian's python3-* packages (another python3 may come first on PATH). */
+export const DEBIAN_PYTHON = '/usr/bin/python3';
