@@ -59,15 +59,16 @@ export async function runBootstrap(
     );
     await fs.mkdir(paths.home, { recursive: true, mode: 0o700 });
     const configured = await exists(paths.appDir);
+    // the code is read (and a damaged archive refused) before any key or quote is made
+    const archive = configured ? undefined : await loadAppArchive(paths.appTar);
     const state = configured
       ? await loadEnclaveState(paths, args)
       : await loadOrCreateEnclaveState(paths, args, () => detectQuoteProvider(env), log);
     if (state.created) log.info(`RA-TLS certificate created (fingerprint sha256:${state.cert.fingerprint})`);
 
-    if (configured) {
+    if (!archive) {
       log.info('Already configured: reusing the keys, certificate and secrets, starting the app');
     } else {
-      const archive = await loadAppArchive(paths.appTar);
       const fileCount = archive.plain.filter((e) => e.type === 'file').length + archive.encrypted.length;
       log.info(
         `App code: ${fileCount} files${archive.encrypted.length ? ` (${archive.encrypted.length} encrypted)` : ''}`,
