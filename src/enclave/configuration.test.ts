@@ -11,6 +11,7 @@ import {
   ConfigurationRejected,
   MAX_CONFIG_BODY,
   applyConfiguration,
+  jsonObjectMembers,
   validateConfiguration,
   type ConfigurationContext,
 } from './configuration.js';
@@ -63,6 +64,17 @@ describe('validateConfiguration', () => {
     assert.equal(bare.sealedSecrets, undefined);
     // any JSON value is a valid app_secrets
     assert.equal((await validateConfiguration(body({ uuid: id, app_secrets: 'x' }), ctx)).appSecrets, '"x"');
+  });
+
+  it('keeps the secrets exactly as sent (big integers, spelling) and refuses duplicated fields', async () => {
+    const text = `{ "uuid" : "${id}", "app_secrets" : {"n": 12345678901234567890123, "f": 1.50, "s": "\\u00e9"} }`;
+    const r = await validateConfiguration(Buffer.from(text), ctx);
+    assert.equal(r.appSecrets, '{"n": 12345678901234567890123, "f": 1.50, "s": "\\u00e9"}');
+    const sealedText = '{"big": 9007199254740993}';
+    const s = await validateConfiguration(body({ uuid: id, app_sealed_secrets: await seal(sealedText) }), ctx);
+    assert.equal(s.sealedSecrets, sealedText);
+    await rejects(Buffer.from(`{"uuid":"${id}","app_secrets":1,"app_secrets":2}`), 400, 'ERR_CONFIG_DUPLICATE_FIELD');
+    await rejects(Buffer.from(`{"uuid":"${randomUUID()}","uuid":"${id}"}`), 400, 'ERR_CONFIG_DUPLICATE_FIELD');
   });
 
   it('checks the uuid before anything else', async () => {
@@ -159,6 +171,52 @@ describe('validateConfiguration', () => {
       enc,
     );
     assert.equal(both.codeKeySource, 'code_secret_key');
+  });
+});
+
+describe('jsonObjectMembers', () => {
+  it('returns the source text of each member', () => {
+    const text = ' {"a":[1,{"b":"}]"}] , "c\\"d" : "x\\"}" ,"e":-1.5e3,"f":true,"g":null, "h":{}}\n';
+    assert.deepEqual(
+      [...jsonObjectMembers(text)],
+      [
+        ['a', '[1,{"b":"}]"}]'],
+        ['c"d', '"x\\"}"'],
+        ['e', '-1.5e3'],
+        ['f', 'true'],
+        ['g', 'null'],
+        ['h', '{}'],
+      ],
+    );
+    assert.deepEqual([...jsonObjectMembers('{}')], []);
+  });
+
+  it('agrees with JSON.parse on generated objects', () => {
+    let seed = 7;
+    const rnd = (n: number): number => (seed = (seed * 1103515245 + 12345) % 2 ** 31) % n;
+    const value = (depth: number): unknown => {
+      switch (depth > 3 ? rnd(4) : rnd(6)) {
+        case 0:
+          return rnd(1000) - 500 + rnd(100) / 7;
+        case 1:
+          return ['', 'a"b', '}]{[', '\\', 'é\n', '\u2028'][rnd(6)];
+        case 2:
+          return [true, false, null][rnd(3)];
+        case 3:
+          return -rnd(10);
+        case 4:
+          return Array.from({ length: rnd(4) }, () => value(depth + 1));
+        default:
+          return Object.fromEntries(Array.from({ length: rnd(4) }, (_, k) => [`k${k}"}`, value(depth + 1)]));
+      }
+    };
+    for (let n = 0; n < 40; n++) {
+      const obj = Object.fromEntries(Array.from({ length: 1 + rnd(5) }, (_, k) => [`m${k}`, value(0)]));
+      const text = JSON.stringify(obj, null, n % 3);
+      const members = jsonObjectMembers(text);
+      assert.deepEqual([...members.keys()], Object.keys(obj));
+      for (const [k, raw] of members) assert.deepEqual(JSON.parse(raw), obj[k], text);
+    }
   });
 });
 

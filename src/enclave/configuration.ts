@@ -4,9 +4,9 @@
  * Body: a JSON object `{uuid, app_secrets?, app_sealed_secrets?, code_secret_key?}` (MSE's fields; `null`
  * counts as absent, any other field is refused):
  * - `uuid` must equal the deployment id given to the enclave (`--id`) — 401 otherwise; checked first;
- * - `app_secrets`: any JSON value, written re-serialized to `SECRETS_PATH`;
+ * - `app_secrets`: any JSON value, written to `SECRETS_PATH` exactly as sent (its source text);
  * - `app_sealed_secrets`: unpadded base64url of a libsodium sealed box to the enclave's X25519 key, whose
- *   plaintext is UTF-8 JSON, written re-serialized to `SEALED_SECRETS_PATH`; a `code_secret_key` member of
+ *   plaintext is UTF-8 JSON, written as is to `SEALED_SECRETS_PATH`; a `code_secret_key` member of
  *   that JSON object is a code key (the way to keep it from the operator);
  * - `code_secret_key`: 64 hex characters (32 bytes), the key of `.enc` code files; it takes precedence over
  *   the sealed one, as in MSE.
@@ -43,9 +43,9 @@ export interface ConfigurationContext {
 }
 
 export interface ValidatedConfiguration {
-  /** JSON text for `SECRETS_PATH`, when `app_secrets` was given. */
+  /** JSON text for `SECRETS_PATH` (the source text of `app_secrets`), when it was given. */
   appSecrets?: string;
-  /** JSON text for `SEALED_SECRETS_PATH`, when `app_sealed_secrets` was given. */
+  /** JSON text for `SEALED_SECRETS_PATH` (the unsealed plaintext), when `app_sealed_secrets` was given. */
   sealedSecrets?: string;
   /** Where the code key came from, when one was used. */
   codeKeySource?: 'code_secret_key' | 'app_sealed_secrets';
@@ -73,18 +73,77 @@ function decodeBase64Url(text: string): Uint8Array | undefined {
   return bytes.toString('base64url') === text ? new Uint8Array(bytes) : undefined;
 }
 
-function parseJsonText(bytes: Uint8Array, what: string, status: number, code: string): unknown {
-  let text: string;
+function decodeUtf8(bytes: Uint8Array, what: string, status: number, code: string): string {
   try {
-    text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false }).decode(bytes);
+    return new TextDecoder('utf-8', { fatal: true, ignoreBOM: false }).decode(bytes);
   } catch (cause) {
     throw rejected(status, code, `${what} is not valid UTF-8`, cause);
   }
+}
+
+function parseJsonText(text: string, what: string, status: number, code: string): unknown {
   try {
     return JSON.parse(text) as unknown;
   } catch (cause) {
     throw rejected(status, code, `${what} is not valid JSON`, cause);
   }
+}
+
+/**
+ * The exact source text of each member of a JSON object, in a text already known to be valid JSON (so
+ * the scan can be simple). Secrets are written as the client sent them: re-serializing would round big
+ * integers and change number spellings. Throws on a duplicated member name, which parsers disagree on.
+ */
+export function jsonObjectMembers(text: string): Map<string, string> {
+  const members = new Map<string, string>();
+  let i = 0;
+  const ws = (): void => {
+    while (i < text.length && ' \t\n\r'.includes(text[i]!)) i++;
+  };
+  const skipString = (): void => {
+    i++; // opening quote
+    while (text[i] !== '"') i += text[i] === '\\' ? 2 : 1;
+    i++;
+  };
+  const skipValue = (): void => {
+    const c = text[i];
+    if (c === '"') return skipString();
+    if (c === '{' || c === '[') {
+      let depth = 0;
+      do {
+        const d = text[i];
+        if (d === '"') {
+          skipString();
+          continue;
+        }
+        if (d === '{' || d === '[') depth++;
+        else if (d === '}' || d === ']') depth--;
+        i++;
+      } while (depth > 0);
+      return;
+    }
+    while (i < text.length && !',}] \t\n\r'.includes(text[i]!)) i++;
+  };
+  ws();
+  i++; // {
+  ws();
+  while (text[i] !== '}') {
+    const keyStart = i;
+    skipString();
+    const key = JSON.parse(text.slice(keyStart, i)) as string;
+    ws();
+    i++; // :
+    ws();
+    const valueStart = i;
+    skipValue();
+    if (members.has(key))
+      throw rejected(400, 'ERR_CONFIG_DUPLICATE_FIELD', `field "${key.slice(0, 64)}" appears twice`);
+    members.set(key, text.slice(valueStart, i));
+    ws();
+    if (text[i] === ',') i++;
+    ws();
+  }
+  return members;
 }
 
 /** Validate a configuration request body; returns what to write, or throws {@link ConfigurationRejected}. */
@@ -95,11 +154,13 @@ export async function validateConfiguration(
   if (body.length > MAX_CONFIG_BODY) {
     throw rejected(413, 'ERR_CONFIG_TOO_LARGE', `request body is larger than ${MAX_CONFIG_BODY} bytes`);
   }
-  const json = parseJsonText(body, 'request body', 400, 'ERR_CONFIG_JSON');
+  const text = decodeUtf8(body, 'request body', 400, 'ERR_CONFIG_JSON');
+  const json = parseJsonText(text, 'request body', 400, 'ERR_CONFIG_JSON');
   if (json === null || typeof json !== 'object' || Array.isArray(json)) {
     throw rejected(400, 'ERR_CONFIG_JSON', 'request body must be a JSON object');
   }
   const request = json as Record<string, unknown>;
+  const raw = jsonObjectMembers(text);
 
   // The uuid first: nothing else is looked at for a caller who does not know it.
   if (typeof request.uuid !== 'string')
@@ -115,12 +176,12 @@ export async function validateConfiguration(
         'field "ssl_private_key" (custom certificate mode) is not supported',
       );
     }
-    if (!FIELDS.has(key)) throw rejected(400, 'ERR_CONFIG_UNKNOWN_FIELD', `unknown field "${key}"`);
+    if (!FIELDS.has(key)) throw rejected(400, 'ERR_CONFIG_UNKNOWN_FIELD', `unknown field "${key.slice(0, 64)}"`);
   }
   const present = (key: string): boolean => request[key] !== undefined && request[key] !== null;
 
   const result: ValidatedConfiguration = { files: [] };
-  if (present('app_secrets')) result.appSecrets = JSON.stringify(request.app_secrets);
+  if (present('app_secrets')) result.appSecrets = raw.get('app_secrets');
 
   let codeKey = present('code_secret_key')
     ? parseCodeKey(request.code_secret_key, 'field "code_secret_key"')
@@ -144,8 +205,9 @@ export async function validateConfiguration(
         cause,
       );
     }
-    const sealed = parseJsonText(plaintext, 'the unsealed app_sealed_secrets', 400, 'ERR_CONFIG_SEALED_JSON');
-    result.sealedSecrets = JSON.stringify(sealed);
+    const sealedText = decodeUtf8(plaintext, 'the unsealed app_sealed_secrets', 400, 'ERR_CONFIG_SEALED_JSON');
+    const sealed = parseJsonText(sealedText, 'the unsealed app_sealed_secrets', 400, 'ERR_CONFIG_SEALED_JSON');
+    result.sealedSecrets = sealedText;
     if (sealed !== null && typeof sealed === 'object' && !Array.isArray(sealed)) {
       const inner = (sealed as Record<string, unknown>).code_secret_key;
       if (inner !== undefined && inner !== null) {
