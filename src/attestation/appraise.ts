@@ -37,7 +37,6 @@ import {
   parseCrl,
   pemBlocks,
   publicKeyFromRawP256,
-  publicKeyFromSpki,
   verifyDerSignature,
   verifyP1363,
   verifyP1363WithCert,
@@ -387,6 +386,132 @@ function checkCrlIssued(
   }
 }
 
+// ---------------------------------------------------------------------------------------------------
+// Building blocks (each throws AttestationError; appraise() runs them in order)
+
+/** The quote's PCK chain: parsed certificates, their names checked, the leaf's SGX extension. */
+export interface PckChain {
+  leaf: Certificate;
+  intermediate: Certificate;
+  root: Certificate;
+  extension: PckExtension;
+  /** From the intermediate CA's common name. */
+  caType: 'processor' | 'platform' | null;
+}
+
+/** Parse the PCK chain embedded in a quote (certification data type 5). */
+export function quotePckChain(q: Quote): PckChain {
+  if (q.pckChainPem === null) {
+    fail(
+      'quote',
+      'ERR_QUOTE_CERT_DATA_TYPE_UNSUPPORTED',
+      `quote certification data type is ${q.certificationData.type}, not 5 (PCK certificate chain)`,
+      'The quote does not embed its PCK certificate chain.',
+    );
+  }
+  const certs = parseChain(q.pckChainPem, 'quote PCK chain', 'pck-chain', 'ERR_DCAP_PCK_CHAIN_FORMAT');
+  if (certs.length !== 3) {
+    fail(
+      'pck-chain',
+      'ERR_DCAP_PCK_CHAIN_FORMAT',
+      `quote PCK chain has ${certs.length} certificates, expected 3 (PCK, PCK CA, root)`,
+      'The quote’s certification data must hold the full chain.',
+    );
+  }
+  const [leaf, intermediate, root] = certs as [Certificate, Certificate, Certificate];
+  const names: [Certificate, string, string][] = [
+    [leaf, 'SGX PCK Certificate', 'PCK leaf certificate'],
+    [intermediate, 'CA', 'PCK intermediate certificate'],
+    [root, 'SGX Root CA', 'PCK chain root certificate'],
+  ];
+  for (const [c, needle, what] of names) {
+    if (!c.subject.commonName?.includes(needle)) {
+      fail(
+        'pck-chain',
+        'ERR_DCAP_PCK_CHAIN_FORMAT',
+        `${what} common name "${c.subject.commonName ?? ''}" does not contain "${needle}"`,
+        'The certificates are not an SGX PCK chain in the expected order (leaf, CA, root).',
+      );
+    }
+  }
+  let extension = pckExtCache.get(leaf);
+  if (!extension) {
+    extension = parsePckExtension(leaf);
+    pckExtCache.set(leaf, extension);
+  }
+  const cn = intermediate.subject.commonName ?? '';
+  const caType = /platform/i.test(cn) ? 'platform' : /processor/i.test(cn) ? 'processor' : null;
+  return { leaf, intermediate, root, extension, caType };
+}
+
+/** Root → PCK CA → PCK leaf: issuer names, CA flags, key usages and signatures. */
+export function verifyPckChainSignatures(leaf: Certificate, intermediate: Certificate, root: Certificate): void {
+  checkIssued(
+    intermediate,
+    root,
+    'PCK intermediate certificate',
+    'the root CA',
+    'pck-chain',
+    'ERR_DCAP_PCK_INVALID_ISSUER',
+  );
+  checkIssued(leaf, intermediate, 'PCK leaf certificate', 'the PCK CA', 'pck-chain', 'ERR_DCAP_PCK_INVALID_ISSUER');
+  if (leaf.keyUsage !== undefined && !(leaf.keyUsage & KEY_USAGE.digitalSignature)) {
+    fail(
+      'pck-chain',
+      'ERR_DCAP_PCK_INVALID_ISSUER',
+      'PCK leaf certificate may not make digital signatures (keyUsage)',
+      'The PCK certificate cannot sign QE reports.',
+    );
+  }
+}
+
+/** The QE report is signed by the PCK leaf's key (ERR_DCAP_QE_REPORT_SIGNATURE). */
+export function verifyQeReportSignature(q: Quote, pckLeaf: Certificate): void {
+  if (!verifyP1363WithCert(q.qeReport.raw, q.qeReportSignature, pckLeaf, false)) {
+    fail(
+      'quote',
+      'ERR_DCAP_QE_REPORT_SIGNATURE',
+      'QE report signature does not verify with the PCK certificate’s key',
+      'The quote was altered, or its QE report was not signed by this platform.',
+    );
+  }
+}
+
+/** QE report data = SHA-256(attestation key ‖ QE auth data) ‖ 32 zero bytes (ERR_DCAP_QE_REPORT_DATA). */
+export function verifyAttestationKeyBinding(q: Quote): void {
+  const expected = sha256(q.attestationKey, q.qeAuthData);
+  const rd = q.qeReport.reportData;
+  if (!bytesEqual(rd.subarray(0, 32), expected)) {
+    fail(
+      'quote',
+      'ERR_DCAP_QE_REPORT_DATA',
+      'QE report data is not SHA-256(attestation key ‖ QE authentication data): the attestation key is not bound to the QE',
+      'The quote’s attestation key or QE authentication data was altered.',
+    );
+  }
+  if (!rd.subarray(32).every((b) => b === 0)) {
+    fail(
+      'quote',
+      'ERR_DCAP_QE_REPORT_DATA',
+      'QE report data bytes 32..63 are not zero',
+      'Intel’s QE always zero-pads the key hash; the QE report is not canonical.',
+    );
+  }
+}
+
+/** The header and enclave report are signed by the attestation key (ERR_DCAP_QUOTE_SIGNATURE). */
+export function verifyQuoteSignature(q: Quote): void {
+  const key = publicKeyFromRawP256(q.attestationKey, 'quote', 'ERR_DCAP_QUOTE_SIGNATURE', 'quote attestation key');
+  if (!verifyP1363(q.signedRegion, q.signature, key)) {
+    fail(
+      'quote',
+      'ERR_DCAP_QUOTE_SIGNATURE',
+      'quote signature does not verify with the attestation key over the header and enclave report',
+      'The quote was altered after the quoting enclave signed it (e.g. report data, attributes or measurements changed).',
+    );
+  }
+}
+
 interface Dated {
   what: string;
   from: Date;
@@ -494,40 +619,10 @@ export function appraise(input: AppraisalInput): Verdict {
 
     // --- PCK chain -----------------------------------------------------------------------------------
     const [pckLeaf, pckCa, pckRoot] = r.run('pck-chain.parse', () => {
-      const certs = parseChain(q.pckChainPem!, 'quote PCK chain', 'pck-chain', 'ERR_DCAP_PCK_CHAIN_FORMAT');
-      if (certs.length !== 3) {
-        fail(
-          'pck-chain',
-          'ERR_DCAP_PCK_CHAIN_FORMAT',
-          `quote PCK chain has ${certs.length} certificates, expected 3 (PCK, PCK CA, root)`,
-          'The quote’s certification data must hold the full chain.',
-        );
-      }
-      const [l, ca, root] = certs as [Certificate, Certificate, Certificate];
-      const names: [Certificate, string, string][] = [
-        [l, 'SGX PCK Certificate', 'PCK leaf certificate'],
-        [ca, 'CA', 'PCK intermediate certificate'],
-        [root, 'SGX Root CA', 'PCK chain root certificate'],
-      ];
-      for (const [c, needle, what] of names) {
-        if (!c.subject.commonName?.includes(needle)) {
-          fail(
-            'pck-chain',
-            'ERR_DCAP_PCK_CHAIN_FORMAT',
-            `${what} common name "${c.subject.commonName ?? ''}" does not contain "${needle}"`,
-            'The certificates are not an SGX PCK chain in the expected order (leaf, CA, root).',
-          );
-        }
-      }
-      let e = pckExtCache.get(l);
-      if (!e) {
-        e = parsePckExtension(l);
-        pckExtCache.set(l, e);
-      }
-      ext = e;
-      const cn = ca.subject.commonName ?? '';
-      caType = /platform/i.test(cn) ? 'platform' : /processor/i.test(cn) ? 'processor' : null;
-      return certs as [Certificate, Certificate, Certificate];
+      const chain = quotePckChain(q);
+      ext = chain.extension;
+      caType = chain.caType;
+      return [chain.leaf, chain.intermediate, chain.root] as const;
     });
 
     r.run('pck-chain.root', () => {
@@ -553,25 +648,7 @@ export function appraise(input: AppraisalInput): Verdict {
     });
     const root = pckRoot;
 
-    r.run('pck-chain.signatures', () => {
-      checkIssued(
-        pckCa,
-        root,
-        'PCK intermediate certificate',
-        'the root CA',
-        'pck-chain',
-        'ERR_DCAP_PCK_INVALID_ISSUER',
-      );
-      checkIssued(pckLeaf, pckCa, 'PCK leaf certificate', 'the PCK CA', 'pck-chain', 'ERR_DCAP_PCK_INVALID_ISSUER');
-      if (pckLeaf.keyUsage !== undefined && !(pckLeaf.keyUsage & KEY_USAGE.digitalSignature)) {
-        fail(
-          'pck-chain',
-          'ERR_DCAP_PCK_INVALID_ISSUER',
-          'PCK leaf certificate may not make digital signatures (keyUsage)',
-          'The PCK certificate cannot sign QE reports.',
-        );
-      }
-    });
+    r.run('pck-chain.signatures', () => verifyPckChainSignatures(pckLeaf, pckCa, root));
     dated.push(
       certDates(pckLeaf, 'PCK certificate'),
       certDates(pckCa, `PCK CA certificate "${pckCa.subject.commonName}"`),
@@ -818,36 +895,8 @@ export function appraise(input: AppraisalInput): Verdict {
         );
       }
     });
-    r.run('quote.qe-report-signature', () => {
-      if (!verifyP1363(q.qeReport.raw, q.qeReportSignature, publicKeyFromSpki(pckLeaf.spki))) {
-        fail(
-          'quote',
-          'ERR_DCAP_QE_REPORT_SIGNATURE',
-          'QE report signature does not verify with the PCK certificate’s key',
-          'The quote was altered, or its QE report was not signed by this platform.',
-        );
-      }
-    });
-    r.run('quote.attestation-key', () => {
-      const expected = sha256(q.attestationKey, q.qeAuthData);
-      const rd = q.qeReport.reportData;
-      if (!bytesEqual(rd.subarray(0, 32), expected)) {
-        fail(
-          'quote',
-          'ERR_DCAP_QE_REPORT_DATA',
-          'QE report data is not SHA-256(attestation key ‖ QE authentication data): the attestation key is not bound to the QE',
-          'The quote’s attestation key or QE authentication data was altered.',
-        );
-      }
-      if (!rd.subarray(32).every((b) => b === 0)) {
-        fail(
-          'quote',
-          'ERR_DCAP_QE_REPORT_DATA',
-          'QE report data bytes 32..63 are not zero',
-          'Intel’s QE always zero-pads the key hash; the QE report is not canonical.',
-        );
-      }
-    });
+    r.run('quote.qe-report-signature', () => verifyQeReportSignature(q, pckLeaf));
+    r.run('quote.attestation-key', () => verifyAttestationKeyBinding(q));
     r.run('qe-identity.match', () => {
       const code = 'ERR_DCAP_QE_IDENTITY_MISMATCH';
       const qr = q.qeReport;
@@ -906,17 +955,7 @@ export function appraise(input: AppraisalInput): Verdict {
       qeAdvisories = lv.advisoryIds;
       r.pass('qe-identity.tcb', `QE ISVSVN ${q.qeReport.isvSvn}: ${lv.status}`);
     });
-    r.run('quote.signature', () => {
-      const key = publicKeyFromRawP256(q.attestationKey, 'quote', 'ERR_DCAP_QUOTE_SIGNATURE', 'quote attestation key');
-      if (!verifyP1363(q.signedRegion, q.signature, key)) {
-        fail(
-          'quote',
-          'ERR_DCAP_QUOTE_SIGNATURE',
-          'quote signature does not verify with the attestation key over the header and enclave report',
-          'The quote was altered after the quoting enclave signed it (e.g. report data, attributes or measurements changed).',
-        );
-      }
-    });
+    r.run('quote.signature', () => verifyQuoteSignature(q));
     r.run('tcb.level', () => {
       const lv = matchTcbLevel(ti, e.tcb);
       if (!lv) {

@@ -55,7 +55,7 @@ export interface DistinguishedName {
   /** Attributes in encoded order. */
   attributes: { oid: string; value: string }[];
   commonName: string | undefined;
-  /** RFC 4514 order (most specific first), e.g. `CN=Intel SGX Root CA,O=Intel Corporation,...`. */
+  /** Attributes in encoding order as OpenSSL shows them, e.g. `CN=Intel SGX Root CA,O=Intel Corporation,...`. */
   text: string;
 }
 
@@ -279,7 +279,6 @@ function parseName(t: Tlv, ctx: DerContext, name: string): DistinguishedName {
   if (cn.length > 1) derFail(ctx, `${name} has several common names`);
   const text = attributes
     .map((a) => `${NAME_LABELS[a.oid] ?? a.oid}=${a.value.replace(/([,+"\\<>;])/g, '\\$1')}`)
-    .reverse()
     .join(',');
   return { der: encoding(t), attributes, commonName: cn[0]?.value, text };
 }
@@ -364,7 +363,7 @@ export function pemBlocks(text: string, label: string, ctx: DerContext): Uint8Ar
   const end = `-----END ${label}-----`;
   let pos = 0;
   for (;;) {
-    const ws = /^\s*/.exec(text.slice(pos))![0].length;
+    const ws = /^[\r\n]*/.exec(text.slice(pos))![0].length;
     pos += ws;
     if (pos >= text.length) break;
     if (!text.startsWith(begin, pos)) {
@@ -451,13 +450,27 @@ export function verifyDerSignature(signed: Uint8Array, signature: Uint8Array, is
   return sigCache.set(key, ok);
 }
 
-/** Verify a raw r‖s signature with a certificate's key, memoised (collateral signatures are static). */
-export function verifyP1363WithCert(data: Uint8Array, signature: Uint8Array, signer: Certificate): boolean {
+/**
+ * Verify a raw r‖s signature with a certificate's key. With `memo` (collateral signatures, which are
+ * static) the result is cached by content; per-quote signatures pass `memo = false`. Never throws.
+ */
+export function verifyP1363WithCert(
+  data: Uint8Array,
+  signature: Uint8Array,
+  signer: Certificate,
+  memo = true,
+): boolean {
   if (!signer.publicKeyPoint || signature.length !== 64) return false;
-  const key = contentKey(signer.spki, data, signature);
-  const hit = sigCache.get(key);
+  const key = memo ? contentKey(signer.spki, data, signature) : '';
+  const hit = memo ? sigCache.get(key) : undefined;
   if (hit !== undefined) return hit;
-  return sigCache.set(key, verifyP1363(data, signature, publicKeyFromSpki(signer.spki)));
+  let ok: boolean;
+  try {
+    ok = verifyP1363(data, signature, publicKeyFromSpki(signer.spki));
+  } catch {
+    ok = false;
+  }
+  return memo ? sigCache.set(key, ok) : ok;
 }
 
 /** The certificate's own extension `oid`, if present. */
