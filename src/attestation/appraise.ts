@@ -13,7 +13,7 @@
  * signature) and the cheap time and policy checks.
  */
 import { AttestationError, isMseError } from '../errors.js';
-import { bytesEqual, contentKey, registerCache, sha256, toHex } from './bytes.js';
+import { bytesEqual, registerCache, registerMemo, sha256, toHex } from './bytes.js';
 import {
   convergeTcbStatus,
   matchQeTcbLevel,
@@ -37,7 +37,7 @@ import {
   parseCrl,
   pemBlocks,
   publicKeyFromRawP256,
-  verifyDerSignature,
+  verifySignedBy,
   verifyP1363,
   verifyP1363WithCert,
   type Certificate,
@@ -197,25 +197,28 @@ class Recorder {
   readonly results = new Map<string, Check>();
   warnings: string[] = [];
 
-  private entry(id: string): PlanEntry {
+  private put(id: string, status: CheckStatus, message?: string, pr?: Problem): void {
     const p = PLAN_BY_ID.get(id);
     if (!p) throw new Error(`unknown check ${id}`);
-    return p;
+    const c: Check = { id, stage: p.stage, title: p.title, status, policy: p.policy === true };
+    if (pr) {
+      c.code = pr.code;
+      c.message = pr.message;
+      c.hint = pr.hint;
+    } else if (message !== undefined) c.message = message;
+    this.results.set(id, c);
   }
 
   pass(id: string, message?: string): void {
-    const p = this.entry(id);
-    this.results.set(id, { ...p, policy: !!p.policy, status: 'pass', ...(message ? { message } : {}) });
+    this.put(id, 'pass', message);
   }
 
   problem(id: string, status: 'fail' | 'warn', pr: Problem): void {
-    const p = this.entry(id);
-    this.results.set(id, { ...p, policy: !!p.policy, status, code: pr.code, message: pr.message, hint: pr.hint });
+    this.put(id, status, undefined, pr);
   }
 
   skip(id: string, message: string): void {
-    const p = this.entry(id);
-    this.results.set(id, { ...p, policy: !!p.policy, status: 'skip', message });
+    this.put(id, 'skip', message);
   }
 
   /** Run a terminal check: an AttestationError fails it and halts the cryptographic flow. */
@@ -253,7 +256,15 @@ class Recorder {
 
   checks(haltReason: string): Check[] {
     return CHECK_PLAN.map(
-      (p) => this.results.get(p.id) ?? { ...p, policy: !!p.policy, status: 'skip' as const, message: haltReason },
+      (p) =>
+        this.results.get(p.id) ?? {
+          id: p.id,
+          stage: p.stage,
+          title: p.title,
+          status: 'skip' as const,
+          policy: p.policy === true,
+          message: haltReason,
+        },
     );
   }
 }
@@ -275,8 +286,8 @@ function fail(stage: Stage, code: string, message: string, hint: string): never 
 const iso = (d: Date): string => d.toISOString().replace('.000Z', 'Z');
 
 const chainCache = registerCache<Uint8Array[]>(128);
-const tcbInfoCache = registerCache<TcbInfo>(64);
-const identityCache = registerCache<EnclaveIdentity>(64);
+const tcbInfoMemo = registerMemo<TcbInfo>(64);
+const identityMemo = registerMemo<EnclaveIdentity>(64);
 const pckExtCache = new WeakMap<Certificate, PckExtension>();
 
 function parseChain(pem: string, what: string, stage: Stage, code: string): Certificate[] {
@@ -324,7 +335,7 @@ function checkIssued(
   }
   if (!issuer.publicKeyPoint)
     fail(stage, code, `${issuerName} does not have a P-256 key`, 'SGX DCAP chains use ECDSA P-256 throughout.');
-  if (!verifyDerSignature(cert.tbs, cert.signature, issuer)) {
+  if (!verifySignedBy(cert, issuer)) {
     fail(
       stage,
       code,
@@ -376,7 +387,7 @@ function checkCrlIssued(
   if (issuer.keyUsage !== undefined && !(issuer.keyUsage & KEY_USAGE.cRLSign)) {
     fail(stage, code, `${issuerName} may not sign CRLs (keyUsage)`, 'The issuer’s key usage forbids CRL signing.');
   }
-  if (!verifyDerSignature(crl.tbs, crl.signature, issuer)) {
+  if (!verifySignedBy(crl, issuer)) {
     fail(
       stage,
       code,
@@ -817,8 +828,7 @@ export function appraise(input: AppraisalInput): Verdict {
     };
 
     tcbInfo = signedDoc('tcb-info', parsed.tcbChain, c.tcb_info, c.tcb_info_signature, () => {
-      const key = contentKey(c.tcb_info);
-      return tcbInfoCache.get(key) ?? tcbInfoCache.set(key, parseTcbInfo(c.tcb_info));
+      return tcbInfoMemo.get(c.tcb_info, parseTcbInfo);
     });
     const ti = tcbInfo;
     const tiDates: Dated[] = [
@@ -839,8 +849,7 @@ export function appraise(input: AppraisalInput): Verdict {
     });
 
     identity = signedDoc('qe-identity', parsed.qeChain, c.qe_identity, c.qe_identity_signature, () => {
-      const key = contentKey(c.qe_identity);
-      return identityCache.get(key) ?? identityCache.set(key, parseEnclaveIdentity(c.qe_identity));
+      return identityMemo.get(c.qe_identity, parseEnclaveIdentity);
     });
     const qi = identity;
     const qiDates: Dated[] = [

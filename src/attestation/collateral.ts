@@ -135,12 +135,15 @@ export function parseCollateralJson(text: string): Collateral {
     const sig = fieldBytes(o, `${key}_signature`, 'hex') as Uint8Array;
     return { signed: new Uint8Array(Buffer.from(body, 'utf8')), signature: sig };
   };
+  // CRLs first: their absence is the most common incompleteness and deserves the specific hint.
+  const root_ca_crl = fieldBytes(o, 'root_ca_crl', 'crl') as Uint8Array;
+  const pck_crl = fieldBytes(o, 'pck_crl', 'crl') as Uint8Array;
   const tcb = signed('tcb_info', 'tcbInfo');
   const qe = signed('qe_identity', 'enclaveIdentity');
   return {
     pck_crl_issuer_chain: fieldBytes(o, 'pck_crl_issuer_chain', 'text') as string,
-    root_ca_crl: fieldBytes(o, 'root_ca_crl', 'crl') as Uint8Array,
-    pck_crl: fieldBytes(o, 'pck_crl', 'crl') as Uint8Array,
+    root_ca_crl,
+    pck_crl,
     tcb_info_issuer_chain: fieldBytes(o, 'tcb_info_issuer_chain', 'text') as string,
     tcb_info: tcb.signed,
     tcb_info_signature: tcb.signature,

@@ -6,7 +6,7 @@
  */
 import { createPublicKey, verify as cryptoVerify, type KeyObject } from 'node:crypto';
 import { AttestationError } from '../errors.js';
-import { asBuffer, contentKey, registerCache, sha256, toHex } from './bytes.js';
+import { ContentMemo, asBuffer, registerMemo, registerWeakMemo, sha256, toHex } from './bytes.js';
 import {
   TAG,
   bitStringBytes,
@@ -107,20 +107,20 @@ export interface Crl {
 
 export const KEY_USAGE = { digitalSignature: 0x01, keyCertSign: 0x20, cRLSign: 0x40 } as const;
 
-const certCache = registerCache<Certificate>(512);
-const crlCache = registerCache<Crl>(64);
-const keyCache = registerCache<KeyObject>(512);
-const sigCache = registerCache<boolean>(2048);
+const certMemo = registerMemo<Certificate>(512);
+const crlMemo = registerMemo<Crl>(64);
+const keyMemo = registerMemo<KeyObject>(512);
+/** Signature results for parsed (immutable) certificates and CRLs, per issuer certificate. */
+const signedByMemo = registerWeakMemo<Certificate | Crl, WeakMap<Certificate, boolean>>();
+/** Signature results over caller-supplied documents: by document bytes, then signature bytes, then signer. */
+const docSigMemo = registerMemo<ContentMemo<WeakMap<Certificate, boolean>>>(64);
 
 /**
  * Parse a DER certificate strictly. `what` names it in errors ("PCK leaf certificate"); `stage`/`code` say
  * where the failure belongs in a verdict.
  */
 export function parseCertificate(der: Uint8Array, ctx: DerContext): Certificate {
-  const key = contentKey(der);
-  const hit = certCache.get(key);
-  if (hit) return hit;
-  return certCache.set(key, parseCertificateUncached(der, ctx));
+  return certMemo.get(der, (copy) => parseCertificateUncached(copy, ctx));
 }
 
 function parseCertificateUncached(der: Uint8Array, ctx: DerContext): Certificate {
@@ -192,10 +192,7 @@ function parseCertificateUncached(der: Uint8Array, ctx: DerContext): Certificate
 
 /** Parse a DER CRL (X.509 v2) strictly; `nextUpdate` is required. */
 export function parseCrl(der: Uint8Array, ctx: DerContext): Crl {
-  const key = contentKey(der);
-  const hit = crlCache.get(key);
-  if (hit) return hit;
-  return crlCache.set(key, parseCrlUncached(der, ctx));
+  return crlMemo.get(der, (copy) => parseCrlUncached(copy, ctx));
 }
 
 function parseCrlUncached(der: Uint8Array, ctx: DerContext): Crl {
@@ -403,10 +400,7 @@ const P256_SPKI_PREFIX = Buffer.from('3059301306072a8648ce3d020106082a8648ce3d03
 
 /** A KeyObject for a DER SubjectPublicKeyInfo (memoised). */
 export function publicKeyFromSpki(spki: Uint8Array): KeyObject {
-  const key = contentKey(spki);
-  const hit = keyCache.get(key);
-  if (hit) return hit;
-  return keyCache.set(key, createPublicKey({ key: asBuffer(spki), format: 'der', type: 'spki' }));
+  return keyMemo.get(spki, (copy) => createPublicKey({ key: asBuffer(copy), format: 'der', type: 'spki' }));
 }
 
 /**
@@ -433,26 +427,28 @@ export function verifyP1363(data: Uint8Array, signature: Uint8Array, key: KeyObj
 }
 
 /**
- * Verify `signature` (DER ECDSA-Sig-Value) over `signed` with the key of `issuer` (memoised by content).
- * Never throws: a malformed signature is simply invalid.
+ * Verify that `issuer` signed the parsed certificate or CRL `signed` (its TBS and DER ECDSA signature),
+ * memoised per (object, issuer). Never throws: a malformed signature is simply invalid.
  */
-export function verifyDerSignature(signed: Uint8Array, signature: Uint8Array, issuer: Certificate): boolean {
+export function verifySignedBy(signed: Certificate | Crl, issuer: Certificate): boolean {
   if (!issuer.publicKeyPoint) return false;
-  const key = contentKey(issuer.spki, signed, signature);
-  const hit = sigCache.get(key);
+  let perIssuer = signedByMemo.get(signed);
+  if (!perIssuer) perIssuer = signedByMemo.set(signed, new WeakMap());
+  const hit = perIssuer.get(issuer);
   if (hit !== undefined) return hit;
   let ok: boolean;
   try {
-    ok = cryptoVerify('sha256', signed, publicKeyFromSpki(issuer.spki), signature);
+    ok = cryptoVerify('sha256', signed.tbs, publicKeyFromSpki(issuer.spki), signed.signature);
   } catch {
     ok = false;
   }
-  return sigCache.set(key, ok);
+  perIssuer.set(issuer, ok);
+  return ok;
 }
 
 /**
- * Verify a raw r‖s signature with a certificate's key. With `memo` (collateral signatures, which are
- * static) the result is cached by content; per-quote signatures pass `memo = false`. Never throws.
+ * Verify a raw r‖s signature with a certificate's key. With `memo` (collateral documents, which are
+ * static) the result is memoised by content; per-quote signatures pass `memo = false`. Never throws.
  */
 export function verifyP1363WithCert(
   data: Uint8Array,
@@ -461,16 +457,21 @@ export function verifyP1363WithCert(
   memo = true,
 ): boolean {
   if (!signer.publicKeyPoint || signature.length !== 64) return false;
-  const key = memo ? contentKey(signer.spki, data, signature) : '';
-  const hit = memo ? sigCache.get(key) : undefined;
+  const compute = (): boolean => {
+    try {
+      return verifyP1363(data, signature, publicKeyFromSpki(signer.spki));
+    } catch {
+      return false;
+    }
+  };
+  if (!memo) return compute();
+  const bySig = docSigMemo.get(data, () => new ContentMemo<WeakMap<Certificate, boolean>>(8));
+  const bySigner = bySig.get(signature, () => new WeakMap());
+  const hit = bySigner.get(signer);
   if (hit !== undefined) return hit;
-  let ok: boolean;
-  try {
-    ok = verifyP1363(data, signature, publicKeyFromSpki(signer.spki));
-  } catch {
-    ok = false;
-  }
-  return memo ? sigCache.set(key, ok) : ok;
+  const ok = compute();
+  bySigner.set(signer, ok);
+  return ok;
 }
 
 /** The certificate's own extension `oid`, if present. */
