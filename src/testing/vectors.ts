@@ -1,20 +1,17 @@
 /**
- * Test data from outside the project lives in `../shared/testvectors` relative to the repository root
- * (CI clones the repository with `shared/` as a sibling). Tests resolve paths through here.
+ * Paths to test data from outside the project: `shared/testvectors` sits beside the repository (CI clones
+ * the repo with `shared/` as a sibling). Tests only.
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-/** Repository root: this file is `src/testing/vectors.ts` or `dist/testing/vectors.js`. */
-export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+/** The repository root (this file compiles to dist/testing/vectors.js). */
+export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
-/** Absolute path of the shared test vectors directory. */
-export const vectorsDir = path.resolve(repoRoot, '..', 'shared', 'testvectors');
-
-/** Absolute path of a file under the test vectors directory. */
+/** Absolute path of a file under `shared/testvectors`. */
 export function vectorPath(...parts: string[]): string {
-  return path.join(vectorsDir, ...parts);
+  return path.resolve(REPO_ROOT, '..', 'shared', 'testvectors', ...parts);
 }
 
 /** Read a test vector file as bytes. */
@@ -26,3 +23,6 @@ export function readVector(...parts: string[]): Uint8Array {
 export function readVectorText(...parts: string[]): string {
   return readFileSync(vectorPath(...parts), 'utf8');
 }
+
+/** Debian's Python, which sees Debian's python3-* packages (another python3 may come first on PATH). */
+export const DEBIAN_PYTHON = '/usr/bin/python3';
