@@ -26,14 +26,20 @@ export function buildConfigurationBody(input: ConfigurationInput): string {
     try {
       body.app_secrets = JSON.parse(input.secrets.toString('utf8'));
     } catch {
-      throw new InputError('ERR_SECRETS_NOT_JSON', 'the secrets file is not valid JSON', { hint: 'The enclave writes app_secrets as JSON; fix the file.' });
+      throw new InputError('ERR_SECRETS_NOT_JSON', 'the secrets file is not valid JSON', {
+        hint: 'The enclave writes app_secrets as JSON; fix the file.',
+      });
     }
   }
   if (input.sealedSecrets !== undefined) {
     if (input.sealedSecrets.length < SEALED_BOX_OVERHEAD) {
-      throw new InputError('ERR_SEALED_SECRETS', `the sealed secrets file is ${input.sealedSecrets.length} bytes, too short for a sealed box`, {
-        hint: "Use the file written by the code provider's 'mse home seal'.",
-      });
+      throw new InputError(
+        'ERR_SEALED_SECRETS',
+        `the sealed secrets file is ${input.sealedSecrets.length} bytes, too short for a sealed box`,
+        {
+          hint: "Use the file written by the code provider's 'mse home seal'.",
+        },
+      );
     }
     // MSE sends unpadded URL-safe base64.
     body.app_sealed_secrets = input.sealedSecrets.toString('base64url');
@@ -48,7 +54,10 @@ export function buildConfigurationBody(input: ConfigurationInput): string {
   }
   const text = JSON.stringify(body);
   if (Buffer.byteLength(text) > MAX_CONFIGURATION_BYTES) {
-    throw new InputError('ERR_CONFIGURATION_TOO_LARGE', `the secrets make a ${Buffer.byteLength(text)}-byte request, above the enclave's ${MAX_CONFIGURATION_BYTES}-byte limit`);
+    throw new InputError(
+      'ERR_CONFIGURATION_TOO_LARGE',
+      `the secrets make a ${Buffer.byteLength(text)}-byte request, above the enclave's ${MAX_CONFIGURATION_BYTES}-byte limit`,
+    );
   }
   return text;
 }
