@@ -12,7 +12,14 @@ export interface CommandEntry {
   load: () => Promise<{ default: CommandSpec }>;
 }
 
-export const COMMANDS: CommandEntry[] = [];
+export const COMMANDS: CommandEntry[] = [
+  {
+    name: 'base build',
+    role: 'tools',
+    summary: 'Build the local base image mse-home-base from Debian packages',
+    load: () => import('./commands/base-build.js'),
+  },
+];
 
 /** Find the entry matching the longest prefix of `words` (commands may have two words, e.g. `quote show`). */
 export function findCommand(words: string[]): { entry: CommandEntry; consumed: number } | undefined {
