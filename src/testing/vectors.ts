@@ -1,0 +1,17 @@
+/**
+ * Paths to test data from outside the project: `shared/testvectors` sits beside the repository (CI clones
+ * the repo with `shared/` as a sibling). Tests only.
+ */
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** The repository root (this file compiles to dist/testing/vectors.js). */
+export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+/** Absolute path of a file under `shared/testvectors`. */
+export function vectorPath(...parts: string[]): string {
+  return path.resolve(REPO_ROOT, '..', 'shared', 'testvectors', ...parts);
+}
+
+/** Debian's Python, which sees Debian's python3-* packages (another python3 may come first on PATH). */
+export const DEBIAN_PYTHON = '/usr/bin/python3';
