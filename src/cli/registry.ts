@@ -50,6 +50,12 @@ export const COMMANDS: CommandEntry[] = [
     load: () => import('./commands/keygen.js'),
   },
   {
+    name: 'package',
+    role: 'provider',
+    summary: 'Package the app (code, tests, Docker image, mse.toml) for the SGX operator',
+    load: () => import('./commands/package.js'),
+  },
+  {
     name: 'base build',
     role: 'tools',
     summary: 'Build the local base image mse-home-base from Debian packages',
