@@ -49,6 +49,18 @@ export const COMMANDS: CommandEntry[] = [
     summary: 'Generate a Fernet, X25519 or AES key file',
     load: () => import('./commands/keygen.js'),
   },
+  {
+    name: 'package',
+    role: 'provider',
+    summary: 'Package the app (code, tests, Docker image, mse.toml) for the SGX operator',
+    load: () => import('./commands/package.js'),
+  },
+  {
+    name: 'base build',
+    role: 'tools',
+    summary: 'Build the local base image mse-home-base from Debian packages',
+    load: () => import('./commands/base-build.js'),
+  },
 ];
 
 /** Find the entry matching the longest prefix of `words` (commands may have two words, e.g. `quote show`). */
