@@ -267,7 +267,7 @@ async function waitHealthy(
   url: string,
   o: { timeoutMs: number; startedAt: number; signal: AbortSignal },
 ): Promise<number> {
-  let last = 'no answer yet';
+  let last: string;
   for (;;) {
     const info = await engine.inspectContainer(id);
     if (!info || !info.State.Running) {
