@@ -50,6 +50,12 @@ export const COMMANDS: CommandEntry[] = [
     load: () => import('./commands/keygen.js'),
   },
   {
+    name: 'localtest',
+    role: 'provider',
+    summary: 'Run the app in its Docker image on localhost and run its tests against it',
+    load: () => import('./commands/localtest.js'),
+  },
+  {
     name: 'package',
     role: 'provider',
     summary: 'Package the app (code, tests, Docker image, mse.toml) for the SGX operator',

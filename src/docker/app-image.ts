@@ -10,6 +10,7 @@ import type { Logger } from '../cli/log.js';
 import { DockerError, InputError } from '../errors.js';
 import { BASE_IMAGE, BASE_IMAGE_REPO, ensureBaseImage, type BaseImageOptions } from './base-image.js';
 import { directoryContext } from './context.js';
+import type { CleanupScope } from './cleanup.js';
 import type { BuildResult, DockerEngine } from './engine.js';
 
 /** Docker repository name for an app name: lowercase, separators Docker accepts. */
@@ -89,4 +90,35 @@ export async function buildAppImage(engine: DockerEngine, log: Logger, options: 
 
 function kb(n: number): string {
   return n < 1e6 ? `${(n / 1e3).toFixed(1)} kB` : `${(n / 1e6).toFixed(1)} MB`;
+}
+
+/**
+ * Build the app image tagged `stableRef` (plus `extraTags`) inside a clean-up scope: if the scope fails,
+ * `stableRef` goes back to the image it named before and an image this build created is removed; if it
+ * succeeds, the image `stableRef` named before is removed when nothing else uses it. Extra tags are always
+ * removed at the end (they only name the image for `docker save`).
+ */
+export async function buildAppImageScoped(
+  engine: DockerEngine,
+  log: Logger,
+  scope: CleanupScope,
+  options: { dockerfile: string; stableRef: string; extraTags?: string[]; base?: BaseImageOptions },
+): Promise<BuildResult> {
+  const previous = await engine.inspectImage(options.stableRef);
+  const extra = options.extraTags ?? [];
+  const built = await buildAppImage(engine, log, {
+    dockerfile: options.dockerfile,
+    tags: [...extra, options.stableRef],
+    ...(options.base ? { base: options.base } : {}),
+  });
+  for (const t of extra) scope.always(() => engine.removeImage(t, { noPrune: true }));
+  scope.onFailure(async () => {
+    if (previous && previous.Id !== built.id) await engine.tagImage(previous.Id, options.stableRef);
+    if (!built.reused) await engine.removeImage(built.id, { force: true });
+  });
+  if (previous && previous.Id !== built.id) {
+    // Now untagged: drop it unless something (a container, another tag, a child image) still uses it.
+    scope.onSuccess(() => engine.removeIfDangling(previous.Id));
+  }
+  return built;
 }

@@ -218,21 +218,79 @@ export async function ensureBaseImage(
   log: Logger,
   options: BaseImageOptions = {},
 ): Promise<BaseImageStatus> {
+  // Fast path without the lock: up to date.
+  const quick = await checkBaseImage(engine, options);
+  if (quick) return quick;
+  // Serialise builds between processes (parallel commands or test files would each run mmdebstrap).
+  return withBuildLock(log, async () => (await checkBaseImage(engine, options)) ?? buildIfNeeded(engine, log, options));
+}
+
+/** The status of an up-to-date base image, or undefined when it must be (re)built. */
+async function checkBaseImage(engine: DockerEngine, options: BaseImageOptions): Promise<BaseImageStatus | undefined> {
+  if (options.force) return undefined;
+  const existing = await engine.inspectImage(BASE_IMAGE);
+  if (!existing) return undefined;
+  const inputs = await baseImageInputs(options, parseRootfsLabel(existing.Config?.Labels?.[LABEL_ROOTFS]));
+  if (existing.Config?.Labels?.[LABEL_INPUTS] !== inputs.hash) return undefined;
+  return {
+    ref: BASE_IMAGE,
+    id: existing.Id,
+    built: false,
+    rootfsBuilt: false,
+    inputsHash: inputs.hash,
+    size: existing.Size,
+    ...(inputs.bootstrap ? { bootstrapSha256: inputs.bootstrap.sha256 } : {}),
+    rootfs: inputs.rootfs,
+  };
+}
+
+/** Hold a lock directory in the temp dir while building; a lock left by a dead process is taken over. */
+async function withBuildLock<T>(log: Logger, fn: () => Promise<T>): Promise<T> {
+  const lock = path.join(os.tmpdir(), `mse-home-base-build.lock`);
+  const deadline = Date.now() + 15 * 60_000;
+  let told = false;
+  for (;;) {
+    try {
+      await fs.mkdir(lock, { mode: 0o700 });
+      await fs.writeFile(path.join(lock, 'pid'), String(process.pid));
+      break;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      const pid = Number(await fs.readFile(path.join(lock, 'pid'), 'utf8').catch(() => ''));
+      if (pid > 0 && !processAlive(pid)) {
+        await fs.rm(lock, { recursive: true, force: true });
+        continue;
+      }
+      if (Date.now() > deadline) {
+        throw new DockerError('ERR_BASE_LOCKED', `another process (pid ${pid || '?'}) is building the base image`, {
+          hint: `Wait for it, or remove ${lock} if no build is running.`,
+        });
+      }
+      if (!told) log.info(`waiting for another process (pid ${pid || '?'}) building ${BASE_IMAGE}`);
+      told = true;
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  }
+  try {
+    return await fn();
+  } finally {
+    await fs.rm(lock, { recursive: true, force: true });
+  }
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+async function buildIfNeeded(engine: DockerEngine, log: Logger, options: BaseImageOptions): Promise<BaseImageStatus> {
   const existing = await engine.inspectImage(BASE_IMAGE);
   const previous = parseRootfsLabel(existing?.Config?.Labels?.[LABEL_ROOTFS]);
   const inputs = await baseImageInputs(options, previous);
-  if (existing && !options.force && existing.Config?.Labels?.[LABEL_INPUTS] === inputs.hash) {
-    return {
-      ref: BASE_IMAGE,
-      id: existing.Id,
-      built: false,
-      rootfsBuilt: false,
-      inputsHash: inputs.hash,
-      size: existing.Size,
-      ...(inputs.bootstrap ? { bootstrapSha256: inputs.bootstrap.sha256 } : {}),
-      rootfs: inputs.rootfs,
-    };
-  }
   if (existing) log.info(`${BASE_IMAGE} is out of date (${options.force ? 'rebuild forced' : 'its inputs changed'})`);
   else log.info(`${BASE_IMAGE} is not built yet: building it (once; about a minute or two)`);
   return buildBase(engine, log, inputs, options, existing?.Id);
@@ -284,8 +342,8 @@ async function buildBase(
   const info = await engine.inspectImage(result.id);
   done(`${((info?.Size ?? 0) / 1e6).toFixed(0)} MB`);
   if (previousId && previousId !== result.id) {
-    // The old image lost its tag; drop it unless something still uses it.
-    await engine.removeImage(previousId).catch(() => undefined);
+    // The old image lost its tag; drop it unless another tag or something else still uses it.
+    await engine.removeIfDangling(previousId).catch(() => undefined);
   }
   return {
     ref: BASE_IMAGE,

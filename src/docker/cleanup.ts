@@ -9,13 +9,15 @@ export interface CleanupScope {
   always(fn: () => Promise<unknown>): void;
   /** Run `fn` only if the scope fails or is interrupted. */
   onFailure(fn: () => Promise<unknown>): void;
+  /** Run `fn` only if the scope succeeds. */
+  onSuccess(fn: () => Promise<unknown>): void;
   /** Resolves when SIGINT/SIGTERM arrives (for commands that wait for Ctrl-C on purpose). */
   readonly interrupted: Promise<NodeJS.Signals>;
   /** Aborted on SIGINT/SIGTERM. */
   readonly signal: AbortSignal;
 }
 
-type Action = { fn: () => Promise<unknown>; failureOnly: boolean };
+type Action = { fn: () => Promise<unknown>; when: 'always' | 'failure' | 'success' };
 
 /** Exit code after an interruption: 128 + signal number, as shells report it. */
 const SIGNAL_EXIT: Partial<Record<NodeJS.Signals, number>> = { SIGINT: 130, SIGTERM: 143 };
@@ -37,7 +39,7 @@ export async function withCleanup<T>(
   const runActions = (failed: boolean): Promise<void> => {
     running ??= (async () => {
       for (const a of actions.splice(0).reverse()) {
-        if (a.failureOnly && !failed) continue;
+        if ((a.when === 'failure' && !failed) || (a.when === 'success' && failed)) continue;
         try {
           await a.fn();
         } catch {
@@ -56,8 +58,9 @@ export async function withCleanup<T>(
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   const scope: CleanupScope = {
-    always: (fn) => actions.push({ fn, failureOnly: false }),
-    onFailure: (fn) => actions.push({ fn, failureOnly: true }),
+    always: (fn) => actions.push({ fn, when: 'always' }),
+    onFailure: (fn) => actions.push({ fn, when: 'failure' }),
+    onSuccess: (fn) => actions.push({ fn, when: 'success' }),
     interrupted,
     signal: controller.signal,
   };

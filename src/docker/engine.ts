@@ -360,6 +360,21 @@ export class DockerEngine {
     }
   }
 
+  /**
+   * Remove an image only if no tag names it any more (e.g. after its tag moved to a rebuilt image), and
+   * nothing uses it. Returns true when it was removed. Never throws for "in use" or "gone".
+   */
+  async removeIfDangling(id: string): Promise<boolean> {
+    const info = await this.inspectImage(id);
+    if (!info || (info.RepoTags ?? []).some((t) => t !== '<none>:<none>')) return false;
+    try {
+      return await this.removeImage(id);
+    } catch (error) {
+      if (error instanceof DockerError && error.code === 'ERR_DOCKER_CONFLICT') return false;
+      throw error;
+    }
+  }
+
   /** Images carrying all the given labels (`{key: value}`, or `{key: true}` for "label present"). */
   async listImages(labels: Record<string, string | true> = {}): Promise<ImageSummary[]> {
     const list = await this.call('list images', () =>

@@ -23,7 +23,7 @@ import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { Logger } from '../cli/log.js';
 import { secretboxSeal } from '../crypto/secretbox.js';
-import { buildAppImage, imageRepository } from '../docker/app-image.js';
+import { buildAppImageScoped, imageRepository } from '../docker/app-image.js';
 import { withCleanup } from '../docker/cleanup.js';
 import type { DockerEngine } from '../docker/engine.js';
 import type { BaseImageOptions } from '../docker/base-image.js';
@@ -114,7 +114,6 @@ export async function createPackage(options: CreatePackageOptions): Promise<Crea
   const keyFile = options.encrypt ? path.join(outputDir, `${baseName}.key`) : undefined;
   const repo = imageRepository(config.name);
   const imageRef = `${repo}:${ts}`;
-  const stableRef = `${repo}:latest`;
   const timings = { code: 0, tests: 0, build: 0, save: 0, write: 0 };
   const timed = async <T>(phase: keyof typeof timings, fn: () => Promise<T>): Promise<T> => {
     const t0 = performance.now();
@@ -171,22 +170,14 @@ export async function createPackage(options: CreatePackageOptions): Promise<Crea
     done(`${testFiles.length} files`);
 
     // build
-    const previous = await engine.inspectImage(stableRef);
     const built = await timed('build', () =>
-      buildAppImage(engine, log, {
+      buildAppImageScoped(engine, log, scope, {
         dockerfile: paths.dockerfile,
-        tags: [imageRef, stableRef],
+        stableRef: `${repo}:latest`,
+        extraTags: [imageRef],
         base: options.base ?? {},
       }),
     );
-    // The per-package tag only names the image inside image.tar; `<repo>:latest` keeps it (and the build
-    // cache) in the engine so the next package of the same inputs gets the same image.
-    scope.always(() => engine.removeImage(imageRef, { noPrune: true }));
-    scope.onFailure(async () => {
-      // Put `<repo>:latest` back where it was, and drop an image that did not exist before this run.
-      if (previous && previous.Id !== built.id) await engine.tagImage(previous.Id, stableRef);
-      if (!built.reused) await engine.removeImage(built.id, { force: true });
-    });
 
     // save
     done = log.phase(`save: image.tar (${imageRef})`);
@@ -238,10 +229,6 @@ export async function createPackage(options: CreatePackageOptions): Promise<Crea
     });
     const size = (await fs.stat(finalFile)).size;
     done(`${(size / 1e6).toFixed(1)} MB`);
-    if (previous && previous.Id !== built.id) {
-      // The image `<repo>:latest` named before is now untagged: drop it unless something still uses it.
-      await engine.removeImage(previous.Id).catch(() => undefined);
-    }
     return {
       file: finalFile,
       ...(keyFile ? { keyFile } : {}),

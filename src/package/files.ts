@@ -131,6 +131,8 @@ export async function selectFiles(root: string, options: SelectOptions): Promise
       let st = await fs.lstat(abs);
       let target = abs;
       if (st.isSymbolicLink()) {
+        // Ignored names are never resolved (a rule without a trailing / matches files and directories).
+        if (isIgnored(rules, name, false)) continue;
         let real: string;
         try {
           real = await fs.realpath(abs);

@@ -297,6 +297,11 @@ export async function indexTar(src: TarSource, archive: string, limits: TarReadL
         hint: 'Packages hold regular files only; do not use this archive.',
       });
     }
+    if (type === 'directory' && (name === './' || name === '.')) {
+      // The archive root, as `tar -C dir .` writes it: nothing to index.
+      pos = dataStart;
+      continue;
+    }
     const path = canonicalEntryPath(name, archive, type === 'directory');
     if (!limits.allow.includes(type)) {
       const what = type === 'symlink' ? 'a symbolic link' : type === 'link' ? 'a hard link' : `a ${type}`;

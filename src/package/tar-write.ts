@@ -87,6 +87,7 @@ async function writeEntry(pack: tar.Pack, e: TarEntrySource): Promise<void> {
   await new Promise<void>((resolve, reject) => {
     // tar-stream checks the byte count against header.size and fails the entry on a mismatch.
     const sink = pack.entry(header, (error) => (error ? reject(error) : resolve()));
+    sink.on('error', reject);
     const source = createReadStream(file);
     source.on('error', (error) => {
       sink.destroy(error);
