@@ -103,6 +103,18 @@ export const COMMANDS: CommandEntry[] = [
     summary: 'Restart a stopped deployment (same enclave keys and secrets)',
     load: () => import('./commands/restart.js'),
   },
+  {
+    name: 'spawn',
+    role: 'operator',
+    summary: 'Start a packaged app in an enclave; collect evidence.json and ratls.pem',
+    load: () => import('./commands/spawn.js'),
+  },
+  {
+    name: 'evidence',
+    role: 'operator',
+    summary: "Collect a deployment's evidence.json again",
+    load: () => import('./commands/evidence.js'),
+  },
 ];
 
 /** Find the entry matching the longest prefix of `words` (commands may have two words, e.g. `quote show`). */

@@ -4,6 +4,7 @@
  * back into a {@link Deployment}. The engine is the only state store for deployments (as in MSE): labels,
  * the command line, port bindings and mounts say everything later commands need.
  */
+import path from 'node:path';
 import type { BindMount, ContainerSpec } from '../docker/engine.js';
 import { InputError } from '../errors.js';
 import { fromEnclaveArgv, toEnclaveArgv, type InputArgs } from './args.js';
@@ -15,6 +16,8 @@ export const DEPLOYMENT_LABEL = 'mse-home';
 /** MSE's label for the app's health endpoint. */
 export const HEALTHCHECK_LABEL = 'healthcheck_endpoint';
 export const PLATFORM_LABEL = 'mse-home.platform';
+/** The deployment's workspace (`spawn --output`): evidence.json and ratls.pem live there. */
+export const WORKSPACE_LABEL = 'mse-home.workspace';
 /** Where `spawn --output` is mounted in the container: the package members and the evidence. */
 export const INPUT_DIR = '/opt/input';
 /** Where the sim quoting service's socket directory is mounted. */
@@ -31,6 +34,8 @@ export interface EnclaveContainerRequest {
   healthcheckEndpoint: string;
   platform: Platform;
   /** Host directory with the extracted package, mounted at /opt/input. */
+  inputDir: string;
+  /** The deployment's workspace (evidence, certificate). */
   outputDir: string;
   /** Host IP the port is published on. */
   host: string;
@@ -43,7 +48,7 @@ export interface EnclaveContainerRequest {
 
 /** Pure: the container of an enclave deployment, for {@link DockerEngine.createContainer}. */
 export function planEnclaveContainer(r: EnclaveContainerRequest): ContainerSpec {
-  const binds: BindMount[] = [{ host: r.outputDir, container: INPUT_DIR, readOnly: true }];
+  const binds: BindMount[] = [{ host: r.inputDir, container: INPUT_DIR, readOnly: true }];
   if (r.platform === 'sim') {
     if (!r.simSocketDir) throw new InputError('ERR_INTERNAL_PLAN', 'sim deployment without a quoting socket directory');
     binds.push({ host: r.simSocketDir, container: SIM_SOCKET_DIR, readOnly: true });
@@ -58,7 +63,12 @@ export function planEnclaveContainer(r: EnclaveContainerRequest): ContainerSpec 
     image: r.image,
     entrypoint: ['mse-run'],
     cmd: toEnclaveArgv(r.args),
-    labels: { [DEPLOYMENT_LABEL]: '1', [HEALTHCHECK_LABEL]: r.healthcheckEndpoint, [PLATFORM_LABEL]: r.platform },
+    labels: {
+      [DEPLOYMENT_LABEL]: '1',
+      [HEALTHCHECK_LABEL]: r.healthcheckEndpoint,
+      [PLATFORM_LABEL]: r.platform,
+      [WORKSPACE_LABEL]: r.outputDir,
+    },
     binds,
     ports: [{ container: `${ENCLAVE_PORT}/tcp`, hostIp: r.host, hostPort: r.port }],
     extra: {
@@ -135,7 +145,7 @@ export function deploymentFromInspect(info: ContainerInspect): Deployment {
     platform,
     host: binding.HostIp || '0.0.0.0',
     port: Number(binding.HostPort),
-    outputDir: input.Source,
+    outputDir: labels[WORKSPACE_LABEL] ?? path.dirname(input.Source),
   };
 }
 

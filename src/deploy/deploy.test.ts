@@ -40,6 +40,7 @@ describe('deployment container', () => {
     args,
     healthcheckEndpoint: '/health',
     platform: 'sim',
+    inputDir: '/work/out/enclave-input',
     outputDir: '/work/out',
     host: '127.0.0.1',
     port: 9443,
@@ -51,7 +52,7 @@ describe('deployment container', () => {
     assert.equal(plan.labels!['mse-home'], '1');
     assert.equal(plan.labels!.healthcheck_endpoint, '/health');
     assert.deepEqual(plan.binds, [
-      { host: '/work/out', container: '/opt/input', readOnly: true },
+      { host: '/work/out/enclave-input', container: '/opt/input', readOnly: true },
       { host: '/state/sim/demo', container: '/var/run/mse-sim', readOnly: true },
     ]);
     assert.deepEqual(plan.extra!.HostConfig!.Devices, []);
@@ -66,12 +67,13 @@ describe('deployment container', () => {
       Config: { Image: plan.image, Cmd: plan.cmd!, Labels: plan.labels! },
       State: { Status: 'running', ExitCode: 0, StartedAt: '2026-11-27T00:00:00Z' },
       HostConfig: { PortBindings: { '443/tcp': [{ HostIp: '127.0.0.1', HostPort: '9443' }] } },
-      Mounts: [{ Source: '/work/out', Destination: '/opt/input' }],
+      Mounts: [{ Source: '/work/out/enclave-input', Destination: '/opt/input' }],
     };
     const d = deploymentFromInspect(info);
     assert.deepEqual(d.args, args);
     assert.equal(d.platform, 'sim');
     assert.equal(d.port, 9443);
+    assert.equal(d.outputDir, '/work/out');
     assert.equal(localAddress(d), '127.0.0.1');
     assert.throws(() => deploymentFromInspect({ ...info, Config: { ...info.Config, Labels: {} } }), {
       code: 'ERR_NOT_A_DEPLOYMENT',
