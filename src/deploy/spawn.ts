@@ -224,7 +224,7 @@ export async function spawnDeployment(input: SpawnInput): Promise<SpawnResult> {
  */
 async function waitForConfigurationServer(engine: DockerEngine, d: Deployment, timeoutMs: number): Promise<string> {
   const deadline = Date.now() + timeoutMs;
-  let last = 'no answer yet';
+  let last: string;
   for (;;) {
     await assertRunning(engine, d);
     try {

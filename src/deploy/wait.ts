@@ -23,7 +23,7 @@ export async function waitForApp(engine: DockerEngine, d: Deployment, options: W
     });
   }
   const deadline = Date.now() + options.timeoutMs;
-  let last: ProbeResult = { kind: 'unreachable', reason: 'not probed yet' };
+  let last: ProbeResult;
   for (;;) {
     await assertRunning(engine, d);
     last = await probe(endpointOf(d), pem, d.healthcheckEndpoint, 3_000);
