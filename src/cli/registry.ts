@@ -12,7 +12,44 @@ export interface CommandEntry {
   load: () => Promise<{ default: CommandSpec }>;
 }
 
-export const COMMANDS: CommandEntry[] = [];
+export const COMMANDS: CommandEntry[] = [
+  {
+    name: 'scaffold',
+    role: 'provider',
+    summary: 'Create a new app project (Flask example, tests, secrets)',
+    load: () => import('./commands/scaffold.js'),
+  },
+  {
+    name: 'seal',
+    role: 'provider',
+    summary: 'Seal a secrets file to an enclave X25519 key (libsodium sealed box)',
+    load: () => import('./commands/seal.js'),
+  },
+  {
+    name: 'unseal',
+    role: 'tools',
+    summary: 'Open a sealed box with an X25519 private key',
+    load: () => import('./commands/unseal.js'),
+  },
+  {
+    name: 'encrypt',
+    role: 'tools',
+    summary: 'Encrypt a file as a Fernet token',
+    load: () => import('./commands/encrypt.js'),
+  },
+  {
+    name: 'decrypt',
+    role: 'provider',
+    summary: "Decrypt an app's result (Fernet token or AES-GCM)",
+    load: () => import('./commands/decrypt.js'),
+  },
+  {
+    name: 'keygen',
+    role: 'tools',
+    summary: 'Generate a Fernet, X25519 or AES key file',
+    load: () => import('./commands/keygen.js'),
+  },
+];
 
 /** Find the entry matching the longest prefix of `words` (commands may have two words, e.g. `quote show`). */
 export function findCommand(words: string[]): { entry: CommandEntry; consumed: number } | undefined {

@@ -1,14 +1,28 @@
 /**
- * Test data from outside the project lives in `shared/testvectors/`, a sibling of the repository
- * checkout (CI clones the repo with `shared/` beside it).
+ * Paths to test data from outside the project: `shared/testvectors` sits beside the repository (CI clones
+ * the repo with `shared/` as a sibling). Tests only.
  */
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-/** The repository root (this file is `<root>/src/testing/vectors.ts` or `<root>/dist/testing/vectors.js`). */
-export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+/** The repository root (this file compiles to dist/testing/vectors.js). */
+export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
-/** Absolute path of `shared/testvectors`, or of a file under it. */
+/** Absolute path of a file under `shared/testvectors`. */
 export function vectorPath(...parts: string[]): string {
-  return path.resolve(repoRoot, '..', 'shared', 'testvectors', ...parts);
+  return path.resolve(REPO_ROOT, '..', 'shared', 'testvectors', ...parts);
 }
+
+/** Read a test vector file as bytes. */
+export function readVector(...parts: string[]): Uint8Array {
+  return new Uint8Array(readFileSync(vectorPath(...parts)));
+}
+
+/** Read a test vector file as UTF-8 text. */
+export function readVectorText(...parts: string[]): string {
+  return readFileSync(vectorPath(...parts), 'utf8');
+}
+
+/** Debian's Python, which sees Debian's python3-* packages (another python3 may come first on PATH). */
+export const DEBIAN_PYTHON = '/usr/bin/python3';

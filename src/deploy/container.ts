@@ -1,0 +1,159 @@
+/**
+ * A deployment's container, planned and read back. `planEnclaveContainer` is pure: it turns a spawn
+ * request into the Engine API's create body; `deploymentFromInspect` turns the engine's inspect answer
+ * back into a {@link Deployment}. The engine is the only state store for deployments (as in MSE): labels,
+ * the command line, port bindings and mounts say everything later commands need.
+ */
+import { InputError } from '../errors.js';
+import { fromEnclaveArgv, toEnclaveArgv, type InputArgs } from './args.js';
+
+export type Platform = 'sim' | 'sgx';
+
+/** Label on every deployment container (MSE's). */
+export const DEPLOYMENT_LABEL = 'mse-home';
+/** MSE's label for the app's health endpoint. */
+export const HEALTHCHECK_LABEL = 'healthcheck_endpoint';
+export const PLATFORM_LABEL = 'mse-home.platform';
+/** Where `spawn --output` is mounted in the container: the package members and the evidence. */
+export const INPUT_DIR = '/opt/input';
+/** Where the sim quoting service's socket directory is mounted. */
+export const SIM_SOCKET_DIR = '/var/run/mse-sim';
+/** Port the enclave serves on inside the container. */
+export const ENCLAVE_PORT = 443;
+const SGX_DEVICES = ['/dev/sgx_enclave', '/dev/sgx_provision'];
+const SIGNER_KEY_IN_CONTAINER = '/root/.config/gramine/enclave-key.pem';
+
+export interface EnclaveContainerRequest {
+  name: string;
+  image: string;
+  args: InputArgs;
+  healthcheckEndpoint: string;
+  platform: Platform;
+  /** Host directory with the extracted package, mounted at /opt/input. */
+  outputDir: string;
+  /** Host IP the port is published on. */
+  host: string;
+  port: number;
+  /** Operator's signer key (sgx: Gramine signs the enclave with it). */
+  signerKeyPath: string;
+  /** sim: host directory holding the quoting service's socket. */
+  simSocketDir?: string;
+}
+
+/** Engine API `POST /containers/create` body (the fields mse-home sets). */
+export interface ContainerCreateBody {
+  name: string;
+  Image: string;
+  Entrypoint: string[];
+  Cmd: string[];
+  Labels: Record<string, string>;
+  ExposedPorts: Record<string, object>;
+  HostConfig: {
+    Binds: string[];
+    PortBindings: Record<string, { HostIp: string; HostPort: string }[]>;
+    Devices: { PathOnHost: string; PathInContainer: string; CgroupPermissions: string }[];
+    CapDrop: string[];
+    CapAdd: string[];
+    SecurityOpt: string[];
+    PidsLimit: number;
+  };
+}
+
+/** Pure: the create body for an enclave container. */
+export function planEnclaveContainer(r: EnclaveContainerRequest): ContainerCreateBody {
+  const binds = [`${r.outputDir}:${INPUT_DIR}:ro`];
+  if (r.platform === 'sim') {
+    if (!r.simSocketDir) throw new InputError('ERR_INTERNAL_PLAN', 'sim deployment without a quoting socket directory');
+    binds.push(`${r.simSocketDir}:${SIM_SOCKET_DIR}:ro`);
+  } else {
+    binds.push(`${r.signerKeyPath}:${SIGNER_KEY_IN_CONTAINER}:ro`, '/var/run/aesmd:/var/run/aesmd');
+  }
+  return {
+    name: r.name,
+    Image: r.image,
+    Entrypoint: ['mse-run'],
+    Cmd: toEnclaveArgv(r.args),
+    Labels: { [DEPLOYMENT_LABEL]: '1', [HEALTHCHECK_LABEL]: r.healthcheckEndpoint, [PLATFORM_LABEL]: r.platform },
+    ExposedPorts: { [`${ENCLAVE_PORT}/tcp`]: {} },
+    HostConfig: {
+      Binds: binds,
+      PortBindings: { [`${ENCLAVE_PORT}/tcp`]: [{ HostIp: r.host, HostPort: String(r.port) }] },
+      Devices:
+        r.platform === 'sgx'
+          ? SGX_DEVICES.map((d) => ({ PathOnHost: d, PathInContainer: d, CgroupPermissions: 'rwm' }))
+          : [],
+      // The enclave needs no privilege beyond binding 443; the app runs as the container's root.
+      CapDrop: ['ALL'],
+      CapAdd: ['NET_BIND_SERVICE', 'CHOWN', 'DAC_OVERRIDE', 'FOWNER', 'SETUID', 'SETGID'],
+      SecurityOpt: ['no-new-privileges'],
+      PidsLimit: 512,
+    },
+  };
+}
+
+export type ContainerState = 'created' | 'running' | 'paused' | 'restarting' | 'removing' | 'exited' | 'dead';
+
+/** A deployment as read back from the engine. */
+export interface Deployment {
+  name: string;
+  id: string;
+  image: string;
+  state: ContainerState;
+  exitCode: number;
+  startedAt: string;
+  args: InputArgs;
+  healthcheckEndpoint: string;
+  platform: Platform;
+  host: string;
+  port: number;
+  outputDir: string;
+}
+
+/** The subset of the engine's `GET /containers/{id}/json` answer read here. */
+export interface ContainerInspect {
+  Id: string;
+  Name: string;
+  Config: { Image: string; Cmd: string[] | null; Labels: Record<string, string> | null };
+  State: { Status: string; ExitCode: number; StartedAt: string };
+  HostConfig: { PortBindings?: Record<string, { HostIp: string; HostPort: string }[] | null> | null };
+  Mounts: { Source: string; Destination: string }[];
+}
+
+/** Pure: a deployment from the engine's inspect answer. Throws if the container is not an mse-home enclave. */
+export function deploymentFromInspect(info: ContainerInspect): Deployment {
+  const name = info.Name.replace(/^\//, '');
+  const labels = info.Config.Labels ?? {};
+  if (labels[DEPLOYMENT_LABEL] !== '1') {
+    throw new InputError('ERR_NOT_A_DEPLOYMENT', `container ${name} is not an mse-home deployment`, {
+      hint: "See 'mse home list'.",
+    });
+  }
+  const binding = info.HostConfig.PortBindings?.[`${ENCLAVE_PORT}/tcp`]?.[0];
+  const input = info.Mounts.find((m) => m.Destination === INPUT_DIR);
+  if (!binding || !input) {
+    throw new InputError(
+      'ERR_NOT_A_DEPLOYMENT',
+      `container ${name} lacks the port binding or the ${INPUT_DIR} mount of a deployment`,
+    );
+  }
+  const platform = labels[PLATFORM_LABEL] === 'sim' ? 'sim' : 'sgx';
+  return {
+    name,
+    id: info.Id,
+    image: info.Config.Image,
+    state: info.State.Status as ContainerState,
+    exitCode: info.State.ExitCode,
+    startedAt: info.State.StartedAt,
+    args: fromEnclaveArgv(info.Config.Cmd ?? []),
+    healthcheckEndpoint: labels[HEALTHCHECK_LABEL] ?? '/',
+    platform,
+    host: binding.HostIp || '0.0.0.0',
+    port: Number(binding.HostPort),
+    outputDir: input.Source,
+  };
+}
+
+/** The address a local client uses to reach a deployment published on `host`. */
+export function localAddress(d: Pick<Deployment, 'host'>): string {
+  return d.host === '0.0.0.0' || d.host === '' ? '127.0.0.1' : d.host === '::' ? '::1' : d.host;
+}

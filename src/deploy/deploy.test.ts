@@ -1,0 +1,93 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { checkInputArgs, fromEnclaveArgv, toEnclaveArgv, type InputArgs } from './args.js';
+import { deploymentFromInspect, localAddress, planEnclaveContainer, type ContainerInspect } from './container.js';
+import { classifyStatus } from './status.js';
+
+const args: InputArgs = {
+  size: 2048,
+  subject: 'CN=localhost,O=Example,C=FR',
+  san: 'localhost',
+  appId: '0b1c8a52-3a2e-4d6b-9a7e-5f1e2d3c4b5a',
+  application: 'app:app',
+  expiration: 1_900_000_000,
+};
+
+describe('enclave arguments', () => {
+  it("round-trip through MSE's mse-run command line", () => {
+    const argv = toEnclaveArgv(args);
+    assert.deepEqual(argv.slice(0, 2), ['--size', '2048M']);
+    assert.deepEqual(fromEnclaveArgv(argv), args);
+  });
+
+  it('reject what MSE rejects and more', () => {
+    for (const size of [512, 1000, 3072, 0])
+      assert.throws(() => checkInputArgs({ ...args, size }), { code: 'ERR_ENCLAVE_SIZE' });
+    for (const san of ['', 'two names', 'a..b', 'x/y', '-bad.example'])
+      assert.throws(() => checkInputArgs({ ...args, san }), { code: 'ERR_SAN' });
+    for (const san of ['localhost', 'app.example.com', '192.0.2.1', '::1'])
+      assert.doesNotThrow(() => checkInputArgs({ ...args, san }));
+    assert.throws(() => checkInputArgs({ ...args, appId: 'nope' }), { code: 'ERR_APP_ID' });
+    assert.throws(() => checkInputArgs({ ...args, subject: 'a\nb' }), { code: 'ERR_SUBJECT' });
+    assert.throws(() => fromEnclaveArgv(['--size', '2048M']), { code: 'ERR_CONTAINER_CMD' });
+  });
+});
+
+describe('deployment container', () => {
+  const plan = planEnclaveContainer({
+    name: 'demo',
+    image: 'demo:1',
+    args,
+    healthcheckEndpoint: '/health',
+    platform: 'sim',
+    outputDir: '/work/out',
+    host: '127.0.0.1',
+    port: 9443,
+    signerKeyPath: '/keys/signer.pem',
+    simSocketDir: '/state/sim/demo',
+  });
+
+  it('is labelled for list/status, mounts read-only, drops privileges, has no SGX devices in sim', () => {
+    assert.equal(plan.Labels['mse-home'], '1');
+    assert.equal(plan.Labels.healthcheck_endpoint, '/health');
+    assert.deepEqual(plan.HostConfig.Binds, ['/work/out:/opt/input:ro', '/state/sim/demo:/var/run/mse-sim:ro']);
+    assert.deepEqual(plan.HostConfig.Devices, []);
+    assert.deepEqual(plan.HostConfig.CapDrop, ['ALL']);
+    assert.deepEqual(plan.HostConfig.PortBindings['443/tcp'], [{ HostIp: '127.0.0.1', HostPort: '9443' }]);
+  });
+
+  it('reads back from an inspect answer', () => {
+    const info: ContainerInspect = {
+      Id: 'abc',
+      Name: '/demo',
+      Config: { Image: plan.Image, Cmd: plan.Cmd, Labels: plan.Labels },
+      State: { Status: 'running', ExitCode: 0, StartedAt: '2026-11-27T00:00:00Z' },
+      HostConfig: { PortBindings: plan.HostConfig.PortBindings },
+      Mounts: [{ Source: '/work/out', Destination: '/opt/input' }],
+    };
+    const d = deploymentFromInspect(info);
+    assert.deepEqual(d.args, args);
+    assert.equal(d.platform, 'sim');
+    assert.equal(d.port, 9443);
+    assert.equal(localAddress(d), '127.0.0.1');
+    assert.throws(() => deploymentFromInspect({ ...info, Config: { ...info.Config, Labels: {} } }), {
+      code: 'ERR_NOT_A_DEPLOYMENT',
+    });
+  });
+});
+
+describe('status', () => {
+  const now = new Date(1_800_000_000_000);
+  const running = { state: 'running' as const, exitCode: 0, args };
+  it('goes through every state', () => {
+    assert.equal(classifyStatus(running, { kind: 'unreachable', reason: 'x' }, now), 'initializing');
+    assert.equal(classifyStatus(running, { kind: 'answer', status: 200, waiting: true }, now), 'waiting for secrets');
+    assert.equal(classifyStatus(running, { kind: 'answer', status: 200, waiting: false }, now), 'running');
+    assert.equal(classifyStatus(running, { kind: 'answer', status: 503, waiting: false }, now), 'initializing');
+    assert.equal(classifyStatus(running, { kind: 'answer', status: 500, waiting: false }, now), 'on error');
+    assert.equal(classifyStatus(running, { kind: 'answer', status: 404, waiting: false }, now), 'unknown');
+    assert.equal(classifyStatus({ ...running, state: 'exited', exitCode: 1 }, undefined, now), 'on error');
+    assert.equal(classifyStatus({ ...running, state: 'exited', exitCode: 0 }, undefined, now), 'stopped');
+    assert.equal(classifyStatus(running, undefined, new Date(2_000_000_000_000)), 'expired');
+  });
+});
