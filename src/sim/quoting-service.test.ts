@@ -184,3 +184,12 @@ test('options are validated', async () => {
   await assert.rejects(startQuotingService({ ...base, mrEnclave, isvSvn: 1 << 16 }), /isvSvn/);
   await assert.rejects(fs.lstat(base.socketPath), /ENOENT/);
 });
+
+test("the enclave bootstrap's quote provider gets a full quote from the real service", async () => {
+  const { SimQuoteProvider } = await import('../enclave/quote.js');
+  const reportData = createHash('sha512').update('bootstrap key binding').digest();
+  const quote = Buffer.from(await new SimQuoteProvider(socketPath, 1000).getQuote(reportData));
+  assert.ok(quote.length > 1100, 'a complete quote, with signature data and PCK chain');
+  assert.deepEqual(quote.subarray(368, 432), reportData);
+  assert.deepEqual(quote.subarray(112, 144), mrEnclave);
+});
