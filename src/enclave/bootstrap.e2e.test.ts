@@ -38,7 +38,14 @@ interface Enclave {
   waitFor(pattern: RegExp, timeoutMs?: number): Promise<void>;
 }
 
-function startEnclave(root: string, port: number, id: string, socket: string, application = 'app:app'): Enclave {
+function startEnclave(
+  root: string,
+  port: number,
+  id: string,
+  socket: string,
+  application = 'app:app',
+  extra: string[] = [],
+): Enclave {
   const args = [
     BUNDLE,
     '--size',
@@ -57,6 +64,7 @@ function startEnclave(root: string, port: number, id: string, socket: string, ap
     '127.0.0.1',
     '--port',
     String(port),
+    ...extra,
   ];
   const child = spawn(NODE, args, {
     env: {
@@ -432,5 +440,20 @@ with tarfile.open(sys.argv[2], 'w', format=tarfile.PAX_FORMAT) as t:
     } finally {
       blocker.close();
     }
+  });
+
+  it('exits on SIGTERM while waiting, and on --timeout without a configuration', async () => {
+    const root = path.join(work, 'wait');
+    const paths = enclavePaths(root);
+    mkdirSync(paths.inputDir, { recursive: true });
+    assert.equal(spawnSync('tar', ['-cf', paths.appTar, '-C', TESTDATA, 'flask_app.py']).status, 0);
+    const waiting = startEnclave(root, await freePort(), randomUUID(), socket, 'flask_app:app');
+    await waiting.waitFor(/Configuration server listening/);
+    waiting.child.kill('SIGTERM');
+    assert.equal(await waiting.exit, 143);
+    const timed = startEnclave(root, await freePort(), randomUUID(), socket, 'flask_app:app', ['--timeout', '1']);
+    assert.equal(await timed.exit, 6);
+    assert.match(timed.output.join('\n'), /ERR_CONFIG_TIMEOUT/);
+    assertUnconfigured(root);
   });
 });

@@ -44,7 +44,8 @@ describe('enclave state', () => {
     const created = await loadOrCreateEnclaveState(paths, args(), async () => p, log);
     assert.equal(created.created, true);
     assert.equal(p.calls, 1);
-    const reused = await loadOrCreateEnclaveState(paths, args(), async () => p, log);
+    // the SAN compares case-insensitively (DNS), as written in the certificate
+    const reused = await loadOrCreateEnclaveState(paths, args('App.Example.COM'), async () => p, log);
     assert.equal(reused.created, false);
     assert.equal(p.calls, 1);
     assert.equal(reused.cert.fingerprint, created.cert.fingerprint);

@@ -96,7 +96,7 @@ export async function loadEnclaveState(paths: EnclavePaths, args: BootstrapArgs)
   if (!Buffer.from(cert.x25519PublicKey).equals(Buffer.from(publicKey))) {
     throw stateError('ERR_ENCLAVE_STATE_CORRUPT', 'the certificate quote does not carry the stored X25519 key');
   }
-  if (cert.subject !== normalizeSubject(args.subject) || cert.san !== normalizeSan(args.san)) {
+  if (cert.subject !== normalizeSubject(args.subject) || normalizeSan(cert.san) !== normalizeSan(args.san)) {
     throw stateError(
       'ERR_ENCLAVE_STATE_MISMATCH',
       `stored certificate is for subject ${cert.subject} / SAN ${cert.san}, not for this command line`,
