@@ -14,6 +14,8 @@ import { appraise, type Verdict } from '../attestation/appraise.js';
 import { parseCollateralJson, type Collateral } from '../attestation/collateral.js';
 import { collateralToJson, loadOrCreateSimPlatform, type SimCollateralOptions, type SimPlatform } from './platform.js';
 import { startSimPccs } from './pccs.js';
+import { PccsClient } from '../pccs/client.js';
+import { parseQuote } from '../attestation/quote.js';
 
 let dir: string;
 let p: SimPlatform;
@@ -105,6 +107,23 @@ test('collateral fetched from the simulated PCCS over HTTP verifies too', async 
     const v = appraise({ quote: quote(), collateral, at: new Date(), trustedRoots: [p.root.der] });
     assert.deepEqual(v.failures, []);
     assert.equal(v.accepted, true);
+  } finally {
+    await pccs.close();
+  }
+});
+
+test("the project's PCCS client collects the sim collateral for a sim quote (the evidence path)", async () => {
+  const pccs = await startSimPccs(p);
+  try {
+    const q = quote();
+    const collateral = await new PccsClient({ url: pccs.url }).getCollateralForQuote(parseQuote(q));
+    const v = appraise({ quote: q, collateral, at: new Date(), trustedRoots: [p.root.der] });
+    assert.deepEqual(v.failures, []);
+    assert.equal(v.accepted, true);
+    // The client also accepts the base URL without the API path, as a user would write it.
+    const origin = new URL(pccs.url).origin;
+    const again = await new PccsClient({ url: origin }).getCollateralForQuote(parseQuote(q));
+    assert.equal(Buffer.from(again.tcb_info).toString('utf8'), Buffer.from(collateral.tcb_info).toString('utf8'));
   } finally {
     await pccs.close();
   }
