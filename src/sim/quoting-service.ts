@@ -220,7 +220,7 @@ export async function startQuotingService(options: QuotingServiceOptions): Promi
         error instanceof HttpFailure
           ? error
           : new HttpFailure(500, 'ERR_QUOTE_INTERNAL', 'the simulated quoting enclave failed to produce a quote');
-      if (res.headersSent || req.destroyed) return;
+      if (res.headersSent || req.socket.destroyed) return;
       // After an error the rest of the connection is not worth keeping: answer, then close it.
       send(res, f.status, { error: f.message, code: f.code }, { ...f.headers, Connection: 'close' });
       req.resume();

@@ -107,7 +107,8 @@ export async function loadOrCreateSignerKey(file: string): Promise<SignerKey> {
     try {
       return createPrivateKey(pem);
     } catch (error) {
-      const passphrase = (error as NodeJS.ErrnoException).code === 'ERR_MISSING_PASSPHRASE';
+      const text = pem.toString('latin1');
+      const passphrase = /ENCRYPTED PRIVATE KEY|Proc-Type: 4,ENCRYPTED/.test(text);
       throw new InputError(
         'ERR_SIGNER_KEY_PARSE',
         `signer key ${file} is ${passphrase ? 'passphrase-protected' : 'not a PEM private key'}`,
