@@ -115,6 +115,12 @@ export const COMMANDS: CommandEntry[] = [
     summary: "Collect a deployment's evidence.json again",
     load: () => import('./commands/evidence.js'),
   },
+  {
+    name: 'test',
+    role: 'operator',
+    summary: "Run the app's tests against its running enclave",
+    load: () => import('./commands/test.js'),
+  },
 ];
 
 /** Find the entry matching the longest prefix of `words` (commands may have two words, e.g. `quote show`). */
