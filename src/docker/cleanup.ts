@@ -1,0 +1,78 @@
+/**
+ * Clean-up that also runs on Ctrl-C: commands that create containers, images or temporary files register
+ * undo actions here; they run (last registered first) when the command ends, fails, or the process gets
+ * SIGINT/SIGTERM, so nothing is left behind.
+ */
+
+export interface CleanupScope {
+  /** Run `fn` whenever the scope ends (success, failure, interruption). */
+  always(fn: () => Promise<unknown>): void;
+  /** Run `fn` only if the scope fails or is interrupted. */
+  onFailure(fn: () => Promise<unknown>): void;
+  /** Run `fn` only if the scope succeeds. */
+  onSuccess(fn: () => Promise<unknown>): void;
+  /** Resolves when SIGINT/SIGTERM arrives (for commands that wait for Ctrl-C on purpose). */
+  readonly interrupted: Promise<NodeJS.Signals>;
+  /** Aborted on SIGINT/SIGTERM. */
+  readonly signal: AbortSignal;
+}
+
+type Action = { fn: () => Promise<unknown>; when: 'always' | 'failure' | 'success' };
+
+/** Exit code after an interruption: 128 + signal number, as shells report it. */
+const SIGNAL_EXIT: Partial<Record<NodeJS.Signals, number>> = { SIGINT: 130, SIGTERM: 143 };
+
+/**
+ * Run `body` with a clean-up scope. On SIGINT/SIGTERM the registered actions run and the process exits
+ * with 130/143, unless `body` handles the interruption itself (`scope.interrupted`), in which case it
+ * returns normally and the actions run as on success.
+ */
+export async function withCleanup<T>(
+  body: (scope: CleanupScope) => Promise<T>,
+  options: { exitOnSignal?: boolean } = {},
+): Promise<T> {
+  const actions: Action[] = [];
+  const controller = new AbortController();
+  let resolveInterrupted!: (s: NodeJS.Signals) => void;
+  const interrupted = new Promise<NodeJS.Signals>((r) => (resolveInterrupted = r));
+  let running: Promise<void> | undefined;
+  const runActions = (failed: boolean): Promise<void> => {
+    running ??= (async () => {
+      for (const a of actions.splice(0).reverse()) {
+        if ((a.when === 'failure' && !failed) || (a.when === 'success' && failed)) continue;
+        try {
+          await a.fn();
+        } catch {
+          // Best effort: one failed undo must not prevent the others.
+        }
+      }
+    })();
+    return running;
+  };
+  const onSignal = (sig: NodeJS.Signals): void => {
+    controller.abort();
+    resolveInterrupted(sig);
+    if (options.exitOnSignal === false) return;
+    void runActions(true).finally(() => process.exit(SIGNAL_EXIT[sig] ?? 1));
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  const scope: CleanupScope = {
+    always: (fn) => actions.push({ fn, when: 'always' }),
+    onFailure: (fn) => actions.push({ fn, when: 'failure' }),
+    onSuccess: (fn) => actions.push({ fn, when: 'success' }),
+    interrupted,
+    signal: controller.signal,
+  };
+  try {
+    const result = await body(scope);
+    await runActions(false);
+    return result;
+  } catch (error) {
+    await runActions(true);
+    throw error;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}

@@ -1,0 +1,363 @@
+/**
+ * Strict tar indexing for untrusted archives (packages and their members), by random access: headers are
+ * read and checked one by one and bodies are skipped, so finding a 200-byte config inside a 300 MB image
+ * archive costs a few small reads instead of a full pass.
+ *
+ * {@link indexTar} returns every entry with where its content lies, after checking what every reader of
+ * the archive must agree on:
+ * - headers are ustar/GNU with a valid checksum; PAX (`x`) and GNU long-name (`L`/`K`) extensions are
+ *   applied; global PAX headers, sparse files and other exotic types are refused;
+ * - the path is relative and canonical: no leading `/`, no `..`, no empty or `.` component (one leading
+ *   `./` is tolerated and removed), no backslash or NUL, valid UTF-8, bounded length;
+ * - the entry type is one the caller allows (links and devices are refused unless asked for), and links,
+ *   devices and directories declare no content (Go's archive/tar, used by `docker load`, ignores such a
+ *   size while other readers do not: the ambiguity is refused);
+ * - no two entries have the same path (tar readers disagree on which one wins);
+ * - sizes are bounded, per entry and in total, and every body lies inside the archive;
+ * - nothing but zero bytes, at most {@link MAX_TRAILER} of them, follows the end-of-archive marker (Python's
+ *   tarfile and Go stop at the marker; a reader that went on would see other entries).
+ * Failures are `InputError`s whose message names the archive and the entry.
+ */
+import type { FileHandle } from 'node:fs/promises';
+import { InputError } from '../errors.js';
+
+export type TarEntryType = 'file' | 'directory' | 'symlink' | 'link' | 'character-device' | 'block-device' | 'fifo';
+
+export interface TarEntryInfo {
+  /** Canonical relative path (no trailing `/` for directories). */
+  path: string;
+  type: TarEntryType;
+  /** Content size (0 for everything but files). */
+  size: number;
+  /** Offset of the content inside the indexed source. */
+  offset: number;
+  mode: number;
+  /** Link target (symlink/hard link), as written in the archive. */
+  linkname?: string;
+}
+
+export interface TarReadLimits {
+  /** Largest single entry, bytes. */
+  maxEntryBytes: number;
+  /** Largest sum of entry sizes, bytes. */
+  maxTotalBytes: number;
+  /** Most entries. */
+  maxEntries: number;
+  /** Entry types accepted; others are rejected with a specific error. */
+  allow: TarEntryType[];
+}
+
+/** Zero bytes tolerated after the end-of-archive marker (tar pads to 10 KiB records; 64 KiB is ample). */
+export const MAX_TRAILER = 64 * 1024;
+
+/** Random access to the bytes of an archive. */
+export interface TarSource {
+  size: number;
+  read(offset: number, length: number): Promise<Buffer>;
+}
+
+/** A source over bytes in memory. */
+export function bufferSource(buf: Buffer): TarSource {
+  return { size: buf.length, read: async (offset, length) => buf.subarray(offset, offset + length) };
+}
+
+/** A source over `length` bytes of an open file starting at `start`. */
+export function fileSource(fh: FileHandle, start: number, length: number): TarSource {
+  return {
+    size: length,
+    async read(offset, len) {
+      const n = Math.max(0, Math.min(len, length - offset));
+      const buf = Buffer.alloc(n);
+      let done = 0;
+      while (done < n) {
+        const { bytesRead } = await fh.read(buf, done, n - done, start + offset + done);
+        if (bytesRead === 0) break;
+        done += bytesRead;
+      }
+      return done === n ? buf : buf.subarray(0, done);
+    },
+  };
+}
+
+const BLOCK = 512;
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/** Canonicalise an entry path or throw `ERR_PACKAGE_UNSAFE_PATH`. */
+export function canonicalEntryPath(raw: string, archive: string, isDirectory = false): string {
+  const bad = (why: string): InputError =>
+    new InputError('ERR_PACKAGE_UNSAFE_PATH', `${archive}: entry ${JSON.stringify(raw)} ${why}`, {
+      hint: 'The archive was not written by mse-home or has been tampered with; do not use it.',
+    });
+  if (raw.length === 0) throw bad('has an empty name');
+  if (raw.length > 4096) throw bad('has a name longer than 4096 characters');
+  if (raw.includes('\0')) throw bad('contains a NUL byte');
+  if (raw.includes('\\')) throw bad('contains a backslash');
+  if (raw.startsWith('/')) throw bad('is an absolute path');
+  let p = raw.startsWith('./') ? raw.slice(2) : raw;
+  if (isDirectory && p.endsWith('/')) p = p.slice(0, -1);
+  if (p.length === 0) throw bad('names the archive root');
+  for (const part of p.split('/')) {
+    if (part === '..') throw bad("contains a '..' component");
+    if (part === '' || part === '.') throw bad('is not a canonical path (empty or "." component)');
+  }
+  return p;
+}
+
+/** Decode a NUL-terminated header string field. */
+function field(block: Buffer, start: number, length: number, archive: string): string {
+  let end = start;
+  while (end < start + length && block[end] !== 0) end++;
+  try {
+    return utf8.decode(block.subarray(start, end));
+  } catch (cause) {
+    throw new InputError('ERR_PACKAGE_UNSAFE_PATH', `${archive}: a tar header holds a name that is not UTF-8`, {
+      cause,
+    });
+  }
+}
+
+/** Decode a numeric field: octal text, or GNU base-256 (high bit set). Undefined when malformed. */
+export function numericField(raw: Buffer): number | undefined {
+  if (raw[0]! & 0x80) {
+    if (raw[0]! & 0x40) return undefined; // negative
+    let n = raw[0]! & 0x3f;
+    for (let k = 1; k < raw.length; k++) n = n * 256 + raw[k]!;
+    return Number.isSafeInteger(n) ? n : undefined;
+  }
+  const text = raw
+    .toString('latin1')
+    .replace(/[\0 ]+$/, '')
+    .replace(/^ +/, '');
+  if (text === '') return 0;
+  if (!/^[0-7]+$/.test(text)) return undefined;
+  const n = parseInt(text, 8);
+  return Number.isSafeInteger(n) ? n : undefined;
+}
+
+function checksumOk(block: Buffer): boolean {
+  const stored = numericField(block.subarray(148, 156));
+  let unsigned = 0;
+  let signed = 0;
+  for (let i = 0; i < BLOCK; i++) {
+    const b = i >= 148 && i < 156 ? 0x20 : block[i]!;
+    unsigned += b;
+    signed += b > 127 ? b - 256 : b;
+  }
+  return stored === unsigned || stored === signed;
+}
+
+/** Parse PAX records `"<len> <key>=<value>\n"` strictly. */
+function parsePax(body: Buffer, archive: string): Map<string, string> {
+  const out = new Map<string, string>();
+  let i = 0;
+  const bad = (): InputError => new InputError('ERR_PACKAGE_CORRUPT', `${archive}: malformed PAX extended header`);
+  while (i < body.length) {
+    if (body[i] === 0) break; // padding
+    const space = body.indexOf(0x20, i);
+    if (space < 0) throw bad();
+    const lenText = body.toString('latin1', i, space);
+    if (!/^[1-9][0-9]*$/.test(lenText)) throw bad();
+    const len = Number(lenText);
+    if (i + len > body.length || body[i + len - 1] !== 0x0a) throw bad();
+    let record: string;
+    try {
+      record = utf8.decode(body.subarray(space + 1, i + len - 1));
+    } catch {
+      throw bad();
+    }
+    const eq = record.indexOf('=');
+    if (eq <= 0) throw bad();
+    const key = record.slice(0, eq);
+    if (key.startsWith('GNU.sparse')) {
+      throw new InputError('ERR_PACKAGE_SPECIAL_ENTRY', `${archive}: sparse files are not accepted`);
+    }
+    if (out.has(key)) throw bad();
+    out.set(key, record.slice(eq + 1));
+    i += len;
+  }
+  return out;
+}
+
+const TYPES: Record<string, TarEntryType> = {
+  '0': 'file',
+  '\0': 'file',
+  '1': 'link',
+  '2': 'symlink',
+  '3': 'character-device',
+  '4': 'block-device',
+  '5': 'directory',
+  '6': 'fifo',
+};
+
+/**
+ * Index every entry of the tar in `src` (see the module comment for the checks). `archive` names it in
+ * errors, e.g. `image.tar in package_x.tar`.
+ */
+export async function indexTar(src: TarSource, archive: string, limits: TarReadLimits): Promise<TarEntryInfo[]> {
+  const entries: TarEntryInfo[] = [];
+  const seen = new Set<string>();
+  let total = 0;
+  let pos = 0;
+  let pax: Map<string, string> | undefined;
+  let longName: string | undefined;
+  let longLink: string | undefined;
+  const corrupt = (why: string): InputError =>
+    new InputError('ERR_PACKAGE_CORRUPT', `${archive} is not a valid tar archive: ${why}`, {
+      hint: 'The file is damaged, truncated, compressed or not a tar archive.',
+    });
+
+  for (;;) {
+    if (pos + BLOCK > src.size) {
+      throw corrupt(
+        pos === 0 ? 'it is empty or shorter than one tar block' : 'it ends without an end-of-archive marker',
+      );
+    }
+    const block = await src.read(pos, BLOCK);
+    if (block.length < BLOCK) throw corrupt('unexpected end of file');
+    if (block.every((b) => b === 0)) {
+      if (pax || longName !== undefined || longLink !== undefined) throw corrupt('an extended header has no entry');
+      await checkTrailer(src, pos + BLOCK, archive);
+      return entries;
+    }
+    if (!checksumOk(block)) throw corrupt(`bad header checksum at offset ${pos}`);
+    const magic = block.toString('latin1', 257, 265);
+    const posix = magic === 'ustar\u000000';
+    const gnu = magic === 'ustar  \u0000';
+    if (!posix && !gnu) throw corrupt(`unknown header format at offset ${pos} (not ustar)`);
+    const typeflag = String.fromCharCode(block[156]!);
+    let size = numericField(block.subarray(124, 136));
+    if (size === undefined) throw corrupt(`unreadable size at offset ${pos}`);
+    const dataStart = pos + BLOCK;
+    const padded = Math.ceil(size / BLOCK) * BLOCK;
+
+    if (typeflag === 'x' || typeflag === 'L' || typeflag === 'K') {
+      if (size > 1 << 20) throw corrupt(`extended header of ${size} bytes at offset ${pos}`);
+      if (dataStart + padded > src.size) throw corrupt('truncated extended header');
+      const body = await src.read(dataStart, size);
+      if (typeflag === 'x') {
+        if (pax) throw corrupt('two PAX headers for one entry');
+        pax = parsePax(body, archive);
+      } else {
+        const nul = body.indexOf(0);
+        let text: string;
+        try {
+          text = utf8.decode(nul >= 0 ? body.subarray(0, nul) : body);
+        } catch {
+          throw new InputError('ERR_PACKAGE_UNSAFE_PATH', `${archive}: a GNU long name is not UTF-8`);
+        }
+        if (typeflag === 'L') {
+          if (longName !== undefined) throw corrupt('two GNU long names for one entry');
+          longName = text;
+        } else {
+          if (longLink !== undefined) throw corrupt('two GNU long link names for one entry');
+          longLink = text;
+        }
+      }
+      pos = dataStart + padded;
+      continue;
+    }
+    const type = TYPES[typeflag];
+    if (typeflag === 'g') {
+      throw new InputError('ERR_PACKAGE_SPECIAL_ENTRY', `${archive}: global PAX headers are not accepted`);
+    }
+    if (!type) {
+      throw new InputError(
+        'ERR_PACKAGE_SPECIAL_ENTRY',
+        `${archive}: entry at offset ${pos} has unsupported type ${JSON.stringify(typeflag)}`,
+      );
+    }
+    let name = field(block, 0, 100, archive);
+    if (posix) {
+      const prefix = field(block, 345, 155, archive);
+      if (prefix) name = `${prefix}/${name}`;
+    }
+    let linkname = field(block, 157, 100, archive);
+    if (longName !== undefined) name = longName;
+    if (longLink !== undefined) linkname = longLink;
+    if (pax) {
+      const p = pax.get('path');
+      const l = pax.get('linkpath');
+      const s = pax.get('size');
+      if (p !== undefined) name = p;
+      if (l !== undefined) linkname = l;
+      if (s !== undefined) {
+        if (!/^(0|[1-9][0-9]*)$/.test(s) || !Number.isSafeInteger(Number(s))) throw corrupt('bad PAX size');
+        size = Number(s);
+      }
+    }
+    pax = undefined;
+    longName = undefined;
+    longLink = undefined;
+
+    if (type !== 'file' && size !== 0) {
+      throw corrupt(`${type} entry ${JSON.stringify(name)} declares ${size} bytes of content`);
+    }
+    if (type === 'character-device' || type === 'block-device' || type === 'fifo') {
+      throw new InputError('ERR_PACKAGE_SPECIAL_ENTRY', `${archive}: entry ${JSON.stringify(name)} is a ${type}`, {
+        hint: 'Packages hold regular files only; do not use this archive.',
+      });
+    }
+    if (type === 'directory' && (name === './' || name === '.')) {
+      // The archive root, as `tar -C dir .` writes it: nothing to index.
+      pos = dataStart;
+      continue;
+    }
+    const path = canonicalEntryPath(name, archive, type === 'directory');
+    if (!limits.allow.includes(type)) {
+      const what = type === 'symlink' ? 'a symbolic link' : type === 'link' ? 'a hard link' : `a ${type}`;
+      throw new InputError(
+        type === 'symlink' || type === 'link' ? 'ERR_PACKAGE_LINK' : 'ERR_PACKAGE_SPECIAL_ENTRY',
+        `${archive}: entry ${path} is ${what}${linkname ? ` to ${JSON.stringify(linkname)}` : ''}, not allowed here`,
+        { hint: 'Packages hold regular files only; do not use this archive.' },
+      );
+    }
+    if (seen.has(path)) {
+      throw new InputError('ERR_PACKAGE_DUPLICATE_ENTRY', `${archive}: entry ${path} appears more than once`, {
+        hint: 'Tar readers disagree on which copy wins; the archive is ambiguous and refused.',
+      });
+    }
+    seen.add(path);
+    if (entries.length + 1 > limits.maxEntries) {
+      throw new InputError('ERR_PACKAGE_TOO_MANY_ENTRIES', `${archive}: more than ${limits.maxEntries} entries`);
+    }
+    if (size > limits.maxEntryBytes) {
+      throw new InputError(
+        'ERR_PACKAGE_ENTRY_TOO_LARGE',
+        `${archive}: entry ${path} is ${size} bytes, more than the ${limits.maxEntryBytes} allowed`,
+      );
+    }
+    total += size;
+    if (total > limits.maxTotalBytes) {
+      throw new InputError(
+        'ERR_PACKAGE_TOO_LARGE',
+        `${archive}: entries add up to more than the ${limits.maxTotalBytes} bytes allowed`,
+      );
+    }
+    const dataPadded = Math.ceil(size / BLOCK) * BLOCK;
+    if (dataStart + size > src.size) {
+      throw corrupt(`entry ${path} declares ${size} bytes but the archive ends before`);
+    }
+    const info: TarEntryInfo = {
+      path,
+      type,
+      size,
+      offset: dataStart,
+      mode: numericField(block.subarray(100, 108)) ?? 0,
+    };
+    if (linkname) info.linkname = linkname;
+    entries.push(info);
+    pos = dataStart + dataPadded;
+  }
+}
+
+async function checkTrailer(src: TarSource, from: number, archive: string): Promise<void> {
+  const rest = src.size - from;
+  const trailing = (): InputError =>
+    new InputError('ERR_PACKAGE_TRAILING_DATA', `${archive}: data after the end-of-archive marker`, {
+      hint: 'Another tar reader could see different entries; the archive is refused.',
+    });
+  if (rest > MAX_TRAILER) throw trailing();
+  if (rest <= 0) return;
+  const tail = await src.read(from, rest);
+  if (!tail.every((b) => b === 0)) throw trailing();
+}

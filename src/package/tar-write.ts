@@ -1,0 +1,118 @@
+/**
+ * Deterministic tar writing: the same entries always give the same bytes.
+ *
+ * Entries are written sorted by path (byte order of the UTF-8 path, independent of locale), with a fixed
+ * mtime (the Unix epoch), uid/gid 0, empty user/group names and a mode that depends only on the entry type
+ * and its executable bit. Names that do not fit ustar (longer than 100/155 bytes, non-ASCII) get a PAX
+ * header, itself deterministic. Uncompressed, like MSE's packages.
+ */
+import { createReadStream } from 'node:fs';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import tar from 'tar-stream';
+
+/** The mtime of every entry mse-home writes (1970-01-01T00:00:00Z). */
+export const FIXED_MTIME = new Date(0);
+
+/** One entry to write. Content comes from `data` (in memory) or `file` (streamed from disk, `size` bytes). */
+export interface TarEntrySource {
+  /** Relative POSIX path, no leading `./` or `/`, no `..`. */
+  path: string;
+  type: 'file' | 'directory' | 'symlink';
+  data?: Uint8Array;
+  file?: string;
+  /** Required with `file`. */
+  size?: number;
+  /** Keep the executable bit (mode 0755 instead of 0644). */
+  executable?: boolean;
+  /** Symlink target (type `symlink`). */
+  linkname?: string;
+}
+
+/** Compare paths by their UTF-8 bytes (what `LC_ALL=C sort` does). */
+export function comparePaths(a: string, b: string): number {
+  return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
+}
+
+/**
+ * A readable tar stream of `entries`, sorted and normalised. Duplicate paths are a programming error and
+ * throw. The stream errors if a `file` source changes size while being read.
+ */
+export function deterministicTar(entries: TarEntrySource[]): Readable {
+  const sorted = [...entries].sort((x, y) => comparePaths(x.path, y.path));
+  for (let i = 1; i < sorted.length; i++) {
+    if (sorted[i]!.path === sorted[i - 1]!.path) throw new Error(`duplicate tar entry ${sorted[i]!.path}`);
+  }
+  const pack = tar.pack();
+  void (async () => {
+    try {
+      for (const e of sorted) await writeEntry(pack, e);
+      pack.finalize();
+    } catch (error) {
+      pack.destroy(error as Error);
+    }
+  })();
+  return pack as unknown as Readable;
+}
+
+async function writeEntry(pack: tar.Pack, e: TarEntrySource): Promise<void> {
+  const header: Partial<tar.Header> & { name: string } = {
+    name: e.path,
+    mtime: FIXED_MTIME,
+    uid: 0,
+    gid: 0,
+    uname: '',
+    gname: '',
+    type: e.type,
+    mode: e.type === 'directory' || e.type === 'symlink' || e.executable ? 0o755 : 0o644,
+  };
+  if (e.type === 'directory') {
+    await entryDone(pack, header);
+    return;
+  }
+  if (e.type === 'symlink') {
+    header.linkname = e.linkname ?? '';
+    header.mode = 0o777;
+    await entryDone(pack, header);
+    return;
+  }
+  if (e.data !== undefined) {
+    header.size = e.data.byteLength;
+    await entryDone(pack, header, Buffer.from(e.data.buffer, e.data.byteOffset, e.data.byteLength));
+    return;
+  }
+  if (e.file === undefined || e.size === undefined) throw new Error(`tar entry ${e.path} has no content`);
+  header.size = e.size;
+  const file = e.file;
+  await new Promise<void>((resolve, reject) => {
+    // tar-stream checks the byte count against header.size and fails the entry on a mismatch.
+    const sink = pack.entry(header, (error) => (error ? reject(error) : resolve()));
+    sink.on('error', reject);
+    const source = createReadStream(file);
+    source.on('error', (error) => {
+      sink.destroy(error);
+      reject(error);
+    });
+    source.pipe(sink);
+  });
+}
+
+function entryDone(pack: tar.Pack, header: Partial<tar.Header> & { name: string }, data?: Buffer): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const cb = (error?: Error | null): void => (error ? reject(error) : resolve());
+    if (data) pack.entry(header, data, cb);
+    else pack.entry(header, cb);
+  });
+}
+
+/** Collect a tar stream into one buffer (small archives only: code and tests). */
+export async function tarToBuffer(stream: Readable): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
+}
+
+/** Write a tar stream to a writable (e.g. a file stream). */
+export async function writeTar(stream: Readable, sink: NodeJS.WritableStream): Promise<void> {
+  await pipeline(stream, sink);
+}
