@@ -44,6 +44,24 @@ export const COMMANDS: CommandEntry[] = [
     load: () => import('./commands/decrypt.js'),
   },
   {
+    name: 'verify',
+    role: 'provider',
+    summary: "Verify an enclave's evidence.json offline (RA-TLS, DCAP, identity, policy)",
+    load: () => import('./commands/verify.js'),
+  },
+  {
+    name: 'quote show',
+    role: 'tools',
+    summary: 'Decode an SGX DCAP quote (header, reports, PCK chain)',
+    load: () => import('./commands/quote-show.js'),
+  },
+  {
+    name: 'quote verify',
+    role: 'tools',
+    summary: 'Appraise an SGX DCAP quote against Intel collateral and a policy',
+    load: () => import('./commands/quote-verify.js'),
+  },
+  {
     name: 'keygen',
     role: 'tools',
     summary: 'Generate a Fernet, X25519 or AES key file',
