@@ -11,29 +11,40 @@ import { parseMeasurement } from '../../attestation/policy.js';
 import { verifyEvidence, type ExpectedIdentity } from '../../attestation/verify-evidence.js';
 import { UsageError } from '../../errors.js';
 import { readUserText, requireDirectory, writeFileAtomic } from '../../fs/files.js';
-import { requireOneOf, stringOption, type CommandContext, type CommandSpec } from '../command.js';
+import { simMrenclaveOfPackageFile } from '../../sim/package-measurement.js';
+import { requireOneOf, stringOption, type CommandSpec } from '../command.js';
 import { POLICY_OPTIONS, appraisalSettings, reportVerdict } from '../attestation-options.js';
 
 /**
- * The MRENCLAVE a package must produce with the evidence's input_args. This is where `--package` plugs in
- * the platform's measurement (sim: `computeSimMrenclave` from the package's image digest, code files and
- * input_args; sgx: Gramine's). Until that lands, `--package` is refused with a clear message.
+ * The MRENCLAVE a package must produce with the evidence's input_args. Simulated platform: recomputed
+ * offline (docs/measurement.md). Real SGX: Gramine's measurement needs Gramine's signer, which this
+ * build does not ship, so the expected value must be given with --mrenclave.
  */
-export type PackageMeasurement = (packageFile: string, evidence: Evidence, ctx: CommandContext) => Promise<Uint8Array>;
-
-export let measurePackage: PackageMeasurement = async (file) => {
-  throw new UsageError(
-    'ERR_PACKAGE_MEASUREMENT_UNAVAILABLE',
-    `--package ${file}: measuring a package is not available in this build`,
-    {
-      hint: 'Pass the expected measurement with --mrenclave HEX.',
-    },
-  );
-};
-
-/** Replace the package measurement (used by the component that implements it). */
-export function setPackageMeasurement(fn: PackageMeasurement): void {
-  measurePackage = fn;
+async function measurePackage(file: string, evidence: Evidence): Promise<Uint8Array> {
+  if (evidence.platform !== 'sim') {
+    throw new UsageError(
+      'ERR_PACKAGE_MEASUREMENT_UNAVAILABLE',
+      `--package: measuring a package for real SGX (Gramine) is not available in this build`,
+      {
+        hint: "Compute the MRENCLAVE with Gramine's gramine-sgx-sign and pass it with --mrenclave HEX.",
+      },
+    );
+  }
+  const a = evidence.inputArgs;
+  if (a.expirationDate === null) {
+    throw new UsageError(
+      'ERR_EVIDENCE_FIELD',
+      'evidence input_args.expiration_date is null: cannot measure the package',
+    );
+  }
+  return simMrenclaveOfPackageFile(file, {
+    size: a.size,
+    subject: a.subject,
+    san: a.subjectAlternativeName,
+    appId: a.appId,
+    application: a.application,
+    expiration: a.expirationDate,
+  });
 }
 
 const spec: CommandSpec = {
@@ -59,7 +70,7 @@ On acceptance OUTPUT/ratls.pem is written. Exit codes: 0 accepted, 10 valid but 
   },
   examples: [
     'mse home verify --evidence evidence.json --mrenclave 0e4ec55e690b06a574af59dfd51baa3866ac4c8d37896effc0f1fad17b31cf3b --output .',
-    'mse home verify --evidence evidence.json --package app.tar --output . --accept-tcb-status SWHardeningNeeded --allow-advisory INTEL-SA-00615',
+    'mse home verify --evidence evidence.json --package package_my_app_1700000000.tar --output . --accept-tcb-status SWHardeningNeeded --allow-advisory INTEL-SA-00615',
   ],
   async run(ctx) {
     const which = requireOneOf(ctx.values, ['mrenclave', 'package'])!;
@@ -72,7 +83,7 @@ On acceptance OUTPUT/ratls.pem is written. Exit codes: 0 accepted, 10 valid but 
       mrenclave:
         which === 'mrenclave'
           ? parseMeasurement(stringOption(ctx.values, 'mrenclave')!, '--mrenclave')
-          : await measurePackage(stringOption(ctx.values, 'package')!, evidence, ctx),
+          : await measurePackage(stringOption(ctx.values, 'package')!, evidence),
       ...(settings.policy.mrSigner ? { mrsigner: settings.policy.mrSigner } : {}),
       ...(settings.policy.isvProdId !== undefined ? { isvProdId: settings.policy.isvProdId } : {}),
       ...(settings.policy.minIsvSvn !== undefined ? { minIsvSvn: settings.policy.minIsvSvn } : {}),
