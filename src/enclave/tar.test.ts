@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { InputError } from '../errors.js';
+import { bufferSource, indexTar } from '../package/tar-read.js';
 import { readTar, safeRelativePath } from './tar.js';
 
 /** One ustar header block + padded data (test-only writer to craft hostile archives). */
@@ -122,6 +123,66 @@ describe('readTar', () => {
     );
     rejects(Buffer.concat([pax({ path: 'a' }), END]), /extended header without an entry/);
     rejects(Buffer.concat([entry('d/', 'x', '5'), END]), /directory d has a size/);
+  });
+
+  // The sim MRENCLAVE measures app.tar as the package reader lists it; the enclave runs what readTar
+  // extracts. Any archive both accept must give both the same files, or the measurement lies.
+  it('reads exactly the files the package reader (the measurement) lists', async () => {
+    const packageView = async (archive: Buffer): Promise<string[]> =>
+      (
+        await indexTar(bufferSource(archive), 'app.tar', {
+          maxEntries: 100,
+          maxEntryBytes: 1 << 20,
+          maxTotalBytes: 1 << 20,
+          allow: ['file', 'directory'],
+        })
+      )
+        .filter((e) => e.type === 'file')
+        .map((e) => `${e.path}=${archive.subarray(e.offset, e.offset + e.size).toString()}`);
+    const enclaveView = (archive: Buffer): string[] =>
+      readTar(archive)
+        .filter((e) => e.type === 'file')
+        .map((e) => `${e.path}=${Buffer.from(e.data).toString()}`);
+    const longName = (name: string): Buffer => entry('././@LongLink', `${name}\0`, 'L', { magic: 'ustar  \0' });
+    const cases: [string, Buffer][] = [
+      // GNU headers keep atime/ctime where POSIX has its prefix field
+      [
+        'GNU header with data at the prefix offset',
+        entry('app.py', 'benign', '0', { magic: 'ustar  \0', prefix: 'z' }),
+      ],
+      // a pax path and a GNU long name for one entry: the pax path wins
+      [
+        'pax path and GNU long name',
+        Buffer.concat([pax({ path: 'other.py' }), longName('app.py'), entry('x.py', 'evil')]),
+      ],
+      // a pax size applies to the entry, not to the GNU long name header in between
+      [
+        'pax size before a GNU long name',
+        Buffer.concat([pax({ size: '4' }), longName('app.py'), entry('x.py', 'evil')]),
+      ],
+    ];
+    for (const [what, body] of cases) {
+      const archive = Buffer.concat([body, END]);
+      let expected: string[] | undefined;
+      try {
+        expected = await packageView(archive);
+      } catch {
+        expected = undefined; // refused by the package reader: spawn never gets that far
+      }
+      if (expected === undefined) continue;
+      let got: string[] | string;
+      try {
+        got = enclaveView(archive);
+      } catch (e) {
+        got = `refused: ${(e as Error).message}`;
+      }
+      assert.deepEqual(got, expected, what);
+    }
+  });
+
+  it('refuses what the package reader refuses in extended headers', () => {
+    rejects(Buffer.concat([pax({ path: 'a' }), pax({ path: 'b' }), entry('x', '1'), END]), /two pax headers/);
+    rejects(Buffer.concat([entry('pax_global_header', '10 a=b\n', 'g'), entry('x', '1'), END]), /global pax/);
   });
 
   it('normalizes safe relative paths', () => {

@@ -2,8 +2,10 @@
  * A minimal, strict, in-memory reader for the app archive (`/opt/input/app.tar`).
  *
  * TODO(docker): replace with the package component's tar reader once it is on main; this one exists so
- * the enclave does not depend on unmerged work. It accepts ustar (with the prefix field), pax `x` headers
- * (`path`, `size`) and GNU `L` long names; regular files and directories only. Archives are untrusted:
+ * the enclave does not depend on unmerged work. It accepts ustar (with the prefix field, POSIX headers
+ * only), pax `x` headers (`path`, `size`) and GNU `L` long names; regular files and directories only.
+ * Wherever both accept an archive it must list the same files as `src/package/tar-read.ts`, whose view
+ * the sim measurement hashes (tar.test.ts checks the known ambiguities). Archives are untrusted:
  * links, devices and FIFOs, absolute paths, `..` components, duplicate paths, a file used as a directory,
  * bad checksums, non-octal numbers, truncation and anything after the end-of-archive blocks but zero
  * padding are rejected with `InputError` `ERR_APP_TAR`, naming the entry.
@@ -99,7 +101,11 @@ export function readTar(archive: Uint8Array, limits: TarLimits = {}): TarEntry[]
   const entries: TarEntry[] = [];
   const kinds = new Map<string, 'file' | 'directory'>();
   let offset = 0;
-  let pending: { path?: string; size?: number } = {};
+  // Extended headers for the next entry. As in the package reader (`src/package/tar-read.ts`, which the
+  // sim measurement uses), a pax `path` wins over a GNU long name, and a pax `size` applies to the entry
+  // itself, never to another extended header: any other reading would let the measured and the extracted
+  // file trees differ for the same archive.
+  let pending: { paxPath?: string; longName?: string; size?: number; pax?: boolean } = {};
   let ended = false;
   while (offset + BLOCK <= archive.length) {
     const header = archive.subarray(offset, offset + BLOCK);
@@ -116,8 +122,10 @@ export function readTar(archive: Uint8Array, limits: TarLimits = {}): TarEntry[]
     if (magic !== 'ustar\u000000' && magic !== 'ustar  \u0000')
       throw tarError(`unknown header format at offset ${offset}`);
     const typeflag = String.fromCharCode(header[156]!);
+    const posix = magic === 'ustar\u000000';
     const headerSize = octal(header, 124, 12, 'entry size');
-    const size = pending.size ?? headerSize;
+    const extension = typeflag === 'x' || typeflag === 'L';
+    const size = extension ? headerSize : (pending.size ?? headerSize);
     const dataStart = offset + BLOCK;
     const dataEnd = dataStart + size;
     if (dataEnd > archive.length) throw tarError(`entry at offset ${offset} is truncated`);
@@ -125,23 +133,26 @@ export function readTar(archive: Uint8Array, limits: TarLimits = {}): TarEntry[]
     offset = dataStart + Math.ceil(size / BLOCK) * BLOCK;
 
     if (typeflag === 'x') {
+      if (pending.pax) throw tarError('two pax headers for one entry');
       const pax = parsePax(data);
-      pending = {};
-      if (pax.path !== undefined) pending.path = pax.path;
+      pending.pax = true;
+      if (pax.path !== undefined) pending.paxPath = pax.path;
       if (pax.size !== undefined) {
         if (!/^(0|[1-9][0-9]*)$/.test(pax.size)) throw tarError('malformed pax size');
         pending.size = Number(pax.size);
       }
       continue;
     }
-    if (typeflag === 'g') continue; // global pax header: nothing in it matters here
+    if (typeflag === 'g') throw tarError('global pax headers are not accepted');
     if (typeflag === 'L') {
-      pending = { ...pending, path: text(field(data, 0, data.length), 'GNU long name') };
+      if (pending.longName !== undefined) throw tarError('two GNU long names for one entry');
+      pending.longName = text(field(data, 0, data.length), 'GNU long name');
       continue;
     }
     const name = text(field(header, 0, 100), 'entry name');
-    const prefix = text(field(header, 345, 155), 'entry prefix');
-    const rawPath = pending.path ?? (prefix ? `${prefix}/${name}` : name);
+    // Only POSIX ustar headers have a prefix field; GNU headers keep other data (atime, ctime) there.
+    const prefix = posix ? text(field(header, 345, 155), 'entry prefix') : '';
+    const rawPath = pending.paxPath ?? pending.longName ?? (prefix ? `${prefix}/${name}` : name);
     pending = {};
     if (Buffer.byteLength(rawPath) > maxPathBytes) throw tarError(`entry path is longer than ${maxPathBytes} bytes`);
     let type: 'file' | 'directory';
@@ -184,7 +195,7 @@ export function readTar(archive: Uint8Array, limits: TarLimits = {}): TarEntry[]
   }
   if (!ended) throw tarError('no end-of-archive marker (truncated archive)');
   if (!archive.subarray(offset).every((b) => b === 0)) throw tarError('data after the end-of-archive marker');
-  if (pending.path !== undefined || pending.size !== undefined) throw tarError('extended header without an entry');
+  if (pending.pax || pending.longName !== undefined) throw tarError('extended header without an entry');
   // a directory entry that comes after a file of the same name was caught above; the reverse case too
   return entries;
 }
