@@ -56,11 +56,17 @@ function ecdsaOnly(c) {
   const tcbChain = pemBlocks(col.tcb_info_issuer_chain, 'CERTIFICATE', ctx).map((d) => parseCertificate(d, ctx));
   const rootCrl = parseCrl(col.root_ca_crl, ctx);
   const pckCrl = parseCrl(col.pck_crl, ctx);
-  const spki = (cert) => ({ key: Buffer.from(cert.spki), format: 'der', type: 'spki' });
-  const raw = Buffer.concat([
-    Buffer.from('3059301306072a8648ce3d020106082a8648ce3d03010703420004', 'hex'),
-    quote.attestationKey,
-  ]);
+  // One key import per distinct key (as the verifier does), then every verification.
+  const jwk = (xy) => ({
+    key: {
+      kty: 'EC',
+      crv: 'P-256',
+      x: Buffer.from(xy.subarray(0, 32)).toString('base64url'),
+      y: Buffer.from(xy.subarray(32)).toString('base64url'),
+    },
+    format: 'jwk',
+  });
+  const certXy = (cert) => cert.publicKeyPoint.subarray(1);
   const der = [
     [chain.root, chain.root], // root self-signature
     [chain.intermediate, chain.root],
@@ -75,13 +81,18 @@ function ecdsaOnly(c) {
     [quote.qeReport.raw, quote.qeReportSignature, chain.leaf],
   ];
   return () => {
+    const keys = new Map();
+    const key = (cert) => {
+      let k = keys.get(cert);
+      if (!k) keys.set(cert, (k = createPublicKey(jwk(certXy(cert)))));
+      return k;
+    };
     let ok = true;
-    for (const [signed, issuer] of der)
-      ok &&= cryptoVerify('sha256', signed.tbs, createPublicKey(spki(issuer)), signed.signature);
+    for (const [signed, issuer] of der) ok &&= cryptoVerify('sha256', signed.tbs, key(issuer), signed.signature);
     for (const [data, sig, signer] of p1363) {
-      ok &&= cryptoVerify('sha256', data, { key: createPublicKey(spki(signer)), dsaEncoding: 'ieee-p1363' }, sig);
+      ok &&= cryptoVerify('sha256', data, { key: key(signer), dsaEncoding: 'ieee-p1363' }, sig);
     }
-    const att = createPublicKey({ key: raw, format: 'der', type: 'spki' });
+    const att = createPublicKey(jwk(quote.attestationKey));
     ok &&= cryptoVerify('sha256', quote.signedRegion, { key: att, dsaEncoding: 'ieee-p1363' }, quote.signature);
     if (!ok) throw new Error('ECDSA benchmark inputs do not verify');
   };
