@@ -12,6 +12,7 @@ import {
   edit,
   imagesWithLabel,
   localtestContainers,
+  removeTestDirs,
   removeTestImages,
   testBaseImage,
   testEngine,
@@ -20,7 +21,10 @@ import {
 import { BASE_IMAGE, LABEL_INPUTS } from './base-image.js';
 
 const repos: string[] = [];
-after(async () => removeTestImages(repos));
+after(async () => {
+  await removeTestImages(repos);
+  removeTestDirs();
+});
 
 async function project(kind: 'flask' | 'fastapi') {
   const p = await testProject(kind);

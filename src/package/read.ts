@@ -375,13 +375,12 @@ export async function readImageTar(
     allow: ['file', 'directory', 'symlink', 'link'],
   });
   const entries = new Map(list.map((e) => [e.path, e]));
-  const readJson = async (p: string, what: string): Promise<{ value: unknown; sha256: string }> => {
+  const readBytes = async (p: string, what: string): Promise<Buffer> => {
     const e = entries.get(p)!;
     if (e.size > limits.maxImageJsonBytes) {
       throw new InputError('ERR_PACKAGE_IMAGE_MANIFEST', `${where}: ${what} ${p} is ${e.size} bytes, too large`);
     }
-    const bytes = await src.read(e.offset, e.size);
-    return { value: parseJson(bytes, `${where}: ${what}`), sha256: createHash('sha256').update(bytes).digest('hex') };
+    return src.read(e.offset, e.size);
   };
 
   if (entries.get('manifest.json')?.type !== 'file') {
@@ -389,7 +388,11 @@ export async function readImageTar(
       hint: "image.tar must be the output of 'docker save' (docker-archive format).",
     });
   }
-  const manifest = (await readJson('manifest.json', 'manifest.json')).value;
+  const manifest = parseJson(
+    await readBytes('manifest.json', 'manifest.json'),
+    `${where}: manifest.json`,
+    'ERR_PACKAGE_IMAGE_MANIFEST',
+  );
   if (!Array.isArray(manifest) || manifest.length !== 1) {
     throw new InputError(
       'ERR_PACKAGE_IMAGE_MANIFEST',
@@ -402,7 +405,8 @@ export async function readImageTar(
   }
   const repoTags = Array.isArray(m.RepoTags) ? m.RepoTags.filter((t): t is string => typeof t === 'string') : [];
   const configPath = resolveInArchive(m.Config, where, entries);
-  const { value: config, sha256: digest } = await readJson(configPath, 'image config');
+  const configBytes = await readBytes(configPath, 'image config');
+  const digest = createHash('sha256').update(configBytes).digest('hex');
   // Docker names the config after its digest (`<hex>.json` or `blobs/sha256/<hex>`); a mismatch means tampering.
   const named = /(?:^|\/)([0-9a-f]{64})(?:\.json)?$/.exec(configPath)?.[1];
   if (named !== undefined && named !== digest) {
@@ -411,6 +415,7 @@ export async function readImageTar(
       `${where}: image config ${m.Config} does not hash to the digest in its name (sha256:${digest})`,
     );
   }
+  const config = parseJson(configBytes, `${where}: image config ${m.Config}`, 'ERR_PACKAGE_IMAGE_CONFIG');
   const diffIds = (config as { rootfs?: { diff_ids?: unknown } } | null)?.rootfs?.diff_ids;
   if (!Array.isArray(diffIds) || diffIds.some((d) => typeof d !== 'string' || !/^sha256:[0-9a-f]{64}$/.test(d))) {
     throw new InputError('ERR_PACKAGE_IMAGE_CONFIG', `${where}: image config has no valid rootfs.diff_ids`);
@@ -482,10 +487,10 @@ function resolveInArchive(p: string, where: string, entries: Map<string, TarEntr
   throw new InputError('ERR_PACKAGE_LINK', `${where}: too many links resolving ${p}`);
 }
 
-function parseJson(bytes: Buffer, what: string): unknown {
+function parseJson(bytes: Buffer, what: string, code: string): unknown {
   try {
     return JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
   } catch (cause) {
-    throw new InputError('ERR_PACKAGE_IMAGE_MANIFEST', `${what} is not valid JSON`, { cause });
+    throw new InputError(code, `${what} is not valid JSON`, { cause });
   }
 }

@@ -4,7 +4,7 @@
  * test created (the engine is shared with other test suites). Tests only.
  */
 import { randomBytes } from 'node:crypto';
-import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createLogger } from '../cli/log.js';
@@ -17,6 +17,19 @@ import { REPO_ROOT } from './vectors.js';
 export const TEST_PREFIX = 'mse-test-docker-';
 
 let engine: DockerEngine | undefined;
+const tempDirs: string[] = [];
+
+/** A temp directory removed by {@link removeTestDirs}. */
+export function testTempDir(prefix: string): string {
+  const dir = mkdtempSync(path.join(os.tmpdir(), prefix));
+  tempDirs.push(dir);
+  return dir;
+}
+
+/** Remove every temp directory made by these helpers. */
+export function removeTestDirs(): void {
+  for (const d of tempDirs.splice(0)) rmSync(d, { recursive: true, force: true });
+}
 let base: Promise<BaseImageStatus> | undefined;
 
 /** The engine, checked to answer (a clear failure otherwise). */
@@ -44,7 +57,7 @@ export interface TestProject {
  * version's base image.
  */
 export async function testProject(kind: 'flask' | 'fastapi'): Promise<TestProject> {
-  const parent = mkdtempSync(path.join(os.tmpdir(), 'mse-e2e-'));
+  const parent = testTempDir('mse-e2e-');
   const name = `${TEST_PREFIX}${kind}-${randomBytes(3).toString('hex')}`;
   const dir = path.join(parent, name);
   if (kind === 'flask') {
