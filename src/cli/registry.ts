@@ -67,6 +67,54 @@ export const COMMANDS: CommandEntry[] = [
     summary: 'Build the local base image mse-home-base from Debian packages',
     load: () => import('./commands/base-build.js'),
   },
+  {
+    name: 'run',
+    role: 'operator',
+    summary: 'Send the secrets to a waiting enclave and start the app',
+    load: () => import('./commands/run.js'),
+  },
+  {
+    name: 'list',
+    role: 'operator',
+    summary: 'List the deployments (running or not)',
+    load: () => import('./commands/list.js'),
+  },
+  {
+    name: 'logs',
+    role: 'operator',
+    summary: "Print a deployment's logs",
+    load: () => import('./commands/logs.js'),
+  },
+  {
+    name: 'status',
+    role: 'operator',
+    summary: "Show a deployment's status",
+    load: () => import('./commands/status.js'),
+  },
+  {
+    name: 'stop',
+    role: 'operator',
+    summary: 'Stop a deployment (and remove it with --remove)',
+    load: () => import('./commands/stop.js'),
+  },
+  {
+    name: 'restart',
+    role: 'operator',
+    summary: 'Restart a stopped deployment (same enclave keys and secrets)',
+    load: () => import('./commands/restart.js'),
+  },
+  {
+    name: 'spawn',
+    role: 'operator',
+    summary: 'Start a packaged app in an enclave; collect evidence.json and ratls.pem',
+    load: () => import('./commands/spawn.js'),
+  },
+  {
+    name: 'evidence',
+    role: 'operator',
+    summary: "Collect a deployment's evidence.json again",
+    load: () => import('./commands/evidence.js'),
+  },
 ];
 
 /** Find the entry matching the longest prefix of `words` (commands may have two words, e.g. `quote show`). */

@@ -109,15 +109,3 @@ export function fromEnclaveArgv(argv: string[]): InputArgs {
     expiration: Number(need('expiration')),
   };
 }
-
-/** `input_args` as `evidence.json` writes them (MSE's field names). */
-export function toEvidenceInputArgs(a: InputArgs): Record<string, string | number> {
-  return {
-    subject: a.subject,
-    subject_alternative_name: a.san,
-    expiration_date: a.expiration,
-    size: a.size,
-    app_id: a.appId,
-    application: a.application,
-  };
-}

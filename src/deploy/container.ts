@@ -4,6 +4,8 @@
  * back into a {@link Deployment}. The engine is the only state store for deployments (as in MSE): labels,
  * the command line, port bindings and mounts say everything later commands need.
  */
+import path from 'node:path';
+import type { BindMount, ContainerSpec } from '../docker/engine.js';
 import { InputError } from '../errors.js';
 import { fromEnclaveArgv, toEnclaveArgv, type InputArgs } from './args.js';
 
@@ -14,6 +16,8 @@ export const DEPLOYMENT_LABEL = 'mse-home';
 /** MSE's label for the app's health endpoint. */
 export const HEALTHCHECK_LABEL = 'healthcheck_endpoint';
 export const PLATFORM_LABEL = 'mse-home.platform';
+/** The deployment's workspace (`spawn --output`): evidence.json and ratls.pem live there. */
+export const WORKSPACE_LABEL = 'mse-home.workspace';
 /** Where `spawn --output` is mounted in the container: the package members and the evidence. */
 export const INPUT_DIR = '/opt/input';
 /** Where the sim quoting service's socket directory is mounted. */
@@ -30,6 +34,8 @@ export interface EnclaveContainerRequest {
   healthcheckEndpoint: string;
   platform: Platform;
   /** Host directory with the extracted package, mounted at /opt/input. */
+  inputDir: string;
+  /** The deployment's workspace (evidence, certificate). */
   outputDir: string;
   /** Host IP the port is published on. */
   host: string;
@@ -40,53 +46,43 @@ export interface EnclaveContainerRequest {
   simSocketDir?: string;
 }
 
-/** Engine API `POST /containers/create` body (the fields mse-home sets). */
-export interface ContainerCreateBody {
-  name: string;
-  Image: string;
-  Entrypoint: string[];
-  Cmd: string[];
-  Labels: Record<string, string>;
-  ExposedPorts: Record<string, object>;
-  HostConfig: {
-    Binds: string[];
-    PortBindings: Record<string, { HostIp: string; HostPort: string }[]>;
-    Devices: { PathOnHost: string; PathInContainer: string; CgroupPermissions: string }[];
-    CapDrop: string[];
-    CapAdd: string[];
-    SecurityOpt: string[];
-    PidsLimit: number;
-  };
-}
-
-/** Pure: the create body for an enclave container. */
-export function planEnclaveContainer(r: EnclaveContainerRequest): ContainerCreateBody {
-  const binds = [`${r.outputDir}:${INPUT_DIR}:ro`];
+/** Pure: the container of an enclave deployment, for {@link DockerEngine.createContainer}. */
+export function planEnclaveContainer(r: EnclaveContainerRequest): ContainerSpec {
+  const binds: BindMount[] = [{ host: r.inputDir, container: INPUT_DIR, readOnly: true }];
   if (r.platform === 'sim') {
     if (!r.simSocketDir) throw new InputError('ERR_INTERNAL_PLAN', 'sim deployment without a quoting socket directory');
-    binds.push(`${r.simSocketDir}:${SIM_SOCKET_DIR}:ro`);
+    binds.push({ host: r.simSocketDir, container: SIM_SOCKET_DIR, readOnly: true });
   } else {
-    binds.push(`${r.signerKeyPath}:${SIGNER_KEY_IN_CONTAINER}:ro`, '/var/run/aesmd:/var/run/aesmd');
+    binds.push(
+      { host: r.signerKeyPath, container: SIGNER_KEY_IN_CONTAINER, readOnly: true },
+      { host: '/var/run/aesmd', container: '/var/run/aesmd' },
+    );
   }
   return {
     name: r.name,
-    Image: r.image,
-    Entrypoint: ['mse-run'],
-    Cmd: toEnclaveArgv(r.args),
-    Labels: { [DEPLOYMENT_LABEL]: '1', [HEALTHCHECK_LABEL]: r.healthcheckEndpoint, [PLATFORM_LABEL]: r.platform },
-    ExposedPorts: { [`${ENCLAVE_PORT}/tcp`]: {} },
-    HostConfig: {
-      Binds: binds,
-      PortBindings: { [`${ENCLAVE_PORT}/tcp`]: [{ HostIp: r.host, HostPort: String(r.port) }] },
-      Devices:
-        r.platform === 'sgx'
-          ? SGX_DEVICES.map((d) => ({ PathOnHost: d, PathInContainer: d, CgroupPermissions: 'rwm' }))
-          : [],
-      // The enclave needs no privilege beyond binding 443; the app runs as the container's root.
-      CapDrop: ['ALL'],
-      CapAdd: ['NET_BIND_SERVICE', 'CHOWN', 'DAC_OVERRIDE', 'FOWNER', 'SETUID', 'SETGID'],
-      SecurityOpt: ['no-new-privileges'],
-      PidsLimit: 512,
+    image: r.image,
+    entrypoint: ['mse-run'],
+    cmd: toEnclaveArgv(r.args),
+    labels: {
+      [DEPLOYMENT_LABEL]: '1',
+      [HEALTHCHECK_LABEL]: r.healthcheckEndpoint,
+      [PLATFORM_LABEL]: r.platform,
+      [WORKSPACE_LABEL]: r.outputDir,
+    },
+    binds,
+    ports: [{ container: `${ENCLAVE_PORT}/tcp`, hostIp: r.host, hostPort: r.port }],
+    extra: {
+      HostConfig: {
+        Devices:
+          r.platform === 'sgx'
+            ? SGX_DEVICES.map((d) => ({ PathOnHost: d, PathInContainer: d, CgroupPermissions: 'rwm' }))
+            : [],
+        // The enclave needs no privilege beyond binding 443 and managing its own files as root.
+        CapDrop: ['ALL'],
+        CapAdd: ['NET_BIND_SERVICE', 'CHOWN', 'DAC_OVERRIDE', 'FOWNER', 'SETUID', 'SETGID', 'KILL'],
+        SecurityOpt: ['no-new-privileges'],
+        PidsLimit: 512,
+      },
     },
   };
 }
@@ -149,7 +145,7 @@ export function deploymentFromInspect(info: ContainerInspect): Deployment {
     platform,
     host: binding.HostIp || '0.0.0.0',
     port: Number(binding.HostPort),
-    outputDir: input.Source,
+    outputDir: labels[WORKSPACE_LABEL] ?? path.dirname(input.Source),
   };
 }
 

@@ -40,6 +40,7 @@ describe('deployment container', () => {
     args,
     healthcheckEndpoint: '/health',
     platform: 'sim',
+    inputDir: '/work/out/enclave-input',
     outputDir: '/work/out',
     host: '127.0.0.1',
     port: 9443,
@@ -48,27 +49,31 @@ describe('deployment container', () => {
   });
 
   it('is labelled for list/status, mounts read-only, drops privileges, has no SGX devices in sim', () => {
-    assert.equal(plan.Labels['mse-home'], '1');
-    assert.equal(plan.Labels.healthcheck_endpoint, '/health');
-    assert.deepEqual(plan.HostConfig.Binds, ['/work/out:/opt/input:ro', '/state/sim/demo:/var/run/mse-sim:ro']);
-    assert.deepEqual(plan.HostConfig.Devices, []);
-    assert.deepEqual(plan.HostConfig.CapDrop, ['ALL']);
-    assert.deepEqual(plan.HostConfig.PortBindings['443/tcp'], [{ HostIp: '127.0.0.1', HostPort: '9443' }]);
+    assert.equal(plan.labels!['mse-home'], '1');
+    assert.equal(plan.labels!.healthcheck_endpoint, '/health');
+    assert.deepEqual(plan.binds, [
+      { host: '/work/out/enclave-input', container: '/opt/input', readOnly: true },
+      { host: '/state/sim/demo', container: '/var/run/mse-sim', readOnly: true },
+    ]);
+    assert.deepEqual(plan.extra!.HostConfig!.Devices, []);
+    assert.deepEqual(plan.extra!.HostConfig!.CapDrop, ['ALL']);
+    assert.deepEqual(plan.ports, [{ container: '443/tcp', hostIp: '127.0.0.1', hostPort: 9443 }]);
   });
 
   it('reads back from an inspect answer', () => {
     const info: ContainerInspect = {
       Id: 'abc',
       Name: '/demo',
-      Config: { Image: plan.Image, Cmd: plan.Cmd, Labels: plan.Labels },
+      Config: { Image: plan.image, Cmd: plan.cmd!, Labels: plan.labels! },
       State: { Status: 'running', ExitCode: 0, StartedAt: '2026-11-27T00:00:00Z' },
-      HostConfig: { PortBindings: plan.HostConfig.PortBindings },
-      Mounts: [{ Source: '/work/out', Destination: '/opt/input' }],
+      HostConfig: { PortBindings: { '443/tcp': [{ HostIp: '127.0.0.1', HostPort: '9443' }] } },
+      Mounts: [{ Source: '/work/out/enclave-input', Destination: '/opt/input' }],
     };
     const d = deploymentFromInspect(info);
     assert.deepEqual(d.args, args);
     assert.equal(d.platform, 'sim');
     assert.equal(d.port, 9443);
+    assert.equal(d.outputDir, '/work/out');
     assert.equal(localAddress(d), '127.0.0.1');
     assert.throws(() => deploymentFromInspect({ ...info, Config: { ...info.Config, Labels: {} } }), {
       code: 'ERR_NOT_A_DEPLOYMENT',

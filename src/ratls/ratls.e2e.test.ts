@@ -14,7 +14,7 @@ import {
   ratlsReportData,
   readRatlsCertificate,
 } from './certificate.js';
-import { parseSubject, subjectToName } from './subject.js';
+import { normalizeSubject, parseSubject, subjectToName } from './subject.js';
 
 const PYTHON = '/usr/bin/python3';
 const dir = mkdtempSync(path.join(tmpdir(), 'ratls-e2e-'));
@@ -68,7 +68,7 @@ describe('RA-TLS interop', () => {
       writeFileSync(file, c.pem);
       const out = JSON.parse(execFileSync(PYTHON, ['-c', READ_WITH_CRYPTOGRAPHY, file, subject], { encoding: 'utf8' }));
       const ours = readRatlsCertificate(c.pem);
-      assert.equal(out.subject, ours.subject);
+      assert.equal(normalizeSubject(out.subject), ours.subject); // Python orders a '+' group its own way
       assert.equal(
         out.subject_der,
         Buffer.from(AsnConvert.serialize(subjectToName(parseSubject(subject)))).toString('hex'),

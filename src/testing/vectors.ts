@@ -2,6 +2,7 @@
  * Paths to test data from outside the project: `shared/testvectors` sits beside the repository (CI clones
  * the repo with `shared/` as a sibling). Tests only.
  */
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -11,6 +12,16 @@ export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url
 /** Absolute path of a file under `shared/testvectors`. */
 export function vectorPath(...parts: string[]): string {
   return path.resolve(REPO_ROOT, '..', 'shared', 'testvectors', ...parts);
+}
+
+/** Read a test vector file as bytes. */
+export function readVector(...parts: string[]): Uint8Array {
+  return new Uint8Array(readFileSync(vectorPath(...parts)));
+}
+
+/** Read a test vector file as UTF-8 text. */
+export function readVectorText(...parts: string[]): string {
+  return readFileSync(vectorPath(...parts), 'utf8');
 }
 
 /** Debian's Python, which sees Debian's python3-* packages (another python3 may come first on PATH). */

@@ -1,0 +1,25 @@
+#!/usr/bin/env node
+// Bundles the enclave bootstrap (src/enclave/entry.ts and everything it imports, libsodium included) into
+// one ES module, dist/enclave/bootstrap.mjs, for the Node.js 18 of Debian bookworm inside the base image.
+import { build } from 'esbuild';
+
+await build({
+  entryPoints: ['src/enclave/entry.ts'],
+  outfile: 'dist/enclave/bootstrap.mjs',
+  bundle: true,
+  platform: 'node',
+  target: 'node18',
+  format: 'esm',
+  banner: {
+    js: [
+      // CommonJS dependencies call require() for Node built-ins: give the module one.
+      "import { createRequire as __mseCreateRequire } from 'node:module';",
+      'const require = __mseCreateRequire(import.meta.url);',
+      // libsodium's ESM build needs globalThis.crypto, which Node 18 only exposes as crypto.webcrypto.
+      "import { webcrypto as __mseWebcrypto } from 'node:crypto';",
+      'if (globalThis.crypto === undefined) globalThis.crypto = __mseWebcrypto;',
+    ].join('\n'),
+  },
+  legalComments: 'eof',
+  logLevel: 'warning',
+});

@@ -1,0 +1,477 @@
+/**
+ * DCAP verification collateral: the {@link Collateral} type (same keys as Intel's
+ * `sgx_ql_qve_collateral_t` and the test vectors' JSON), its JSON file form, extraction of the exact
+ * signed bytes from PCS response bodies, and strict parsers for TCB Info (v2 and v3) and QE Identity (v2).
+ *
+ * TCB Info and QE Identity are parsed only after their signature has been verified over the raw bytes
+ * (see appraise.ts); the parsers here validate every field they use and ignore fields they do not.
+ */
+import { AttestationError, InputError } from '../errors.js';
+import { fromHexStrict, toHex } from './bytes.js';
+import { topLevelSpans } from './json-span.js';
+
+/**
+ * Verification collateral for one quote. PEM chains are issuer-first (intermediate or signing cert, then
+ * root); CRLs are DER; `tcb_info` / `qe_identity` are the exact signed bytes (the JSON value of the
+ * `tcbInfo` / `enclaveIdentity` member as served), with 64-byte r‖s signatures.
+ */
+export interface Collateral {
+  pck_crl_issuer_chain: string;
+  root_ca_crl: Uint8Array;
+  pck_crl: Uint8Array;
+  tcb_info_issuer_chain: string;
+  tcb_info: Uint8Array;
+  tcb_info_signature: Uint8Array;
+  qe_identity_issuer_chain: string;
+  qe_identity: Uint8Array;
+  qe_identity_signature: Uint8Array;
+}
+
+export const COLLATERAL_KEYS = [
+  'pck_crl_issuer_chain',
+  'root_ca_crl',
+  'pck_crl',
+  'tcb_info_issuer_chain',
+  'tcb_info',
+  'tcb_info_signature',
+  'qe_identity_issuer_chain',
+  'qe_identity',
+  'qe_identity_signature',
+] as const;
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+function inputFail(code: string, message: string, hint?: string): never {
+  throw new InputError(code, message, {
+    hint: hint ?? 'Collateral JSON uses the keys of sgx_ql_qve_collateral_t (see docs/verification.md).',
+  });
+}
+
+/** Decode UTF-8 strictly; undefined when invalid. */
+export function decodeUtf8(bytes: Uint8Array): string | undefined {
+  try {
+    return utf8.decode(bytes);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * A CRL given as hex of DER (the vectors' format, PCCS API 3.0), PEM, or raw bytes. Returns DER bytes.
+ */
+export function decodeCrlText(value: string, field: string): Uint8Array {
+  const t = value.trim();
+  if (t.startsWith('-----BEGIN X509 CRL-----')) {
+    const m = /^-----BEGIN X509 CRL-----\r?\n([A-Za-z0-9+/=\r\n]+)-----END X509 CRL-----$/.exec(t);
+    const b64 = m?.[1]?.replace(/\r?\n/g, '') ?? '';
+    const der = Buffer.from(b64, 'base64');
+    if (!m || b64.length === 0 || der.toString('base64') !== b64) {
+      inputFail('ERR_COLLATERAL_FORMAT', `collateral field ${field} is not a single canonical PEM CRL`);
+    }
+    return new Uint8Array(der);
+  }
+  const bytes = fromHexStrict(t);
+  if (!bytes || bytes.length === 0) {
+    inputFail('ERR_COLLATERAL_FORMAT', `collateral field ${field} is neither hex-encoded DER nor a PEM CRL`);
+  }
+  return bytes;
+}
+
+function fieldBytes(obj: Record<string, unknown>, key: string, kind: 'text' | 'hex' | 'crl'): Uint8Array | string {
+  const v = obj[key];
+  if (v === undefined || v === null) {
+    inputFail(
+      'ERR_COLLATERAL_MISSING_FIELD',
+      `collateral field ${key} is missing`,
+      key.endsWith('crl')
+        ? 'CRLs are required: a verifier that cannot check revocation must refuse. Fetch complete collateral from a PCCS.'
+        : undefined,
+    );
+  }
+  if (Array.isArray(v)) {
+    if (!v.every((x) => Number.isInteger(x) && x >= 0 && x <= 255)) {
+      inputFail('ERR_COLLATERAL_FORMAT', `collateral field ${key} is an array but not of bytes`);
+    }
+    const b = new Uint8Array(v as number[]);
+    return kind === 'text' ? (decodeUtf8(b) ?? inputFail('ERR_COLLATERAL_FORMAT', `${key} is not UTF-8`)) : b;
+  }
+  if (typeof v !== 'string') inputFail('ERR_COLLATERAL_FORMAT', `collateral field ${key} must be a string`);
+  if (kind === 'text') return v;
+  if (kind === 'crl') return decodeCrlText(v, key);
+  const b = fromHexStrict(v);
+  if (!b) inputFail('ERR_COLLATERAL_FORMAT', `collateral field ${key} is not hex`);
+  return b;
+}
+
+/**
+ * Parse collateral JSON: the vectors' / `@phala/dcap-qvl` layout (hex CRLs and signatures, signed JSON as
+ * strings), also accepting PEM CRLs, byte arrays, and `tcb_info` / `qe_identity` given as whole PCS
+ * response bodies (`{"tcbInfo":…,"signature":…}`) without a separate signature field.
+ * Throws InputError `ERR_COLLATERAL_FORMAT` / `ERR_COLLATERAL_MISSING_FIELD`.
+ */
+export function parseCollateralJson(text: string): Collateral {
+  let obj: unknown;
+  try {
+    obj = JSON.parse(text);
+  } catch (error) {
+    inputFail('ERR_COLLATERAL_FORMAT', `collateral is not valid JSON: ${(error as Error).message}`);
+  }
+  if (typeof obj !== 'object' || obj === null || Array.isArray(obj)) {
+    inputFail('ERR_COLLATERAL_FORMAT', 'collateral must be a JSON object');
+  }
+  const o = obj as Record<string, unknown>;
+  const signed = (key: 'tcb_info' | 'qe_identity', member: 'tcbInfo' | 'enclaveIdentity') => {
+    const body = fieldBytes(o, key, 'text') as string;
+    if (o[`${key}_signature`] === undefined) {
+      try {
+        return splitSignedBody(body, member);
+      } catch (error) {
+        if (error instanceof AttestationError) {
+          inputFail('ERR_COLLATERAL_FORMAT', `collateral field ${key}: ${error.message}`);
+        }
+        throw error;
+      }
+    }
+    const sig = fieldBytes(o, `${key}_signature`, 'hex') as Uint8Array;
+    return { signed: new Uint8Array(Buffer.from(body, 'utf8')), signature: sig };
+  };
+  // CRLs first: their absence is the most common incompleteness and deserves the specific hint.
+  const root_ca_crl = fieldBytes(o, 'root_ca_crl', 'crl') as Uint8Array;
+  const pck_crl = fieldBytes(o, 'pck_crl', 'crl') as Uint8Array;
+  const tcb = signed('tcb_info', 'tcbInfo');
+  const qe = signed('qe_identity', 'enclaveIdentity');
+  return {
+    pck_crl_issuer_chain: fieldBytes(o, 'pck_crl_issuer_chain', 'text') as string,
+    root_ca_crl,
+    pck_crl,
+    tcb_info_issuer_chain: fieldBytes(o, 'tcb_info_issuer_chain', 'text') as string,
+    tcb_info: tcb.signed,
+    tcb_info_signature: tcb.signature,
+    qe_identity_issuer_chain: fieldBytes(o, 'qe_identity_issuer_chain', 'text') as string,
+    qe_identity: qe.signed,
+    qe_identity_signature: qe.signature,
+  };
+}
+
+/** Serialize collateral to the JSON file form read by {@link parseCollateralJson} (hex CRLs/signatures). */
+export function serializeCollateralJson(c: Collateral): string {
+  const text = (b: Uint8Array, k: string): string =>
+    decodeUtf8(b) ?? inputFail('ERR_COLLATERAL_FORMAT', `collateral field ${k} is not UTF-8`);
+  return (
+    JSON.stringify(
+      {
+        pck_crl_issuer_chain: c.pck_crl_issuer_chain,
+        root_ca_crl: toHex(c.root_ca_crl),
+        pck_crl: toHex(c.pck_crl),
+        tcb_info_issuer_chain: c.tcb_info_issuer_chain,
+        tcb_info: text(c.tcb_info, 'tcb_info'),
+        tcb_info_signature: toHex(c.tcb_info_signature),
+        qe_identity_issuer_chain: c.qe_identity_issuer_chain,
+        qe_identity: text(c.qe_identity, 'qe_identity'),
+        qe_identity_signature: toHex(c.qe_identity_signature),
+      },
+      null,
+      2,
+    ) + '\n'
+  );
+}
+
+/**
+ * Cut the signed member (`tcbInfo` or `enclaveIdentity`) out of a PCS response body byte for byte, and
+ * decode its `signature` (128 hex). Throws AttestationError ERR_DCAP_TCB_INFO_FORMAT /
+ * ERR_DCAP_QE_IDENTITY_FORMAT.
+ */
+export function splitSignedBody(
+  body: string | Uint8Array,
+  member: 'tcbInfo' | 'enclaveIdentity',
+): { signed: Uint8Array; signature: Uint8Array } {
+  const [stage, code, what] =
+    member === 'tcbInfo'
+      ? ['tcb-info', 'ERR_DCAP_TCB_INFO_FORMAT', 'TCB info body']
+      : ['qe-identity', 'ERR_DCAP_QE_IDENTITY_FORMAT', 'QE identity body'];
+  const text = typeof body === 'string' ? body : decodeUtf8(body);
+  if (text === undefined) throw new AttestationError(stage, code, `${what} is not UTF-8`);
+  const spans = topLevelSpans(text, stage, code, what);
+  const span = spans.get(member);
+  const sigSpan = spans.get('signature');
+  if (!span) throw new AttestationError(stage, code, `${what} has no "${member}" member`);
+  if (!sigSpan) throw new AttestationError(stage, code, `${what} has no "signature" member`);
+  const sigText = JSON.parse(text.slice(sigSpan.start, sigSpan.end)) as unknown;
+  const signature = typeof sigText === 'string' ? fromHexStrict(sigText) : undefined;
+  if (!signature || signature.length !== 64) {
+    throw new AttestationError(stage, code, `${what} "signature" is not 128 hex characters`);
+  }
+  if (text[span.start] !== '{') throw new AttestationError(stage, code, `${what} "${member}" is not an object`);
+  return { signed: new Uint8Array(Buffer.from(text.slice(span.start, span.end), 'utf8')), signature };
+}
+
+// ---------------------------------------------------------------------------------------------------
+// TCB Info and QE Identity
+
+export const TCB_STATUSES = [
+  'UpToDate',
+  'SWHardeningNeeded',
+  'ConfigurationNeeded',
+  'ConfigurationAndSWHardeningNeeded',
+  'OutOfDate',
+  'OutOfDateConfigurationNeeded',
+  'Revoked',
+] as const;
+export type TcbStatus = (typeof TCB_STATUSES)[number];
+
+export const QE_TCB_STATUSES = ['UpToDate', 'OutOfDate', 'Revoked'] as const;
+export type QeTcbStatus = (typeof QE_TCB_STATUSES)[number];
+
+export interface TcbLevel {
+  /** SGX TCB component SVNs comp01..comp16. */
+  components: number[];
+  pceSvn: number;
+  tcbDate: string;
+  status: TcbStatus;
+  advisoryIds: string[];
+}
+
+export interface TcbInfo {
+  version: 2 | 3;
+  /** v3: "SGX" or "TDX"; absent in v2. */
+  id: string | undefined;
+  issueDate: Date;
+  nextUpdate: Date;
+  fmspc: Uint8Array;
+  pceId: Uint8Array;
+  tcbType: number;
+  tcbEvaluationDataNumber: number;
+  levels: TcbLevel[];
+}
+
+export interface QeTcbLevel {
+  isvSvn: number;
+  tcbDate: string;
+  status: QeTcbStatus;
+  advisoryIds: string[];
+}
+
+export interface EnclaveIdentity {
+  id: string;
+  version: 2;
+  issueDate: Date;
+  nextUpdate: Date;
+  tcbEvaluationDataNumber: number;
+  miscselect: Uint8Array;
+  miscselectMask: Uint8Array;
+  attributes: Uint8Array;
+  attributesMask: Uint8Array;
+  mrsigner: Uint8Array;
+  isvProdId: number;
+  levels: QeTcbLevel[];
+}
+
+class Fields {
+  constructor(
+    private readonly stage: string,
+    private readonly code: string,
+    private readonly what: string,
+  ) {}
+
+  fail(path: string, detail: string): never {
+    throw new AttestationError(this.stage, this.code, `${this.what} field ${path} ${detail}`, {
+      hint: 'The document does not follow Intel’s PCS format; fetch it again from the PCCS.',
+    });
+  }
+
+  object(v: unknown, path: string): Record<string, unknown> {
+    if (typeof v !== 'object' || v === null || Array.isArray(v)) this.fail(path, 'must be an object');
+    return v as Record<string, unknown>;
+  }
+
+  array(v: unknown, path: string): unknown[] {
+    if (!Array.isArray(v)) this.fail(path, 'must be an array');
+    return v;
+  }
+
+  int(v: unknown, path: string, max = Number.MAX_SAFE_INTEGER): number {
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > max) {
+      this.fail(path, `must be an integer in 0..${max}`);
+    }
+    return v;
+  }
+
+  string(v: unknown, path: string): string {
+    if (typeof v !== 'string') this.fail(path, 'must be a string');
+    return v;
+  }
+
+  hex(v: unknown, path: string, size: number): Uint8Array {
+    const b = typeof v === 'string' ? fromHexStrict(v) : undefined;
+    if (!b || b.length !== size) this.fail(path, `must be ${size * 2} hex characters`);
+    return b;
+  }
+
+  date(v: unknown, path: string): Date {
+    const s = this.string(v, path);
+    const m = /^(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(?:\.(\d{1,3}))?Z$/.exec(s);
+    if (!m) this.fail(path, `must be an ISO 8601 UTC time like 2025-01-31T12:00:00Z, got '${s.slice(0, 40)}'`);
+    const [y, mo, d, h, mi, se] = m.slice(1, 7).map(Number) as [number, number, number, number, number, number];
+    const ms = Date.UTC(y, mo - 1, d, h, mi, se, m[7] ? Number(m[7].padEnd(3, '0')) : 0);
+    const date = new Date(ms);
+    if (date.getUTCMonth() !== mo - 1 || date.getUTCDate() !== d || h > 23 || mi > 59 || se > 59) {
+      this.fail(path, `is not a real date: '${s}'`);
+    }
+    return date;
+  }
+
+  advisories(v: unknown, path: string): string[] {
+    if (v === undefined) return [];
+    const list = this.array(v, path).map((a, i) => this.string(a, `${path}[${i}]`));
+    return list;
+  }
+}
+
+/** Parse verified TCB Info bytes (v2 or v3). Throws AttestationError ERR_DCAP_TCB_INFO_FORMAT. */
+export function parseTcbInfo(signed: Uint8Array): TcbInfo {
+  const f = new Fields('tcb-info', 'ERR_DCAP_TCB_INFO_FORMAT', 'TCB info');
+  const text = decodeUtf8(signed) ?? f.fail('(document)', 'is not UTF-8');
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch {
+    f.fail('(document)', 'is not valid JSON');
+  }
+  const o = f.object(raw, 'tcbInfo');
+  const version = f.int(o.version, 'version');
+  if (version !== 2 && version !== 3) f.fail('version', `is ${version}; only versions 2 and 3 are supported`);
+  let id: string | undefined;
+  if (version === 3) {
+    id = f.string(o.id, 'id');
+    if (id !== 'SGX' && id !== 'TDX') f.fail('id', `is '${id}', expected SGX or TDX`);
+  }
+  const levels = f.array(o.tcbLevels, 'tcbLevels').map((lv, i): TcbLevel => {
+    const p = `tcbLevels[${i}]`;
+    const l = f.object(lv, p);
+    const tcb = f.object(l.tcb, `${p}.tcb`);
+    let components: number[];
+    if (version === 3) {
+      const comps = f.array(tcb.sgxtcbcomponents, `${p}.tcb.sgxtcbcomponents`);
+      if (comps.length !== 16) f.fail(`${p}.tcb.sgxtcbcomponents`, `has ${comps.length} entries, expected 16`);
+      components = comps.map((c, k) =>
+        f.int(f.object(c, `${p}.tcb.sgxtcbcomponents[${k}]`).svn, `${p}.tcb.sgxtcbcomponents[${k}].svn`, 255),
+      );
+    } else {
+      components = [];
+      for (let k = 1; k <= 16; k++) {
+        const name = `sgxtcbcomp${String(k).padStart(2, '0')}svn`;
+        components.push(f.int(tcb[name], `${p}.tcb.${name}`, 255));
+      }
+    }
+    const status = f.string(l.tcbStatus, `${p}.tcbStatus`);
+    if (!(TCB_STATUSES as readonly string[]).includes(status))
+      f.fail(`${p}.tcbStatus`, `'${status}' is not recognized`);
+    return {
+      components,
+      pceSvn: f.int(tcb.pcesvn, `${p}.tcb.pcesvn`, 0xffff),
+      tcbDate: f.date(l.tcbDate, `${p}.tcbDate`).toISOString(),
+      status: status as TcbStatus,
+      advisoryIds: f.advisories(l.advisoryIDs, `${p}.advisoryIDs`),
+    };
+  });
+  if (levels.length === 0) f.fail('tcbLevels', 'is empty');
+  return {
+    version: version as 2 | 3,
+    id,
+    issueDate: f.date(o.issueDate, 'issueDate'),
+    nextUpdate: f.date(o.nextUpdate, 'nextUpdate'),
+    fmspc: f.hex(o.fmspc, 'fmspc', 6),
+    pceId: f.hex(o.pceId, 'pceId', 2),
+    tcbType: f.int(o.tcbType, 'tcbType'),
+    tcbEvaluationDataNumber: f.int(o.tcbEvaluationDataNumber, 'tcbEvaluationDataNumber'),
+    levels,
+  };
+}
+
+/** Parse verified QE Identity bytes (v2). Throws AttestationError ERR_DCAP_QE_IDENTITY_FORMAT. */
+export function parseEnclaveIdentity(signed: Uint8Array): EnclaveIdentity {
+  const f = new Fields('qe-identity', 'ERR_DCAP_QE_IDENTITY_FORMAT', 'QE identity');
+  const text = decodeUtf8(signed) ?? f.fail('(document)', 'is not UTF-8');
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch {
+    f.fail('(document)', 'is not valid JSON');
+  }
+  const o = f.object(raw, 'enclaveIdentity');
+  const version = f.int(o.version, 'version');
+  if (version !== 2) f.fail('version', `is ${version}; only version 2 is supported`);
+  const levels = f.array(o.tcbLevels, 'tcbLevels').map((lv, i): QeTcbLevel => {
+    const p = `tcbLevels[${i}]`;
+    const l = f.object(lv, p);
+    const status = f.string(l.tcbStatus, `${p}.tcbStatus`);
+    if (!(QE_TCB_STATUSES as readonly string[]).includes(status)) {
+      f.fail(`${p}.tcbStatus`, `'${status}' is not recognized`);
+    }
+    return {
+      isvSvn: f.int(f.object(l.tcb, `${p}.tcb`).isvsvn, `${p}.tcb.isvsvn`, 0xffff),
+      tcbDate: f.date(l.tcbDate, `${p}.tcbDate`).toISOString(),
+      status: status as QeTcbStatus,
+      advisoryIds: f.advisories(l.advisoryIDs, `${p}.advisoryIDs`),
+    };
+  });
+  if (levels.length === 0) f.fail('tcbLevels', 'is empty');
+  return {
+    id: f.string(o.id, 'id'),
+    version: 2,
+    issueDate: f.date(o.issueDate, 'issueDate'),
+    nextUpdate: f.date(o.nextUpdate, 'nextUpdate'),
+    tcbEvaluationDataNumber: f.int(o.tcbEvaluationDataNumber, 'tcbEvaluationDataNumber'),
+    miscselect: f.hex(o.miscselect, 'miscselect', 4),
+    miscselectMask: f.hex(o.miscselectMask, 'miscselectMask', 4),
+    attributes: f.hex(o.attributes, 'attributes', 16),
+    attributesMask: f.hex(o.attributesMask, 'attributesMask', 16),
+    mrsigner: f.hex(o.mrsigner, 'mrsigner', 32),
+    isvProdId: f.int(o.isvprodid, 'isvprodid', 0xffff),
+    levels,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------
+// TCB level matching (pure)
+
+/** Compare two levels for Intel's descending order: components lexicographically, then PCESVN. */
+function compareLevelsDesc(a: TcbLevel, b: TcbLevel): number {
+  for (let i = 0; i < 16; i++) {
+    const d = b.components[i]! - a.components[i]!;
+    if (d) return d;
+  }
+  return b.pceSvn - a.pceSvn;
+}
+
+/**
+ * The platform TCB level for a PCK TCB: levels sorted in Intel's descending order (Intel already serves
+ * them so; sorting is defensive), first one whose every component SVN and PCESVN are ≤ the PCK's.
+ * Undefined when none matches (TCB not supported).
+ */
+export function matchTcbLevel(info: TcbInfo, pck: { components: number[]; pceSvn: number }): TcbLevel | undefined {
+  const sorted = [...info.levels].sort(compareLevelsDesc);
+  return sorted.find((l) => l.pceSvn <= pck.pceSvn && l.components.every((svn, i) => svn <= pck.components[i]!));
+}
+
+/** The QE TCB level: first level (by descending ISVSVN) with isvsvn ≤ the QE's ISVSVN. */
+export function matchQeTcbLevel(identity: EnclaveIdentity, qeIsvSvn: number): QeTcbLevel | undefined {
+  return [...identity.levels].sort((a, b) => b.isvSvn - a.isvSvn).find((l) => l.isvSvn <= qeIsvSvn);
+}
+
+/** Fold the QE TCB status into the platform status as Intel's QVL does (convergeTcbStatusWithQeTcbStatus). */
+export function convergeTcbStatus(platform: TcbStatus, qe: QeTcbStatus): TcbStatus {
+  if (qe === 'Revoked') return 'Revoked';
+  if (qe === 'OutOfDate') {
+    if (platform === 'UpToDate' || platform === 'SWHardeningNeeded') return 'OutOfDate';
+    if (platform === 'ConfigurationNeeded' || platform === 'ConfigurationAndSWHardeningNeeded') {
+      return 'OutOfDateConfigurationNeeded';
+    }
+  }
+  return platform;
+}
+
+/** Bytes of a UTF-8 string (for building collateral from text). */
+export function utf8Bytes(text: string): Uint8Array {
+  return new Uint8Array(Buffer.from(text, 'utf8'));
+}

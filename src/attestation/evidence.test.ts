@@ -1,0 +1,136 @@
+import assert from 'node:assert/strict';
+import { generateKeyPairSync } from 'node:crypto';
+import { describe, it } from 'node:test';
+import { InputError } from '../errors.js';
+import { readVectorText } from '../testing/vectors.js';
+import { toHex } from './bytes.js';
+import { parseEvidence, serializeEvidence, type Evidence } from './evidence.js';
+import { mrsignerFromRsaPublicKeyPem } from './mrsigner.js';
+import { verifyEvidence, type EvidenceVerdict } from './verify-evidence.js';
+
+const text = readVectorText('mse', 'evidence.json');
+const MRENCLAVE = '0e4ec55e690b06a574af59dfd51baa3866ac4c8d37896effc0f1fad17b31cf3b';
+const expected = { mrenclave: new Uint8Array(Buffer.from(MRENCLAVE, 'hex')) };
+
+const notPassed = (v: EvidenceVerdict): string[] =>
+  v.checks.filter((c) => c.status !== 'pass' && !c.policy).map((c) => `${c.id}:${c.status}`);
+
+describe('evidence.json (MSE format)', () => {
+  it('reads MSE’s real evidence and writes it back byte for byte', () => {
+    const e = parseEvidence(text);
+    assert.equal(e.inputArgs.subject, 'CN=localhost,O=MyApp Company,C=FR,L=Paris,ST=Ile-de-France');
+    assert.equal(e.inputArgs.subjectAlternativeName, 'localhost');
+    assert.equal(e.inputArgs.expirationDate, 1714058115);
+    assert.equal(e.inputArgs.size, 4096);
+    assert.equal(e.inputArgs.application, 'app:app');
+    assert.equal(e.tcbInfoEncoding, 'base64-hex');
+    assert.ok(Buffer.from(e.tcbInfoBody).toString().startsWith('{"tcbInfo":{"id":"SGX"'));
+    assert.ok(Buffer.from(e.qeIdentityBody).toString().startsWith('{"enclaveIdentity":{"id":"QE"'));
+    assert.equal(serializeEvidence(e), text);
+  });
+
+  it('writes the current encoding and our extra fields, and reads them back', () => {
+    const e: Evidence = {
+      ...parseEvidence(text),
+      tcbInfoEncoding: 'base64',
+      platform: 'sim',
+      collectedAt: '2023-06-10T00:00:00Z',
+    };
+    const out = serializeEvidence(e);
+    const raw = JSON.parse(out) as Record<string, string>;
+    assert.ok(Buffer.from(raw.tcb_info!, 'base64').toString().startsWith('{"tcbInfo"'));
+    assert.equal(raw.platform, 'sim');
+    assert.deepEqual(parseEvidence(out), e);
+  });
+
+  it('names the field in every error', () => {
+    const base = JSON.parse(text) as Record<string, unknown>;
+    const err = (patch: Record<string, unknown>): string => {
+      try {
+        parseEvidence(JSON.stringify({ ...base, ...patch }));
+      } catch (error) {
+        assert.ok(error instanceof InputError);
+        return error.message;
+      }
+      assert.fail('accepted bad evidence');
+    };
+    assert.match(err({ ratls_certificate: undefined }), /ratls_certificate is missing/);
+    assert.match(err({ tcb_info: 'not base64!' }), /tcb_info is not canonical/);
+    assert.match(err({ qe_identity: Buffer.from('{"x":1}').toString('base64') }), /qe_identity is not a PCS/);
+    assert.match(err({ input_args: { ...(base.input_args as object), size: -1 } }), /input_args.size/);
+    assert.match(err({ signer_pk: 'abc' }), /signer_pk must be a PEM/);
+    assert.match(err({ root_ca_crl: '-----BEGIN X509 CRL-----\nAAAA\n' }), /root_ca_crl/);
+    assert.match(err({ platform: 'tdx' }), /platform/);
+    assert.throws(() => parseEvidence('[]'), /JSON object/);
+  });
+});
+
+describe('verifyEvidence on MSE’s real evidence (as testvectors/mse/README.md describes)', () => {
+  const e = parseEvidence(text);
+
+  it('fails on time at every instant under strict semantics, naming the item', () => {
+    for (let day = Date.UTC(2023, 4, 1); day <= Date.UTC(2023, 7, 1); day += 86400e3) {
+      const v = verifyEvidence({ evidence: e, expected, at: new Date(day) });
+      assert.equal(v.valid, false);
+      const timeFailures = v.failures.filter((f) => /EXPIRED|NOT_YET_VALID/.test(f.code));
+      assert.ok(timeFailures.length > 0, new Date(day).toISOString());
+      assert.ok(timeFailures.every((f) => /CRL|QE identity|TCB info|certificate/.test(f.message)));
+    }
+  });
+
+  it('passes every DCAP check with Intel time semantics at 2023-06-10, and reports the subject mismatch', () => {
+    const v = verifyEvidence({
+      evidence: e,
+      expected,
+      at: new Date('2023-06-10T00:00:00Z'),
+      policy: { ignoreIssueDates: true },
+    });
+    assert.deepEqual(notPassed(v), ['ratls.subject:fail']);
+    assert.equal(v.valid, false);
+    assert.equal(v.mrenclave, MRENCLAVE);
+    assert.equal(v.debug, false);
+    assert.equal(v.quoteVersion, 3);
+    assert.equal(v.fmspc, '30606A000000');
+    assert.equal(v.pckCaType, 'platform');
+    assert.equal(v.trustAnchor?.kind, 'intel');
+    assert.equal(v.signerKeyMrsigner, v.mrsigner);
+    assert.ok(v.mrsigner!.startsWith('c1c161d0dd996e8a'));
+    const subject = v.checks.find((c) => c.id === 'ratls.subject')!;
+    assert.equal(subject.code, 'ERR_RATLS_SUBJECT_MISMATCH');
+    assert.match(subject.message!, /Cosmian Tech/);
+    assert.equal(v.checks.find((c) => c.id === 'ratls.key-binding')!.status, 'pass');
+  });
+
+  it('detects a signer key that does not match MRSIGNER, and a wrong expected MRENCLAVE (policy)', () => {
+    const { publicKey } = generateKeyPairSync('rsa', { modulusLength: 3072, publicExponent: 3 });
+    const other = publicKey.export({ type: 'spki', format: 'pem' }).toString();
+    const v = verifyEvidence({
+      evidence: { ...e, signerPk: other },
+      expected: { mrenclave: new Uint8Array(32) },
+      at: new Date('2023-06-10T00:00:00Z'),
+      policy: { ignoreIssueDates: true },
+    });
+    const codes = v.failures.map((f) => f.code);
+    assert.ok(codes.includes('ERR_IDENTITY_SIGNER_KEY_MISMATCH'));
+    assert.ok(codes.includes('ERR_POLICY_MRENCLAVE_MISMATCH'));
+    assert.equal(v.failures.find((f) => f.code === 'ERR_POLICY_MRENCLAVE_MISMATCH')!.policy, true);
+  });
+
+  it('reports an unreadable certificate without throwing', () => {
+    const v = verifyEvidence({
+      evidence: { ...e, ratlsCertificate: '-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n' },
+      at: new Date(),
+    });
+    assert.equal(v.valid, false);
+    assert.equal(v.checks[0]!.status, 'fail');
+    assert.equal(v.certificate, null);
+  });
+});
+
+describe('MRSIGNER from the signer key', () => {
+  it('is SHA-256 of the little-endian modulus (MSE’s evidence)', () => {
+    const e = parseEvidence(text);
+    assert.ok(toHex(mrsignerFromRsaPublicKeyPem(e.signerPk)).startsWith('c1c161d0dd996e8a'));
+    assert.throws(() => mrsignerFromRsaPublicKeyPem('nope'), /ERR_SIGNER_KEY|not an RSA/);
+  });
+});

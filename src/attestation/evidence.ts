@@ -1,0 +1,240 @@
+/**
+ * `evidence.json`: what the operator hands the code provider so that it can verify an enclave offline.
+ *
+ * MSE's fields (kept byte-compatible, 4-space JSON):
+ *   input_args          {subject, subject_alternative_name, expiration_date, size, app_id, application}
+ *   ratls_certificate   PEM RA-TLS certificate (carries the quote)
+ *   root_ca_crl         PEM Intel SGX Root CA CRL
+ *   pck_platform_crl    PEM PCK CA CRL (Platform or Processor, whatever the name says)
+ *   tcb_info            standard base64 of the PCS TCB info body `{"tcbInfo":…,"signature":…}`; MSE before
+ *                       2023-06-20 wrote base64 of the *hex* of that body — both are read
+ *   qe_identity         standard base64 of the QE identity body
+ *   tcb_cert            PEM TCB signing certificate
+ *   signer_pk           PEM SubjectPublicKeyInfo of the operator's RSA-3072 enclave signing key
+ * Ours (optional, ignored by MSE):
+ *   platform            "sgx" | "sim"
+ *   collected_at        ISO 8601 time the operator gathered the collateral
+ *   pck_crl_issuer_chain, tcb_info_issuer_chain, qe_identity_issuer_chain   PEM issuer chains as served
+ *
+ * Parsing is strict and only throws {@link InputError} (`ERR_EVIDENCE_FORMAT`, `ERR_EVIDENCE_FIELD`)
+ * naming the field. Nothing here verifies anything: see verify-evidence.ts.
+ */
+import { InputError } from '../errors.js';
+import { toHex } from './bytes.js';
+import { decodeCrlText, decodeUtf8, splitSignedBody, type Collateral } from './collateral.js';
+import { toPem } from './x509.js';
+
+/** The spawn arguments, as MSE records them. */
+export interface InputArgs {
+  /** RFC 4514 subject of the RA-TLS certificate. */
+  subject: string;
+  subjectAlternativeName: string;
+  /** Unix seconds, or null. */
+  expirationDate: number | null;
+  /** Enclave size in MiB. */
+  size: number;
+  appId: string;
+  /** `module:variable`. */
+  application: string;
+}
+
+export interface Evidence {
+  inputArgs: InputArgs;
+  ratlsCertificate: string;
+  /** DER. */
+  rootCaCrl: Uint8Array;
+  /** DER of the PCK CA CRL (MSE's `pck_platform_crl`). */
+  pckCrl: Uint8Array;
+  /** The PCS TCB info response body, exact bytes. */
+  tcbInfoBody: Uint8Array;
+  /** The PCS QE identity response body, exact bytes. */
+  qeIdentityBody: Uint8Array;
+  /** PEM of the TCB signing certificate. */
+  tcbCert: string;
+  /** PEM SubjectPublicKeyInfo of the enclave signer's RSA key. */
+  signerPk: string;
+  platform?: 'sgx' | 'sim';
+  collectedAt?: string;
+  pckCrlIssuerChain?: string;
+  tcbInfoIssuerChain?: string;
+  qeIdentityIssuerChain?: string;
+  /** How `tcb_info` was encoded in the file (serialization keeps it). Default `base64`. */
+  tcbInfoEncoding?: 'base64' | 'base64-hex';
+}
+
+function bad(field: string, detail: string): never {
+  throw new InputError('ERR_EVIDENCE_FIELD', `evidence field ${field} ${detail}`, {
+    hint: 'The evidence file is damaged or was not written by `mse home evidence`.',
+  });
+}
+
+function str(o: Record<string, unknown>, field: string, path = field): string {
+  const v = o[field];
+  if (typeof v !== 'string' || v.length === 0) bad(path, v === undefined ? 'is missing' : 'must be a non-empty string');
+  return v;
+}
+
+function int(o: Record<string, unknown>, field: string, path: string, nullable = false): number | null {
+  const v = o[field];
+  if (nullable && (v === null || v === undefined)) return null;
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) bad(path, 'must be a non-negative integer');
+  return v;
+}
+
+function pem(o: Record<string, unknown>, field: string, label: string): string {
+  const v = str(o, field);
+  if (!v.trimStart().startsWith(`-----BEGIN ${label}-----`)) bad(field, `must be a PEM ${label}`);
+  return v;
+}
+
+const B64_RE = /^[A-Za-z0-9+/]*={0,2}$/;
+
+function base64(o: Record<string, unknown>, field: string): Uint8Array {
+  const v = str(o, field).replace(/\s+/g, '');
+  const b = Buffer.from(v, 'base64');
+  if (!B64_RE.test(v) || v.length % 4 !== 0 || b.toString('base64') !== v)
+    bad(field, 'is not canonical standard base64');
+  return new Uint8Array(b);
+}
+
+/** A signed PCS body given as base64 of the JSON, or (old MSE) base64 of the hex of the JSON. */
+function signedBody(o: Record<string, unknown>, field: string): { body: Uint8Array; hex: boolean } {
+  const raw = base64(o, field);
+  const text = decodeUtf8(raw);
+  if (text === undefined) bad(field, 'does not decode to UTF-8 text');
+  const trimmed = text.trim(); // MSE's hex form ends with a newline
+  if (/^(?:[0-9a-fA-F]{2})+$/.test(trimmed)) {
+    const body = new Uint8Array(Buffer.from(trimmed, 'hex'));
+    return { body, hex: true };
+  }
+  return { body: raw, hex: false };
+}
+
+/** Parse `evidence.json` text. Throws InputError naming the field. */
+export function parseEvidence(text: string): Evidence {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (error) {
+    throw new InputError('ERR_EVIDENCE_FORMAT', `evidence is not valid JSON: ${(error as Error).message}`, {
+      hint: 'Pass the evidence.json written by `mse home evidence`.',
+    });
+  }
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+    throw new InputError('ERR_EVIDENCE_FORMAT', 'evidence must be a JSON object');
+  }
+  const o = raw as Record<string, unknown>;
+  const ia = o.input_args;
+  if (typeof ia !== 'object' || ia === null || Array.isArray(ia)) bad('input_args', 'must be an object');
+  const a = ia as Record<string, unknown>;
+  const inputArgs: InputArgs = {
+    subject: str(a, 'subject', 'input_args.subject'),
+    subjectAlternativeName: str(a, 'subject_alternative_name', 'input_args.subject_alternative_name'),
+    expirationDate: int(a, 'expiration_date', 'input_args.expiration_date', true),
+    size: int(a, 'size', 'input_args.size')!,
+    appId: str(a, 'app_id', 'input_args.app_id'),
+    application: str(a, 'application', 'input_args.application'),
+  };
+  const crl = (field: string): Uint8Array => {
+    try {
+      return decodeCrlText(str(o, field), field);
+    } catch (error) {
+      if (error instanceof InputError) bad(field, 'is not a PEM (or hex DER) CRL');
+      throw error;
+    }
+  };
+  const tcb = signedBody(o, 'tcb_info');
+  const qe = signedBody(o, 'qe_identity');
+  for (const [field, body, member] of [
+    ['tcb_info', tcb.body, 'tcbInfo'],
+    ['qe_identity', qe.body, 'enclaveIdentity'],
+  ] as const) {
+    try {
+      splitSignedBody(body, member);
+    } catch (error) {
+      bad(field, `is not a PCS ${member} body: ${(error as Error).message}`);
+    }
+  }
+  const e: Evidence = {
+    inputArgs,
+    ratlsCertificate: pem(o, 'ratls_certificate', 'CERTIFICATE'),
+    rootCaCrl: crl('root_ca_crl'),
+    pckCrl: crl('pck_platform_crl'),
+    tcbInfoBody: tcb.body,
+    qeIdentityBody: qe.body,
+    tcbCert: pem(o, 'tcb_cert', 'CERTIFICATE'),
+    signerPk: pem(o, 'signer_pk', 'PUBLIC KEY'),
+    tcbInfoEncoding: tcb.hex ? 'base64-hex' : 'base64',
+  };
+  if (o.platform !== undefined) {
+    if (o.platform !== 'sgx' && o.platform !== 'sim') bad('platform', 'must be "sgx" or "sim"');
+    e.platform = o.platform;
+  }
+  if (o.collected_at !== undefined) {
+    const t = str(o, 'collected_at');
+    if (Number.isNaN(Date.parse(t))) bad('collected_at', 'must be an ISO 8601 time');
+    e.collectedAt = t;
+  }
+  for (const [field, key] of [
+    ['pck_crl_issuer_chain', 'pckCrlIssuerChain'],
+    ['tcb_info_issuer_chain', 'tcbInfoIssuerChain'],
+    ['qe_identity_issuer_chain', 'qeIdentityIssuerChain'],
+  ] as const) {
+    if (o[field] !== undefined) e[key] = pem(o, field, 'CERTIFICATE');
+  }
+  return e;
+}
+
+/** Serialize evidence as MSE does (4-space JSON, MSE's fields first, ours after). */
+export function serializeEvidence(e: Evidence): string {
+  const tcbInfo =
+    e.tcbInfoEncoding === 'base64-hex'
+      ? Buffer.from(toHex(e.tcbInfoBody) + '\n', 'ascii').toString('base64')
+      : Buffer.from(e.tcbInfoBody).toString('base64');
+  const out: Record<string, unknown> = {
+    input_args: {
+      subject: e.inputArgs.subject,
+      subject_alternative_name: e.inputArgs.subjectAlternativeName,
+      expiration_date: e.inputArgs.expirationDate,
+      size: e.inputArgs.size,
+      app_id: e.inputArgs.appId,
+      application: e.inputArgs.application,
+    },
+    ratls_certificate: e.ratlsCertificate,
+    root_ca_crl: toPem(e.rootCaCrl, 'X509 CRL'),
+    pck_platform_crl: toPem(e.pckCrl, 'X509 CRL'),
+    tcb_info: tcbInfo,
+    qe_identity: Buffer.from(e.qeIdentityBody).toString('base64'),
+    tcb_cert: e.tcbCert,
+    signer_pk: e.signerPk,
+  };
+  if (e.platform) out.platform = e.platform;
+  if (e.collectedAt) out.collected_at = e.collectedAt;
+  if (e.pckCrlIssuerChain) out.pck_crl_issuer_chain = e.pckCrlIssuerChain;
+  if (e.tcbInfoIssuerChain) out.tcb_info_issuer_chain = e.tcbInfoIssuerChain;
+  if (e.qeIdentityIssuerChain) out.qe_identity_issuer_chain = e.qeIdentityIssuerChain;
+  return JSON.stringify(out, null, 4);
+}
+
+/**
+ * The DCAP collateral inside evidence, for the quote whose PCK chain is `pckChain` (leaf, CA, root DER).
+ * MSE's evidence carries no issuer chains: they are rebuilt from the quote's own PCK CA and root and the
+ * TCB signing certificate; appraisal then requires that root to be a trusted one anyway.
+ */
+export function evidenceCollateral(e: Evidence, pckChain: { intermediate: Uint8Array; root: Uint8Array }): Collateral {
+  const rootPem = toPem(pckChain.root);
+  const tcb = splitSignedBody(e.tcbInfoBody, 'tcbInfo');
+  const qe = splitSignedBody(e.qeIdentityBody, 'enclaveIdentity');
+  const signingChain = e.tcbCert.trim() + '\n' + rootPem;
+  return {
+    pck_crl_issuer_chain: e.pckCrlIssuerChain ?? toPem(pckChain.intermediate) + rootPem,
+    root_ca_crl: e.rootCaCrl,
+    pck_crl: e.pckCrl,
+    tcb_info_issuer_chain: e.tcbInfoIssuerChain ?? signingChain,
+    tcb_info: tcb.signed,
+    tcb_info_signature: tcb.signature,
+    qe_identity_issuer_chain: e.qeIdentityIssuerChain ?? e.tcbInfoIssuerChain ?? signingChain,
+    qe_identity: qe.signed,
+    qe_identity_signature: qe.signature,
+  };
+}

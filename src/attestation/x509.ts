@@ -1,0 +1,483 @@
+/**
+ * X.509 certificates and CRLs as SGX DCAP uses them: ECDSA P-256 keys, ecdsa-with-SHA256 signatures,
+ * parsed by the strict DER reader in `der.ts` (raw issuer/subject names kept for byte comparison, as
+ * Intel's QVL compares them) and verified with Node's native crypto. Parses and signature checks are
+ * memoised by content, so verifying the same chain or CRL twice costs a hash lookup.
+ */
+import { createPublicKey, verify as cryptoVerify, type KeyObject } from 'node:crypto';
+import { AttestationError } from '../errors.js';
+import { ContentMemo, asBuffer, registerMemo, registerWeakMemo, sha256, toHex } from './bytes.js';
+import {
+  TAG,
+  bitStringBytes,
+  boolean,
+  children,
+  derFail,
+  directoryString,
+  encoding,
+  expectTag,
+  integerBytes,
+  octetString,
+  oid,
+  readRoot,
+  readTlv,
+  sequence,
+  smallInt,
+  time,
+  value,
+  type DerContext,
+  type Tlv,
+} from './der.js';
+
+export const OID = {
+  ecdsaWithSha256: '1.2.840.10045.4.3.2',
+  ecPublicKey: '1.2.840.10045.2.1',
+  prime256v1: '1.2.840.10045.3.1.7',
+  commonName: '2.5.4.3',
+  basicConstraints: '2.5.29.19',
+  keyUsage: '2.5.29.15',
+  crlNumber: '2.5.29.20',
+  sgxExtension: '1.2.840.113741.1.13.1',
+} as const;
+
+const NAME_LABELS: Record<string, string> = {
+  '2.5.4.3': 'CN',
+  '2.5.4.6': 'C',
+  '2.5.4.7': 'L',
+  '2.5.4.8': 'ST',
+  '2.5.4.10': 'O',
+  '2.5.4.11': 'OU',
+};
+
+/** A distinguished name: raw DER (for exact comparison) and a readable RFC 4514-style rendering. */
+export interface DistinguishedName {
+  der: Uint8Array;
+  /** Attributes in encoded order. */
+  attributes: { oid: string; value: string }[];
+  commonName: string | undefined;
+  /** Attributes in encoding order as OpenSSL shows them, e.g. `CN=Intel SGX Root CA,O=Intel Corporation,...`. */
+  text: string;
+}
+
+export interface Extension {
+  oid: string;
+  critical: boolean;
+  value: Uint8Array;
+}
+
+export interface Certificate {
+  der: Uint8Array;
+  /** The signed bytes (TBSCertificate). */
+  tbs: Uint8Array;
+  serial: Uint8Array;
+  serialHex: string;
+  issuer: DistinguishedName;
+  subject: DistinguishedName;
+  notBefore: Date;
+  notAfter: Date;
+  /** SubjectPublicKeyInfo DER. */
+  spki: Uint8Array;
+  /** 65-byte uncompressed P-256 point, or undefined for other key types. */
+  publicKeyPoint: Uint8Array | undefined;
+  signatureAlgorithm: string;
+  /** DER ECDSA-Sig-Value. */
+  signature: Uint8Array;
+  extensions: Extension[];
+  /** From BasicConstraints; false when absent. */
+  isCa: boolean;
+  /** KeyUsage bits (bit 0 = digitalSignature … bit 6 = cRLSign), undefined when absent. */
+  keyUsage: number | undefined;
+  /** Lowercase hex SHA-256 of the DER. */
+  sha256: string;
+}
+
+export interface Crl {
+  der: Uint8Array;
+  tbs: Uint8Array;
+  issuer: DistinguishedName;
+  thisUpdate: Date;
+  nextUpdate: Date;
+  /** Revoked serial numbers (hex of the minimal DER INTEGER content). */
+  revokedSerials: Set<string>;
+  crlNumber: number | undefined;
+  signatureAlgorithm: string;
+  signature: Uint8Array;
+  sha256: string;
+}
+
+export const KEY_USAGE = { digitalSignature: 0x01, keyCertSign: 0x20, cRLSign: 0x40 } as const;
+
+const certMemo = registerMemo<Certificate>(512);
+const crlMemo = registerMemo<Crl>(64);
+const keyMemo = registerMemo<KeyObject>(512);
+/** Signature results for parsed (immutable) certificates and CRLs, per issuer certificate. */
+const signedByMemo = registerWeakMemo<Certificate | Crl, WeakMap<Certificate, boolean>>();
+/** Signature results over caller-supplied documents: by document bytes, then signature bytes, then signer. */
+const docSigMemo = registerMemo<ContentMemo<WeakMap<Certificate, boolean>>>(64);
+
+/**
+ * Parse a DER certificate strictly. `what` names it in errors ("PCK leaf certificate"); `stage`/`code` say
+ * where the failure belongs in a verdict.
+ */
+export function parseCertificate(der: Uint8Array, ctx: DerContext): Certificate {
+  return certMemo.get(der, (copy) => parseCertificateUncached(copy, ctx));
+}
+
+function parseCertificateUncached(der: Uint8Array, ctx: DerContext): Certificate {
+  const root = readRoot(der, ctx, TAG.SEQUENCE);
+  const [tbsT, algT, sigT] = sequence(root, ctx, 'Certificate', 3, 3) as [Tlv, Tlv, Tlv];
+  const tbsParts = sequence(tbsT, ctx, 'TBSCertificate', 6, 10);
+  let i = 0;
+  if (tbsParts[0]!.tag === 0xa0) {
+    const v = children(tbsParts[0]!, ctx, 'version');
+    if (v.length !== 1 || smallInt(v[0]!, ctx, 'version') !== 2)
+      derFail(ctx, 'only X.509 v3 certificates are supported');
+    i = 1;
+  } else {
+    derFail(ctx, 'only X.509 v3 certificates are supported (version field missing)');
+  }
+  const need = (name: string): Tlv => {
+    const t = tbsParts[i++];
+    if (!t) derFail(ctx, `TBSCertificate ends before ${name}`);
+    return t;
+  };
+  const serial = integerBytes(need('serialNumber'), ctx, 'serialNumber');
+  const innerAlg = need('signature');
+  const issuer = parseName(need('issuer'), ctx, 'issuer');
+  const validity = sequence(need('validity'), ctx, 'validity', 2, 2);
+  const notBefore = time(validity[0]!, ctx, 'notBefore');
+  const notAfter = time(validity[1]!, ctx, 'notAfter');
+  const subject = parseName(need('subject'), ctx, 'subject');
+  const spkiT = need('subjectPublicKeyInfo');
+  const publicKeyPoint = parseSpki(spkiT, ctx);
+  let extensions: Extension[] = [];
+  for (; i < tbsParts.length; i++) {
+    const t = tbsParts[i]!;
+    if (t.tag === 0x81 || t.tag === 0x82) derFail(ctx, 'unique identifiers are not supported');
+    if (t.tag !== 0xa3 || i !== tbsParts.length - 1) derFail(ctx, `unexpected field with tag 0x${t.tag.toString(16)}`);
+    const inner = children(t, ctx, 'extensions');
+    if (inner.length !== 1) derFail(ctx, 'extensions wrapper must hold exactly one SEQUENCE');
+    extensions = parseExtensions(inner[0]!, ctx);
+  }
+  const signatureAlgorithm = parseSignatureAlgorithm(algT, ctx, 'signatureAlgorithm');
+  if (!sameBytes(encoding(innerAlg), encoding(algT))) {
+    derFail(ctx, 'the inner and outer signature algorithms differ');
+  }
+  const signature = bitStringBytes(sigT, ctx, 'signatureValue');
+  let isCa = false;
+  let keyUsage: number | undefined;
+  for (const e of extensions) {
+    if (e.oid === OID.basicConstraints) isCa = parseBasicConstraints(e.value, ctx);
+    else if (e.oid === OID.keyUsage) keyUsage = parseKeyUsage(e.value, ctx);
+  }
+  return {
+    der,
+    tbs: encoding(tbsT),
+    serial,
+    serialHex: toHex(serial),
+    issuer,
+    subject,
+    notBefore,
+    notAfter,
+    spki: encoding(spkiT),
+    publicKeyPoint,
+    signatureAlgorithm,
+    signature,
+    extensions,
+    isCa,
+    keyUsage,
+    sha256: toHex(sha256(der)),
+  };
+}
+
+/** Parse a DER CRL (X.509 v2) strictly; `nextUpdate` is required. */
+export function parseCrl(der: Uint8Array, ctx: DerContext): Crl {
+  return crlMemo.get(der, (copy) => parseCrlUncached(copy, ctx));
+}
+
+function parseCrlUncached(der: Uint8Array, ctx: DerContext): Crl {
+  const root = readRoot(der, ctx, TAG.SEQUENCE);
+  const [tbsT, algT, sigT] = sequence(root, ctx, 'CertificateList', 3, 3) as [Tlv, Tlv, Tlv];
+  const parts = sequence(tbsT, ctx, 'TBSCertList', 4, 7);
+  let i = 0;
+  if (parts[0]!.tag === TAG.INTEGER) {
+    if (smallInt(parts[0]!, ctx, 'version') !== 1) derFail(ctx, 'only v2 CRLs are supported');
+    i = 1;
+  } else {
+    derFail(ctx, 'only v2 CRLs are supported (version field missing)');
+  }
+  const innerAlg = parts[i++]!;
+  const issuer = parseName(parts[i++]!, ctx, 'issuer');
+  const thisUpdate = time(parts[i++]!, ctx, 'thisUpdate');
+  const nu = parts[i++];
+  if (!nu || (nu.tag !== TAG.UTC_TIME && nu.tag !== TAG.GENERALIZED_TIME)) derFail(ctx, 'nextUpdate is missing');
+  const nextUpdate = time(nu, ctx, 'nextUpdate');
+  const revokedSerials = new Set<string>();
+  let crlNumber: number | undefined;
+  let sawRevoked = false;
+  for (; i < parts.length; i++) {
+    const t = parts[i]!;
+    if (t.tag === TAG.SEQUENCE && !sawRevoked) {
+      sawRevoked = true;
+      const entries = children(t, ctx, 'revokedCertificates');
+      if (entries.length === 0) derFail(ctx, 'revokedCertificates is present but empty');
+      entries.forEach((entry, n) => {
+        const f = sequence(entry, ctx, `revokedCertificates[${n}]`, 2, 3);
+        const serial = toHex(integerBytes(f[0]!, ctx, `revokedCertificates[${n}].userCertificate`));
+        time(f[1]!, ctx, `revokedCertificates[${n}].revocationDate`);
+        if (f[2]) parseExtensions(f[2], ctx);
+        if (revokedSerials.has(serial)) derFail(ctx, `serial ${serial} is listed twice`);
+        revokedSerials.add(serial);
+      });
+    } else if (t.tag === 0xa0 && i === parts.length - 1) {
+      const inner = children(t, ctx, 'crlExtensions');
+      if (inner.length !== 1) derFail(ctx, 'crlExtensions wrapper must hold exactly one SEQUENCE');
+      for (const e of parseExtensions(inner[0]!, ctx)) {
+        if (e.oid === OID.crlNumber) {
+          crlNumber = smallInt(readRoot(e.value, ctx), ctx, 'cRLNumber');
+        } else if (e.critical && e.oid !== '2.5.29.35') {
+          derFail(ctx, `unsupported critical CRL extension ${e.oid}`);
+        }
+      }
+    } else {
+      derFail(ctx, `unexpected TBSCertList field with tag 0x${t.tag.toString(16)}`);
+    }
+  }
+  const signatureAlgorithm = parseSignatureAlgorithm(algT, ctx, 'signatureAlgorithm');
+  if (!sameBytes(encoding(innerAlg), encoding(algT))) derFail(ctx, 'the inner and outer signature algorithms differ');
+  const signature = bitStringBytes(sigT, ctx, 'signatureValue');
+  return {
+    der,
+    tbs: encoding(tbsT),
+    issuer,
+    thisUpdate,
+    nextUpdate,
+    revokedSerials,
+    crlNumber,
+    signatureAlgorithm,
+    signature,
+    sha256: toHex(sha256(der)),
+  };
+}
+
+function parseName(t: Tlv, ctx: DerContext, name: string): DistinguishedName {
+  const rdns = sequence(t, ctx, name);
+  const attributes: { oid: string; value: string }[] = [];
+  rdns.forEach((rdn, r) => {
+    expectTag(rdn, TAG.SET, ctx, `${name} RDN ${r}`);
+    const atvs = children(rdn, ctx, `${name} RDN ${r}`);
+    if (atvs.length === 0) derFail(ctx, `${name} RDN ${r} is empty`);
+    for (const atv of atvs) {
+      const [o, v] = sequence(atv, ctx, `${name} attribute`, 2, 2) as [Tlv, Tlv];
+      attributes.push({ oid: oid(o, ctx, `${name} attribute type`), value: directoryString(v, ctx, `${name} value`) });
+    }
+  });
+  const cn = attributes.filter((a) => a.oid === OID.commonName);
+  if (cn.length > 1) derFail(ctx, `${name} has several common names`);
+  const text = attributes
+    .map((a) => `${NAME_LABELS[a.oid] ?? a.oid}=${a.value.replace(/([,+"\\<>;])/g, '\\$1')}`)
+    .join(',');
+  return { der: encoding(t), attributes, commonName: cn[0]?.value, text };
+}
+
+function parseSignatureAlgorithm(t: Tlv, ctx: DerContext, name: string): string {
+  const parts = sequence(t, ctx, name, 1, 2);
+  const alg = oid(parts[0]!, ctx, name);
+  if (alg !== OID.ecdsaWithSha256) derFail(ctx, `${name} ${alg} is not ecdsa-with-SHA256`);
+  if (parts.length !== 1) derFail(ctx, `${name} must not carry parameters`);
+  return alg;
+}
+
+/** Returns the uncompressed point for P-256 keys, undefined for other algorithms. */
+function parseSpki(t: Tlv, ctx: DerContext): Uint8Array | undefined {
+  const [algT, keyT] = sequence(t, ctx, 'subjectPublicKeyInfo', 2, 2) as [Tlv, Tlv];
+  const alg = sequence(algT, ctx, 'subjectPublicKeyInfo.algorithm', 1, 2);
+  const key = bitStringBytes(keyT, ctx, 'subjectPublicKey');
+  if (oid(alg[0]!, ctx, 'public key algorithm') !== OID.ecPublicKey) return undefined;
+  if (alg.length !== 2 || alg[1]!.tag !== TAG.OID || oid(alg[1]!, ctx, 'curve') !== OID.prime256v1) return undefined;
+  if (key.length !== 65 || key[0] !== 0x04) derFail(ctx, 'P-256 public key is not a 65-byte uncompressed point');
+  return key;
+}
+
+function parseExtensions(t: Tlv, ctx: DerContext): Extension[] {
+  const list = sequence(t, ctx, 'extensions', 1);
+  const seen = new Set<string>();
+  return list.map((e, n) => {
+    const f = sequence(e, ctx, `extension ${n}`, 2, 3);
+    const id = oid(f[0]!, ctx, `extension ${n} id`);
+    let critical = false;
+    if (f.length === 3) {
+      critical = boolean(f[1]!, ctx, `extension ${id} critical`);
+      if (!critical) derFail(ctx, `extension ${id} encodes critical=FALSE explicitly (not DER)`);
+    }
+    const v = octetString(f[f.length - 1]!, ctx, `extension ${id} value`);
+    if (seen.has(id)) derFail(ctx, `extension ${id} appears twice`);
+    seen.add(id);
+    return { oid: id, critical, value: v };
+  });
+}
+
+function parseBasicConstraints(v: Uint8Array, ctx: DerContext): boolean {
+  const t = readRoot(v, ctx, TAG.SEQUENCE);
+  const f = children(t, ctx, 'basicConstraints');
+  if (f.length === 0) return false;
+  if (f[0]!.tag === TAG.BOOLEAN) {
+    const ca = boolean(f[0]!, ctx, 'basicConstraints.cA');
+    if (!ca) derFail(ctx, 'basicConstraints encodes cA=FALSE explicitly (not DER)');
+    if (f.length > 2) derFail(ctx, 'basicConstraints has too many fields');
+    if (f[1]) smallInt(f[1], ctx, 'basicConstraints.pathLenConstraint');
+    return true;
+  }
+  derFail(ctx, 'basicConstraints has a path length without cA');
+}
+
+function parseKeyUsage(v: Uint8Array, ctx: DerContext): number {
+  const t = readRoot(v, ctx, TAG.BIT_STRING);
+  const c = value(t);
+  if (c.length < 2 || c.length > 3 || c[0]! > 7) derFail(ctx, 'keyUsage is not a valid BIT STRING');
+  // Bit 0 is the most significant bit of the first content byte; fold to bit n => 1 << n.
+  let bits = 0;
+  for (let b = 0; b < (c.length - 1) * 8; b++) {
+    if (c[1 + (b >> 3)]! & (0x80 >> (b & 7))) bits |= 1 << b;
+  }
+  return bits;
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return asBuffer(a).equals(asBuffer(b));
+}
+
+// ---------------------------------------------------------------------------------------------------
+// PEM
+
+/**
+ * Split PEM text into the DER of each `label` block. Strict: only whitespace between blocks, canonical
+ * base64 inside (so a flipped bit that base64 would silently ignore is still caught).
+ */
+export function pemBlocks(text: string, label: string, ctx: DerContext): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  const begin = `-----BEGIN ${label}-----`;
+  const end = `-----END ${label}-----`;
+  let pos = 0;
+  for (;;) {
+    const ws = /^[\r\n]*/.exec(text.slice(pos))![0].length;
+    pos += ws;
+    if (pos >= text.length) break;
+    if (!text.startsWith(begin, pos)) {
+      derFail(ctx, `expected '${begin}' at character ${pos}, found '${printable(text.slice(pos, pos + 30))}'`);
+    }
+    const stop = text.indexOf(end, pos + begin.length);
+    if (stop < 0) derFail(ctx, `'${begin}' at character ${pos} has no matching '${end}'`);
+    const body = text.slice(pos + begin.length, stop);
+    if (!/^[\r\n]/.test(body)) derFail(ctx, `no line break after '${begin}'`);
+    const b64 = body.replace(/\r?\n/g, '');
+    if (!/^[A-Za-z0-9+/]*={0,2}$/.test(b64) || b64.length % 4 !== 0 || b64.length === 0) {
+      derFail(ctx, `block ${out.length + 1} is not valid base64`);
+    }
+    const der = Buffer.from(b64, 'base64');
+    if (der.toString('base64') !== b64) derFail(ctx, `block ${out.length + 1} is not canonical base64`);
+    out.push(new Uint8Array(der.buffer, der.byteOffset, der.byteLength));
+    pos = stop + end.length;
+  }
+  return out;
+}
+
+/** Encode DER as one PEM block with 64-character lines. */
+export function toPem(der: Uint8Array, label = 'CERTIFICATE'): string {
+  const b64 = asBuffer(der).toString('base64');
+  const lines = b64.match(/.{1,64}/g) ?? [];
+  return `-----BEGIN ${label}-----\n${lines.join('\n')}\n-----END ${label}-----\n`;
+}
+
+function printable(s: string): string {
+  return s.replace(/[^\x20-\x7e]/g, '?');
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Keys and signatures
+
+const P256_SPKI_PREFIX = Buffer.from('3059301306072a8648ce3d020106082a8648ce3d030107034200', 'hex');
+
+/** A KeyObject for a DER SubjectPublicKeyInfo (memoised). */
+export function publicKeyFromSpki(spki: Uint8Array): KeyObject {
+  return keyMemo.get(spki, (copy) => createPublicKey({ key: asBuffer(copy), format: 'der', type: 'spki' }));
+}
+
+/**
+ * A KeyObject for a raw P-256 public key, 64 bytes X‖Y as in quotes (memoised). Throws a typed error when
+ * the point is not on the curve.
+ */
+export function publicKeyFromRawP256(xy: Uint8Array, stage: string, code: string, what: string): KeyObject {
+  const spki = Buffer.concat([P256_SPKI_PREFIX, Buffer.from([4]), asBuffer(xy)]);
+  try {
+    return publicKeyFromSpki(spki);
+  } catch (error) {
+    throw new AttestationError(stage, code, `${what} is not a valid P-256 public key`, { cause: error });
+  }
+}
+
+/** Verify a raw r‖s (IEEE P1363) ECDSA-P256-SHA256 signature. Never throws. */
+export function verifyP1363(data: Uint8Array, signature: Uint8Array, key: KeyObject): boolean {
+  if (signature.length !== 64) return false;
+  try {
+    return cryptoVerify('sha256', data, { key, dsaEncoding: 'ieee-p1363' }, signature);
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Verify that `issuer` signed the parsed certificate or CRL `signed` (its TBS and DER ECDSA signature),
+ * memoised per (object, issuer). Never throws: a malformed signature is simply invalid.
+ */
+export function verifySignedBy(signed: Certificate | Crl, issuer: Certificate): boolean {
+  if (!issuer.publicKeyPoint) return false;
+  let perIssuer = signedByMemo.get(signed);
+  if (!perIssuer) perIssuer = signedByMemo.set(signed, new WeakMap());
+  const hit = perIssuer.get(issuer);
+  if (hit !== undefined) return hit;
+  let ok: boolean;
+  try {
+    ok = cryptoVerify('sha256', signed.tbs, publicKeyFromSpki(issuer.spki), signed.signature);
+  } catch {
+    ok = false;
+  }
+  perIssuer.set(issuer, ok);
+  return ok;
+}
+
+/**
+ * Verify a raw r‖s signature with a certificate's key. With `memo` (collateral documents, which are
+ * static) the result is memoised by content; per-quote signatures pass `memo = false`. Never throws.
+ */
+export function verifyP1363WithCert(
+  data: Uint8Array,
+  signature: Uint8Array,
+  signer: Certificate,
+  memo = true,
+): boolean {
+  if (!signer.publicKeyPoint || signature.length !== 64) return false;
+  const compute = (): boolean => {
+    try {
+      return verifyP1363(data, signature, publicKeyFromSpki(signer.spki));
+    } catch {
+      return false;
+    }
+  };
+  if (!memo) return compute();
+  const bySig = docSigMemo.get(data, () => new ContentMemo<WeakMap<Certificate, boolean>>(8));
+  const bySigner = bySig.get(signature, () => new WeakMap());
+  const hit = bySigner.get(signer);
+  if (hit !== undefined) return hit;
+  const ok = compute();
+  bySigner.set(signer, ok);
+  return ok;
+}
+
+/** The certificate's own extension `oid`, if present. */
+export function findExtension(cert: Certificate, extOid: string): Extension | undefined {
+  return cert.extensions.find((e) => e.oid === extOid);
+}
+
+/** Re-export for modules that read extension payloads with the same strict reader. */
+export { readRoot, readTlv };

@@ -1,0 +1,94 @@
+/** `mse home run NAME`: send the secrets to the enclave's configuration server, then wait for the app. */
+import { DockerEngine } from '../../docker/engine.js';
+import { buildConfigurationBody } from '../../deploy/configure.js';
+import { endpointOf, findDeployment, readDeploymentCertificate } from '../../deploy/deployments.js';
+import { pinnedRequest, probe } from '../../deploy/enclave-client.js';
+import { assertRunning, waitForApp } from '../../deploy/wait.js';
+import { NetworkError, StateError } from '../../errors.js';
+import { readUserFile } from '../../fs/files.js';
+import { integerOption, stringOption, type CommandSpec } from '../command.js';
+import { printJson } from '../output.js';
+
+const spec: CommandSpec = {
+  name: 'run',
+  summary: 'Send the secrets to a waiting enclave and start the app',
+  description: `Sends {uuid, app_secrets, app_sealed_secrets, code_secret_key} to the configuration server over TLS
+pinned to the deployment's RA-TLS certificate (ratls.pem in its workspace), then waits for the app's
+health check. The sealed secrets are forwarded as they are: only the enclave can open them.`,
+  options: {
+    secrets: { type: 'string', placeholder: 'FILE', description: 'Plaintext secrets (JSON), readable by the operator' },
+    'sealed-secrets': {
+      type: 'string',
+      placeholder: 'FILE',
+      description: "Sealed secrets from the provider's 'mse home seal'",
+    },
+    key: { type: 'string', placeholder: 'FILE', description: "Code key from 'package --encrypt' (32 raw bytes)" },
+    timeout: { type: 'string', placeholder: 'MINUTES', description: 'How long to wait for the app (default 5)' },
+  },
+  positionals: [{ name: 'name', description: 'Deployment name', required: true }],
+  examples: ['mse home run my_app --secrets my_app/secrets.json --sealed-secrets secrets_to_seal.json.sealed'],
+  async run(ctx) {
+    const engine = DockerEngine.fromEnv(ctx.env);
+    const d = await findDeployment(engine, ctx.positionals[0]!);
+    const secretsFile = stringOption(ctx.values, 'secrets');
+    const sealedFile = stringOption(ctx.values, 'sealed-secrets');
+    const keyFile = stringOption(ctx.values, 'key');
+    const body = buildConfigurationBody({
+      appId: d.args.appId,
+      ...(secretsFile ? { secrets: await readUserFile(secretsFile, 'secrets file', 1024 * 1024) } : {}),
+      ...(sealedFile ? { sealedSecrets: await readUserFile(sealedFile, 'sealed secrets file', 1024 * 1024) } : {}),
+      ...(keyFile ? { codeKey: await readUserFile(keyFile, 'code key file', 1024) } : {}),
+    });
+    await assertRunning(engine, d);
+    const pem = await readDeploymentCertificate(d);
+    if (!pem) {
+      throw new StateError('ERR_NO_CERTIFICATE', `no ratls.pem in ${d.outputDir}`, {
+        hint: `Run 'mse home evidence ${d.name} --output ${d.outputDir}' first.`,
+      });
+    }
+    const state = await probe(endpointOf(d), pem, '/');
+    if (state.kind === 'answer' && !state.waiting) {
+      throw new StateError(
+        'ERR_ALREADY_CONFIGURED',
+        `${d.name} is not waiting for secrets: it was already configured`,
+        {
+          hint: 'An enclave is configured once; to change its secrets, stop --remove it and spawn again.',
+        },
+      );
+    }
+    const send = ctx.log.phase('sending the secrets to the configuration server');
+    const answer = await pinnedRequest(endpointOf(d), pem, {
+      method: 'POST',
+      path: '/',
+      body,
+      headers: { 'content-type': 'application/json' },
+      timeoutMs: 60_000,
+    });
+    if (answer.status !== 200) {
+      let reason = answer.body.toString('utf8').slice(0, 300);
+      try {
+        reason = (JSON.parse(reason) as { error?: string }).error ?? reason;
+      } catch {
+        // not JSON: keep the text
+      }
+      throw new NetworkError(
+        'ERR_CONFIGURATION_REFUSED',
+        `the enclave refused the configuration (HTTP ${answer.status}): ${reason}`,
+        {
+          hint: 'Check the secrets files; sealed secrets must be sealed for this enclave (from its evidence).',
+        },
+      );
+    }
+    send();
+    const wait = ctx.log.phase('waiting for the app');
+    await waitForApp(engine, d, {
+      timeoutMs: (integerOption(ctx.values, 'timeout', 1, 1440) ?? 5) * 60_000,
+      expect: 'app',
+      pinnedPem: pem,
+    });
+    wait();
+    if (ctx.json) printJson(ctx, { name: d.name, url: `https://${d.args.san}:${d.port}`, status: 'running' });
+    else ctx.log.success(`application ready at https://${d.args.san}:${d.port} (verify with ${d.outputDir}/ratls.pem)`);
+  },
+};
+export default spec;

@@ -1,0 +1,97 @@
+/** `mse home spawn NAME`: start a packaged app in an enclave and collect its evidence. */
+import { DockerEngine } from '../../docker/engine.js';
+import { DEFAULT_SUBJECT } from '../../deploy/args.js';
+import { defaultPlatform, defaultSignerKeyPath, spawnDeployment } from '../../deploy/spawn.js';
+import { UsageError } from '../../errors.js';
+import { integerOption, stringOption, type CommandSpec } from '../command.js';
+import { printJson } from '../output.js';
+
+const spec: CommandSpec = {
+  name: 'spawn',
+  summary: 'Start a packaged app in an enclave; collect evidence.json and ratls.pem',
+  description: `Extracts the package into OUTPUT/enclave-input, loads its image, starts the enclave container and
+waits for its configuration server, then writes OUTPUT/evidence.json (send it to the code provider) and
+OUTPUT/ratls.pem. The platform is sgx where /dev/sgx_enclave exists, else sim (a simulated enclave, said
+so everywhere); --platform overrides.`,
+  options: {
+    package: { type: 'string', placeholder: 'FILE', description: 'Package from `mse home package`', required: true },
+    output: { type: 'string', placeholder: 'DIR', description: 'Workspace for this deployment', required: true },
+    san: {
+      type: 'string',
+      placeholder: 'NAME|IP',
+      description: "The RA-TLS certificate's subject alternative name",
+      required: true,
+    },
+    size: {
+      type: 'string',
+      placeholder: 'MiB',
+      description: 'Enclave size: a power of two, at least 1024',
+      required: true,
+    },
+    port: { type: 'string', placeholder: 'PORT', description: 'Host port (default 443)' },
+    host: {
+      type: 'string',
+      placeholder: 'IP',
+      description: 'Host address the port is published on (default 127.0.0.1)',
+    },
+    subject: {
+      type: 'string',
+      placeholder: 'RFC4514',
+      description: `Certificate subject (default ${DEFAULT_SUBJECT})`,
+    },
+    days: { type: 'string', placeholder: 'N', description: 'Certificate validity in days (default 365)' },
+    'signer-key': {
+      type: 'string',
+      placeholder: 'FILE',
+      description: 'Enclave signer key, RSA-3072 e=3 (created if absent)',
+    },
+    pccs: { type: 'string', placeholder: 'URL', description: 'PCCS for the collateral (sim: the simulated PCCS)' },
+    platform: { type: 'string', placeholder: 'sim|sgx', description: 'Force the platform' },
+    timeout: { type: 'string', placeholder: 'MINUTES', description: 'How long to wait for the enclave (default 10)' },
+  },
+  positionals: [{ name: 'name', description: 'Deployment (container) name', required: true }],
+  examples: [
+    'mse home spawn my_app --package workspace/package_my_app_1700000000.tar --san localhost --size 2048 --port 7443 --output deployment',
+  ],
+  async run(ctx) {
+    const platform = stringOption(ctx.values, 'platform') ?? defaultPlatform();
+    if (platform !== 'sim' && platform !== 'sgx')
+      throw new UsageError('ERR_OPTION_VALUE', `--platform must be sim or sgx, got '${platform}'`);
+    if (!ctx.values.platform)
+      ctx.log.info(`platform: ${platform} (${platform === 'sgx' ? '/dev/sgx_enclave found' : 'no /dev/sgx_enclave'})`);
+    const result = await spawnDeployment({
+      engine: DockerEngine.fromEnv(ctx.env),
+      log: ctx.log,
+      env: ctx.env,
+      name: ctx.positionals[0]!,
+      packageFile: stringOption(ctx.values, 'package')!,
+      outputDir: stringOption(ctx.values, 'output')!,
+      san: stringOption(ctx.values, 'san')!,
+      size: integerOption(ctx.values, 'size', 1, 1 << 30)!,
+      port: integerOption(ctx.values, 'port', 1, 65_535) ?? 443,
+      host: stringOption(ctx.values, 'host') ?? '127.0.0.1',
+      subject: stringOption(ctx.values, 'subject') ?? DEFAULT_SUBJECT,
+      days: integerOption(ctx.values, 'days', 1, 3650) ?? 365,
+      signerKeyPath: stringOption(ctx.values, 'signer-key') ?? defaultSignerKeyPath(),
+      platform,
+      ...(stringOption(ctx.values, 'pccs') ? { pccsUrl: stringOption(ctx.values, 'pccs')! } : {}),
+      timeoutMs: (integerOption(ctx.values, 'timeout', 1, 1440) ?? 10) * 60_000,
+    });
+    const d = result.deployment;
+    if (ctx.json) {
+      printJson(ctx, {
+        name: d.name,
+        platform: d.platform,
+        appId: d.args.appId,
+        mrenclave: result.mrenclave,
+        evidence: result.evidenceFile,
+        ratls: result.ratlsFile,
+      });
+      return;
+    }
+    ctx.log.success(`${d.name} is waiting for its secrets at https://${d.args.san}:${d.port} (app id ${d.args.appId})`);
+    ctx.log.info(`evidence: ${result.evidenceFile} (send it to the code provider)`);
+    ctx.log.info(`MRENCLAVE: ${result.mrenclave}`);
+  },
+};
+export default spec;

@@ -1,0 +1,134 @@
+/**
+ * The app's code: read from `/opt/input/app.tar` at start-up, decrypted in memory when the configuration
+ * arrives (files packaged with `--encrypt` end in `.enc` and hold NaCl secretbox nonce ‖ tag ‖ ciphertext,
+ * MSE's format), then written to a fresh temporary directory renamed to `/mse-app` in one step, so
+ * `/mse-app` either holds the whole app or does not exist.
+ */
+import { randomBytes } from 'node:crypto';
+import { constants as fsc, promises as fs } from 'node:fs';
+import path from 'node:path';
+import { InputError } from '../errors.js';
+import { secretboxOpen } from '../crypto/secretbox.js';
+import { readTar } from './tar.js';
+
+/** Largest app.tar read into memory. */
+export const MAX_APP_TAR_BYTES = 512 * 1024 * 1024;
+const ENC = '.enc';
+
+export interface AppArchive {
+  /** Plain files and directories, by path. */
+  plain: { path: string; type: 'file' | 'directory'; data: Uint8Array }[];
+  /** Encrypted files: `path` without `.enc`, `data` = secretbox. */
+  encrypted: { path: string; data: Uint8Array }[];
+}
+
+export interface AppFile {
+  path: string;
+  type: 'file' | 'directory';
+  data: Uint8Array;
+}
+
+/** Read and check app.tar (see {@link readTar}); an encrypted file and a plain file of the same name conflict. */
+export async function loadAppArchive(file: string): Promise<AppArchive> {
+  let data: Buffer;
+  try {
+    const stat = await fs.stat(file);
+    if (!stat.isFile()) throw new Error('not a regular file');
+    if (stat.size > MAX_APP_TAR_BYTES) throw new Error(`${stat.size} bytes, more than ${MAX_APP_TAR_BYTES}`);
+    data = await fs.readFile(file);
+  } catch (error) {
+    throw new InputError('ERR_APP_TAR_MISSING', `cannot read the app code ${file}: ${(error as Error).message}`, {
+      hint: 'The container needs the package app.tar in /opt/input (mounted by mse home spawn).',
+      cause: error,
+    });
+  }
+  const archive: AppArchive = { plain: [], encrypted: [] };
+  const names = new Set<string>();
+  for (const entry of readTar(data)) {
+    if (
+      entry.type === 'file' &&
+      entry.path.endsWith(ENC) &&
+      entry.path.length > ENC.length &&
+      !entry.path.endsWith('/' + ENC)
+    ) {
+      archive.encrypted.push({ path: entry.path.slice(0, -ENC.length), data: entry.data });
+    } else {
+      archive.plain.push(entry);
+    }
+  }
+  for (const e of [...archive.plain, ...archive.encrypted]) {
+    if (names.has(e.path)) {
+      throw new InputError('ERR_APP_TAR', `app.tar holds both ${e.path} and ${e.path}${ENC}`, {
+        hint: 'Package the app again; an encrypted file must not sit beside its plain version.',
+      });
+    }
+    names.add(e.path);
+  }
+  return archive;
+}
+
+/** True when the app needs a code key. */
+export function isEncrypted(archive: AppArchive): boolean {
+  return archive.encrypted.length > 0;
+}
+
+/**
+ * The app's files in memory: plain files as they are, encrypted ones opened with `codeKey`. Throws
+ * `ERR_CODE_KEY_REQUIRED` when files are encrypted and there is no key, `ERR_CODE_KEY_WRONG` naming the
+ * first file the key does not open.
+ */
+export async function decryptAppCode(archive: AppArchive, codeKey: Uint8Array | undefined): Promise<AppFile[]> {
+  const files: AppFile[] = archive.plain.map((e) => ({ path: e.path, type: e.type, data: e.data }));
+  if (archive.encrypted.length === 0) return files;
+  if (!codeKey) {
+    throw new InputError(
+      'ERR_CODE_KEY_REQUIRED',
+      `the app code is encrypted (${archive.encrypted.length} .enc files) and no code key was given`,
+      {
+        hint: 'Send code_secret_key (mse home run --key) or put "code_secret_key" in the sealed secrets.',
+      },
+    );
+  }
+  for (const e of archive.encrypted) {
+    try {
+      files.push({ path: e.path, type: 'file', data: await secretboxOpen(e.data, codeKey, `${e.path}${ENC}`) });
+    } catch (cause) {
+      throw new InputError('ERR_CODE_KEY_WRONG', `the code key does not decrypt ${e.path}${ENC}`, {
+        hint: 'Send the key written by `mse home package --encrypt` for this package.',
+        cause,
+      });
+    }
+  }
+  return files;
+}
+
+/**
+ * Write `files` to `appDir` atomically: into a new sibling directory (0700, files 0600, created with
+ * O_EXCL so nothing pre-existing is followed), then renamed to `appDir`. Fails if `appDir` exists.
+ */
+export async function writeAppCode(files: readonly AppFile[], appDir: string): Promise<void> {
+  const parent = path.dirname(appDir);
+  const temp = path.join(parent, `.${path.basename(appDir)}.${randomBytes(6).toString('hex')}.tmp`);
+  await fs.mkdir(temp, { mode: 0o700 });
+  try {
+    const sorted = [...files].sort((a, b) => a.path.localeCompare(b.path));
+    for (const f of sorted) {
+      const target = path.join(temp, ...f.path.split('/'));
+      if (!target.startsWith(temp + path.sep)) throw new Error(`unsafe path ${f.path}`); // readTar already refuses these
+      await fs.mkdir(f.type === 'directory' ? target : path.dirname(target), { recursive: true, mode: 0o700 });
+      if (f.type === 'file') {
+        const handle = await fs.open(target, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | fsc.O_NOFOLLOW, 0o600);
+        try {
+          await handle.writeFile(f.data);
+          await handle.sync();
+        } finally {
+          await handle.close();
+        }
+      }
+    }
+    await fs.rename(temp, appDir);
+  } catch (error) {
+    await fs.rm(temp, { recursive: true, force: true }).catch(() => undefined);
+    throw error;
+  }
+}

@@ -1,0 +1,72 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { UsageError } from '../errors.js';
+import { parseBootstrapArgs } from './args.js';
+
+const now = new Date('2030-01-01T00:00:00Z');
+const base = [
+  '--size', '4096M',
+  '--subject', 'CN=localhost,O=Acme,C=FR',
+  '--san', 'localhost',
+  '--id', '63322F85-1FF8-4483-91AE-F18D7398D157',
+  '--application', 'app:app',
+  '--expiration', String(Date.parse('2031-01-01T00:00:00Z') / 1000),
+]; // prettier-ignore
+
+function without(name: string): string[] {
+  const i = base.indexOf(name);
+  return [...base.slice(0, i), ...base.slice(i + 2)];
+}
+function withValue(name: string, value: string): string[] {
+  const copy = [...base];
+  copy[copy.indexOf(name) + 1] = value;
+  return copy;
+}
+
+describe('parseBootstrapArgs (mse-run argv)', () => {
+  it('parses MSE spawn arguments with defaults', () => {
+    const a = parseBootstrapArgs(base, now);
+    assert.equal(a.sizeMiB, 4096);
+    assert.equal(a.id, '63322f85-1ff8-4483-91ae-f18d7398d157');
+    assert.equal(a.expiration.toISOString(), '2031-01-01T00:00:00.000Z');
+    assert.equal(a.host, '0.0.0.0');
+    assert.equal(a.port, 443);
+    assert.equal(a.timeoutMs, undefined);
+    assert.equal(a.debug, false);
+    const b = parseBootstrapArgs(
+      [...withValue('--size', '2G'), '--host', '127.0.0.1', '--port', '8443', '--timeout', '60', '--debug'],
+      now,
+    );
+    assert.equal(b.sizeMiB, 2048);
+    assert.equal(b.port, 8443);
+    assert.equal(b.timeoutMs, 60_000);
+    assert.equal(b.debug, true);
+    assert.equal(parseBootstrapArgs(withValue('--application', 'pkg.mod:app_1'), now).application, 'pkg.mod:app_1');
+  });
+
+  it('refuses missing, malformed or unknown arguments', () => {
+    const bad: string[][] = [
+      without('--size'),
+      without('--subject'),
+      without('--san'),
+      without('--id'),
+      without('--application'),
+      without('--expiration'),
+      withValue('--size', '4096'),
+      withValue('--size', '0M'),
+      withValue('--id', 'not-a-uuid'),
+      withValue('--application', 'app'),
+      withValue('--application', 'app:app:x'),
+      withValue('--application', '../x:app'),
+      withValue('--expiration', '12abc'),
+      withValue('--expiration', String(Date.parse('2029-01-01T00:00:00Z') / 1000)),
+      withValue('--subject', 'CN=a, O=b'),
+      [...base, '--port', '0'],
+      [...base, '--port', '70000'],
+      [...base, '--timeout', '-1'],
+      [...base, '--force'],
+      [...base, 'positional'],
+    ];
+    for (const argv of bad) assert.throws(() => parseBootstrapArgs(argv, now), UsageError, argv.join(' '));
+  });
+});

@@ -1,0 +1,128 @@
+/**
+ * The enclave's command line: MSE's `mse-run` argv, which `spawn` passes as the container command and which
+ * the measurement covers (`--size --subject --san --id --application --expiration`), plus the optional
+ * `--host` (default 0.0.0.0), `--port` (default 443), `--timeout` (seconds to wait for the configuration;
+ * default: wait forever) and `--debug`.
+ */
+import { isIP } from 'node:net';
+import { parseArgs } from 'node:util';
+import { UsageError } from '../errors.js';
+import { parseSubject } from '../ratls/subject.js';
+
+export interface BootstrapArgs {
+  /** Enclave size in MiB (`--size 4096M`; `G` is accepted and converted). */
+  sizeMiB: number;
+  /** The `--size` text as given (it is measured as is). */
+  size: string;
+  /** RFC 4514 subject of the RA-TLS certificate. */
+  subject: string;
+  /** The single subjectAltName of the RA-TLS certificate. */
+  san: string;
+  /** Deployment UUID; the configuration request must carry it. */
+  id: string;
+  /** `module:variable` of the WSGI/ASGI app. */
+  application: string;
+  /** RA-TLS certificate expiry. */
+  expiration: Date;
+  host: string;
+  port: number;
+  /** Milliseconds to wait for the configuration, or undefined to wait forever. */
+  timeoutMs: number | undefined;
+  debug: boolean;
+}
+
+export const USAGE =
+  'usage: mse-run --size <N>M --subject <RFC 4514> --san <host|ip> --id <uuid> --application <module:var> ' +
+  '--expiration <unix seconds> [--host 0.0.0.0] [--port 443] [--timeout <seconds>] [--debug]';
+
+function usage(code: string, message: string): UsageError {
+  return new UsageError(code, message, { hint: USAGE });
+}
+
+const UUID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
+const APPLICATION = /^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*:[A-Za-z_][A-Za-z0-9_]*$/;
+
+/** Parse and validate the bootstrap's argv (without `node` and the script). Throws `UsageError`. */
+export function parseBootstrapArgs(argv: readonly string[], now = new Date()): BootstrapArgs {
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    ({ values } = parseArgs({
+      args: [...argv],
+      strict: true,
+      allowPositionals: false,
+      options: {
+        size: { type: 'string' },
+        subject: { type: 'string' },
+        san: { type: 'string' },
+        id: { type: 'string' },
+        application: { type: 'string' },
+        expiration: { type: 'string' },
+        host: { type: 'string' },
+        port: { type: 'string' },
+        timeout: { type: 'string' },
+        debug: { type: 'boolean' },
+      },
+    }));
+  } catch (error) {
+    throw usage('ERR_ENCLAVE_ARGS', (error as Error).message);
+  }
+  const required = (name: string): string => {
+    const v = values[name];
+    if (typeof v !== 'string' || v === '') throw usage('ERR_ENCLAVE_ARGS', `missing required option --${name}`);
+    return v;
+  };
+
+  const size = required('size');
+  const sizeMatch = /^([1-9][0-9]{0,6})([MG])$/.exec(size);
+  if (!sizeMatch) throw usage('ERR_ENCLAVE_ARGS', `--size ${size} must be a number of MiB such as 4096M`);
+  const sizeMiB = Number(sizeMatch[1]) * (sizeMatch[2] === 'G' ? 1024 : 1);
+
+  const subject = required('subject');
+  try {
+    parseSubject(subject);
+  } catch (error) {
+    throw usage('ERR_ENCLAVE_ARGS', `--subject: ${(error as Error).message}`);
+  }
+  const san = required('san');
+  const id = required('id');
+  if (!UUID.test(id)) throw usage('ERR_ENCLAVE_ARGS', `--id ${id} is not a UUID`);
+  const application = required('application');
+  if (!APPLICATION.test(application)) {
+    throw usage('ERR_ENCLAVE_ARGS', `--application ${application} must be module:variable, e.g. app:app`);
+  }
+  const expirationText = required('expiration');
+  if (!/^[1-9][0-9]{0,11}$/.test(expirationText)) {
+    throw usage('ERR_ENCLAVE_ARGS', `--expiration ${expirationText} must be a Unix time in seconds`);
+  }
+  const expiration = new Date(Number(expirationText) * 1000);
+  if (expiration.getTime() <= now.getTime()) {
+    throw usage('ERR_ENCLAVE_EXPIRED', `--expiration ${expirationText} (${expiration.toISOString()}) is in the past`);
+  }
+
+  const host = typeof values.host === 'string' ? values.host : '0.0.0.0';
+  if (!isIP(host) && !/^[A-Za-z0-9.-]+$/.test(host))
+    throw usage('ERR_ENCLAVE_ARGS', `--host ${host} is not an address`);
+  const port = integer(values.port, 'port', 443, 1, 65535);
+  const timeoutS = values.timeout === undefined ? undefined : integer(values.timeout, 'timeout', 0, 1, 30 * 86400);
+  return {
+    sizeMiB,
+    size,
+    subject,
+    san,
+    id: id.toLowerCase(),
+    application,
+    expiration,
+    host,
+    port,
+    timeoutMs: timeoutS === undefined ? undefined : timeoutS * 1000,
+    debug: values.debug === true,
+  };
+}
+
+function integer(v: string | boolean | undefined, name: string, fallback: number, min: number, max: number): number {
+  if (v === undefined) return fallback;
+  if (typeof v !== 'string' || !/^[0-9]+$/.test(v) || Number(v) < min || Number(v) > max) {
+    throw usage('ERR_ENCLAVE_ARGS', `--${name} ${String(v)} must be an integer from ${min} to ${max}`);
+  }
+  return Number(v);
+}

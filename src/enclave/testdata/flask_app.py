@@ -1,0 +1,30 @@
+"""Flask test app: reports what the enclave gave it."""
+import json
+import os
+
+from flask import Flask, jsonify
+
+app = Flask(__name__)
+
+
+def read_json(var):
+    path = os.environ.get(var)
+    if not path or not os.path.exists(path):
+        return None
+    with open(path, encoding="utf-8") as f:
+        return json.load(f)
+
+
+@app.get("/health")
+def health():
+    return "OK"
+
+
+@app.get("/secrets")
+def secrets():
+    return jsonify(
+        secrets=read_json("SECRETS_PATH"),
+        sealed_secrets=read_json("SEALED_SECRETS_PATH"),
+        env={k: os.environ.get(k) for k in ("MODULE_PATH", "KEY_PATH", "HOME", "SECRETS_PATH", "SEALED_SECRETS_PATH")},
+        kind="wsgi",
+    )

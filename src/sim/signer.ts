@@ -1,0 +1,151 @@
+/**
+ * The operator's enclave signing key and MRSIGNER.
+ *
+ * Gramine (and so MSE) signs enclaves with an RSA-3072 key whose public exponent is 3; MRSIGNER is the
+ * SHA-256 of the key's modulus written little-endian on key_size/8 bytes. The sim platform uses the same
+ * key and the same derivation, so `evidence.json`'s `signer_pk` means the same thing on both platforms.
+ */
+import { createHash, createPrivateKey, createPublicKey, generateKeyPair, type KeyObject } from 'node:crypto';
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { CryptoError, InputError } from '../errors.js';
+import { readUserFile } from '../fs/files.js';
+import { publishExclusive } from './publish.js';
+
+export const SIGNER_KEY_BITS = 3072;
+export const SIGNER_PUBLIC_EXPONENT = 3;
+
+function toPublicKey(key: KeyObject | string | Uint8Array): KeyObject {
+  try {
+    if (typeof key === 'string' || key instanceof Uint8Array) {
+      const text = Buffer.from(key).toString('utf8');
+      return /PRIVATE KEY/.test(text) ? createPublicKey(createPrivateKey(text)) : createPublicKey(text);
+    }
+    return key.type === 'private' ? createPublicKey(key) : key;
+  } catch (error) {
+    throw new CryptoError('ERR_SIGNER_KEY_PARSE', 'the signer key is not a readable PEM public or private key', {
+      hint: 'signer_pk must be a PEM SubjectPublicKeyInfo ("BEGIN PUBLIC KEY") of an RSA key.',
+      cause: error,
+    });
+  }
+}
+
+/**
+ * MRSIGNER of enclaves signed by this RSA key: SHA-256 of the modulus, little-endian, on key_size/8 bytes.
+ * Accepts a KeyObject (public or private) or PEM text. Throws `ERR_SIGNER_KEY_PARSE` / `ERR_SIGNER_KEY_TYPE`.
+ */
+export function mrsignerFromPublicKey(key: KeyObject | string | Uint8Array): Uint8Array {
+  const pub = toPublicKey(key);
+  if (pub.asymmetricKeyType !== 'rsa') {
+    throw new CryptoError(
+      'ERR_SIGNER_KEY_TYPE',
+      `the signer key is ${pub.asymmetricKeyType ?? 'unknown'}, expected RSA`,
+    );
+  }
+  const bits = pub.asymmetricKeyDetails?.modulusLength ?? 0;
+  const n = Buffer.from(pub.export({ format: 'jwk' }).n ?? '', 'base64url');
+  const size = Math.ceil(bits / 8);
+  if (n.length > size || n.length === 0)
+    throw new CryptoError('ERR_SIGNER_KEY_TYPE', 'the signer key modulus is malformed');
+  const le = Buffer.alloc(size); // big-endian n, zero-padded to key_size/8, then reversed
+  n.copy(le, size - n.length);
+  le.reverse();
+  return new Uint8Array(createHash('sha256').update(le).digest());
+}
+
+export interface SignerKey {
+  privateKey: KeyObject;
+  publicKey: KeyObject;
+  /** SubjectPublicKeyInfo PEM: what `evidence.json` carries as `signer_pk`. */
+  publicKeyPem: string;
+  mrSigner: Uint8Array;
+  /** True when this call generated the key. */
+  created: boolean;
+}
+
+function checkSignerKey(file: string, key: KeyObject): void {
+  const d = key.asymmetricKeyDetails;
+  if (
+    key.asymmetricKeyType !== 'rsa' ||
+    d?.modulusLength !== SIGNER_KEY_BITS ||
+    d.publicExponent !== BigInt(SIGNER_PUBLIC_EXPONENT)
+  ) {
+    const what =
+      key.asymmetricKeyType === 'rsa'
+        ? `RSA-${d?.modulusLength ?? '?'} with e=${d?.publicExponent ?? '?'}`
+        : key.asymmetricKeyType;
+    throw new InputError(
+      'ERR_SIGNER_KEY_INVALID',
+      `signer key ${file} is ${what}; SGX enclave signing needs RSA-3072 with e=3`,
+      {
+        hint: 'Point --signer-key at a Gramine enclave key, or at a path that does not exist yet to generate one.',
+      },
+    );
+  }
+}
+
+function loaded(privateKey: KeyObject, created: boolean): SignerKey {
+  const publicKey = createPublicKey(privateKey);
+  return {
+    privateKey,
+    publicKey,
+    publicKeyPem: publicKey.export({ type: 'spki', format: 'pem' }).toString(),
+    mrSigner: mrsignerFromPublicKey(publicKey),
+    created,
+  };
+}
+
+/**
+ * Load the enclave signing key at `file`, or generate it (RSA-3072, e=3, PKCS#1 PEM as Gramine's
+ * `gramine-sgx-gen-private-key` writes it, mode 0600, parent directories 0700) when the file does not
+ * exist. Concurrent first calls agree on one key. Throws `ERR_SIGNER_KEY_INVALID` for a key of the wrong
+ * kind and `ERR_SIGNER_KEY_PARSE` for an unreadable or passphrase-protected one.
+ */
+export async function loadOrCreateSignerKey(file: string): Promise<SignerKey> {
+  const parse = (pem: Buffer): KeyObject => {
+    try {
+      return createPrivateKey(pem);
+    } catch (error) {
+      const text = pem.toString('latin1');
+      const passphrase = /ENCRYPTED PRIVATE KEY|Proc-Type: 4,ENCRYPTED/.test(text);
+      throw new InputError(
+        'ERR_SIGNER_KEY_PARSE',
+        `signer key ${file} is ${passphrase ? 'passphrase-protected' : 'not a PEM private key'}`,
+        {
+          hint: passphrase
+            ? 'Use an unencrypted key (Gramine cannot use encrypted ones).'
+            : 'Check the file, or remove it to generate a new key.',
+          cause: error,
+        },
+      );
+    }
+  };
+  const existing = await fs.stat(file).then(
+    () => true,
+    (error: NodeJS.ErrnoException) => (error.code === 'ENOENT' ? false : true),
+  );
+  if (existing) {
+    const key = parse(await readUserFile(file, 'signer key', 1024 * 1024));
+    checkSignerKey(file, key);
+    return loaded(key, false);
+  }
+  const { privateKey } = await promisify(generateKeyPair)('rsa', {
+    modulusLength: SIGNER_KEY_BITS,
+    publicExponent: SIGNER_PUBLIC_EXPONENT,
+  });
+  const pem = privateKey.export({ type: 'pkcs1', format: 'pem' }).toString();
+  try {
+    await fs.mkdir(path.dirname(path.resolve(file)), { recursive: true, mode: 0o700 });
+    if (await publishExclusive(file, pem, 0o600)) return loaded(privateKey, true);
+  } catch (error) {
+    throw new InputError('ERR_SIGNER_KEY_WRITE', `cannot write the new signer key ${file}`, {
+      hint: 'Check that the directory is writable, or pass another --signer-key path.',
+      cause: error,
+    });
+  }
+  // Someone else created it meanwhile: use theirs.
+  const key = parse(await readUserFile(file, 'signer key', 1024 * 1024));
+  checkSignerKey(file, key);
+  return loaded(key, false);
+}
