@@ -168,6 +168,30 @@ describe('localtest (real engine)', () => {
     assert.deepEqual(await localtestContainers(p.name), []);
   });
 
+  it('Ctrl-C while the tests run: exit 130, container removed', async () => {
+    const p = await project('fastapi');
+    writeFileSync(path.join(p.dir, 'tests', 'test_slow.py'), 'import time\ndef test_slow():\n    time.sleep(60)\n');
+    const child = spawn(process.execPath, [MSE_BIN, 'home', 'localtest', '--project', p.dir], {
+      env: { ...process.env, NO_COLOR: '1' },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let stderr = '';
+    await new Promise<void>((resolve, reject) => {
+      child.stderr.on('data', (d: Buffer) => {
+        stderr += d.toString();
+        if (/→ tests: /.test(stderr)) resolve();
+      });
+      child.on('close', () => reject(new Error(`localtest ended early: ${stderr}`)));
+    });
+    assert.equal((await localtestContainers(p.name)).length, 1);
+    const code = await new Promise<number | null>((resolve) => {
+      child.on('close', (c) => resolve(c));
+      child.kill('SIGINT');
+    });
+    assert.equal(code, 130, stderr);
+    assert.deepEqual(await localtestContainers(p.name), []);
+  });
+
   it('--no-tests serves until Ctrl-C, then removes the container', async () => {
     const p = await project('fastapi');
     const child = spawn(process.execPath, [MSE_BIN, 'home', 'localtest', '--project', p.dir, '--no-tests'], {
