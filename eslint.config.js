@@ -14,8 +14,16 @@ export default tseslint.config(
     },
   },
   {
-    files: ['scripts/**/*.js', 'bin/**/*.js'],
-    languageOptions: { globals: { process: 'readonly', console: 'readonly', URL: 'readonly' } },
+    files: ['scripts/**/*.js', 'bin/**/*.js', 'bench/**/*.js'],
+    languageOptions: {
+      globals: {
+        process: 'readonly',
+        console: 'readonly',
+        URL: 'readonly',
+        Buffer: 'readonly',
+        performance: 'readonly',
+      },
+    },
   },
   {
     files: ['bench/**/*.js'],

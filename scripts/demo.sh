@@ -1,31 +1,65 @@
 #!/usr/bin/env bash
-# The main job: the code provider's side of the MSE Home tutorial, with the real CLI, end to end.
-# (The operator's side, spawn → evidence → run → test, is added with the enclave and sim platform.)
+# The main job: the MSE Home tutorial, end to end, with the real CLI, a real Docker engine and the
+# simulated SGX platform (this machine has no SGX). Each step is named as in the tutorial.
+#   code provider: scaffold → localtest → package            → verify → seal           → decrypt
+#   SGX operator:                         spawn (→ evidence)          → run → test
+# then list / status / logs / stop / restart, and clean-up.
 set -euo pipefail
-cd "$(dirname "$0")/.."
-MSE="node $(pwd)/bin/mse.js"
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/mse-demo.XXXXXX")
-trap 'rm -rf "$WORK"' EXIT
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+mse() { node "$ROOT/bin/mse.js" home "$@"; }
+WORK="${MSE_DEMO_DIR:-$(mktemp -d "${TMPDIR:-/tmp}/mse-demo.XXXXXX")}"
+NAME="mse_demo_$$"
+PORT="${MSE_DEMO_PORT:-$(node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')}"
+cleanup() { mse stop --remove "$NAME" >/dev/null 2>&1 || true; [ -n "${MSE_DEMO_KEEP:-}" ] || rm -rf "$WORK"; }
+trap cleanup EXIT
+step() { if [ -t 2 ] && [ -z "${NO_COLOR:-}" ]; then printf '\n\033[1m== %s\033[0m\n' "$*" >&2; else printf '\n== %s\n' "$*" >&2; fi; }
 cd "$WORK"
-step() { printf '\n== %s\n' "$*" >&2; }
 
-step "scaffold: a new app project"
-$MSE home scaffold demo_app
+step "[provider] scaffold: a new Flask app with tests and fresh secrets"
+mse scaffold demo_app
 
-step "keygen: an X25519 key pair standing in for the enclave's key"
-$MSE home keygen --x25519 --output enclave.key
+step "[provider] localtest: the app and its tests in Docker, no enclave"
+mse localtest --project demo_app
 
-step "seal: secrets_to_seal.json for that key"
-$MSE home seal --secrets demo_app/secrets_to_seal.json --receiver-public-key enclave.key.pub --output .
+step "[provider] package: code, tests, image and mse.toml in one tar"
+mse package --project demo_app --output provider
+PACKAGE=$(ls provider/package_demo_app_*.tar)
 
-step "unseal: what the enclave does with it"
-$MSE home unseal --input secrets_to_seal.json.sealed --private-key enclave.key --output unsealed.json
-cmp unsealed.json demo_app/secrets_to_seal.json
+step "[operator] spawn: the package in a (simulated) SGX enclave; evidence.json collected"
+mse spawn "$NAME" --package "$PACKAGE" --san localhost --size 2048 --port "$PORT" --output operator
 
-step "encrypt + decrypt: a result under result_sk (Fernet)"
+step "[provider] verify: evidence.json offline, against the package (no Docker)"
+mse verify --evidence operator/evidence.json --package "$PACKAGE" --output provider --allow-simulation
+
+step "[provider] seal: secrets_to_seal.json for the verified enclave only"
+mse seal --secrets demo_app/secrets_to_seal.json --cert provider/ratls.pem --output provider
+
+step "[operator] run: send the secrets (plaintext + sealed) to the enclave"
+mse run "$NAME" --secrets demo_app/secrets.json --sealed-secrets provider/secrets_to_seal.json.sealed
+
+step "[operator] test: the app's tests against the live enclave, TLS pinned to its certificate"
+mse test "$NAME" --test demo_app/tests --config demo_app/mse.toml --secrets demo_app/secrets.json
+
+step "[operator] results: fetched over TLS pinned to ratls.pem"
+curl -sSf --cacert operator/ratls.pem "https://localhost:$PORT/result/secrets" -o result.bin
+curl -sSf --cacert operator/ratls.pem "https://localhost:$PORT/result/sealed_secrets" -o result.fernet
+
+step "[provider] decrypt: the results"
+AES_KEY=$(/usr/bin/python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["aes_key"])' demo_app/secrets.json)
 /usr/bin/python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["result_sk"], end="")' demo_app/secrets_to_seal.json > result_sk.key
-printf 'the result of a confidential computation' > result.txt
-$MSE home encrypt --input result.txt --key result_sk.key --output result.fernet
-$MSE home decrypt --key result_sk.key --output - result.fernet
-echo >&2
-step "done"
+printf '  /result/secrets        → %s\n' "$(mse decrypt --aes "$AES_KEY" --output - result.bin)"
+printf '  /result/sealed_secrets → %s\n' "$(mse decrypt --key result_sk.key --output - result.fernet)"
+
+step "[operator] list, status, logs"
+mse list
+mse status "$NAME"
+mse logs "$NAME" | tail -n 5
+
+step "[operator] stop, restart: the enclave keeps its keys, certificate and secrets"
+mse stop "$NAME"
+mse restart "$NAME"
+curl -sSf --cacert operator/ratls.pem "https://localhost:$PORT/" && echo
+
+step "[operator] stop --remove"
+mse stop --remove "$NAME"
+step "done: the tutorial ran end to end on the simulated platform"

@@ -988,7 +988,7 @@ export function appraise(input: AppraisalInput): Verdict {
           'Intel revoked this TCB level: the platform must not be trusted.',
         );
       }
-      r.pass('tcb.level', `${tcbStatus} (platform ${lv.status}, QE ${qeStatus}, tcbDate ${lv.tcbDate.slice(0, 10)})`);
+      r.pass('tcb.level', `${tcbStatus}: platform ${lv.status}, QE ${qeStatus}, tcbDate ${lv.tcbDate.slice(0, 10)}`);
     });
     completed = true;
   } catch (error) {

@@ -24,13 +24,13 @@ import { readPackage } from '../package/read.js';
 import { APP_NAME_PATTERN } from '../project/config.js';
 import { readRatlsCertificate } from '../ratls/index.js';
 import {
-  computeSimMrenclave,
   loadOrCreateSignerKey,
   loadOrCreateSimPlatform,
   startQuotingService,
   startSimPccs,
   stateRoot,
 } from '../sim/index.js';
+import { simMrenclaveOf } from '../sim/package-measurement.js';
 import { checkInputArgs, type InputArgs } from './args.js';
 import { planEnclaveContainer, type Deployment, type Platform } from './container.js';
 import { EVIDENCE_FILE, findDeployment, RATLS_FILE, endpointOf } from './deployments.js';
@@ -148,7 +148,7 @@ export async function spawnDeployment(input: SpawnInput): Promise<SpawnResult> {
 
     log.warn('platform sim: a SIMULATED enclave (no SGX hardware, no confidentiality against this machine)');
     const platform = await loadOrCreateSimPlatform({ env: input.env });
-    const mrEnclave = computeSimMrenclave({ imageConfigDigest: pkg.imageConfigDigest, codeFiles: pkg.appFiles, args });
+    const mrEnclave = simMrenclaveOf(pkg, args);
     const socketDir = path.join(stateRoot(input.env), 'deployments', input.name);
     await fs.rm(socketDir, { recursive: true, force: true });
     await fs.mkdir(socketDir, { recursive: true, mode: 0o700 });

@@ -15,7 +15,6 @@
  * The container and the temporary copy are always removed (Ctrl-C included); on failure, an image this run
  * created is removed too.
  */
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import http from 'node:http';
@@ -25,6 +24,7 @@ import path from 'node:path';
 import type { Logger } from '../cli/log.js';
 import { DockerError, ExitCode, InputError, MseError, NetworkError } from '../errors.js';
 import { loadMseConfig } from '../project/config.js';
+import { checkTestRequirements, DEFAULT_PYTHON, runTests } from '../project/tests-runner.js';
 import { loadMseignore, selectFiles } from '../package/files.js';
 import type { ProjectPaths } from '../package/project.js';
 import { buildAppImageScoped, imageRepository } from './app-image.js';
@@ -37,7 +37,7 @@ export const LOCALTEST_LABEL = 'mse-home.localtest';
 export const CONTAINER_SECRETS = '/root/.cache/mse/secrets.json';
 export const CONTAINER_SEALED_SECRETS = '/root/.cache/mse/sealed_secrets.json';
 export const DEFAULT_HEALTH_TIMEOUT_MS = 60_000;
-export const DEFAULT_PYTHON = '/usr/bin/python3';
+export { DEFAULT_PYTHON };
 
 export interface LocaltestOptions {
   engine: DockerEngine;
@@ -298,77 +298,6 @@ async function waitHealthy(
     if (o.signal.aborted) throw new MseError('ERR_INTERRUPTED', 'interrupted', ExitCode.internal);
     await new Promise((r) => setTimeout(r, 200));
   }
-}
-
-/** Warn about `tests_requirements` the test Python does not have (there is no package index to install them). */
-async function checkTestRequirements(python: string, requirements: string[], log: Logger): Promise<void> {
-  const names = requirements
-    .map((r) => /^\s*([A-Za-z0-9][A-Za-z0-9._-]*)/.exec(r)?.[1])
-    .filter((n): n is string => n !== undefined);
-  if (names.length === 0) return;
-  const code = [
-    'import importlib.metadata as m, json, sys',
-    'missing = []',
-    'for n in json.loads(sys.argv[1]):',
-    '    try: m.version(n)',
-    '    except m.PackageNotFoundError: missing.append(n)',
-    'print(json.dumps(missing))',
-  ].join('\n');
-  const result = await new Promise<{ code: number; stdout: string }>((resolve) => {
-    const child = spawn(python, ['-c', code, JSON.stringify(names)], { stdio: ['ignore', 'pipe', 'ignore'] });
-    let stdout = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.on('error', () => resolve({ code: -1, stdout: '' }));
-    child.on('close', (c) => resolve({ code: c ?? -1, stdout }));
-  });
-  if (result.code === -1) {
-    throw new InputError('ERR_PYTHON_MISSING', `cannot run ${python} to test the app`, {
-      hint: 'Install Debian python3 (scripts/setup.sh does), or set MSE_PYTHON.',
-    });
-  }
-  try {
-    const missing = JSON.parse(result.stdout) as string[];
-    if (missing.length) {
-      log.warn(
-        `tests_requirements not installed for ${python}: ${missing.join(', ')} (no package index here: install them from Debian, e.g. python3-${missing[0]})`,
-      );
-    }
-  } catch {
-    // Informational only.
-  }
-}
-
-function runTests(o: {
-  python: string;
-  testsCmd: string;
-  cwd: string;
-  env: NodeJS.ProcessEnv;
-  output: NodeJS.WritableStream;
-  signal: AbortSignal;
-}): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const args = ['-m', ...o.testsCmd.trim().split(/\s+/)];
-    const child = spawn(o.python, args, { cwd: o.cwd, env: o.env, stdio: ['ignore', 'pipe', 'pipe'] });
-    child.stdout.on('data', (d: Buffer) => o.output.write(d));
-    child.stderr.on('data', (d: Buffer) => o.output.write(d));
-    const abort = (): void => {
-      child.kill('SIGTERM');
-    };
-    o.signal.addEventListener('abort', abort);
-    child.on('error', (error: NodeJS.ErrnoException) => {
-      o.signal.removeEventListener('abort', abort);
-      reject(
-        new InputError('ERR_PYTHON_MISSING', `cannot run ${o.python}: ${error.code ?? error.message}`, {
-          hint: 'Install Debian python3 (scripts/setup.sh does), or set MSE_PYTHON.',
-          cause: error,
-        }),
-      );
-    });
-    child.on('close', (code, sig) => {
-      o.signal.removeEventListener('abort', abort);
-      resolve(code ?? (sig ? 128 : 1));
-    });
-  });
 }
 
 function indent(text: string): string {

@@ -37,7 +37,7 @@ const spec: CommandSpec = {
       d.platform,
       `${d.host}:${d.port}`,
       d.startedAt.replace(/\.\d+Z$/, 'Z'),
-      d.image,
+      d.image.slice(0, 19),
     ]);
     const header = ['NAME', 'STATE', 'PLATFORM', 'ADDRESS', 'STARTED', 'IMAGE'];
     const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));

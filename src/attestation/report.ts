@@ -1,0 +1,76 @@
+/**
+ * The verdict as a readable report (for stderr): every check with its outcome, failures with code, message
+ * and hint, then the enclave's identity and platform facts. `--json` prints the Verdict object itself.
+ */
+import type { Check, Verdict } from './appraise.js';
+
+export interface ReportOptions {
+  color?: boolean;
+}
+
+const MARK: Record<Check['status'], string> = { pass: '✓', fail: '✗', warn: '!', skip: '·' };
+
+/** Exit-code class of a verdict: 0 accepted, 10 valid but rejected by policy, 11 invalid. */
+export function verdictExitCode(v: Verdict): 0 | 10 | 11 {
+  return v.accepted ? 0 : v.valid ? 10 : 11;
+}
+
+/** One-line outcome. */
+export function verdictSummary(v: Verdict): string {
+  if (v.accepted) return `ACCEPTED: ${v.tcbStatus ?? 'status unknown'}${v.simulated ? ' (SIMULATED PLATFORM)' : ''}`;
+  if (v.valid)
+    return `VALID BUT REJECTED BY POLICY (${v.failures.length} policy failure${v.failures.length === 1 ? '' : 's'})`;
+  const first = v.failures.find((f) => !f.policy);
+  return `INVALID: ${first ? first.code : 'verification incomplete'}`;
+}
+
+/** Render the verdict as text lines. */
+export function formatVerdict(v: Verdict, options: ReportOptions = {}): string {
+  const c = options.color === true;
+  const paint = (code: string, s: string): string => (c ? `\u001b[${code}m${s}\u001b[0m` : s);
+  const colorOf: Record<Check['status'], string> = { pass: '32', fail: '31', warn: '33', skip: '2' };
+  const lines: string[] = [];
+  lines.push(`Verification at ${v.at} (${v.timeSemantics === 'strict' ? 'strict' : 'Intel QVL'} time semantics)`);
+  const notRun = v.checks.filter(
+    (ch) => ch.status === 'skip' && !ch.policy && /earlier check failed/.test(ch.message ?? ''),
+  );
+  for (const ch of v.checks) {
+    if (notRun.includes(ch)) continue;
+    const mark = paint(colorOf[ch.status], MARK[ch.status]);
+    const note = ch.status === 'pass' || ch.status === 'skip' ? (ch.message ? paint('2', ` (${ch.message})`) : '') : '';
+    lines.push(`  ${mark} ${ch.stage.padEnd(11)} ${ch.title}${note}`);
+    if (ch.status === 'fail' || ch.status === 'warn') {
+      lines.push(`      ${paint(colorOf[ch.status], `${ch.code}:`)} ${ch.message}`);
+      if (ch.hint) lines.push(`      hint: ${ch.hint}`);
+    }
+  }
+  if (notRun.length) lines.push(paint('2', `  · ${notRun.length} further checks not run (an earlier check failed)`));
+  lines.push('');
+  const outcome = verdictSummary(v);
+  lines.push(`Result: ${paint(v.accepted ? '32' : v.valid ? '33' : '31', outcome)}`);
+  const facts: [string, string | null][] = [
+    [
+      'TCB status',
+      v.tcbStatus &&
+        `${v.tcbStatus} (platform ${v.platformTcbStatus}, QE ${v.qeTcbStatus}${v.tcbDate ? `, tcbDate ${v.tcbDate.slice(0, 10)}` : ''})`,
+    ],
+    ['Advisories', v.tcbStatus ? (v.advisoryIds.length ? v.advisoryIds.join(', ') : 'none') : null],
+    ['MRENCLAVE', v.mrenclave],
+    ['MRSIGNER', v.mrsigner],
+    ['ISV prod/SVN', v.isvProdId === null ? null : `${v.isvProdId} / ${v.isvSvn}`],
+    ['Debug', v.debug === null ? null : v.debug ? 'YES (enclave memory readable by the host)' : 'no'],
+    ['Report data', v.reportData],
+    ['Platform', v.fmspc && `FMSPC ${v.fmspc}, PCE ID ${v.pceId}, ${v.pckCaType ?? '?'} CA`],
+    ['Trust anchor', v.trustAnchor && `${v.trustAnchor.kind}: ${v.trustAnchor.subject}`],
+    [
+      'Collateral',
+      v.collateralWindow &&
+        `valid ${v.collateralWindow.from} .. ${v.collateralWindow.until}` +
+          (Date.parse(v.collateralWindow.from) > Date.parse(v.collateralWindow.until) ? ' (NO COMMON WINDOW)' : '') +
+          (v.tcbEvaluationDataNumber !== null ? `, TCB evaluation data number ${v.tcbEvaluationDataNumber}` : ''),
+    ],
+  ];
+  for (const [k, val] of facts) if (val) lines.push(`  ${k.padEnd(13)}${val}`);
+  for (const w of v.warnings) lines.push(paint('33', `  warning: ${w}`));
+  return lines.join('\n');
+}
