@@ -31,8 +31,8 @@ const verbose = process.argv.includes('--verbose');
 const N = {
   spawns: quick ? 2 : 3, // the first one also creates the sim platform identity and the signer key
   cli: quick ? 5 : 9,
-  rounds: quick ? 1 : 3,
-  seconds: quick ? 2 : 4,
+  rounds: quick ? 2 : 5,
+  seconds: quick ? 2 : 3,
 };
 const CONNECTIONS = 16;
 const PREFIX = `mse-bench-${process.pid}`;
@@ -175,10 +175,11 @@ function wrk(url, seconds) {
   const out = r.stdout;
   if (/Non-2xx or 3xx responses/.test(out) || /Socket errors/.test(out)) throw new Error(`wrk ${url}:\n${out}`);
   const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1]);
+  const requests = Number(/(\d+) requests in /.exec(out)?.[1]);
   const p50 = /\s50%\s+([\d.]+)(us|ms|s)/.exec(out);
   const scale = { us: 1e-3, ms: 1, s: 1e3 };
-  if (!Number.isFinite(rps)) throw new Error(`cannot read wrk's output:\n${out}`);
-  return { rps, p50: p50 ? Number(p50[1]) * scale[p50[2]] : NaN };
+  if (!Number.isFinite(rps) || !Number.isFinite(requests)) throw new Error(`cannot read wrk's output:\n${out}`);
+  return { rps, requests, p50: p50 ? Number(p50[1]) * scale[p50[2]] : NaN };
 }
 
 /** The same with a keep-alive Node https client and bounded concurrency (when wrk is not installed). */
@@ -209,7 +210,26 @@ async function nodeLoad(url, seconds) {
     }),
   );
   agent.destroy();
-  return { rps: n / ((performance.now() - t0) / 1000), p50: median(lat) };
+  return { rps: n / ((performance.now() - t0) / 1000), requests: n, p50: median(lat) };
+}
+
+/**
+ * CPU time (ms) a container has used so far, from its cgroup (v1 cgroupfs, v2 cgroupfs or systemd), else
+ * from the engine's stats. Requests per CPU-second of the server hardly depend on what else runs on the
+ * machine, unlike requests per second.
+ */
+async function containerCpuMs(id) {
+  const v1 = [
+    `/sys/fs/cgroup/cpuacct/docker/${id}/cpuacct.usage`,
+    `/sys/fs/cgroup/cpu,cpuacct/docker/${id}/cpuacct.usage`,
+  ];
+  for (const f of v1) if (existsSync(f)) return Number(readFileSync(f, 'utf8')) / 1e6;
+  const v2 = [`/sys/fs/cgroup/docker/${id}/cpu.stat`, `/sys/fs/cgroup/system.slice/docker-${id}.scope/cpu.stat`];
+  for (const f of v2) {
+    if (existsSync(f)) return Number(/usage_usec (\d+)/.exec(readFileSync(f, 'utf8'))?.[1]) / 1e3;
+  }
+  const stats = await engine.docker.getContainer(id).stats({ stream: false, 'one-shot': true });
+  return stats.cpu_stats.cpu_usage.total_usage / 1e6;
 }
 
 const hasWrk = spawnSync('wrk', ['--version']).error === undefined;
@@ -328,7 +348,7 @@ async function startDirect(dep) {
     signerKeyPath: '',
     simSocketDir: dir,
   });
-  await engine.runContainer({
+  const directId = await engine.runContainer({
     name,
     image: d.image,
     entrypoint: ['mse-serve'],
@@ -359,26 +379,30 @@ async function startDirect(dep) {
     const p = await probe(endpoint, pem, d.healthcheckEndpoint, 2_000);
     return p.kind === 'answer' && p.status === 200;
   });
-  return { port, enclavePort: d.port };
+  return { enclave: { port: d.port, id: d.id }, direct: { port, id: directId } };
 }
 
-async function throughput(enclavePort, directPort) {
+/** Per path: median requests/s, requests per CPU-second of the server container, and p50 latency. */
+async function throughput(servers) {
   const result = {};
   for (const p of ['/', '/health']) {
-    const urls = { enclave: `https://127.0.0.1:${enclavePort}${p}`, direct: `https://127.0.0.1:${directPort}${p}` };
-    for (const u of Object.values(urls)) await load(u, 1); // warm-up
+    const url = (k) => `https://127.0.0.1:${servers[k].port}${p}`;
+    for (const k of ['enclave', 'direct']) await load(url(k), 1); // warm-up
     const runs = { enclave: [], direct: [] };
     for (let r = 0; r < N.rounds; r++) {
       // interleaved, alternating which goes first, so that noise from the shared machine hits both
       const order = r % 2 ? ['direct', 'enclave'] : ['enclave', 'direct'];
-      for (const k of order) runs[k].push(await load(urls[k], N.seconds));
+      for (const k of order) {
+        const cpu0 = await containerCpuMs(servers[k].id);
+        const run = await load(url(k), N.seconds);
+        const cpuMs = (await containerCpuMs(servers[k].id)) - cpu0;
+        runs[k].push({ ...run, perCpuSecond: run.requests / (cpuMs / 1000) });
+      }
     }
-    result[p] = {
-      enclave: median(runs.enclave.map((x) => x.rps)),
-      direct: median(runs.direct.map((x) => x.rps)),
-      enclaveP50: median(runs.enclave.map((x) => x.p50)),
-      directP50: median(runs.direct.map((x) => x.p50)),
-    };
+    const med = (k, f) => median(runs[k].map((x) => x[f]));
+    result[p] = Object.fromEntries(
+      ['enclave', 'direct'].map((k) => [k, { rps: med(k, 'rps'), perCpu: med(k, 'perCpuSecond'), p50: med(k, 'p50') }]),
+    );
   }
   return result;
 }
@@ -456,16 +480,21 @@ async function main() {
   figure('verify.mrenclave_wall_ms', byMrenclave.wall, 'ms', 300);
   figure('verify.mrenclave_cpu_ms', byMrenclave.cpu, 'ms');
 
-  const { port: directPort, enclavePort } = await startDirect(last);
-  const tp = await throughput(enclavePort, directPort);
-  figure('enclave.rps', tp['/'].enclave, 'req/s');
-  figure('direct.rps', tp['/'].direct, 'req/s');
-  figure('enclave.rps_ratio', tp['/'].enclave / tp['/'].direct, 'x', 0.9);
-  figure('enclave.rps_health', tp['/health'].enclave, 'req/s');
-  figure('direct.rps_health', tp['/health'].direct, 'req/s');
-  figure('enclave.rps_health_ratio', tp['/health'].enclave / tp['/health'].direct, 'x', 0.9);
-  figure('enclave.p50_ms', tp['/'].enclaveP50, 'ms');
-  figure('direct.p50_ms', tp['/'].directP50, 'ms');
+  const tp = await throughput(await startDirect(last));
+  for (const [p, suffix] of [
+    ['/', ''],
+    ['/health', '_health'],
+  ]) {
+    const { enclave, direct } = tp[p];
+    figure(`enclave.rps${suffix}`, enclave.rps, 'req/s');
+    figure(`direct.rps${suffix}`, direct.rps, 'req/s');
+    figure(`enclave.rps${suffix}_ratio`, enclave.rps / direct.rps, 'x', 0.9);
+    figure(`enclave.req_per_cpu_s${suffix}`, enclave.perCpu, 'req');
+    figure(`direct.req_per_cpu_s${suffix}`, direct.perCpu, 'req');
+    figure(`enclave.req_per_cpu${suffix}_ratio`, enclave.perCpu / direct.perCpu, 'x');
+    figure(`enclave.p50${suffix}_ms`, enclave.p50, 'ms');
+    figure(`direct.p50${suffix}_ms`, direct.p50, 'ms');
+  }
 }
 
 /** The 64-hex MRENCLAVE anywhere in verify's JSON report. */
