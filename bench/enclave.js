@@ -1,16 +1,20 @@
 #!/usr/bin/env node
 // Enclave benchmark, with the real Docker engine on the simulated platform (ARCHITECTURE.md §8 budgets):
 // - spawn: the package read and its image loaded, then → the configuration server answering (< 3 s);
+//   the first spawn also creates the simulated platform and the signer key, and is reported apart;
 // - run: the secrets sent → the app answering its health check (< 2 s);
-// - `mse home verify --package` / `--mrenclave` and `mse home --help` as full processes (< 0.3 s, < 0.2 s);
-// - requests/s of the scaffolded app through the enclave's TLS versus the same image, app, certificate and
-//   key served by `mse-serve` launched directly in a container (≥ 90 %), with wrk (or a keep-alive Node
-//   client when wrk is missing), on loopback only.
+// - `mse home verify --package` / `--mrenclave` and `mse home --help` as full processes: median wall time
+//   (< 0.3 s, < 0.2 s) and median CPU time, steadier on a shared machine; `node -e 0` as the floor;
+// - requests/s of the scaffolded app (GET / and GET /health) through the enclave's TLS versus the same
+//   image, code, certificate and key served by `mse-serve` launched directly in a container with the same
+//   host configuration and port publishing (≥ 90 %), with wrk (or a keep-alive Node client when wrk is
+//   missing), on loopback only, in interleaved rounds; plus requests per CPU-second of each server
+//   container (from its cgroup), which hardly depends on what else runs on the machine.
 // spawn and run go through the CLI's own command modules in this process, with a logger that records the
 // commands' phases. Everything is made under a temporary directory (MSE_HOME_STATE_DIR included); every
 // container is named mse-bench-* and removed at the end, even on failure. Prints a table and one
-// `name: value unit` line per figure. Run `npm run build` first; `--quick` for a shorter run, `--verbose`
-// to see the commands' logs.
+// `name: value unit` line per figure. Run `npm run build` first. Flags: `--quick` (shorter), `--rounds=N`
+// (throughput rounds), `--verbose` (the commands' logs and each round).
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import https from 'node:https';
@@ -31,7 +35,9 @@ const verbose = process.argv.includes('--verbose');
 const N = {
   spawns: quick ? 2 : 3, // the first one also creates the sim platform identity and the signer key
   cli: quick ? 5 : 9,
-  rounds: quick ? 2 : 5,
+  rounds: Number(
+    /^--rounds=(\d+)$/.exec(process.argv.find((a) => a.startsWith('--rounds=')) ?? '')?.[1] ?? (quick ? 2 : 5),
+  ),
   seconds: quick ? 2 : 3,
 };
 const CONNECTIONS = 16;
@@ -397,6 +403,12 @@ async function throughput(servers) {
         const run = await load(url(k), N.seconds);
         const cpuMs = (await containerCpuMs(servers[k].id)) - cpu0;
         runs[k].push({ ...run, perCpuSecond: run.requests / (cpuMs / 1000) });
+        if (verbose) {
+          const r = runs[k].at(-1);
+          process.stderr.write(
+            `  ${k.padEnd(7)} ${p.padEnd(7)} ${r.rps.toFixed(0)} req/s, ${r.perCpuSecond.toFixed(0)} req/CPU-s\n`,
+          );
+        }
       }
     }
     const med = (k, f) => median(runs[k].map((x) => x[f]));
