@@ -298,11 +298,13 @@ async function runOnce(dep, project) {
   ]);
   const d = await findDeployment(engine, dep.name);
   const pem = readFileSync(path.join(dep.out, 'ratls.pem'), 'utf8');
+  // The poller runs until it sees the app (it may lose the race to the command's own probe: the app was
+  // then ready by the time the command returned).
   let firstHealth;
-  let polling = true;
+  let failed = false;
   const t0 = performance.now();
   const poller = (async () => {
-    while (polling && firstHealth === undefined) {
+    while (!failed && firstHealth === undefined && performance.now() - t0 < 60_000) {
       const p = await probe(endpointOf(d), pem, d.healthcheckEndpoint, 2_000);
       if (p.kind === 'answer' && p.status === 200 && !p.waiting) firstHealth = performance.now() - t0;
       else await sleep(25);
@@ -319,13 +321,14 @@ async function runOnce(dep, project) {
       [dep.name],
       rec,
     );
-  } finally {
-    polling = false;
+  } catch (error) {
+    failed = true;
+    throw error;
   }
   const total = performance.now() - t0;
   await poller;
   const send = phase(rec.phases, 'sending the secrets to the configuration server');
-  return { cliMs: total, postMs: send.end - send.start, appReadyMs: firstHealth ?? NaN };
+  return { cliMs: total, postMs: send.end - send.start, appReadyMs: Math.min(firstHealth ?? Infinity, total) };
 }
 
 /** `mse-serve` started directly (no bootstrap) in the same image, with the enclave's code, cert and key. */
