@@ -36,7 +36,7 @@ export {
 } from './collateral.js';
 export { evidenceCollateral, parseEvidence, serializeEvidence, type Evidence, type InputArgs } from './evidence.js';
 export { INTEL_SGX_ROOT_CA_DER, INTEL_SGX_ROOT_CA_SHA256 } from './intel-root.js';
-export { mrsignerFromRsaPublicKeyPem } from './mrsigner.js';
+export { mrsignerFromPublicKey } from './mrsigner.js';
 export { parsePckExtension, type PckExtension, type PckTcb } from './pck.js';
 export { DEFAULT_POLICY, makePolicy, normalizeAdvisoryId, type Policy } from './policy.js';
 export {

@@ -20,7 +20,7 @@ import { appraise, quotePckChain, type Check, type Failure, type Verdict } from 
 import { bytesEqual, toHex } from './bytes.js';
 import type { Collateral } from './collateral.js';
 import { evidenceCollateral, type Evidence } from './evidence.js';
-import { mrsignerFromRsaPublicKeyPem } from './mrsigner.js';
+import { mrsignerFromPublicKey } from './mrsigner.js';
 import type { Policy } from './policy.js';
 import { parseQuote } from './quote.js';
 
@@ -161,7 +161,7 @@ export function verifyEvidence(input: EvidenceVerificationInput): EvidenceVerdic
   let signerKeyMrsigner: string | null = null;
   const post: Check[] = [
     check('identity.signer-key', 'identity', 'MRSIGNER = SHA-256 of signer_pk modulus', () => {
-      const m = mrsignerFromRsaPublicKeyPem(e.signerPk);
+      const m = mrsignerFromPublicKey(e.signerPk);
       signerKeyMrsigner = toHex(m);
       if (verdict.mrsigner === null) return 'quote not readable';
       if (!bytesEqual(m, Buffer.from(verdict.mrsigner, 'hex'))) {

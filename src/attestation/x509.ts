@@ -396,11 +396,32 @@ function printable(s: string): string {
 // ---------------------------------------------------------------------------------------------------
 // Keys and signatures
 
-const P256_SPKI_PREFIX = Buffer.from('3059301306072a8648ce3d020106082a8648ce3d030107034200', 'hex');
+/**
+ * A KeyObject for a P-256 public key given as X‖Y (64 bytes, as in quotes) or as the 65-byte uncompressed
+ * point of a certificate (memoised). Imported as JWK: Node decodes that about twice as fast as DER SPKI.
+ * Throws when the point is not on the curve.
+ */
+function p256Key(point: Uint8Array): KeyObject {
+  return keyMemo.get(point, (copy) => {
+    const xy = copy.length === 65 ? copy.subarray(1) : copy;
+    if (xy.length !== 64) throw new Error(`a P-256 public key has 64 coordinate bytes, not ${xy.length}`);
+    const b = asBuffer(xy);
+    return createPublicKey({
+      key: {
+        kty: 'EC',
+        crv: 'P-256',
+        x: b.subarray(0, 32).toString('base64url'),
+        y: b.subarray(32).toString('base64url'),
+      },
+      format: 'jwk',
+    });
+  });
+}
 
-/** A KeyObject for a DER SubjectPublicKeyInfo (memoised). */
-export function publicKeyFromSpki(spki: Uint8Array): KeyObject {
-  return keyMemo.get(spki, (copy) => createPublicKey({ key: asBuffer(copy), format: 'der', type: 'spki' }));
+/** The KeyObject of a certificate's P-256 key (memoised); throws if it has none or it is invalid. */
+export function certificateKey(cert: Certificate): KeyObject {
+  if (!cert.publicKeyPoint) throw new Error(`"${cert.subject.text}" does not have a P-256 key`);
+  return p256Key(cert.publicKeyPoint);
 }
 
 /**
@@ -408,9 +429,8 @@ export function publicKeyFromSpki(spki: Uint8Array): KeyObject {
  * the point is not on the curve.
  */
 export function publicKeyFromRawP256(xy: Uint8Array, stage: string, code: string, what: string): KeyObject {
-  const spki = Buffer.concat([P256_SPKI_PREFIX, Buffer.from([4]), asBuffer(xy)]);
   try {
-    return publicKeyFromSpki(spki);
+    return p256Key(xy);
   } catch (error) {
     throw new AttestationError(stage, code, `${what} is not a valid P-256 public key`, { cause: error });
   }
@@ -438,7 +458,7 @@ export function verifySignedBy(signed: Certificate | Crl, issuer: Certificate): 
   if (hit !== undefined) return hit;
   let ok: boolean;
   try {
-    ok = cryptoVerify('sha256', signed.tbs, publicKeyFromSpki(issuer.spki), signed.signature);
+    ok = cryptoVerify('sha256', signed.tbs, certificateKey(issuer), signed.signature);
   } catch {
     ok = false;
   }
@@ -459,7 +479,7 @@ export function verifyP1363WithCert(
   if (!signer.publicKeyPoint || signature.length !== 64) return false;
   const compute = (): boolean => {
     try {
-      return verifyP1363(data, signature, publicKeyFromSpki(signer.spki));
+      return verifyP1363(data, signature, certificateKey(signer));
     } catch {
       return false;
     }

@@ -118,7 +118,7 @@ function topHelp(): string {
   for (const [role, title] of Object.entries(groups)) {
     const cmds = COMMANDS.filter((c) => c.role === role);
     if (!cmds.length) continue;
-    lines.push(`${title} commands:`);
+    lines.push(role === 'tools' ? `${title}:` : `${title} commands:`);
     for (const c of cmds) lines.push(`  ${c.name.padEnd(16)}${c.summary}`);
     lines.push('');
   }

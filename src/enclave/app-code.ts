@@ -9,7 +9,7 @@ import { constants as fsc, promises as fs } from 'node:fs';
 import path from 'node:path';
 import { InputError } from '../errors.js';
 import { secretboxOpen } from '../crypto/secretbox.js';
-import { readTar } from './tar.js';
+import { DEFAULT_PACKAGE_LIMITS, readCodeTar } from '../package/read.js';
 
 /** Largest app.tar read into memory. */
 export const MAX_APP_TAR_BYTES = 512 * 1024 * 1024;
@@ -28,7 +28,7 @@ export interface AppFile {
   data: Uint8Array;
 }
 
-/** Read and check app.tar (see {@link readTar}); an encrypted file and a plain file of the same name conflict. */
+/** Read and check app.tar (see {@link readCodeTar}); an encrypted file and a plain file of the same name conflict. */
 export async function loadAppArchive(file: string): Promise<AppArchive> {
   let data: Buffer;
   try {
@@ -44,13 +44,17 @@ export async function loadAppArchive(file: string): Promise<AppArchive> {
   }
   const archive: AppArchive = { plain: [], encrypted: [] };
   const names = new Set<string>();
-  for (const entry of readTar(data)) {
-    if (
-      entry.type === 'file' &&
-      entry.path.endsWith(ENC) &&
-      entry.path.length > ENC.length &&
-      !entry.path.endsWith('/' + ENC)
-    ) {
+  // The same strict reader as `verify` and `spawn` use to measure app.tar: the enclave runs exactly the
+  // files that were measured, with no room for two parsers to disagree on a crafted archive.
+  const files = await readCodeTar(
+    data,
+    'app.tar',
+    { ...DEFAULT_PACKAGE_LIMITS, maxAppTarBytes: MAX_APP_TAR_BYTES },
+    true,
+  );
+  for (const f of files) {
+    const entry = { path: f.path, type: 'file' as const, data: new Uint8Array(f.data!) };
+    if (entry.path.endsWith(ENC) && entry.path.length > ENC.length && !entry.path.endsWith('/' + ENC)) {
       archive.encrypted.push({ path: entry.path.slice(0, -ENC.length), data: entry.data });
     } else {
       archive.plain.push(entry);
@@ -114,7 +118,7 @@ export async function writeAppCode(files: readonly AppFile[], appDir: string): P
     const sorted = [...files].sort((a, b) => a.path.localeCompare(b.path));
     for (const f of sorted) {
       const target = path.join(temp, ...f.path.split('/'));
-      if (!target.startsWith(temp + path.sep)) throw new Error(`unsafe path ${f.path}`); // readTar already refuses these
+      if (!target.startsWith(temp + path.sep)) throw new Error(`unsafe path ${f.path}`); // readCodeTar already refuses these
       await fs.mkdir(f.type === 'directory' ? target : path.dirname(target), { recursive: true, mode: 0o700 });
       if (f.type === 'file') {
         const handle = await fs.open(target, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | fsc.O_NOFOLLOW, 0o600);

@@ -425,7 +425,7 @@ with tarfile.open(sys.argv[2], 'w', format=tarfile.PAX_FORMAT) as t:
     writeFileSync(paths.appTar, Buffer.alloc(1024, 0x41));
     const bad = startEnclave(root, await freePort(), randomUUID(), socket);
     assert.equal(await bad.exit, 3);
-    assert.match(bad.output.join('\n'), /\[ERROR\] ERR_APP_TAR/);
+    assert.match(bad.output.join('\n'), /\[ERROR\] ERR_PACKAGE_CORRUPT: app.tar is not a valid tar archive/);
 
     // a port already taken
     const blocker = net.createServer();

@@ -59,9 +59,24 @@ export class PccsClient {
     const mod = url.protocol === 'https:' ? https : http;
     return new Promise((resolve, reject) => {
       let settled = false;
+      // An overall deadline, not an idle timeout: a server dripping bytes cannot hold us forever.
+      const timer = setTimeout(
+        () =>
+          fail(
+            new NetworkError(
+              'ERR_PCCS_TIMEOUT',
+              `PCCS did not answer the ${what} request within ${this.timeoutMs} ms (${url.href})`,
+              {
+                hint: 'Check that the PCCS is running and reachable, or raise the timeout.',
+              },
+            ),
+          ),
+        this.timeoutMs,
+      );
       const fail = (e: unknown): void => {
         if (settled) return;
         settled = true;
+        clearTimeout(timer);
         req.destroy();
         reject(transportError(e, url, what, this.timeoutMs));
       };
@@ -91,21 +106,11 @@ export class PccsClient {
           res.on('end', () => {
             if (settled) return;
             settled = true;
+            clearTimeout(timer);
             resolve({ status: res.statusCode ?? 0, headers: res.headers, body: new Uint8Array(Buffer.concat(chunks)) });
           });
           res.on('error', fail);
         },
-      );
-      req.setTimeout(this.timeoutMs, () =>
-        fail(
-          new NetworkError(
-            'ERR_PCCS_TIMEOUT',
-            `PCCS did not answer the ${what} request within ${this.timeoutMs} ms (${url.href})`,
-            {
-              hint: 'Check that the PCCS is running and reachable, or raise the timeout.',
-            },
-          ),
-        ),
       );
       req.on('error', fail);
       req.end();

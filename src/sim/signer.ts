@@ -5,54 +5,19 @@
  * SHA-256 of the key's modulus written little-endian on key_size/8 bytes. The sim platform uses the same
  * key and the same derivation, so `evidence.json`'s `signer_pk` means the same thing on both platforms.
  */
-import { createHash, createPrivateKey, createPublicKey, generateKeyPair, type KeyObject } from 'node:crypto';
+import { createPrivateKey, createPublicKey, generateKeyPair, type KeyObject } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { CryptoError, InputError } from '../errors.js';
+import { InputError } from '../errors.js';
 import { readUserFile } from '../fs/files.js';
+import { mrsignerFromPublicKey } from '../attestation/mrsigner.js';
 import { publishExclusive } from './publish.js';
+
+export { mrsignerFromPublicKey };
 
 export const SIGNER_KEY_BITS = 3072;
 export const SIGNER_PUBLIC_EXPONENT = 3;
-
-function toPublicKey(key: KeyObject | string | Uint8Array): KeyObject {
-  try {
-    if (typeof key === 'string' || key instanceof Uint8Array) {
-      const text = Buffer.from(key).toString('utf8');
-      return /PRIVATE KEY/.test(text) ? createPublicKey(createPrivateKey(text)) : createPublicKey(text);
-    }
-    return key.type === 'private' ? createPublicKey(key) : key;
-  } catch (error) {
-    throw new CryptoError('ERR_SIGNER_KEY_PARSE', 'the signer key is not a readable PEM public or private key', {
-      hint: 'signer_pk must be a PEM SubjectPublicKeyInfo ("BEGIN PUBLIC KEY") of an RSA key.',
-      cause: error,
-    });
-  }
-}
-
-/**
- * MRSIGNER of enclaves signed by this RSA key: SHA-256 of the modulus, little-endian, on key_size/8 bytes.
- * Accepts a KeyObject (public or private) or PEM text. Throws `ERR_SIGNER_KEY_PARSE` / `ERR_SIGNER_KEY_TYPE`.
- */
-export function mrsignerFromPublicKey(key: KeyObject | string | Uint8Array): Uint8Array {
-  const pub = toPublicKey(key);
-  if (pub.asymmetricKeyType !== 'rsa') {
-    throw new CryptoError(
-      'ERR_SIGNER_KEY_TYPE',
-      `the signer key is ${pub.asymmetricKeyType ?? 'unknown'}, expected RSA`,
-    );
-  }
-  const bits = pub.asymmetricKeyDetails?.modulusLength ?? 0;
-  const n = Buffer.from(pub.export({ format: 'jwk' }).n ?? '', 'base64url');
-  const size = Math.ceil(bits / 8);
-  if (n.length > size || n.length === 0)
-    throw new CryptoError('ERR_SIGNER_KEY_TYPE', 'the signer key modulus is malformed');
-  const le = Buffer.alloc(size); // big-endian n, zero-padded to key_size/8, then reversed
-  n.copy(le, size - n.length);
-  le.reverse();
-  return new Uint8Array(createHash('sha256').update(le).digest());
-}
 
 export interface SignerKey {
   privateKey: KeyObject;

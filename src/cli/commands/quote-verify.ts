@@ -6,7 +6,7 @@ import { appraise, quotePckChain } from '../../attestation/appraise.js';
 import { parseCollateralJson, serializeCollateralJson, type Collateral } from '../../attestation/collateral.js';
 import { parseMeasurement } from '../../attestation/policy.js';
 import { parseQuote } from '../../attestation/quote.js';
-import { UsageError } from '../../errors.js';
+import { UsageError, isMseError } from '../../errors.js';
 import { readUserText, writeFileAtomic } from '../../fs/files.js';
 import { PccsClient } from '../../pccs/client.js';
 import { DEFAULT_QCNL_CONF, readQcnlConfig } from '../../pccs/config.js';
@@ -35,7 +35,21 @@ export async function pccsFromFlags(
   const flag = stringOption(ctx.values, 'pccs');
   const confFile = stringOption(ctx.values, 'qcnl-conf') ?? DEFAULT_QCNL_CONF;
   if (flag) return { url: flag, secureCert: ctx.values['pccs-insecure'] !== true, timeoutMs };
-  const conf = await readQcnlConfig(confFile);
+  let conf;
+  try {
+    conf = await readQcnlConfig(confFile);
+  } catch (error) {
+    if (isMseError(error) && error.code === 'ERR_FILE_NOT_FOUND' && !stringOption(ctx.values, 'qcnl-conf')) {
+      throw new UsageError(
+        'ERR_MISSING_OPTION',
+        `no collateral source: give --collateral FILE or --pccs URL (${confFile} does not exist)`,
+        {
+          hint: 'On an SGX host the PCCS is configured in /etc/sgx_default_qcnl.conf; elsewhere pass --pccs URL.',
+        },
+      );
+    }
+    throw error;
+  }
   const url = conf.collateralService ?? conf.pccsUrl;
   if (!url) {
     throw new UsageError('ERR_MISSING_OPTION', `no PCCS URL: ${confFile} has no pccs_url`, {
