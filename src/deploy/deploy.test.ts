@@ -45,6 +45,7 @@ describe('deployment container', () => {
     host: '127.0.0.1',
     port: 9443,
     signerKeyPath: '/keys/signer.pem',
+    mrSigner: 'ab'.repeat(32),
     simSocketDir: '/state/sim/demo',
   });
 
@@ -75,6 +76,8 @@ describe('deployment container', () => {
     assert.equal(d.port, 9443);
     assert.equal(d.outputDir, '/work/out');
     assert.equal(localAddress(d), '127.0.0.1');
+    assert.equal(d.signerKeyPath, '/keys/signer.pem');
+    assert.equal(d.mrSigner, 'ab'.repeat(32));
     assert.throws(() => deploymentFromInspect({ ...info, Config: { ...info.Config, Labels: {} } }), {
       code: 'ERR_NOT_A_DEPLOYMENT',
     });

@@ -5,6 +5,7 @@
 // --allow-simulation, tampered packages and evidence, secrets sealed for the other enclave. After them:
 // no secret on the host, status through its states, stop/restart and a killed container.
 import assert from 'node:assert/strict';
+import { generateKeyPairSync } from 'node:crypto';
 import { existsSync, promises as fs, statSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe } from 'node:test';
@@ -323,7 +324,6 @@ describe('the MSE Home tutorial end to end (real CLI, real Docker engine, simula
   });
 
   describe('verify refuses tampered packages and evidence (no Docker)', () => {
-    let evidence: Record<string, unknown>;
     const tamperDir = (): string => path.join(w.root, 'tamper');
     const writeEvidence = async (name: string, e: unknown): Promise<string> => {
       await fs.mkdir(tamperDir(), { recursive: true });
@@ -340,15 +340,8 @@ describe('the MSE Home tutorial end to end (real CLI, real Docker engine, simula
       return jsonOf<VerifyJson>(r);
     };
 
-    before(
-      async () => {
-        evidence = JSON.parse(await fs.readFile(path.join(flask.workspace, 'evidence.json'), 'utf8')) as Record<
-          string,
-          unknown
-        >;
-      },
-      { independent: true },
-    );
+    const evidence = async (): Promise<Record<string, unknown>> =>
+      JSON.parse(await fs.readFile(path.join(flask.workspace, 'evidence.json'), 'utf8')) as Record<string, unknown>;
 
     step(
       'one changed code byte in app.tar → MRENCLAVE mismatch, named as such (exit 10)',
@@ -379,7 +372,7 @@ describe('the MSE Home tutorial end to end (real CLI, real Docker engine, simula
     step(
       'edited input_args.subject_alternative_name → SAN mismatch named (exit 11)',
       async () => {
-        const e = structuredClone(evidence) as { input_args: Record<string, unknown> };
+        const e = (await evidence()) as { input_args: Record<string, unknown> };
         e.input_args.subject_alternative_name = 'attacker.example';
         const v = await refused(await writeEvidence('san.json', e), flask.packageFile!, 11, 'san');
         const codes = failureCodes(v);
@@ -395,7 +388,7 @@ describe('the MSE Home tutorial end to end (real CLI, real Docker engine, simula
     step(
       'edited input_args.app_id → MRENCLAVE mismatch',
       async () => {
-        const e = structuredClone(evidence) as { input_args: Record<string, unknown> };
+        const e = (await evidence()) as { input_args: Record<string, unknown> };
         e.input_args.app_id = '00000000-0000-4000-8000-000000000000';
         const v = await refused(await writeEvidence('app-id.json', e), flask.packageFile!, 10, 'app-id');
         assert.deepEqual(failureCodes(v), ['ERR_POLICY_MRENCLAVE_MISMATCH']);
@@ -406,13 +399,14 @@ describe('the MSE Home tutorial end to end (real CLI, real Docker engine, simula
     step(
       'one flipped byte of the quote inside the certificate → signatures fail (exit 11)',
       async () => {
-        const pem = evidence.ratls_certificate as string;
+        const original = await evidence();
+        const pem = original.ratls_certificate as string;
         const der = pemToDer(pem);
         const quote = Buffer.from(readRatlsCertificate(pem).quote);
         const at = der.indexOf(quote);
         assert.ok(at > 0, 'the quote is in the certificate');
         der[at + 112] = der[at + 112]! ^ 0x01; // first byte of the enclave report's MRENCLAVE (48-byte header + 64)
-        const e = { ...evidence, ratls_certificate: derToPem(der) };
+        const e = { ...original, ratls_certificate: derToPem(der) };
         const v = await refused(await writeEvidence('quote-byte.json', e), flask.packageFile!, 11, 'quote-byte');
         const codes = failureCodes(v);
         assert.ok(codes.includes('ERR_RATLS_SIGNATURE'), codes.join());

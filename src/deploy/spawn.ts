@@ -174,7 +174,8 @@ export async function spawnDeployment(input: SpawnInput): Promise<SpawnResult> {
       outputDir,
       host: input.host,
       port: input.port,
-      signerKeyPath: input.signerKeyPath,
+      signerKeyPath: path.resolve(input.signerKeyPath),
+      mrSigner: Buffer.from(signer.mrSigner).toString('hex'),
       simSocketDir: socketDir,
     });
     const id = await engine.runContainer(spec);
