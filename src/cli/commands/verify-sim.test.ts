@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { serializeEvidence, parseEvidence, type Evidence } from '../../attestation/evidence.js';
-import { mrsignerFromRsaPublicKeyPem } from '../../attestation/mrsigner.js';
+import { mrsignerFromPublicKey } from '../../attestation/mrsigner.js';
 import { createRatlsCertificate, ratlsReportData } from '../../ratls/certificate.js';
 import { loadOrCreateSimPlatform, type SimPlatform } from '../../sim/platform.js';
 import { runMse } from '../../testing/cli.js';
@@ -30,7 +30,7 @@ before(async () => {
   const now = new Date();
   const quote = sim.signQuote({
     mrEnclave,
-    mrSigner: mrsignerFromRsaPublicKeyPem(signerPk),
+    mrSigner: mrsignerFromPublicKey(signerPk),
     reportData: ratlsReportData(publicKey, new Uint8Array(Buffer.from(x25519, 'base64url'))),
     isvProdId: 0,
     isvSvn: 0,
