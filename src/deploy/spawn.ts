@@ -104,7 +104,8 @@ export async function spawnDeployment(input: SpawnInput): Promise<SpawnResult> {
       hint: `Stop and remove it first: 'mse home stop --remove ${input.name}'.`,
     });
   }
-  await checkPortFree(input.port);
+  // (spawn has no "free port" default: --port defaults to 443)
+  await checkPortFree(input.port, "Choose another --port; 'mse home list' shows the ports deployments use.");
   const outputDir = path.resolve(input.outputDir);
   await fs.mkdir(outputDir, { recursive: true, mode: 0o700 });
   const inputDir = path.join(outputDir, ENCLAVE_INPUT_DIR);
