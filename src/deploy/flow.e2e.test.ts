@@ -177,6 +177,7 @@ describe('the MSE Home tutorial end to end (real CLI, real Docker engine, simula
         expectExit(results[i]!, `package ${a.label}`),
       );
       w.trackImage(p.image);
+      w.trackImage(`${p.name}:latest`);
       assert.equal(p.name, `${a.label}_app`);
       assert.equal(p.encrypted, false);
       assert.equal(p.appFiles, 1);
@@ -276,6 +277,18 @@ describe('the MSE Home tutorial end to end (real CLI, real Docker engine, simula
       '--allow-simulation',
     );
     expectExit(r, 'verify of the re-collected evidence');
+    // never with another signer key: a missing one is not created, a different one is refused
+    const missing = path.join(w.root, 'home', 'no-such-key.pem');
+    const r2 = await w.mse(['evidence', flask.name, '--output', again, '--signer-key', missing]);
+    expectExit(r2, 'evidence with a missing signer key', 3);
+    assert.match(r2.stderr, /ERR_FILE_NOT_FOUND/);
+    assert.ok(!existsSync(missing), 'evidence created no key');
+    const other = path.join(w.root, 'home', 'other-key.pem');
+    const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 3072, publicExponent: 3 });
+    await fs.writeFile(other, privateKey.export({ type: 'pkcs1', format: 'pem' }), { mode: 0o600 });
+    const r3 = await w.mse(['evidence', flask.name, '--output', again, '--signer-key', other]);
+    expectExit(r3, 'evidence with another signer key', 7);
+    assert.match(r3.stderr, /ERR_SIGNER_KEY_MISMATCH.*is not the key .* was spawned with/);
   });
 
   step('verify without --allow-simulation: invalid (exit 11), the simulated root named, no ratls.pem', async () => {
