@@ -110,6 +110,8 @@ export interface Deployment {
   host: string;
   port: number;
   outputDir: string;
+  /** sim: the host directory of the quoting service's socket (operator-side state of this deployment). */
+  simSocketDir?: string;
   /** The signer key spawn used and its MRSIGNER (hex); absent on containers spawned before they were recorded. */
   signerKeyPath?: string;
   mrSigner?: string;
@@ -136,6 +138,7 @@ export function deploymentFromInspect(info: ContainerInspect): Deployment {
   }
   const binding = info.HostConfig.PortBindings?.[`${ENCLAVE_PORT}/tcp`]?.[0];
   const input = info.Mounts.find((m) => m.Destination === INPUT_DIR);
+  const socketDir = info.Mounts.find((m) => m.Destination === SIM_SOCKET_DIR);
   if (!binding || !input) {
     throw new InputError(
       'ERR_NOT_A_DEPLOYMENT',
@@ -156,6 +159,7 @@ export function deploymentFromInspect(info: ContainerInspect): Deployment {
     host: binding.HostIp || '0.0.0.0',
     port: Number(binding.HostPort),
     outputDir: labels[WORKSPACE_LABEL] ?? path.dirname(input.Source),
+    ...(socketDir ? { simSocketDir: socketDir.Source } : {}),
     ...(labels[SIGNER_KEY_LABEL] ? { signerKeyPath: labels[SIGNER_KEY_LABEL] } : {}),
     ...(labels[MRSIGNER_LABEL] ? { mrSigner: labels[MRSIGNER_LABEL] } : {}),
   };

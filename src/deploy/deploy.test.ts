@@ -68,7 +68,10 @@ describe('deployment container', () => {
       Config: { Image: plan.image, Cmd: plan.cmd!, Labels: plan.labels! },
       State: { Status: 'running', ExitCode: 0, StartedAt: '2026-11-27T00:00:00Z' },
       HostConfig: { PortBindings: { '443/tcp': [{ HostIp: '127.0.0.1', HostPort: '9443' }] } },
-      Mounts: [{ Source: '/work/out/enclave-input', Destination: '/opt/input' }],
+      Mounts: [
+        { Source: '/work/out/enclave-input', Destination: '/opt/input' },
+        { Source: '/state/sim/demo', Destination: '/var/run/mse-sim' },
+      ],
     };
     const d = deploymentFromInspect(info);
     assert.deepEqual(d.args, args);
@@ -77,6 +80,7 @@ describe('deployment container', () => {
     assert.equal(d.outputDir, '/work/out');
     assert.equal(localAddress(d), '127.0.0.1');
     assert.equal(d.signerKeyPath, '/keys/signer.pem');
+    assert.equal(d.simSocketDir, '/state/sim/demo');
     assert.equal(d.mrSigner, 'ab'.repeat(32));
     assert.throws(() => deploymentFromInspect({ ...info, Config: { ...info.Config, Labels: {} } }), {
       code: 'ERR_NOT_A_DEPLOYMENT',
