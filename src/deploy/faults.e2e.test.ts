@@ -176,6 +176,7 @@ describe('faults: configuration protocol, spawn conflicts, apps failing after ru
       // spawn's --port defaults to 443, not to a free port: the hint must not say to leave it out
       assert.match(r.stderr, /hint: Choose another --port; 'mse home list' shows the ports deployments use/);
       assert.equal(await w.engine.inspectContainer(name), undefined, 'no container created');
+      assert.ok(!existsSync(path.join(w.stateDir, 'deployments', name)), 'no state left');
       assert.ok(!existsSync(path.join(workspace, 'enclave-input')), 'no package extracted');
     },
     { independent: true },
@@ -192,6 +193,7 @@ describe('faults: configuration protocol, spawn conflicts, apps failing after ru
       const now = await w.engine.inspectContainer(crash.name);
       assert.equal(now?.Id, before?.Id);
       assert.equal(now?.State.StartedAt, before?.State.StartedAt);
+      assert.ok(existsSync(path.join(w.stateDir, 'deployments', crash.name)), 'its state is kept');
       assert.ok(!existsSync(path.join(workspace, 'enclave-input')), 'no package extracted');
       assert.equal(await statusOf(crash.name), 'waiting for secrets');
     },

@@ -576,7 +576,10 @@ describe('the MSE Home tutorial end to end (real CLI, real Docker engine, simula
 
   step('stop --remove: the deployments are gone', async () => {
     for (const a of apps) {
+      const state = path.join(w.stateDir, 'deployments', a.name);
+      assert.ok(existsSync(state), 'the deployment has operator-side state (its quoting socket directory)');
       expectExit(await w.mse(['stop', '--remove', a.name]), `stop --remove ${a.label}`);
+      assert.ok(!existsSync(state), 'removed with the deployment');
       const r = await w.mse(['status', a.name]);
       expectExit(r, 'status of a removed deployment', 7);
       assert.match(r.stderr, /ERR_DEPLOYMENT_NOT_FOUND/);
