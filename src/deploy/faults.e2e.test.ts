@@ -17,6 +17,7 @@ import {
   freePort,
   freshSecrets,
   jsonOf,
+  PACKAGE_TIMEOUT_MS,
   pinnedHttps,
   story,
   type World,
@@ -81,7 +82,9 @@ describe('faults: configuration protocol, spawn conflicts, apps failing after ru
     await copyFixture('fastapi_app', project, { version: VERSION });
     const p = jsonOf<{ package: string; image: string; name: string }>(
       expectExit(
-        await w.mse(['package', '--project', project, '--output', path.join(w.root, 'provider'), '--json']),
+        await w.mse(['package', '--project', project, '--output', path.join(w.root, 'provider'), '--json'], {
+          timeoutMs: PACKAGE_TIMEOUT_MS,
+        }),
         'package',
       ),
     );

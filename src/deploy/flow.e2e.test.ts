@@ -21,6 +21,7 @@ import {
   freePort,
   freshSecrets,
   jsonOf,
+  PACKAGE_TIMEOUT_MS,
   pemToDer,
   pinnedHttps,
   story,
@@ -170,7 +171,9 @@ describe('the MSE Home tutorial end to end (real CLI, real Docker engine, simula
 
   step('package: one deterministic tar per project', async () => {
     const results = await Promise.all(
-      apps.map((a) => w.mse(['package', '--project', a.project, '--output', a.provider, '--json'])),
+      apps.map((a) =>
+        w.mse(['package', '--project', a.project, '--output', a.provider, '--json'], { timeoutMs: PACKAGE_TIMEOUT_MS }),
+      ),
     );
     apps.forEach((a, i) => {
       const p = jsonOf<{ package: string; name: string; image: string; appFiles: number; encrypted: boolean }>(

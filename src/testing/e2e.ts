@@ -18,6 +18,12 @@ import { fileSource, indexTar, type TarReadLimits } from '../package/tar-read.js
 import { runMse, type CliResult } from './cli.js';
 import { REPO_ROOT } from './vectors.js';
 
+/**
+ * `package` builds the base image first when it is missing or stale (mmdebstrap from Debian's archive on a
+ * fresh CI machine: minutes); other commands get the default 3 minutes.
+ */
+export const PACKAGE_TIMEOUT_MS = 20 * 60_000;
+
 /** Every deployment the e2e tests create is named `mse-e2e-…`, so leftovers are easy to spot. */
 export const E2E_PREFIX = 'mse-e2e-';
 
