@@ -25,4 +25,10 @@ export default tseslint.config(
       },
     },
   },
+  {
+    files: ['bench/**/*.js'],
+    languageOptions: {
+      globals: { process: 'readonly', console: 'readonly', URL: 'readonly', performance: 'readonly' },
+    },
+  },
 );

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { InputError } from '../errors.js';
+import { createRatlsCertificate, readRatlsCertificate } from '../ratls/certificate.js';
 import { readVectorText } from '../testing/vectors.js';
 import { toHex } from './bytes.js';
 import { parseEvidence, serializeEvidence, type Evidence } from './evidence.js';
@@ -114,6 +115,29 @@ describe('verifyEvidence on MSE’s real evidence (as testvectors/mse/README.md 
     assert.ok(codes.includes('ERR_IDENTITY_SIGNER_KEY_MISMATCH'));
     assert.ok(codes.includes('ERR_POLICY_MRENCLAVE_MISMATCH'));
     assert.equal(v.failures.find((f) => f.code === 'ERR_POLICY_MRENCLAVE_MISMATCH')!.policy, true);
+  });
+
+  it('compares the SAN as a host name: case-insensitively', () => {
+    // what `spawn --san App.Example.COM` makes: the enclave keeps the spelling in its dNSName
+    const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const quote = readRatlsCertificate(e.ratlsCertificate).quote;
+    const san = 'App.Example.COM';
+    const { pem } = createRatlsCertificate({
+      privateKey,
+      publicKey,
+      quote,
+      subject: e.inputArgs.subject,
+      san,
+      notAfter: new Date('2030-01-01T00:00:00Z'),
+    });
+    const check = (evidenceSan: string): string | undefined =>
+      verifyEvidence({
+        evidence: { ...e, ratlsCertificate: pem, inputArgs: { ...e.inputArgs, subjectAlternativeName: evidenceSan } },
+        at: new Date(),
+      }).checks.find((c) => c.id === 'ratls.san')?.status;
+    assert.equal(check(san), 'pass');
+    assert.equal(check('app.example.com'), 'pass');
+    assert.equal(check('other.example.com'), 'fail');
   });
 
   it('reports an unreadable certificate without throwing', () => {

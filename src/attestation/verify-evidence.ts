@@ -114,7 +114,8 @@ export function verifyEvidence(input: EvidenceVerificationInput): EvidenceVerdic
         }
       }),
       check('ratls.san', 'ratls', 'Certificate SAN = input_args.subject_alternative_name', () => {
-        if (normalizeSan(ia.subjectAlternativeName) !== c.san) {
+        // DNS names compare case-insensitively, IP addresses by value (the enclave keeps the spelling given)
+        if (normalizeSan(ia.subjectAlternativeName) !== normalizeSan(c.san)) {
           throw new AttestationError(
             'ratls',
             'ERR_RATLS_SAN_MISMATCH',

@@ -106,3 +106,20 @@ describe('status', () => {
     assert.equal(classifyStatus(running, undefined, new Date(2_000_000_000_000)), 'expired');
   });
 });
+
+describe('image tags of a package', () => {
+  it('accept only <app>:<digits>, refuse retagging anything else on the engine', async () => {
+    const { checkImageTags } = await import('./spawn.js');
+    assert.doesNotThrow(() => checkImageTags(['demo_app:1795824940126000000'], 'demo_app'));
+    assert.doesNotThrow(() => checkImageTags([], 'demo_app'));
+    for (const tags of [
+      ['mse-home-base:0.1.0'],
+      ['postgres:latest'],
+      ['demo_app:latest'],
+      ['demoxapp:1'],
+      ['demo_app:1', 'other:2'],
+    ]) {
+      assert.throws(() => checkImageTags(tags, 'demo_app'), { code: 'ERR_PACKAGE_IMAGE_TAGS' }, tags.join());
+    }
+  });
+});

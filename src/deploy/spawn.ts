@@ -18,7 +18,8 @@ import type { Logger } from '../cli/log.js';
 import { serializeEvidence } from '../attestation/evidence.js';
 import type { DockerEngine } from '../docker/engine.js';
 import { checkPortFree } from '../docker/localtest.js';
-import { StateError, UsageError } from '../errors.js';
+import { InputError, StateError, UsageError } from '../errors.js';
+import { imageRepository } from '../docker/app-image.js';
 import { writeFileAtomic } from '../fs/files.js';
 import { readPackage } from '../package/read.js';
 import { APP_NAME_PATTERN } from '../project/config.js';
@@ -118,6 +119,9 @@ export async function spawnDeployment(input: SpawnInput): Promise<SpawnResult> {
     const pkg = await readPackage(input.packageFile, inputDir);
     phase(`${pkg.config.name}, ${pkg.appFiles.length} code files, image ${pkg.imageConfigDigest.slice(0, 19)}`);
 
+    // `docker load` applies every tag image.tar names: a hostile package could retag another image on this
+    // engine (e.g. the base image). Accept only the tag our packager (and MSE's) writes: <app>:<time_ns>.
+    checkImageTags(pkg.image.repoTags, pkg.config.name);
     phase = log.phase('loading the image');
     await engine.loadImage(path.join(inputDir, 'image.tar'));
     const image = await engine.inspectImage(pkg.imageConfigDigest);
@@ -212,6 +216,21 @@ export async function spawnDeployment(input: SpawnInput): Promise<SpawnResult> {
   } catch (error) {
     await cleanup();
     throw error;
+  }
+}
+
+/** Refuse image.tar tags other than `<app repository>:<digits>` (see spawnDeployment). */
+export function checkImageTags(repoTags: string[], appName: string): void {
+  const expected = new RegExp(`^${imageRepository(appName).replace(/[.]/g, '\\.')}:[0-9]{1,20}$`);
+  const bad = repoTags.filter((t) => !expected.test(t));
+  if (bad.length > 0) {
+    throw new InputError(
+      'ERR_PACKAGE_IMAGE_TAGS',
+      `the package's image.tar would tag ${bad.join(', ')} on this engine`,
+      {
+        hint: `A package's image may only be tagged ${imageRepository(appName)}:<timestamp>; this package was not made by 'mse home package'.`,
+      },
+    );
   }
 }
 

@@ -305,6 +305,7 @@ async function buildBase(
 ): Promise<BaseImageStatus> {
   let rootfsBuilt = false;
   const rootfsImage = await engine.inspectImage(inputs.rootfsRef);
+  const previousRootfsId = rootfsImage?.Id;
   if (!rootfsImage || options.force === 'rootfs') {
     await buildRootfs(engine, log, inputs, options);
     rootfsBuilt = true;
@@ -344,6 +345,10 @@ async function buildBase(
   if (previousId && previousId !== result.id) {
     // The old image lost its tag; drop it unless another tag or something else still uses it.
     await engine.removeIfDangling(previousId).catch(() => undefined);
+  }
+  if (rootfsBuilt && previousRootfsId && previousRootfsId !== (await engine.inspectImage(inputs.rootfsRef))?.Id) {
+    // A rebuilt rootfs took the tag; the old one goes once no base image builds on it.
+    await engine.removeIfDangling(previousRootfsId).catch(() => undefined);
   }
   return {
     ref: BASE_IMAGE,

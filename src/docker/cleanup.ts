@@ -36,8 +36,11 @@ export async function withCleanup<T>(
   let resolveInterrupted!: (s: NodeJS.Signals) => void;
   const interrupted = new Promise<NodeJS.Signals>((r) => (resolveInterrupted = r));
   let running: Promise<void> | undefined;
+  let closed = false;
+  let bodyDone: Promise<unknown> = Promise.resolve();
   const runActions = (failed: boolean): Promise<void> => {
     running ??= (async () => {
+      closed = true;
       for (const a of actions.splice(0).reverse()) {
         if ((a.when === 'failure' && !failed) || (a.when === 'success' && failed)) continue;
         try {
@@ -53,19 +56,34 @@ export async function withCleanup<T>(
     controller.abort();
     resolveInterrupted(sig);
     if (options.exitOnSignal === false) return;
-    void runActions(true).finally(() => process.exit(SIGNAL_EXIT[sig] ?? 1));
+    // Give an engine call in flight (e.g. a container being created) a moment to land, so that its undo
+    // action is registered before the actions run; then clean up and exit.
+    const grace = new Promise((r) => setTimeout(r, 3000).unref());
+    void Promise.race([bodyDone, grace])
+      .then(() => runActions(true))
+      .finally(() => process.exit(SIGNAL_EXIT[sig] ?? 1));
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  // After the actions ran (interrupted), late registrations undo at once.
+  const register = (fn: () => Promise<unknown>, when: Action['when']): void => {
+    if (closed) {
+      if (when !== 'success') void fn().catch(() => undefined);
+      return;
+    }
+    actions.push({ fn, when });
+  };
   const scope: CleanupScope = {
-    always: (fn) => actions.push({ fn, when: 'always' }),
-    onFailure: (fn) => actions.push({ fn, when: 'failure' }),
-    onSuccess: (fn) => actions.push({ fn, when: 'success' }),
+    always: (fn) => register(fn, 'always'),
+    onFailure: (fn) => register(fn, 'failure'),
+    onSuccess: (fn) => register(fn, 'success'),
     interrupted,
     signal: controller.signal,
   };
   try {
-    const result = await body(scope);
+    const pending = body(scope);
+    bodyDone = pending.catch(() => undefined);
+    const result = await pending;
     await runActions(false);
     return result;
   } catch (error) {

@@ -8,7 +8,8 @@
  *   `{"error": "<reason>", "code": "ERR_…"}` and the server keeps waiting; a body over 1 MiB is refused with
  *   413 without being read. Success writes the configuration, answers 200 `{"status": "configured"}` and
  *   closes the server so the app can take the port.
- * - One POST is processed at a time (others get 503 meanwhile); other methods get 405.
+ * - One POST is validated and applied at a time (others get 503 meanwhile); bodies are read before that
+ *   lock is taken, so a slow client cannot hold it; other methods get 405.
  */
 import https from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -115,6 +116,19 @@ export function runConfigurationServer(opts: ConfigServerOptions): Promise<Confi
         );
         return;
       }
+      // Read the (bounded) body before taking the lock: a client that never finishes its body must not
+      // hold the one-at-a-time slot, or any peer on the network could keep the enclave from being configured.
+      const body = await readBody(req, res);
+      if (!body) return; // already answered 413
+      if (outcome) {
+        sendJson(
+          res,
+          503,
+          { error: 'the enclave is already configured and starting the app', code: 'ERR_CONFIG_DONE' },
+          { connection: 'close' },
+        );
+        return;
+      }
       if (busy) {
         sendJson(
           res,
@@ -122,13 +136,10 @@ export function runConfigurationServer(opts: ConfigServerOptions): Promise<Confi
           { error: 'another configuration request is being processed', code: 'ERR_CONFIG_BUSY' },
           { ...waiting, 'retry-after': '1' },
         );
-        req.resume();
         return;
       }
       busy = true;
       try {
-        const body = await readBody(req, res);
-        if (!body) return; // already answered 413
         let validated;
         try {
           validated = await validateConfiguration(body, opts.context);

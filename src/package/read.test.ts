@@ -106,7 +106,7 @@ describe('readPackage', () => {
   it('extracts the four members atomically into a new directory', async () => {
     const file = await pkg(await goodMembers());
     const dest = path.join(dir, 'extracted');
-    const p = await readPackage(file, dest);
+    const p = await readPackage(file, dest, { hashMembers: true });
     assert.equal(p.dir, dest);
     assert.deepEqual(readdirSync(dest).sort(), ['app.tar', 'image.tar', 'mse.toml', 'tests.tar']);
     assert.equal(readFileSync(path.join(dest, 'mse.toml'), 'utf8'), TOML);

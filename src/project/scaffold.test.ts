@@ -37,6 +37,7 @@ describe('scaffold plan (pure)', () => {
     assert.deepEqual(
       files.map((f) => f.path),
       [
+        '.dockerignore',
         'Dockerfile',
         'mse.toml',
         'mse_src/.mseignore',

@@ -40,7 +40,7 @@ export function freshSecrets(): ScaffoldSecrets {
   return { aesKey: randomBytes(32).toString('hex'), resultSk: generateFernetKey() };
 }
 
-/** Template files: relative path → text. Renamed on output: `dotmseignore` → `.mseignore`. */
+/** Template files: relative path → text. Renamed on output: `dotmseignore` → `.mseignore`, `dotdockerignore` → `.dockerignore`. */
 export async function readTemplates(dir = SCAFFOLD_TEMPLATE_DIR): Promise<Map<string, string>> {
   const out = new Map<string, string>();
   const walk = async (rel: string): Promise<void> => {
@@ -60,7 +60,7 @@ export function planScaffold(name: string, templates: Map<string, string>, secre
   const vars: Record<string, string> = { name, version: VERSION, healthcheck: '/health' };
   const render = (text: string): string => text.replace(/\{\{(\w+)\}\}/g, (m, k: string) => vars[k] ?? m);
   const files: PlannedFile[] = [...templates].map(([rel, text]) => ({
-    path: rel.replace(/(^|\/)dotmseignore$/, '$1.mseignore'),
+    path: rel.replace(/(^|\/)dot(mseignore|dockerignore)$/, '$1.$2'),
     content: render(text),
     mode: 0o644,
   }));

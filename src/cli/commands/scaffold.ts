@@ -7,7 +7,7 @@ import { printJson } from '../output.js';
 const spec: CommandSpec = {
   name: 'scaffold',
   summary: 'Create a new app project (Flask example, tests, secrets)',
-  description: `Creates NAME/ with mse.toml, Dockerfile, mse_src/app.py, mse_src/.mseignore, tests/,
+  description: `Creates NAME/ with mse.toml, Dockerfile (+ .dockerignore keeping the secrets out of the image), mse_src/app.py, mse_src/.mseignore, tests/,
 secrets.json and secrets_to_seal.json (fresh random keys, mode 0600) and a README. NAME must not exist.`,
   options: {},
   positionals: [{ name: 'name', description: 'Project directory and app name', required: true }],

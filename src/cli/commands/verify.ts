@@ -10,7 +10,7 @@ import { parseEvidence } from '../../attestation/evidence.js';
 import { parseMeasurement } from '../../attestation/policy.js';
 import { verifyEvidence, type ExpectedIdentity } from '../../attestation/verify-evidence.js';
 import { UsageError } from '../../errors.js';
-import { readUserText, requireDirectory, writeFileAtomic } from '../../fs/files.js';
+import { pathExists, readUserText, requireDirectory, writeFileAtomic } from '../../fs/files.js';
 import { simMrenclaveOfPackageFile } from '../../sim/package-measurement.js';
 import { requireOneOf, stringOption, type CommandSpec } from '../command.js';
 import { POLICY_OPTIONS, appraisalSettings, reportVerdict } from '../attestation-options.js';
@@ -105,6 +105,10 @@ On acceptance OUTPUT/ratls.pem is written. Exit codes: 0 accepted, 10 valid but 
     }
     const code = reportVerdict(ctx, verdict, written ? { ratlsCertificate: written } : {});
     if (written) ctx.log.success(`verified; certificate written to ${written}`);
+    else if (await pathExists(path.join(output, 'ratls.pem'))) {
+      // spawn/evidence also write a ratls.pem (unverified): never let a rejection leave one looking verified.
+      ctx.log.warn(`${path.join(output, 'ratls.pem')} was NOT written by this verification: do not seal secrets to it`);
+    }
     return code;
   },
 };
