@@ -22,7 +22,6 @@ import {
   story,
   type World,
 } from '../testing/e2e.js';
-import { VERSION } from '../version.js';
 
 interface Deployment {
   name: string;
@@ -79,7 +78,7 @@ describe('faults: configuration protocol, spawn conflicts, apps failing after ru
   before(async () => {
     w = await createWorld('faults');
     project = path.join(w.root, 'provider', 'fastapi_app');
-    await copyFixture('fastapi_app', project, { version: VERSION });
+    await copyFixture('fastapi-tutorial', project);
     const p = jsonOf<{ package: string; image: string; name: string }>(
       expectExit(
         await w.mse(['package', '--project', project, '--output', path.join(w.root, 'provider'), '--json'], {

@@ -29,7 +29,6 @@ import {
   waitStopped,
   type World,
 } from '../testing/e2e.js';
-import { VERSION } from '../version.js';
 
 interface App {
   label: 'flask' | 'fastapi';
@@ -159,7 +158,7 @@ describe('the MSE Home tutorial end to end (real CLI, real Docker engine, simula
     assert.match(flask.secrets!.aes_key, /^[0-9a-f]{64}$/);
     assert.match(flask.sealed!.result_sk, /^[A-Za-z0-9_-]{43}=$/);
 
-    await copyFixture('fastapi_app', fastapi.project, { version: VERSION });
+    await copyFixture('fastapi-tutorial', fastapi.project);
     const fresh = freshSecrets();
     fastapi.secrets = fresh.secrets;
     fastapi.sealed = fresh.sealed;

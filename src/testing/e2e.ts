@@ -13,6 +13,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { it } from 'node:test';
 import type { TLSSocket } from 'node:tls';
+import { BASE_IMAGE } from '../docker/base-image.js';
 import { DockerEngine } from '../docker/engine.js';
 import { fileSource, indexTar, type TarReadLimits } from '../package/tar-read.js';
 import { runMse, type CliResult } from './cli.js';
@@ -208,25 +209,18 @@ export function derToPem(der: Buffer): string {
     .join('\n')}\n-----END CERTIFICATE-----\n`;
 }
 
-/** Directory of the e2e fixture projects. */
-export const FIXTURES = path.join(REPO_ROOT, 'src', 'deploy', 'testdata');
+/** Directory of the fixture projects. */
+export const FIXTURES = path.join(REPO_ROOT, 'test-fixtures');
 
-/** Copy fixture project `name` to `dest`, replacing `{{key}}` in every text file with `vars[key]`. */
-export async function copyFixture(name: string, dest: string, vars: Record<string, string>): Promise<void> {
-  const walk = async (from: string, to: string): Promise<void> => {
-    await fs.mkdir(to, { recursive: true });
-    for (const d of await fs.readdir(from, { withFileTypes: true })) {
-      if (d.name === '__pycache__') continue;
-      const src = path.join(from, d.name);
-      const dst = path.join(to, d.name);
-      if (d.isDirectory()) await walk(src, dst);
-      else {
-        const text = (await fs.readFile(src, 'utf8')).replace(/\{\{(\w+)\}\}/g, (all, k: string) => vars[k] ?? all);
-        await fs.writeFile(dst, text);
-      }
-    }
-  };
-  await walk(path.join(FIXTURES, name), dest);
+/** Copy fixture project `name` to `dest`, its Dockerfile building FROM this build's base image. */
+export async function copyFixture(name: string, dest: string): Promise<void> {
+  await fs.cp(path.join(FIXTURES, name), dest, {
+    recursive: true,
+    filter: (src) => path.basename(src) !== '__pycache__',
+  });
+  const dockerfile = path.join(dest, 'Dockerfile');
+  const text = await fs.readFile(dockerfile, 'utf8');
+  await fs.writeFile(dockerfile, text.replace(/^FROM mse-home-base:\S+/m, `FROM ${BASE_IMAGE}`));
 }
 
 /** Fresh secrets in the scaffold's shape: `aes_key` (hex, plaintext secrets) and `result_sk` (Fernet key). */
