@@ -81,8 +81,11 @@ export function freeLoopbackPort(): Promise<number> {
   });
 }
 
-/** Throws `ERR_PORT_IN_USE` when something listens on 127.0.0.1:`port`. */
-export function checkPortFree(port: number): Promise<void> {
+/** Throws `ERR_PORT_IN_USE` (with `hint`, default localtest's) when something listens on 127.0.0.1:`port`. */
+export function checkPortFree(
+  port: number,
+  hint = 'Choose another --port, or leave it out to use a free one.',
+): Promise<void> {
   return new Promise((resolve, reject) => {
     const server = net.createServer();
     server.unref();
@@ -92,9 +95,7 @@ export function checkPortFree(port: number): Promise<void> {
           ? new DockerError(
               'ERR_PORT_IN_USE',
               `port ${port} on 127.0.0.1 is ${error.code === 'EACCES' ? 'not allowed' : 'already in use'}`,
-              {
-                hint: 'Choose another --port, or leave it out to use a free one.',
-              },
+              { hint },
             )
           : error,
       );
