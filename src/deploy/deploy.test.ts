@@ -100,6 +100,7 @@ describe('status', () => {
     assert.equal(classifyStatus(running, { kind: 'answer', status: 404, waiting: false }, now), 'unknown');
     assert.equal(classifyStatus({ ...running, state: 'exited', exitCode: 1 }, undefined, now), 'on error');
     assert.equal(classifyStatus({ ...running, state: 'exited', exitCode: 0 }, undefined, now), 'stopped');
+    assert.equal(classifyStatus({ ...running, state: 'dead', exitCode: 0 }, undefined, now), 'on error');
     // a requested stop (SIGTERM) is not an error, a kill (SIGKILL) is
     assert.equal(classifyStatus({ ...running, state: 'exited', exitCode: 143 }, undefined, now), 'stopped');
     assert.equal(classifyStatus({ ...running, state: 'exited', exitCode: 137 }, undefined, now), 'on error');

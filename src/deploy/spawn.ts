@@ -100,7 +100,11 @@ export async function spawnDeployment(input: SpawnInput): Promise<SpawnResult> {
     });
   }
   // (spawn has no "free port" default: --port defaults to 443)
-  await checkPortFree(input.port, "Choose another --port; 'mse home list' shows the ports deployments use.");
+  await checkPortFree(
+    input.port,
+    "Choose another --port; 'mse home list' shows the ports deployments use.",
+    input.host,
+  );
   const outputDir = path.resolve(input.outputDir);
   await fs.mkdir(outputDir, { recursive: true, mode: 0o700 });
   const inputDir = path.join(outputDir, ENCLAVE_INPUT_DIR);

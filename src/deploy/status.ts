@@ -24,12 +24,11 @@ export function classifyStatus(
   probe: ProbeResult | undefined,
   now: Date,
 ): DeploymentStatus {
-  if (d.state !== 'running')
-    return d.state === 'exited' && d.exitCode !== 0 && d.exitCode !== SIGTERM_EXIT_CODE
-      ? 'on error'
-      : d.state === 'restarting'
-        ? 'initializing'
-        : 'stopped';
+  if (d.state !== 'running') {
+    if (d.state === 'dead') return 'on error';
+    if (d.state === 'restarting') return 'initializing';
+    return d.state === 'exited' && d.exitCode !== 0 && d.exitCode !== SIGTERM_EXIT_CODE ? 'on error' : 'stopped';
+  }
   if (now.getTime() / 1000 > d.args.expiration) return 'expired';
   if (!probe || probe.kind === 'unreachable') return 'initializing';
   if (probe.status === 200) return probe.waiting ? 'waiting for secrets' : 'running';

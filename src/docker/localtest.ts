@@ -85,6 +85,7 @@ export function freeLoopbackPort(): Promise<number> {
 export function checkPortFree(
   port: number,
   hint = 'Choose another --port, or leave it out to use a free one.',
+  host = '127.0.0.1',
 ): Promise<void> {
   return new Promise((resolve, reject) => {
     const server = net.createServer();
@@ -94,13 +95,13 @@ export function checkPortFree(
         error.code === 'EADDRINUSE' || error.code === 'EACCES'
           ? new DockerError(
               'ERR_PORT_IN_USE',
-              `port ${port} on 127.0.0.1 is ${error.code === 'EACCES' ? 'not allowed' : 'already in use'}`,
+              `port ${port} on ${host} is ${error.code === 'EACCES' ? 'not allowed' : 'already in use'}`,
               { hint },
             )
           : error,
       );
     });
-    server.listen(port, '127.0.0.1', () => server.close(() => resolve()));
+    server.listen(port, host, () => server.close(() => resolve()));
   });
 }
 
