@@ -21,28 +21,30 @@ export const MAX_CONFIGURATION_BYTES = 1024 * 1024;
 
 /** Pure: the JSON body for the configuration server. */
 export function buildConfigurationBody(input: ConfigurationInput): string {
-  const body: Record<string, unknown> = { uuid: input.appId };
+  // Members are spliced as JSON text: app_secrets goes out byte for byte as the operator wrote it (a parse
+  // and re-serialization would round big integers and reorder nothing else), after checking it parses.
+  const members: string[] = [`"uuid":${JSON.stringify(input.appId)}`];
   if (input.secrets !== undefined) {
+    const text = input.secrets.toString('utf8').trim();
     try {
-      body.app_secrets = JSON.parse(input.secrets.toString('utf8'));
+      JSON.parse(text);
     } catch {
       throw new InputError('ERR_SECRETS_NOT_JSON', 'the secrets file is not valid JSON', {
         hint: 'The enclave writes app_secrets as JSON; fix the file.',
       });
     }
+    members.push(`"app_secrets":${text}`);
   }
   if (input.sealedSecrets !== undefined) {
     if (input.sealedSecrets.length < SEALED_BOX_OVERHEAD) {
       throw new InputError(
         'ERR_SEALED_SECRETS',
         `the sealed secrets file is ${input.sealedSecrets.length} bytes, too short for a sealed box`,
-        {
-          hint: "Use the file written by the code provider's 'mse home seal'.",
-        },
+        { hint: "Use the file written by the code provider's 'mse home seal'." },
       );
     }
     // MSE sends unpadded URL-safe base64.
-    body.app_sealed_secrets = input.sealedSecrets.toString('base64url');
+    members.push(`"app_sealed_secrets":${JSON.stringify(input.sealedSecrets.toString('base64url'))}`);
   }
   if (input.codeKey !== undefined) {
     if (input.codeKey.length !== 32) {
@@ -50,9 +52,9 @@ export function buildConfigurationBody(input: ConfigurationInput): string {
         hint: "Use the .key file written by 'mse home package --encrypt'.",
       });
     }
-    body.code_secret_key = input.codeKey.toString('hex');
+    members.push(`"code_secret_key":${JSON.stringify(input.codeKey.toString('hex'))}`);
   }
-  const text = JSON.stringify(body);
+  const text = `{${members.join(',')}}`;
   if (Buffer.byteLength(text) > MAX_CONFIGURATION_BYTES) {
     throw new InputError(
       'ERR_CONFIGURATION_TOO_LARGE',

@@ -124,3 +124,30 @@ describe('image tags of a package', () => {
     }
   });
 });
+
+describe('configuration request body', () => {
+  it('carries app_secrets byte for byte, sealed secrets as unpadded base64url, the code key in hex', async () => {
+    const { buildConfigurationBody } = await import('./configure.js');
+    const secrets = Buffer.from('{"big": 12345678901234567890123, "aes_key": "00ff"}\n');
+    const sealed = Buffer.alloc(49, 0xfb);
+    const body = buildConfigurationBody({
+      appId: 'id-1',
+      secrets,
+      sealedSecrets: sealed,
+      codeKey: Buffer.alloc(32, 1),
+    });
+    assert.ok(body.includes('"app_secrets":{"big": 12345678901234567890123, "aes_key": "00ff"}'));
+    const parsed = JSON.parse(body) as Record<string, string>;
+    assert.equal(parsed.uuid, 'id-1');
+    assert.equal(parsed.app_sealed_secrets, sealed.toString('base64url'));
+    assert.doesNotMatch(parsed.app_sealed_secrets!, /=/);
+    assert.equal(parsed.code_secret_key, '01'.repeat(32));
+    assert.throws(() => buildConfigurationBody({ appId: 'x', secrets: Buffer.from('{bad') }), {
+      code: 'ERR_SECRETS_NOT_JSON',
+    });
+    assert.throws(() => buildConfigurationBody({ appId: 'x', sealedSecrets: Buffer.alloc(47) }), {
+      code: 'ERR_SEALED_SECRETS',
+    });
+    assert.throws(() => buildConfigurationBody({ appId: 'x', codeKey: Buffer.alloc(31) }), { code: 'ERR_KEY_LENGTH' });
+  });
+});
