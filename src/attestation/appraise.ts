@@ -827,47 +827,43 @@ export function appraise(input: AppraisalInput): Verdict {
       return doc;
     };
 
-    tcbInfo = signedDoc('tcb-info', parsed.tcbChain, c.tcb_info, c.tcb_info_signature, () => {
-      return tcbInfoMemo.get(c.tcb_info, parseTcbInfo);
-    });
-    const ti = tcbInfo;
-    const tiDates: Dated[] = [
-      certDates(parsed.tcbChain[0]!, 'TCB info signing certificate'),
-      {
-        what: 'TCB info',
-        from: ti.issueDate,
-        until: ti.nextUpdate,
+    // A signed document's validity: its signing certificate's dates and its own issueDate..nextUpdate.
+    const checkDocumentDates = (
+      stage: 'tcb-info' | 'qe-identity',
+      what: string,
+      signer: Certificate,
+      doc: { issueDate: Date; nextUpdate: Date },
+      codes: { expired: string; early: string },
+    ): void => {
+      const own: Dated = {
+        what,
+        from: doc.issueDate,
+        until: doc.nextUpdate,
         fromName: 'issueDate',
         untilName: 'nextUpdate',
         fromAlwaysChecked: false,
-      },
-    ];
-    dated.push(tiDates[1]!);
-    timeCheck('tcb-info.validity', tiDates, 'tcb-info', {
+      };
+      dated.push(own);
+      timeCheck(`${stage}.validity`, [certDates(signer, `${what} signing certificate`), own], stage, codes);
+    };
+
+    tcbInfo = signedDoc('tcb-info', parsed.tcbChain, c.tcb_info, c.tcb_info_signature, () => {
+      return tcbInfoMemo.get(c.tcb_info, parseTcbInfo);
+    });
+    checkDocumentDates('tcb-info', 'TCB info', parsed.tcbChain[0]!, tcbInfo, {
       expired: 'ERR_DCAP_TCB_INFO_EXPIRED',
       early: 'ERR_DCAP_TCB_INFO_NOT_YET_VALID',
     });
+    const ti = tcbInfo;
 
     identity = signedDoc('qe-identity', parsed.qeChain, c.qe_identity, c.qe_identity_signature, () => {
       return identityMemo.get(c.qe_identity, parseEnclaveIdentity);
     });
-    const qi = identity;
-    const qiDates: Dated[] = [
-      certDates(parsed.qeChain[0]!, 'QE identity signing certificate'),
-      {
-        what: 'QE identity',
-        from: qi.issueDate,
-        until: qi.nextUpdate,
-        fromName: 'issueDate',
-        untilName: 'nextUpdate',
-        fromAlwaysChecked: false,
-      },
-    ];
-    dated.push(qiDates[1]!);
-    timeCheck('qe-identity.validity', qiDates, 'qe-identity', {
+    checkDocumentDates('qe-identity', 'QE identity', parsed.qeChain[0]!, identity, {
       expired: 'ERR_DCAP_QE_IDENTITY_EXPIRED',
       early: 'ERR_DCAP_QE_IDENTITY_NOT_YET_VALID',
     });
+    const qi = identity;
 
     // --- the quote against the collateral --------------------------------------------------------------
     const e = ext!;

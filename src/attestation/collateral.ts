@@ -279,6 +279,18 @@ class Fields {
     });
   }
 
+  /** The signed bytes as a JSON object (`member` names it in errors). */
+  document(signed: Uint8Array, member: string): Record<string, unknown> {
+    const text = decodeUtf8(signed) ?? this.fail('(document)', 'is not UTF-8');
+    let raw: unknown;
+    try {
+      raw = JSON.parse(text);
+    } catch {
+      this.fail('(document)', 'is not valid JSON');
+    }
+    return this.object(raw, member);
+  }
+
   object(v: unknown, path: string): Record<string, unknown> {
     if (typeof v !== 'object' || v === null || Array.isArray(v)) this.fail(path, 'must be an object');
     return v as Record<string, unknown>;
@@ -330,14 +342,7 @@ class Fields {
 /** Parse verified TCB Info bytes (v2 or v3). Throws AttestationError ERR_DCAP_TCB_INFO_FORMAT. */
 export function parseTcbInfo(signed: Uint8Array): TcbInfo {
   const f = new Fields('tcb-info', 'ERR_DCAP_TCB_INFO_FORMAT', 'TCB info');
-  const text = decodeUtf8(signed) ?? f.fail('(document)', 'is not UTF-8');
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text);
-  } catch {
-    f.fail('(document)', 'is not valid JSON');
-  }
-  const o = f.object(raw, 'tcbInfo');
+  const o = f.document(signed, 'tcbInfo');
   const version = f.int(o.version, 'version');
   if (version !== 2 && version !== 3) f.fail('version', `is ${version}; only versions 2 and 3 are supported`);
   let id: string | undefined;
@@ -391,14 +396,7 @@ export function parseTcbInfo(signed: Uint8Array): TcbInfo {
 /** Parse verified QE Identity bytes (v2). Throws AttestationError ERR_DCAP_QE_IDENTITY_FORMAT. */
 export function parseEnclaveIdentity(signed: Uint8Array): EnclaveIdentity {
   const f = new Fields('qe-identity', 'ERR_DCAP_QE_IDENTITY_FORMAT', 'QE identity');
-  const text = decodeUtf8(signed) ?? f.fail('(document)', 'is not UTF-8');
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text);
-  } catch {
-    f.fail('(document)', 'is not valid JSON');
-  }
-  const o = f.object(raw, 'enclaveIdentity');
+  const o = f.document(signed, 'enclaveIdentity');
   const version = f.int(o.version, 'version');
   if (version !== 2) f.fail('version', `is ${version}; only version 2 is supported`);
   const levels = f.array(o.tcbLevels, 'tcbLevels').map((lv, i): QeTcbLevel => {

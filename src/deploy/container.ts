@@ -18,6 +18,9 @@ export const HEALTHCHECK_LABEL = 'healthcheck_endpoint';
 export const PLATFORM_LABEL = 'mse-home.platform';
 /** The deployment's workspace (`spawn --output`): evidence.json and ratls.pem live there. */
 export const WORKSPACE_LABEL = 'mse-home.workspace';
+/** The enclave signer key's path and its MRSIGNER (hex): `evidence` uses that key, and only that one. */
+export const SIGNER_KEY_LABEL = 'mse-home.signer-key';
+export const MRSIGNER_LABEL = 'mse-home.mrsigner';
 /** Where `spawn --output` is mounted in the container: the package members and the evidence. */
 export const INPUT_DIR = '/opt/input';
 /** Where the sim quoting service's socket directory is mounted. */
@@ -40,8 +43,10 @@ export interface EnclaveContainerRequest {
   /** Host IP the port is published on. */
   host: string;
   port: number;
-  /** Operator's signer key (sgx: Gramine signs the enclave with it). */
+  /** Operator's signer key, absolute (sgx: Gramine signs the enclave with it). */
   signerKeyPath: string;
+  /** MRSIGNER of that key, hex. */
+  mrSigner: string;
   /** sim: host directory holding the quoting service's socket. */
   simSocketDir?: string;
 }
@@ -68,6 +73,8 @@ export function planEnclaveContainer(r: EnclaveContainerRequest): ContainerSpec 
       [HEALTHCHECK_LABEL]: r.healthcheckEndpoint,
       [PLATFORM_LABEL]: r.platform,
       [WORKSPACE_LABEL]: r.outputDir,
+      [SIGNER_KEY_LABEL]: r.signerKeyPath,
+      [MRSIGNER_LABEL]: r.mrSigner,
     },
     binds,
     ports: [{ container: `${ENCLAVE_PORT}/tcp`, hostIp: r.host, hostPort: r.port }],
@@ -103,6 +110,11 @@ export interface Deployment {
   host: string;
   port: number;
   outputDir: string;
+  /** sim: the host directory of the quoting service's socket (operator-side state of this deployment). */
+  simSocketDir?: string;
+  /** The signer key spawn used and its MRSIGNER (hex); absent on containers spawned before they were recorded. */
+  signerKeyPath?: string;
+  mrSigner?: string;
 }
 
 /** The subset of the engine's `GET /containers/{id}/json` answer read here. */
@@ -126,6 +138,7 @@ export function deploymentFromInspect(info: ContainerInspect): Deployment {
   }
   const binding = info.HostConfig.PortBindings?.[`${ENCLAVE_PORT}/tcp`]?.[0];
   const input = info.Mounts.find((m) => m.Destination === INPUT_DIR);
+  const socketDir = info.Mounts.find((m) => m.Destination === SIM_SOCKET_DIR);
   if (!binding || !input) {
     throw new InputError(
       'ERR_NOT_A_DEPLOYMENT',
@@ -146,6 +159,9 @@ export function deploymentFromInspect(info: ContainerInspect): Deployment {
     host: binding.HostIp || '0.0.0.0',
     port: Number(binding.HostPort),
     outputDir: labels[WORKSPACE_LABEL] ?? path.dirname(input.Source),
+    ...(socketDir ? { simSocketDir: socketDir.Source } : {}),
+    ...(labels[SIGNER_KEY_LABEL] ? { signerKeyPath: labels[SIGNER_KEY_LABEL] } : {}),
+    ...(labels[MRSIGNER_LABEL] ? { mrSigner: labels[MRSIGNER_LABEL] } : {}),
   };
 }
 

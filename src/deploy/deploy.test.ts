@@ -45,6 +45,7 @@ describe('deployment container', () => {
     host: '127.0.0.1',
     port: 9443,
     signerKeyPath: '/keys/signer.pem',
+    mrSigner: 'ab'.repeat(32),
     simSocketDir: '/state/sim/demo',
   });
 
@@ -67,7 +68,10 @@ describe('deployment container', () => {
       Config: { Image: plan.image, Cmd: plan.cmd!, Labels: plan.labels! },
       State: { Status: 'running', ExitCode: 0, StartedAt: '2026-11-27T00:00:00Z' },
       HostConfig: { PortBindings: { '443/tcp': [{ HostIp: '127.0.0.1', HostPort: '9443' }] } },
-      Mounts: [{ Source: '/work/out/enclave-input', Destination: '/opt/input' }],
+      Mounts: [
+        { Source: '/work/out/enclave-input', Destination: '/opt/input' },
+        { Source: '/state/sim/demo', Destination: '/var/run/mse-sim' },
+      ],
     };
     const d = deploymentFromInspect(info);
     assert.deepEqual(d.args, args);
@@ -75,6 +79,9 @@ describe('deployment container', () => {
     assert.equal(d.port, 9443);
     assert.equal(d.outputDir, '/work/out');
     assert.equal(localAddress(d), '127.0.0.1');
+    assert.equal(d.signerKeyPath, '/keys/signer.pem');
+    assert.equal(d.simSocketDir, '/state/sim/demo');
+    assert.equal(d.mrSigner, 'ab'.repeat(32));
     assert.throws(() => deploymentFromInspect({ ...info, Config: { ...info.Config, Labels: {} } }), {
       code: 'ERR_NOT_A_DEPLOYMENT',
     });
@@ -93,6 +100,10 @@ describe('status', () => {
     assert.equal(classifyStatus(running, { kind: 'answer', status: 404, waiting: false }, now), 'unknown');
     assert.equal(classifyStatus({ ...running, state: 'exited', exitCode: 1 }, undefined, now), 'on error');
     assert.equal(classifyStatus({ ...running, state: 'exited', exitCode: 0 }, undefined, now), 'stopped');
+    assert.equal(classifyStatus({ ...running, state: 'dead', exitCode: 0 }, undefined, now), 'on error');
+    // a requested stop (SIGTERM) is not an error, a kill (SIGKILL) is
+    assert.equal(classifyStatus({ ...running, state: 'exited', exitCode: 143 }, undefined, now), 'stopped');
+    assert.equal(classifyStatus({ ...running, state: 'exited', exitCode: 137 }, undefined, now), 'on error');
     assert.equal(classifyStatus(running, undefined, new Date(2_000_000_000_000)), 'expired');
   });
 });

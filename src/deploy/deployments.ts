@@ -6,6 +6,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import type { DockerEngine } from '../docker/engine.js';
 import { StateError } from '../errors.js';
+import { stateRoot } from '../sim/state.js';
 import {
   deploymentFromInspect,
   DEPLOYMENT_LABEL,
@@ -73,4 +74,21 @@ export async function deploymentStatus(d: Deployment, now = new Date()): Promise
     ? await probe(endpointOf(d), pem, d.healthcheckEndpoint)
     : { kind: 'unreachable', reason: 'no certificate collected yet' };
   return { deployment: d, status: classifyStatus(d, result, now), probe: result };
+}
+
+/** The operator-side state directory of deployment `name` (sim: its quoting socket directory). */
+export function deploymentStateDir(name: string, env: NodeJS.ProcessEnv = process.env): string {
+  return path.join(stateRoot(env), 'deployments', name);
+}
+
+/**
+ * Delete a removed deployment's operator-side state (`stop --remove`). Only the directory this state root
+ * assigns to its name, and only when the container mounted exactly that one: a path read from the engine
+ * is never deleted on its own say-so.
+ */
+export async function removeDeploymentState(d: Deployment, env: NodeJS.ProcessEnv = process.env): Promise<void> {
+  const dir = deploymentStateDir(d.name, env);
+  if (d.simSocketDir !== undefined && path.resolve(d.simSocketDir) === dir) {
+    await fs.rm(dir, { recursive: true, force: true });
+  }
 }

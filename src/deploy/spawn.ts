@@ -24,17 +24,11 @@ import { writeFileAtomic } from '../fs/files.js';
 import { readPackage } from '../package/read.js';
 import { APP_NAME_PATTERN } from '../project/config.js';
 import { readRatlsCertificate } from '../ratls/read.js';
-import {
-  loadOrCreateSignerKey,
-  loadOrCreateSimPlatform,
-  startQuotingService,
-  startSimPccs,
-  stateRoot,
-} from '../sim/index.js';
+import { loadOrCreateSignerKey, loadOrCreateSimPlatform, startQuotingService, startSimPccs } from '../sim/index.js';
 import { simMrenclaveOf } from '../sim/package-measurement.js';
 import { checkInputArgs, type InputArgs } from './args.js';
 import { planEnclaveContainer, type Deployment, type Platform } from './container.js';
-import { EVIDENCE_FILE, findDeployment, RATLS_FILE, endpointOf } from './deployments.js';
+import { deploymentStateDir, EVIDENCE_FILE, findDeployment, RATLS_FILE, endpointOf } from './deployments.js';
 import { collectEvidence } from './evidence.js';
 import { fetchPresentedCertificate, probe } from './enclave-client.js';
 import { assertRunning } from './wait.js';
@@ -105,7 +99,12 @@ export async function spawnDeployment(input: SpawnInput): Promise<SpawnResult> {
       hint: `Stop and remove it first: 'mse home stop --remove ${input.name}'.`,
     });
   }
-  await checkPortFree(input.port);
+  // (spawn has no "free port" default: --port defaults to 443)
+  await checkPortFree(
+    input.port,
+    "Choose another --port; 'mse home list' shows the ports deployments use.",
+    input.host,
+  );
   const outputDir = path.resolve(input.outputDir);
   await fs.mkdir(outputDir, { recursive: true, mode: 0o700 });
   const inputDir = path.join(outputDir, ENCLAVE_INPUT_DIR);
@@ -153,9 +152,10 @@ export async function spawnDeployment(input: SpawnInput): Promise<SpawnResult> {
     log.warn('platform sim: a SIMULATED enclave (no SGX hardware, no confidentiality against this machine)');
     const platform = await loadOrCreateSimPlatform({ env: input.env });
     const mrEnclave = simMrenclaveOf(pkg, args);
-    const socketDir = path.join(stateRoot(input.env), 'deployments', input.name);
+    const socketDir = deploymentStateDir(input.name, input.env);
     await fs.rm(socketDir, { recursive: true, force: true });
     await fs.mkdir(socketDir, { recursive: true, mode: 0o700 });
+    cleanups.push(() => fs.rm(socketDir, { recursive: true, force: true }));
     const quoting = await startQuotingService({
       socketPath: path.join(socketDir, 'quote.sock'),
       platform,
@@ -178,7 +178,8 @@ export async function spawnDeployment(input: SpawnInput): Promise<SpawnResult> {
       outputDir,
       host: input.host,
       port: input.port,
-      signerKeyPath: input.signerKeyPath,
+      signerKeyPath: path.resolve(input.signerKeyPath),
+      mrSigner: Buffer.from(signer.mrSigner).toString('hex'),
       simSocketDir: socketDir,
     });
     const id = await engine.runContainer(spec);

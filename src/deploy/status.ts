@@ -6,7 +6,15 @@ export type DeploymentStatus =
   'initializing' | 'waiting for secrets' | 'running' | 'on error' | 'stopped' | 'expired' | 'unknown';
 
 /**
- * - container not running: `stopped` (clean exit or never started) or `on error` (non-zero exit);
+ * Exit code of a container whose process ended on SIGTERM (128 + 15): what `stop`, `docker stop` and a
+ * dockerd shutdown send. The bootstrap exits so while it waits for its secrets, and with the app's code
+ * (128 + signal for an app that does not catch it) afterwards.
+ */
+export const SIGTERM_EXIT_CODE = 143;
+
+/**
+ * - container not running: `stopped` (clean exit, exit on SIGTERM, i.e. a requested stop, or never
+ *   started) or `on error` (any other non-zero exit, including SIGKILL: 137);
  * - no TLS answer yet: `initializing`; 200 with `Mse-Status`: `waiting for secrets` (the configuration
  *   server); 200 without it: `running`; 503: `initializing`; other 5xx: `on error`.
  * - past the certificate's expiry: `expired` (clients will refuse it).
@@ -16,12 +24,11 @@ export function classifyStatus(
   probe: ProbeResult | undefined,
   now: Date,
 ): DeploymentStatus {
-  if (d.state !== 'running')
-    return d.state === 'exited' && d.exitCode !== 0
-      ? 'on error'
-      : d.state === 'restarting'
-        ? 'initializing'
-        : 'stopped';
+  if (d.state !== 'running') {
+    if (d.state === 'dead') return 'on error';
+    if (d.state === 'restarting') return 'initializing';
+    return d.state === 'exited' && d.exitCode !== 0 && d.exitCode !== SIGTERM_EXIT_CODE ? 'on error' : 'stopped';
+  }
   if (now.getTime() / 1000 > d.args.expiration) return 'expired';
   if (!probe || probe.kind === 'unreachable') return 'initializing';
   if (probe.status === 200) return probe.waiting ? 'waiting for secrets' : 'running';

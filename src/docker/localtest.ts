@@ -81,8 +81,12 @@ export function freeLoopbackPort(): Promise<number> {
   });
 }
 
-/** Throws `ERR_PORT_IN_USE` when something listens on 127.0.0.1:`port`. */
-export function checkPortFree(port: number): Promise<void> {
+/** Throws `ERR_PORT_IN_USE` (with `hint`, default localtest's) when something listens on 127.0.0.1:`port`. */
+export function checkPortFree(
+  port: number,
+  hint = 'Choose another --port, or leave it out to use a free one.',
+  host = '127.0.0.1',
+): Promise<void> {
   return new Promise((resolve, reject) => {
     const server = net.createServer();
     server.unref();
@@ -91,15 +95,13 @@ export function checkPortFree(port: number): Promise<void> {
         error.code === 'EADDRINUSE' || error.code === 'EACCES'
           ? new DockerError(
               'ERR_PORT_IN_USE',
-              `port ${port} on 127.0.0.1 is ${error.code === 'EACCES' ? 'not allowed' : 'already in use'}`,
-              {
-                hint: 'Choose another --port, or leave it out to use a free one.',
-              },
+              `port ${port} on ${host} is ${error.code === 'EACCES' ? 'not allowed' : 'already in use'}`,
+              { hint },
             )
           : error,
       );
     });
-    server.listen(port, '127.0.0.1', () => server.close(() => resolve()));
+    server.listen(port, host, () => server.close(() => resolve()));
   });
 }
 

@@ -1,7 +1,8 @@
 // mse-serve (base-image/mse-serve), the launcher shared by localtest and the enclave, run with Debian's
 // Python on this host: WSGI/ASGI detection, plain HTTP and TLS, and its failure exits.
+import { selfSignedCertificate } from '../testing/tls.js';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
@@ -94,28 +95,7 @@ describe('mse-serve', () => {
   });
 
   it('serves Flask and FastAPI over TLS with the given certificate', async () => {
-    const key = path.join(dir, 'key.pem');
-    const cert = path.join(dir, 'cert.pem');
-    const r = spawnSync('openssl', [
-      'req',
-      '-x509',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:P-256',
-      '-nodes',
-      '-keyout',
-      key,
-      '-out',
-      cert,
-      '-subj',
-      '/CN=localhost',
-      '-addext',
-      'subjectAltName=IP:127.0.0.1',
-      '-days',
-      '1',
-    ]);
-    assert.equal(r.status, 0, r.stderr?.toString());
+    const { key, cert } = selfSignedCertificate(dir, 'IP:127.0.0.1');
     const ca = readFileSync(cert, 'utf8');
     for (const [app, expected] of [
       ['flask', 'flask ok'],

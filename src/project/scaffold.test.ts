@@ -3,23 +3,15 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { freeLoopbackPort } from '../docker/localtest.js';
 import { runMse } from '../testing/cli.js';
+import { selfSignedCertificate } from '../testing/tls.js';
 import { DEBIAN_PYTHON } from '../testing/vectors.js';
 import { parseMseConfig } from './config.js';
 import { freshSecrets, planScaffold, readTemplates } from './scaffold.js';
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 async function waitHealthy(url: string, ca: string): Promise<void> {
   const deadline = Date.now() + 20_000;
@@ -78,33 +70,10 @@ describe('scaffolded app served by Debian Python over TLS, tested by its own sui
     const r = await runMse(['home', 'scaffold', path.join(dir, 'demo')]);
     assert.equal(r.code, 0, r.stderr);
     assert.equal(statSync(path.join(dir, 'demo', 'secrets.json')).mode & 0o777, 0o600);
-    cert = path.join(dir, 'cert.pem');
-    const key = path.join(dir, 'key.pem');
-    const ossl = spawnSync(
-      'openssl',
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'ec',
-        '-pkeyopt',
-        'ec_paramgen_curve:P-256',
-        '-nodes',
-        '-keyout',
-        key,
-        '-out',
-        cert,
-        '-days',
-        '1',
-        '-subj',
-        '/CN=localhost',
-        '-addext',
-        'subjectAltName=DNS:localhost',
-      ],
-      { encoding: 'utf8' },
-    );
-    assert.equal(ossl.status, 0, ossl.stderr);
-    const port = await freePort();
+    const tls = selfSignedCertificate(dir, 'DNS:localhost');
+    cert = tls.cert;
+    const key = tls.key;
+    const port = await freeLoopbackPort();
     url = `https://localhost:${port}`;
     server = spawn(
       DEBIAN_PYTHON,

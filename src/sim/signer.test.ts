@@ -7,7 +7,7 @@ import path from 'node:path';
 import { AsnConvert } from '@peculiar/asn1-schema';
 import { Certificate } from '@peculiar/asn1-x509';
 import { vectorPath } from '../testing/vectors.js';
-import { loadOrCreateSignerKey, mrsignerFromPublicKey } from './signer.js';
+import { loadOrCreateSignerKey, loadSignerKey, mrsignerFromPublicKey } from './signer.js';
 
 test('MRSIGNER from MSE evidence signer_pk equals the MRSIGNER in its real SGX quote', () => {
   const evidence = JSON.parse(readFileSync(vectorPath('mse', 'evidence.json'), 'utf8')) as {
@@ -43,6 +43,15 @@ test('loadOrCreateSignerKey generates RSA-3072 e=3 (PKCS#1 PEM, 0600) once, then
   assert.deepEqual(mrsignerFromPublicKey(again.publicKeyPem), a.mrSigner);
   assert.deepEqual(mrsignerFromPublicKey(pem), a.mrSigner, 'private PEM accepted too');
   assert.deepEqual((await fs.readdir(path.dirname(file))).sort(), ['enclave-key.pem']);
+  assert.deepEqual((await loadSignerKey(file)).mrSigner, a.mrSigner);
+  await fs.rm(dir, { recursive: true });
+});
+
+test('loadSignerKey never creates a key (evidence must use the key the enclave was signed with)', async () => {
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'mse-sim-signer-'));
+  const file = path.join(dir, 'absent', 'enclave-key.pem');
+  await assert.rejects(loadSignerKey(file), { code: 'ERR_FILE_NOT_FOUND' });
+  assert.deepEqual(await fs.readdir(dir), []);
   await fs.rm(dir, { recursive: true });
 });
 

@@ -61,6 +61,36 @@ function loaded(privateKey: KeyObject, created: boolean): SignerKey {
   };
 }
 
+function parseSignerKey(file: string, pem: Buffer): KeyObject {
+  try {
+    return createPrivateKey(pem);
+  } catch (error) {
+    const text = pem.toString('latin1');
+    const passphrase = /ENCRYPTED PRIVATE KEY|Proc-Type: 4,ENCRYPTED/.test(text);
+    throw new InputError(
+      'ERR_SIGNER_KEY_PARSE',
+      `signer key ${file} is ${passphrase ? 'passphrase-protected' : 'not a PEM private key'}`,
+      {
+        hint: passphrase
+          ? 'Use an unencrypted key (Gramine cannot use encrypted ones).'
+          : 'Check the file, or remove it to generate a new key.',
+        cause: error,
+      },
+    );
+  }
+}
+
+/**
+ * Load the existing enclave signing key at `file`; never creates one (for commands that must use the key
+ * an enclave was signed with, such as `evidence`). Throws `ERR_FILE_NOT_FOUND` when it is absent, and the
+ * errors of {@link loadOrCreateSignerKey} for a bad key.
+ */
+export async function loadSignerKey(file: string): Promise<SignerKey> {
+  const key = parseSignerKey(file, await readUserFile(file, 'signer key', 1024 * 1024));
+  checkSignerKey(file, key);
+  return loaded(key, false);
+}
+
 /**
  * Load the enclave signing key at `file`, or generate it (RSA-3072, e=3, PKCS#1 PEM as Gramine's
  * `gramine-sgx-gen-private-key` writes it, mode 0600, parent directories 0700) when the file does not
@@ -68,33 +98,11 @@ function loaded(privateKey: KeyObject, created: boolean): SignerKey {
  * kind and `ERR_SIGNER_KEY_PARSE` for an unreadable or passphrase-protected one.
  */
 export async function loadOrCreateSignerKey(file: string): Promise<SignerKey> {
-  const parse = (pem: Buffer): KeyObject => {
-    try {
-      return createPrivateKey(pem);
-    } catch (error) {
-      const text = pem.toString('latin1');
-      const passphrase = /ENCRYPTED PRIVATE KEY|Proc-Type: 4,ENCRYPTED/.test(text);
-      throw new InputError(
-        'ERR_SIGNER_KEY_PARSE',
-        `signer key ${file} is ${passphrase ? 'passphrase-protected' : 'not a PEM private key'}`,
-        {
-          hint: passphrase
-            ? 'Use an unencrypted key (Gramine cannot use encrypted ones).'
-            : 'Check the file, or remove it to generate a new key.',
-          cause: error,
-        },
-      );
-    }
-  };
   const existing = await fs.stat(file).then(
     () => true,
     (error: NodeJS.ErrnoException) => (error.code === 'ENOENT' ? false : true),
   );
-  if (existing) {
-    const key = parse(await readUserFile(file, 'signer key', 1024 * 1024));
-    checkSignerKey(file, key);
-    return loaded(key, false);
-  }
+  if (existing) return loadSignerKey(file);
   const { privateKey } = await promisify(generateKeyPair)('rsa', {
     modulusLength: SIGNER_KEY_BITS,
     publicExponent: SIGNER_PUBLIC_EXPONENT,
@@ -110,7 +118,5 @@ export async function loadOrCreateSignerKey(file: string): Promise<SignerKey> {
     });
   }
   // Someone else created it meanwhile: use theirs.
-  const key = parse(await readUserFile(file, 'signer key', 1024 * 1024));
-  checkSignerKey(file, key);
-  return loaded(key, false);
+  return loadSignerKey(file);
 }

@@ -5,10 +5,10 @@ import { DockerEngine } from '../../docker/engine.js';
 import { endpointOf, EVIDENCE_FILE, findDeployment, RATLS_FILE } from '../../deploy/deployments.js';
 import { collectEvidence } from '../../deploy/evidence.js';
 import { assertRunning } from '../../deploy/wait.js';
-import { UsageError } from '../../errors.js';
+import { StateError, UsageError } from '../../errors.js';
 import { requireDirectory, writeFileAtomic } from '../../fs/files.js';
 import { readQcnlConfig } from '../../pccs/config.js';
-import { loadOrCreateSignerKey, loadOrCreateSimPlatform, startSimPccs } from '../../sim/index.js';
+import { loadOrCreateSimPlatform, loadSignerKey, startSimPccs } from '../../sim/index.js';
 import { defaultSignerKeyPath } from '../../deploy/spawn.js';
 import { stringOption, type CommandSpec } from '../command.js';
 import { printJson } from '../output.js';
@@ -28,7 +28,11 @@ const spec: CommandSpec = {
       placeholder: 'URL',
       description: 'PCCS (sgx default: /etc/sgx_default_qcnl.conf; sim: the simulated PCCS)',
     },
-    'signer-key': { type: 'string', placeholder: 'FILE', description: 'The enclave signer key used at spawn' },
+    'signer-key': {
+      type: 'string',
+      placeholder: 'FILE',
+      description: 'The enclave signer key used at spawn (default: the one spawn recorded)',
+    },
   },
   positionals: [{ name: 'name', description: 'Deployment name', required: true }],
   examples: ['mse home evidence my_app --output evidence_dir'],
@@ -38,7 +42,17 @@ const spec: CommandSpec = {
     const engine = DockerEngine.fromEnv(ctx.env);
     const d = await findDeployment(engine, ctx.positionals[0]!);
     await assertRunning(engine, d);
-    const signer = await loadOrCreateSignerKey(stringOption(ctx.values, 'signer-key') ?? defaultSignerKeyPath());
+    // The key the enclave was signed with, never a new one: signer_pk must hash to the quote's MRSIGNER.
+    const keyPath = stringOption(ctx.values, 'signer-key') ?? d.signerKeyPath ?? defaultSignerKeyPath();
+    const signer = await loadSignerKey(keyPath);
+    const mrSigner = Buffer.from(signer.mrSigner).toString('hex');
+    if (d.mrSigner && d.mrSigner !== mrSigner) {
+      throw new StateError(
+        'ERR_SIGNER_KEY_MISMATCH',
+        `signer key ${keyPath} (MRSIGNER ${mrSigner}) is not the key ${d.name} was spawned with (MRSIGNER ${d.mrSigner})`,
+        { hint: `Pass the --signer-key given to spawn${d.signerKeyPath ? `: ${d.signerKeyPath}` : ''}.` },
+      );
+    }
     let pccsUrl = stringOption(ctx.values, 'pccs');
     const pccs =
       !pccsUrl && d.platform === 'sim'

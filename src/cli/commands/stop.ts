@@ -1,6 +1,6 @@
 /** `mse home stop NAME [--remove]`. */
 import { DockerEngine } from '../../docker/engine.js';
-import { findDeployment } from '../../deploy/deployments.js';
+import { findDeployment, removeDeploymentState } from '../../deploy/deployments.js';
 import type { CommandSpec } from '../command.js';
 import { printJson } from '../output.js';
 
@@ -16,7 +16,10 @@ const spec: CommandSpec = {
     const engine = DockerEngine.fromEnv(ctx.env);
     const d = await findDeployment(engine, ctx.positionals[0]!);
     await engine.stopContainer(d.id, 3);
-    if (ctx.values.remove) await engine.removeContainer(d.id, { force: true });
+    if (ctx.values.remove) {
+      await engine.removeContainer(d.id, { force: true });
+      await removeDeploymentState(d, ctx.env);
+    }
     if (ctx.json) printJson(ctx, { name: d.name, removed: ctx.values.remove === true });
     else ctx.log.success(`${d.name} ${ctx.values.remove ? 'stopped and removed' : 'stopped'}`);
   },
