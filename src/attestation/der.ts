@@ -58,6 +58,7 @@ export function readTlv(buf: Uint8Array, pos: number, limit: number, ctx: DerCon
   if (pos + 2 > limit) derFail(ctx, `${name} truncated at offset ${pos}`);
   const tag = buf[pos]!;
   if ((tag & 0x1f) === 0x1f) derFail(ctx, `${name} uses a high tag number at offset ${pos}`);
+  if (tag === 0) derFail(ctx, `${name} has the reserved tag 0 (end-of-contents) at offset ${pos}`);
   let len = buf[pos + 1]!;
   let valueStart = pos + 2;
   if (len & 0x80) {
@@ -204,25 +205,33 @@ export function oid(t: Tlv, ctx: DerContext, name: string): string {
   return [a, head - a * 40, ...arcs.slice(1)].join('.');
 }
 
-/** UTCTime or GeneralizedTime, in the DER forms RFC 5280 allows (seconds, `Z`, no fractions). */
-export function time(t: Tlv, ctx: DerContext, name: string): Date {
+/**
+ * UTCTime or GeneralizedTime, in the DER forms RFC 5280 allows (seconds, `Z`, no fractions). With
+ * `fractions`, a GeneralizedTime may also carry milliseconds in X.690's canonical form (1 to 3 digits, no
+ * trailing zero), as RA-TLS certificates were always read.
+ */
+export function time(t: Tlv, ctx: DerContext, name: string, options: { fractions?: boolean } = {}): Date {
   const s = latin1(value(t));
   let m: RegExpExecArray | null;
   let year: number;
+  let millis = 0;
   if (t.tag === TAG.UTC_TIME) {
     m = /^(\d\d)(\d\d)(\d\d)(\d\d)(\d\d)(\d\d)Z$/.exec(s);
     if (!m) derFail(ctx, `${name} is not a DER UTCTime: '${printable(s)}'`);
     const yy = Number(m[1]);
     year = yy >= 50 ? 1900 + yy : 2000 + yy;
   } else if (t.tag === TAG.GENERALIZED_TIME) {
-    m = /^(\d\d\d\d)(\d\d)(\d\d)(\d\d)(\d\d)(\d\d)Z$/.exec(s);
-    if (!m) derFail(ctx, `${name} is not a DER GeneralizedTime: '${printable(s)}'`);
+    m = /^(\d\d\d\d)(\d\d)(\d\d)(\d\d)(\d\d)(\d\d)(?:\.(\d{0,2}[1-9]))?Z$/.exec(s);
+    if (!m || (m[7] !== undefined && !options.fractions)) {
+      derFail(ctx, `${name} is not a DER GeneralizedTime: '${printable(s)}'`);
+    }
     year = Number(m[1]);
+    if (m[7] !== undefined) millis = Number(m[7].padEnd(3, '0'));
   } else {
     derFail(ctx, `${name} has tag 0x${t.tag.toString(16)}, expected a time`);
   }
   const [mo, d, h, mi, se] = [2, 3, 4, 5, 6].map((i) => Number(m[i]));
-  const ms = Date.UTC(year, mo! - 1, d, h, mi, se);
+  const ms = Date.UTC(year, mo! - 1, d, h, mi, se, millis);
   const date = new Date(ms);
   if (
     date.getUTCFullYear() !== year ||
@@ -235,6 +244,40 @@ export function time(t: Tlv, ctx: DerContext, name: string): Date {
     derFail(ctx, `${name} is not a real date: '${s}'`);
   }
   return date;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Writing (small canonical encodings, e.g. to sort the attributes of a multi-valued RDN as DER does)
+
+/** One DER element: `tag`, minimal length, `content`. */
+export function encodeTlv(tag: number, content: Uint8Array): Uint8Array {
+  const n = content.length;
+  const len: number[] = [];
+  if (n < 0x80) len.push(n);
+  else {
+    for (let v = n; v > 0; v = Math.floor(v / 256)) len.unshift(v % 256);
+    len.unshift(0x80 | len.length);
+  }
+  const out = new Uint8Array(1 + len.length + n);
+  out[0] = tag;
+  out.set(len, 1);
+  out.set(content, 1 + len.length);
+  return out;
+}
+
+/** DER of an OBJECT IDENTIFIER given in dotted form (at least two arcs, first arc 0..2). */
+export function encodeOid(dotted: string): Uint8Array {
+  const arcs = dotted.split('.').map(Number);
+  if (arcs.length < 2 || arcs.some((a) => !Number.isSafeInteger(a) || a < 0) || arcs[0]! > 2) {
+    throw new RangeError(`not an OID: ${dotted}`);
+  }
+  const bytes: number[] = [];
+  for (const arc of [arcs[0]! * 40 + arcs[1]!, ...arcs.slice(2)]) {
+    const base128: number[] = [arc % 128];
+    for (let v = Math.floor(arc / 128); v > 0; v = Math.floor(v / 128)) base128.unshift(0x80 | (v % 128));
+    bytes.push(...base128);
+  }
+  return encodeTlv(TAG.OID, Uint8Array.from(bytes));
 }
 
 /** A directory string (UTF8String, PrintableString, IA5String, T61String, BMPString) as text. */

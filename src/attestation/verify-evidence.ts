@@ -6,7 +6,7 @@
  * The expected MRENCLAVE comes from the caller: `--mrenclave HEX` today, and, for `--package`, a value
  * computed from the package and `input_args` (pluggable: see {@link ExpectedIdentity}).
  */
-import { subjectsEqual } from '../ratls/subject.js';
+import { subjectsEqual } from '../ratls/dn.js';
 import {
   checkRatlsKeyBinding,
   checkRatlsValidity,
@@ -14,7 +14,7 @@ import {
   readRatlsCertificate,
   verifyRatlsSignature,
   type RatlsCertificate,
-} from '../ratls/certificate.js';
+} from '../ratls/read.js';
 import { AttestationError, isMseError } from '../errors.js';
 import { appraise, quotePckChain, type Check, type Failure, type Verdict } from './appraise.js';
 import { bytesEqual, toHex } from './bytes.js';

@@ -123,47 +123,145 @@ export function parseCertificate(der: Uint8Array, ctx: DerContext): Certificate 
   return certMemo.get(der, (copy) => parseCertificateUncached(copy, ctx));
 }
 
-function parseCertificateUncached(der: Uint8Array, ctx: DerContext): Certificate {
+/**
+ * The fields of a certificate as encoded, checked for DER framing and ASN.1 structure only (RFC 5280's
+ * `Certificate`: tags, field order, minimal lengths, canonical BOOLEANs, OIDs and times) and not for what
+ * they say: no version, algorithm or key policy, duplicate extensions kept. {@link parseCertificate} (PCK
+ * chains) and the RA-TLS reader each apply their own policy, with their own error codes, on top.
+ */
+export interface CertificateFields {
+  /** The signed bytes (TBSCertificate, whole encoding). */
+  tbs: Uint8Array;
+  /** Content of the explicit `[0] version` INTEGER (checked minimal), undefined when absent (v1). */
+  version: Uint8Array | undefined;
+  /** The serialNumber INTEGER element, not checked for minimal encoding (policies differ). */
+  serial: Tlv;
+  /** TBSCertificate.signature and Certificate.signatureAlgorithm. */
+  innerAlgorithm: AlgorithmIdentifier;
+  outerAlgorithm: AlgorithmIdentifier;
+  issuer: NameFields;
+  subject: NameFields;
+  notBefore: Date;
+  notAfter: Date;
+  /** SubjectPublicKeyInfo: whole encoding, its algorithm, the key bits (BIT STRING with no unused bits). */
+  spki: { der: Uint8Array; algorithm: AlgorithmIdentifier; key: Uint8Array };
+  /** Whether issuerUniqueID / subjectUniqueID ([1], [2]) are present. */
+  uniqueIds: boolean;
+  /** `[3]` extensions in encoded order, undefined when absent (may be empty or hold duplicates). */
+  extensions: Extension[] | undefined;
+  /** The signatureValue BIT STRING content (no unused bits). */
+  signature: Uint8Array;
+}
+
+/** An AlgorithmIdentifier: the algorithm OID and its parameters element, if any. */
+export interface AlgorithmIdentifier {
+  oid: string;
+  parameters: Tlv | undefined;
+  /** Whole encoding. */
+  der: Uint8Array;
+}
+
+/** A Name as encoded: its whole DER and each RDN's attributes (type OID, value element of any tag). */
+export interface NameFields {
+  der: Uint8Array;
+  rdns: { oid: string; value: Tlv }[][];
+}
+
+/** Read a certificate's structure (see {@link CertificateFields}). `timeOptions` is passed to `time`. */
+export function readCertificateFields(
+  der: Uint8Array,
+  ctx: DerContext,
+  timeOptions: { fractions?: boolean } = {},
+): CertificateFields {
   const root = readRoot(der, ctx, TAG.SEQUENCE);
   const [tbsT, algT, sigT] = sequence(root, ctx, 'Certificate', 3, 3) as [Tlv, Tlv, Tlv];
-  const tbsParts = sequence(tbsT, ctx, 'TBSCertificate', 6, 10);
+  const parts = sequence(tbsT, ctx, 'TBSCertificate', 6, 10);
   let i = 0;
-  if (tbsParts[0]!.tag === 0xa0) {
-    const v = children(tbsParts[0]!, ctx, 'version');
-    if (v.length !== 1 || smallInt(v[0]!, ctx, 'version') !== 2)
-      derFail(ctx, 'only X.509 v3 certificates are supported');
+  let version: Uint8Array | undefined;
+  if (parts[0]!.tag === 0xa0) {
+    const v = children(parts[0]!, ctx, 'version');
+    if (v.length !== 1) derFail(ctx, 'version must hold exactly one INTEGER');
+    version = integerBytes(v[0]!, ctx, 'version');
+    // DEFAULT v1 is omitted in DER, never written.
+    if (version.length === 1 && version[0] === 0) derFail(ctx, 'version v1 is encoded explicitly (not DER)');
     i = 1;
-  } else {
-    derFail(ctx, 'only X.509 v3 certificates are supported (version field missing)');
   }
   const need = (name: string): Tlv => {
-    const t = tbsParts[i++];
+    const t = parts[i++];
     if (!t) derFail(ctx, `TBSCertificate ends before ${name}`);
     return t;
   };
-  const serial = integerBytes(need('serialNumber'), ctx, 'serialNumber');
-  const innerAlg = need('signature');
-  const issuer = parseName(need('issuer'), ctx, 'issuer');
+  const serial = need('serialNumber');
+  expectTag(serial, TAG.INTEGER, ctx, 'serialNumber');
+  const innerAlgorithm = readAlgorithmIdentifier(need('signature'), ctx, 'signature');
+  const issuer = readName(need('issuer'), ctx, 'issuer');
   const validity = sequence(need('validity'), ctx, 'validity', 2, 2);
-  const notBefore = time(validity[0]!, ctx, 'notBefore');
-  const notAfter = time(validity[1]!, ctx, 'notAfter');
-  const subject = parseName(need('subject'), ctx, 'subject');
+  const notBefore = time(validity[0]!, ctx, 'notBefore', timeOptions);
+  const notAfter = time(validity[1]!, ctx, 'notAfter', timeOptions);
+  const subject = readName(need('subject'), ctx, 'subject');
   const spkiT = need('subjectPublicKeyInfo');
-  const publicKeyPoint = parseSpki(spkiT, ctx);
-  let extensions: Extension[] = [];
-  for (; i < tbsParts.length; i++) {
-    const t = tbsParts[i]!;
-    if (t.tag === 0x81 || t.tag === 0x82) derFail(ctx, 'unique identifiers are not supported');
-    if (t.tag !== 0xa3 || i !== tbsParts.length - 1) derFail(ctx, `unexpected field with tag 0x${t.tag.toString(16)}`);
-    const inner = children(t, ctx, 'extensions');
-    if (inner.length !== 1) derFail(ctx, 'extensions wrapper must hold exactly one SEQUENCE');
-    extensions = parseExtensions(inner[0]!, ctx);
+  const [spkiAlgT, keyT] = sequence(spkiT, ctx, 'subjectPublicKeyInfo', 2, 2) as [Tlv, Tlv];
+  const spki = {
+    der: encoding(spkiT),
+    algorithm: readAlgorithmIdentifier(spkiAlgT, ctx, 'subjectPublicKeyInfo.algorithm'),
+    key: bitStringBytes(keyT, ctx, 'subjectPublicKey'),
+  };
+  // Optional tail, in this order: [1] issuerUniqueID, [2] subjectUniqueID, [3] extensions.
+  let uniqueIds = false;
+  let extensions: Extension[] | undefined;
+  let next = 0x81;
+  for (; i < parts.length; i++) {
+    const t = parts[i]!;
+    if ((t.tag === 0x81 || t.tag === 0x82) && t.tag >= next) {
+      uniqueIds = true;
+      next = t.tag + 1;
+    } else if (t.tag === 0xa3 && i === parts.length - 1) {
+      const inner = children(t, ctx, 'extensions');
+      if (inner.length !== 1) derFail(ctx, 'extensions wrapper must hold exactly one SEQUENCE');
+      extensions = readExtensions(inner[0]!, ctx);
+    } else {
+      derFail(ctx, `unexpected field with tag 0x${t.tag.toString(16)}`);
+    }
   }
-  const signatureAlgorithm = parseSignatureAlgorithm(algT, ctx, 'signatureAlgorithm');
-  if (!sameBytes(encoding(innerAlg), encoding(algT))) {
+  const outerAlgorithm = readAlgorithmIdentifier(algT, ctx, 'signatureAlgorithm');
+  const signature = bitStringBytes(sigT, ctx, 'signatureValue');
+  return {
+    tbs: encoding(tbsT),
+    version,
+    serial,
+    innerAlgorithm,
+    outerAlgorithm,
+    issuer,
+    subject,
+    notBefore,
+    notAfter,
+    spki,
+    uniqueIds,
+    extensions,
+    signature,
+  };
+}
+
+function parseCertificateUncached(der: Uint8Array, ctx: DerContext): Certificate {
+  const f = readCertificateFields(der, ctx);
+  if (f.version === undefined) derFail(ctx, 'only X.509 v3 certificates are supported (version field missing)');
+  if (f.version.length !== 1 || f.version[0] !== 2) derFail(ctx, 'only X.509 v3 certificates are supported');
+  const serial = integerBytes(f.serial, ctx, 'serialNumber');
+  const issuer = parseName(f.issuer, ctx, 'issuer');
+  const subject = parseName(f.subject, ctx, 'subject');
+  const publicKeyPoint = p256Point(f.spki, ctx);
+  if (f.uniqueIds) derFail(ctx, 'unique identifiers are not supported');
+  const extensions = f.extensions ?? [];
+  if (f.extensions?.length === 0) derFail(ctx, 'extensions has 0 elements, expected 1..Infinity');
+  const seen = new Set<string>();
+  for (const e of extensions) {
+    if (seen.has(e.oid)) derFail(ctx, `extension ${e.oid} appears twice`);
+    seen.add(e.oid);
+  }
+  const signatureAlgorithm = checkSignatureAlgorithm(f.outerAlgorithm, ctx, 'signatureAlgorithm');
+  if (!sameBytes(f.innerAlgorithm.der, f.outerAlgorithm.der)) {
     derFail(ctx, 'the inner and outer signature algorithms differ');
   }
-  const signature = bitStringBytes(sigT, ctx, 'signatureValue');
   let isCa = false;
   let keyUsage: number | undefined;
   for (const e of extensions) {
@@ -172,17 +270,17 @@ function parseCertificateUncached(der: Uint8Array, ctx: DerContext): Certificate
   }
   return {
     der,
-    tbs: encoding(tbsT),
+    tbs: f.tbs,
     serial,
     serialHex: toHex(serial),
     issuer,
     subject,
-    notBefore,
-    notAfter,
-    spki: encoding(spkiT),
+    notBefore: f.notBefore,
+    notAfter: f.notAfter,
+    spki: f.spki.der,
     publicKeyPoint,
     signatureAlgorithm,
-    signature,
+    signature: f.signature,
     extensions,
     isCa,
     keyUsage,
@@ -207,7 +305,7 @@ function parseCrlUncached(der: Uint8Array, ctx: DerContext): Crl {
     derFail(ctx, 'only v2 CRLs are supported (version field missing)');
   }
   const innerAlg = parts[i++]!;
-  const issuer = parseName(parts[i++]!, ctx, 'issuer');
+  const issuer = parseName(readName(parts[i++]!, ctx, 'issuer'), ctx, 'issuer');
   const thisUpdate = time(parts[i++]!, ctx, 'thisUpdate');
   const nu = parts[i++];
   if (!nu || (nu.tag !== TAG.UTC_TIME && nu.tag !== TAG.GENERALIZED_TIME)) derFail(ctx, 'nextUpdate is missing');
@@ -243,7 +341,11 @@ function parseCrlUncached(der: Uint8Array, ctx: DerContext): Crl {
       derFail(ctx, `unexpected TBSCertList field with tag 0x${t.tag.toString(16)}`);
     }
   }
-  const signatureAlgorithm = parseSignatureAlgorithm(algT, ctx, 'signatureAlgorithm');
+  const signatureAlgorithm = checkSignatureAlgorithm(
+    readAlgorithmIdentifier(algT, ctx, 'signatureAlgorithm'),
+    ctx,
+    'signatureAlgorithm',
+  );
   if (!sameBytes(encoding(innerAlg), encoding(algT))) derFail(ctx, 'the inner and outer signature algorithms differ');
   const signature = bitStringBytes(sigT, ctx, 'signatureValue');
   return {
@@ -260,49 +362,59 @@ function parseCrlUncached(der: Uint8Array, ctx: DerContext): Crl {
   };
 }
 
-function parseName(t: Tlv, ctx: DerContext, name: string): DistinguishedName {
-  const rdns = sequence(t, ctx, name);
-  const attributes: { oid: string; value: string }[] = [];
-  rdns.forEach((rdn, r) => {
+/** Read a Name's RDNs without interpreting the values (see {@link NameFields}); RDNs may be empty here. */
+export function readName(t: Tlv, ctx: DerContext, name: string): NameFields {
+  const rdns = sequence(t, ctx, name).map((rdn, r) => {
     expectTag(rdn, TAG.SET, ctx, `${name} RDN ${r}`);
-    const atvs = children(rdn, ctx, `${name} RDN ${r}`);
-    if (atvs.length === 0) derFail(ctx, `${name} RDN ${r} is empty`);
-    for (const atv of atvs) {
+    return children(rdn, ctx, `${name} RDN ${r}`).map((atv) => {
       const [o, v] = sequence(atv, ctx, `${name} attribute`, 2, 2) as [Tlv, Tlv];
-      attributes.push({ oid: oid(o, ctx, `${name} attribute type`), value: directoryString(v, ctx, `${name} value`) });
-    }
+      return { oid: oid(o, ctx, `${name} attribute type`), value: v };
+    });
+  });
+  return { der: encoding(t), rdns };
+}
+
+function parseName(n: NameFields, ctx: DerContext, name: string): DistinguishedName {
+  const attributes: { oid: string; value: string }[] = [];
+  n.rdns.forEach((rdn, r) => {
+    if (rdn.length === 0) derFail(ctx, `${name} RDN ${r} is empty`);
+    for (const atv of rdn) attributes.push({ oid: atv.oid, value: directoryString(atv.value, ctx, `${name} value`) });
   });
   const cn = attributes.filter((a) => a.oid === OID.commonName);
   if (cn.length > 1) derFail(ctx, `${name} has several common names`);
   const text = attributes
     .map((a) => `${NAME_LABELS[a.oid] ?? a.oid}=${a.value.replace(/([,+"\\<>;])/g, '\\$1')}`)
     .join(',');
-  return { der: encoding(t), attributes, commonName: cn[0]?.value, text };
+  return { der: n.der, attributes, commonName: cn[0]?.value, text };
 }
 
-function parseSignatureAlgorithm(t: Tlv, ctx: DerContext, name: string): string {
+/** Read an AlgorithmIdentifier: SEQUENCE { OID, parameters ANY OPTIONAL }. */
+export function readAlgorithmIdentifier(t: Tlv, ctx: DerContext, name: string): AlgorithmIdentifier {
   const parts = sequence(t, ctx, name, 1, 2);
-  const alg = oid(parts[0]!, ctx, name);
-  if (alg !== OID.ecdsaWithSha256) derFail(ctx, `${name} ${alg} is not ecdsa-with-SHA256`);
-  if (parts.length !== 1) derFail(ctx, `${name} must not carry parameters`);
-  return alg;
+  return { oid: oid(parts[0]!, ctx, name), parameters: parts[1], der: encoding(t) };
+}
+
+function checkSignatureAlgorithm(alg: AlgorithmIdentifier, ctx: DerContext, name: string): string {
+  if (alg.oid !== OID.ecdsaWithSha256) derFail(ctx, `${name} ${alg.oid} is not ecdsa-with-SHA256`);
+  if (alg.parameters) derFail(ctx, `${name} must not carry parameters`);
+  return alg.oid;
 }
 
 /** Returns the uncompressed point for P-256 keys, undefined for other algorithms. */
-function parseSpki(t: Tlv, ctx: DerContext): Uint8Array | undefined {
-  const [algT, keyT] = sequence(t, ctx, 'subjectPublicKeyInfo', 2, 2) as [Tlv, Tlv];
-  const alg = sequence(algT, ctx, 'subjectPublicKeyInfo.algorithm', 1, 2);
-  const key = bitStringBytes(keyT, ctx, 'subjectPublicKey');
-  if (oid(alg[0]!, ctx, 'public key algorithm') !== OID.ecPublicKey) return undefined;
-  if (alg.length !== 2 || alg[1]!.tag !== TAG.OID || oid(alg[1]!, ctx, 'curve') !== OID.prime256v1) return undefined;
+function p256Point(spki: CertificateFields['spki'], ctx: DerContext): Uint8Array | undefined {
+  const { algorithm: alg, key } = spki;
+  if (alg.oid !== OID.ecPublicKey) return undefined;
+  if (alg.parameters?.tag !== TAG.OID || oid(alg.parameters, ctx, 'curve') !== OID.prime256v1) return undefined;
   if (key.length !== 65 || key[0] !== 0x04) derFail(ctx, 'P-256 public key is not a 65-byte uncompressed point');
   return key;
 }
 
-function parseExtensions(t: Tlv, ctx: DerContext): Extension[] {
-  const list = sequence(t, ctx, 'extensions', 1);
-  const seen = new Set<string>();
-  return list.map((e, n) => {
+/**
+ * Read an Extensions SEQUENCE in encoded order: each `SEQUENCE { OID, critical BOOLEAN DEFAULT FALSE,
+ * OCTET STRING }` with `critical` absent or TRUE (DER). Empty lists and duplicates are left to the caller.
+ */
+export function readExtensions(t: Tlv, ctx: DerContext): Extension[] {
+  return sequence(t, ctx, 'extensions').map((e, n) => {
     const f = sequence(e, ctx, `extension ${n}`, 2, 3);
     const id = oid(f[0]!, ctx, `extension ${n} id`);
     let critical = false;
@@ -311,9 +423,36 @@ function parseExtensions(t: Tlv, ctx: DerContext): Extension[] {
       if (!critical) derFail(ctx, `extension ${id} encodes critical=FALSE explicitly (not DER)`);
     }
     const v = octetString(f[f.length - 1]!, ctx, `extension ${id} value`);
-    if (seen.has(id)) derFail(ctx, `extension ${id} appears twice`);
-    seen.add(id);
     return { oid: id, critical, value: v };
+  });
+}
+
+/** {@link readExtensions}, at least one, each OID at most once. */
+function parseExtensions(t: Tlv, ctx: DerContext): Extension[] {
+  const list = readExtensions(t, ctx);
+  if (list.length === 0) derFail(ctx, 'extensions has 0 elements, expected 1..Infinity');
+  const seen = new Set<string>();
+  for (const e of list) {
+    if (seen.has(e.oid)) derFail(ctx, `extension ${e.oid} appears twice`);
+    seen.add(e.oid);
+  }
+  return list;
+}
+
+/** One GeneralName of a subjectAltName: its context tag number and content (IMPLICIT, so raw). */
+export interface GeneralName {
+  /** Context tag number: 1 rfc822Name, 2 dNSName, 6 URI, 7 iPAddress, … */
+  tag: number;
+  constructed: boolean;
+  value: Uint8Array;
+}
+
+/** Read a subjectAltName extension value (`SEQUENCE OF GeneralName`, canonical DER, nothing after it). */
+export function readSubjectAltName(v: Uint8Array, ctx: DerContext): GeneralName[] {
+  const root = readRoot(v, ctx, TAG.SEQUENCE);
+  return children(root, ctx, 'subjectAltName').map((g, n) => {
+    if ((g.tag & 0xc0) !== 0x80) derFail(ctx, `subjectAltName entry ${n} is not a context-tagged GeneralName`);
+    return { tag: g.tag & 0x1f, constructed: (g.tag & 0x20) !== 0, value: value(g) };
   });
 }
 

@@ -1,7 +1,7 @@
 /** Reading a quote given on the command line: raw bytes, hex, base64, or an RA-TLS certificate (PEM/DER). */
 import { InputError } from '../errors.js';
 import { readUserFile } from '../fs/files.js';
-import { readRatlsCertificate } from '../ratls/certificate.js';
+import { readRatlsCertificate } from '../ratls/read.js';
 
 /** Largest quote file read (DCAP quotes with their chain are ~5 KiB; certificates a bit more). */
 const MAX_QUOTE_FILE = 1024 * 1024;

@@ -8,7 +8,7 @@ import { toHex } from '../attestation/bytes.js';
 import type { Evidence } from '../attestation/evidence.js';
 import { parseQuote } from '../attestation/quote.js';
 import { PccsClient } from '../pccs/client.js';
-import { checkRatlsBinding, readRatlsCertificate } from '../ratls/index.js';
+import { checkRatlsBinding, readRatlsCertificate } from '../ratls/read.js';
 import type { InputArgs } from './args.js';
 import type { Platform } from './container.js';
 import { fetchPresentedCertificate, type EnclaveEndpoint } from './enclave-client.js';

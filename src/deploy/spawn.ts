@@ -23,7 +23,7 @@ import { imageRepository } from '../docker/app-image.js';
 import { writeFileAtomic } from '../fs/files.js';
 import { readPackage } from '../package/read.js';
 import { APP_NAME_PATTERN } from '../project/config.js';
-import { readRatlsCertificate } from '../ratls/index.js';
+import { readRatlsCertificate } from '../ratls/read.js';
 import { loadOrCreateSignerKey, loadOrCreateSimPlatform, startQuotingService, startSimPccs } from '../sim/index.js';
 import { simMrenclaveOf } from '../sim/package-measurement.js';
 import { checkInputArgs, type InputArgs } from './args.js';

@@ -7,7 +7,7 @@
 import { isIP } from 'node:net';
 import { parseArgs } from 'node:util';
 import { UsageError } from '../errors.js';
-import { parseSubject } from '../ratls/subject.js';
+import { parseSubject } from '../ratls/dn.js';
 
 export interface BootstrapArgs {
   /** Enclave size in MiB (`--size 4096M`; `G` is accepted and converted). */

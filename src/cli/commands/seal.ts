@@ -4,7 +4,7 @@ import { readX25519KeyFile } from '../../crypto/keyfiles.js';
 import { sealBox } from '../../crypto/sealedbox.js';
 import { InputError } from '../../errors.js';
 import { readUserFile } from '../../fs/files.js';
-import { checkRatlsKeyBinding, readRatlsCertificate, verifyRatlsSignature } from '../../ratls/index.js';
+import { checkRatlsKeyBinding, readRatlsCertificate, verifyRatlsSignature } from '../../ratls/read.js';
 import { requireOneOf, stringOption, type CommandSpec } from '../command.js';
 import { printJson, resolveOutputPath, writeCommandOutput } from '../output.js';
 
