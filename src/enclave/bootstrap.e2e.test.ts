@@ -12,7 +12,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { sealBox } from '../crypto/sealedbox.js';
 import { checkRatlsBinding, readRatlsCertificate } from '../ratls/certificate.js';
-import { startQuoteStub, type QuoteStub } from '../testing/quote-stub.js';
+import { loadOrCreateSimPlatform, startQuotingService, type QuotingService } from '../sim/index.js';
 import { DEBIAN_PYTHON, REPO_ROOT } from '../testing/vectors.js';
 import { enclavePaths } from './paths.js';
 
@@ -199,16 +199,28 @@ function assertUnconfigured(root: string): void {
 
 describe('enclave bootstrap (real process, real TLS, real Python app)', () => {
   let work: string;
-  let stub: QuoteStub;
+  // The real simulated quoting service (the enclave only chooses report_data); `requests` records each quote.
+  let stub: { requests: Uint8Array[]; service: QuotingService };
   let socket: string;
   before(async () => {
     assert.ok(existsSync(BUNDLE), `${BUNDLE} missing: run npm run build`);
     work = mkdtempSync(path.join(tmpdir(), 'enclave-e2e-'));
     socket = path.join(work, 'quote.sock');
-    stub = await startQuoteStub(socket);
+    const requests: Uint8Array[] = [];
+    const platform = await loadOrCreateSimPlatform({ dir: path.join(work, 'sim') });
+    const service = await startQuotingService({
+      socketPath: socket,
+      platform,
+      mrEnclave: Buffer.alloc(32, 0xe1),
+      mrSigner: Buffer.alloc(32, 0x51),
+      isvProdId: 1,
+      isvSvn: 10,
+      onQuote: (hex) => requests.push(Buffer.from(hex, 'hex')),
+    });
+    stub = { requests, service };
   });
   after(async () => {
-    await stub.close();
+    await stub.service.close();
     rmSync(work, { recursive: true, force: true });
   });
 
