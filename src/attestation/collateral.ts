@@ -27,6 +27,19 @@ export interface Collateral {
   qe_identity_signature: Uint8Array;
 }
 
+/** Collateral holding nothing: for appraisals that stop at the quote or chain before reading any. */
+export const EMPTY_COLLATERAL: Readonly<Collateral> = Object.freeze({
+  pck_crl_issuer_chain: '',
+  root_ca_crl: new Uint8Array(),
+  pck_crl: new Uint8Array(),
+  tcb_info_issuer_chain: '',
+  tcb_info: new Uint8Array(),
+  tcb_info_signature: new Uint8Array(),
+  qe_identity_issuer_chain: '',
+  qe_identity: new Uint8Array(),
+  qe_identity_signature: new Uint8Array(),
+});
+
 export const COLLATERAL_KEYS = [
   'pck_crl_issuer_chain',
   'root_ca_crl',

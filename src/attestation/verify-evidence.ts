@@ -18,7 +18,7 @@ import {
 import { AttestationError, isMseError } from '../errors.js';
 import { appraise, quotePckChain, type Check, type Failure, type Verdict } from './appraise.js';
 import { bytesEqual, toHex } from './bytes.js';
-import type { Collateral } from './collateral.js';
+import { EMPTY_COLLATERAL, type Collateral } from './collateral.js';
 import { evidenceCollateral, type Evidence } from './evidence.js';
 import { mrsignerFromPublicKey } from './mrsigner.js';
 import type { Policy } from './policy.js';
@@ -48,18 +48,6 @@ export interface EvidenceVerdict extends Verdict {
   /** `platform` as the evidence declares it (MSE's evidence has none: sgx). */
   declaredPlatform: 'sgx' | 'sim';
 }
-
-const EMPTY_COLLATERAL: Collateral = {
-  pck_crl_issuer_chain: '',
-  root_ca_crl: new Uint8Array(),
-  pck_crl: new Uint8Array(),
-  tcb_info_issuer_chain: '',
-  tcb_info: new Uint8Array(),
-  tcb_info_signature: new Uint8Array(),
-  qe_identity_issuer_chain: '',
-  qe_identity: new Uint8Array(),
-  qe_identity_signature: new Uint8Array(),
-};
 
 function check(id: string, stage: 'ratls' | 'identity', title: string, fn: () => string | void): Check {
   try {

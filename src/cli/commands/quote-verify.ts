@@ -3,7 +3,7 @@
  * Exit 0 accepted, 10 valid but rejected by the policy, 11 invalid.
  */
 import { appraise, quotePckChain } from '../../attestation/appraise.js';
-import { parseCollateralJson, serializeCollateralJson, type Collateral } from '../../attestation/collateral.js';
+import { EMPTY_COLLATERAL, parseCollateralJson, serializeCollateralJson, type Collateral } from '../../attestation/collateral.js';
 import { parseMeasurement } from '../../attestation/policy.js';
 import { parseQuote } from '../../attestation/quote.js';
 import { UsageError, isMseError } from '../../errors.js';
@@ -13,19 +13,6 @@ import { DEFAULT_QCNL_CONF, readQcnlConfig } from '../../pccs/config.js';
 import { integerOption, requireOneOf, stringOption, type CommandContext, type CommandSpec } from '../command.js';
 import { POLICY_OPTIONS, appraisalSettings, reportVerdict } from '../attestation-options.js';
 import { readQuoteFile } from '../quote-input.js';
-
-/** Collateral that is never looked at: appraisal stops at the quote or chain failure first. */
-const NO_COLLATERAL: Collateral = {
-  pck_crl_issuer_chain: '',
-  root_ca_crl: new Uint8Array(),
-  pck_crl: new Uint8Array(),
-  tcb_info_issuer_chain: '',
-  tcb_info: new Uint8Array(),
-  tcb_info_signature: new Uint8Array(),
-  qe_identity_issuer_chain: '',
-  qe_identity: new Uint8Array(),
-  qe_identity_signature: new Uint8Array(),
-};
 
 /** The PCCS to use: --pccs, else the QCNL configuration's collateral_service or pccs_url. */
 export async function pccsFromFlags(
@@ -128,10 +115,10 @@ Exit codes: 0 accepted, 10 valid but rejected by the policy, 11 invalid.`,
         const done = ctx.log.phase(`fetching collateral from ${pccs.url}`);
         collateral = await new PccsClient(pccs).getCollateralForQuote(quote);
         done();
-      } else collateral = NO_COLLATERAL;
+      } else collateral = EMPTY_COLLATERAL;
     }
     const save = stringOption(ctx.values, 'save-collateral');
-    if (save && collateral !== NO_COLLATERAL) {
+    if (save && collateral !== EMPTY_COLLATERAL) {
       await writeFileAtomic(save, serializeCollateralJson(collateral));
       ctx.log.info(`collateral written to ${save}`);
     }
