@@ -18,7 +18,7 @@ import {
 import { AttestationError, isMseError } from '../errors.js';
 import { appraise, quotePckChain, type Check, type Failure, type Verdict } from './appraise.js';
 import { bytesEqual, toHex } from './bytes.js';
-import { EMPTY_COLLATERAL, type Collateral } from './collateral.js';
+import { EMPTY_COLLATERAL } from './collateral.js';
 import { evidenceCollateral, type Evidence } from './evidence.js';
 import { mrsignerFromPublicKey } from './mrsigner.js';
 import type { Policy } from './policy.js';

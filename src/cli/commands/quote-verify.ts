@@ -3,7 +3,12 @@
  * Exit 0 accepted, 10 valid but rejected by the policy, 11 invalid.
  */
 import { appraise, quotePckChain } from '../../attestation/appraise.js';
-import { EMPTY_COLLATERAL, parseCollateralJson, serializeCollateralJson, type Collateral } from '../../attestation/collateral.js';
+import {
+  EMPTY_COLLATERAL,
+  parseCollateralJson,
+  serializeCollateralJson,
+  type Collateral,
+} from '../../attestation/collateral.js';
 import { parseMeasurement } from '../../attestation/policy.js';
 import { parseQuote } from '../../attestation/quote.js';
 import { UsageError, isMseError } from '../../errors.js';
