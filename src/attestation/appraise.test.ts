@@ -304,6 +304,20 @@ describe('appraise: semantics', () => {
     ]);
   });
 
+  it('refuses collateral older than a required TCB evaluation data number (policy)', () => {
+    const base = run(phala, accept);
+    const n = base.tcbEvaluationDataNumber!;
+    assert.equal(typeof n, 'number');
+    const atMin = run(phala, { ...accept, minTcbEvaluationDataNumber: n });
+    assert.equal(atMin.accepted, true, JSON.stringify(atMin.failures));
+    assert.equal(atMin.checks.find((c) => c.id === 'policy.tcb-eval-num')!.status, 'pass');
+    const above = run(phala, { ...accept, minTcbEvaluationDataNumber: n + 1 });
+    assert.equal(above.valid, true);
+    assert.equal(above.accepted, false);
+    assert.deepEqual(failureCodes(above), ['ERR_POLICY_TCB_EVAL_NUM_TOO_LOW']);
+    assert.equal(base.checks.find((c) => c.id === 'policy.tcb-eval-num')!.status, 'skip');
+  });
+
   it('requires every present advisory to be allowed and explains the TCB status', () => {
     const v = run(phala, {
       acceptedTcbStatuses: ['ConfigurationAndSWHardeningNeeded'],

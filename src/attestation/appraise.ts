@@ -177,6 +177,12 @@ export const CHECK_PLAN: readonly PlanEntry[] = [
   { id: 'policy.mrsigner', stage: 'policy', title: 'MRSIGNER as expected', policy: true },
   { id: 'policy.isvprodid', stage: 'policy', title: 'ISV product ID as expected', policy: true },
   { id: 'policy.isvsvn', stage: 'policy', title: 'ISV SVN at least the minimum', policy: true },
+  {
+    id: 'policy.tcb-eval-num',
+    stage: 'policy',
+    title: 'TCB evaluation data number at least the minimum',
+    policy: true,
+  },
   { id: 'policy.tcb-status', stage: 'policy', title: 'TCB status accepted', policy: true },
   { id: 'policy.advisories', stage: 'policy', title: 'Advisory IDs allowed', policy: true },
 ];
@@ -1068,6 +1074,18 @@ export function appraise(input: AppraisalInput): Verdict {
         'The enclave is an older, possibly vulnerable version.',
       );
     else r.pass('policy.isvsvn');
+    // After an Intel TCB recovery, older TCB info stays valid until its nextUpdate: a minimum evaluation
+    // data number refuses collateral from before the recovery.
+    if (policy.minTcbEvaluationDataNumber === undefined) r.skip('policy.tcb-eval-num', 'no minimum given');
+    else if (!tcbInfo) r.skip('policy.tcb-eval-num', 'TCB info not read');
+    else if (tcbInfo.tcbEvaluationDataNumber < policy.minTcbEvaluationDataNumber)
+      polFail(
+        'policy.tcb-eval-num',
+        'ERR_POLICY_TCB_EVAL_NUM_TOO_LOW',
+        `TCB evaluation data number is ${tcbInfo.tcbEvaluationDataNumber}, below the minimum ${policy.minTcbEvaluationDataNumber}`,
+        'The collateral predates a TCB recovery you require; fetch current collateral from the PCCS.',
+      );
+    else r.pass('policy.tcb-eval-num');
     if (tcbStatus === undefined) {
       r.skip('policy.tcb-status', 'TCB status not determined');
       r.skip('policy.advisories', 'TCB status not determined');

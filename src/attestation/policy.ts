@@ -16,6 +16,8 @@ export interface Policy {
   isvProdId?: number;
   /** Minimum ISV SVN. */
   minIsvSvn?: number;
+  /** Minimum `tcbEvaluationDataNumber` of the TCB info (refuses collateral from before a TCB recovery). */
+  minTcbEvaluationDataNumber?: number;
   /** Accept enclaves with the DEBUG attribute (their memory is readable by the host). Default false. */
   allowDebug: boolean;
   /** TCB statuses to accept. Default: UpToDate only. */

@@ -35,6 +35,11 @@ export const POLICY_OPTIONS: Record<string, OptionSpec> = {
   mrsigner: { type: 'string', placeholder: 'HEX', description: 'Expected MRSIGNER (64 hex characters)' },
   isvprodid: { type: 'string', placeholder: 'N', description: 'Expected ISV product ID' },
   'min-isvsvn': { type: 'string', placeholder: 'N', description: 'Minimum ISV SVN' },
+  'min-tcb-eval-num': {
+    type: 'string',
+    placeholder: 'N',
+    description: 'Minimum TCB evaluation data number (refuse collateral from before a TCB recovery)',
+  },
   'allow-simulation': {
     type: 'boolean',
     description: 'Accept evidence from the simulated SGX platform (proves nothing about hardware)',
@@ -121,6 +126,8 @@ export async function appraisalSettings(ctx: CommandContext): Promise<AppraisalS
   if (isv !== undefined) policy.isvProdId = isv;
   const minSvn = integerOption(v, 'min-isvsvn', 0, 0xffff);
   if (minSvn !== undefined) policy.minIsvSvn = minSvn;
+  const minEval = integerOption(v, 'min-tcb-eval-num', 0, 0xffffffff);
+  if (minEval !== undefined) policy.minTcbEvaluationDataNumber = minEval;
   for (const a of policy.allowedAdvisoryIds!) {
     if (!/^[A-Z][A-Z0-9]*-SA-\d+$/.test(a)) {
       throw new UsageError('ERR_OPTION_VALUE', `--allow-advisory '${a}' is not an advisory ID like INTEL-SA-00615`);

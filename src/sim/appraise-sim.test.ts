@@ -14,6 +14,7 @@ import { appraise, type Verdict } from '../attestation/appraise.js';
 import { parseCollateralJson, type Collateral } from '../attestation/collateral.js';
 import { collateralToJson, loadOrCreateSimPlatform, type SimCollateralOptions, type SimPlatform } from './platform.js';
 import { startSimPccs } from './pccs.js';
+import { SIM_TCB_EVALUATION_DATA_NUMBER } from './collateral.js';
 import { PccsClient } from '../pccs/client.js';
 import { parseQuote } from '../attestation/quote.js';
 
@@ -42,7 +43,13 @@ test('ACCEPTED with the sim root passed as an extra trusted root', () => {
     collateral: collateralOf({ now: at }),
     at,
     trustedRoots: [p.root.der],
-    policy: { mrEnclave, mrSigner, isvProdId: 1, minIsvSvn: 2 },
+    policy: {
+      mrEnclave,
+      mrSigner,
+      isvProdId: 1,
+      minIsvSvn: 2,
+      minTcbEvaluationDataNumber: SIM_TCB_EVALUATION_DATA_NUMBER,
+    },
   });
   assert.deepEqual(v.failures, []);
   assert.equal(v.valid, true);
