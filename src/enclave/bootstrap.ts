@@ -20,15 +20,7 @@ import { createLogger, type EnclaveLogger } from './log.js';
 import { enclavePaths } from './paths.js';
 import { detectQuoteProvider } from './quote.js';
 import { loadEnclaveState, loadOrCreateEnclaveState } from './state.js';
-
-async function exists(p: string): Promise<boolean> {
-  try {
-    await fs.lstat(p);
-    return true;
-  } catch {
-    return false;
-  }
-}
+import { pathExists } from '../fs/files.js';
 
 /**
  * Run the bootstrap; resolves with the process exit code (the app's, or the error class's exit code when
@@ -58,7 +50,7 @@ export async function runBootstrap(
         `expires ${args.expiration.toISOString()}, size ${args.size}`,
     );
     await fs.mkdir(paths.home, { recursive: true, mode: 0o700 });
-    const configured = await exists(paths.appDir);
+    const configured = await pathExists(paths.appDir);
     // the code is read (and a damaged archive refused) before any key or quote is made
     const archive = configured ? undefined : await loadAppArchive(paths.appTar);
     const state = configured

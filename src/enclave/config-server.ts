@@ -88,16 +88,16 @@ export function runConfigurationServer(opts: ConfigServerOptions): Promise<Confi
       server.closeAllConnections();
     };
 
+    const refuseConfigured = (res: ServerResponse): void =>
+      sendJson(
+        res,
+        503,
+        { error: 'the enclave is already configured and starting the app', code: 'ERR_CONFIG_DONE' },
+        { connection: 'close' },
+      );
+
     async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-      if (outcome) {
-        sendJson(
-          res,
-          503,
-          { error: 'the enclave is already configured and starting the app', code: 'ERR_CONFIG_DONE' },
-          { connection: 'close' },
-        );
-        return;
-      }
+      if (outcome) return refuseConfigured(res);
       if (req.method === 'GET' || req.method === 'HEAD') {
         res.writeHead(200, {
           ...waiting,
@@ -120,15 +120,7 @@ export function runConfigurationServer(opts: ConfigServerOptions): Promise<Confi
       // hold the one-at-a-time slot, or any peer on the network could keep the enclave from being configured.
       const body = await readBody(req, res);
       if (!body) return; // already answered 413
-      if (outcome) {
-        sendJson(
-          res,
-          503,
-          { error: 'the enclave is already configured and starting the app', code: 'ERR_CONFIG_DONE' },
-          { connection: 'close' },
-        );
-        return;
-      }
+      if (outcome) return refuseConfigured(res);
       if (busy) {
         sendJson(
           res,

@@ -24,6 +24,7 @@ import type { BootstrapArgs } from './args.js';
 import type { EnclaveLogger } from './log.js';
 import type { EnclavePaths } from './paths.js';
 import { checkQuoteReportData, type QuoteProvider } from './quote.js';
+import { pathExists } from '../fs/files.js';
 
 export interface EnclaveState {
   x25519: { publicKey: Uint8Array; privateKey: Uint8Array };
@@ -34,15 +35,6 @@ export interface EnclaveState {
   cert: RatlsCertificate;
   /** True when the state was created by this start (a quote was taken). */
   created: boolean;
-}
-
-async function exists(file: string): Promise<boolean> {
-  try {
-    await fs.lstat(file);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 function stateError(code: string, message: string, cause?: unknown): StateError {
@@ -149,7 +141,7 @@ export async function loadOrCreateEnclaveState(
   provider: () => Promise<QuoteProvider>,
   log: EnclaveLogger,
 ): Promise<EnclaveState> {
-  if (await exists(paths.ratlsCert)) {
+  if (await pathExists(paths.ratlsCert)) {
     const state = await loadEnclaveState(paths, args);
     log.info(`Reusing the enclave keys and RA-TLS certificate (fingerprint sha256:${state.cert.fingerprint})`);
     return state;

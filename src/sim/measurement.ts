@@ -19,6 +19,7 @@
  */
 import { createHash } from 'node:crypto';
 import { InputError } from '../errors.js';
+import type { InputArgs } from '../deploy/args.js';
 
 export { mrsignerFromPublicKey } from './signer.js';
 
@@ -31,16 +32,7 @@ export interface SimMeasurementInput {
   /** Every code file of the app: relative POSIX path (as in app.tar) and lowercase hex SHA-256 of its bytes. */
   codeFiles: readonly { path: string; sha256: string }[];
   /** Spawn arguments exactly as in `evidence.json` `input_args`. */
-  args: {
-    /** Enclave size in MiB. */
-    size: number;
-    subject: string;
-    san: string;
-    appId: string;
-    application: string;
-    /** Expiration of the RA-TLS certificate, Unix seconds. */
-    expiration: number;
-  };
+  args: InputArgs;
 }
 
 function bad(field: string, message: string): never {
