@@ -1,6 +1,6 @@
 /**
- * Paths to test data from outside the project: `shared/testvectors` sits beside the repository (CI clones
- * the repo with `shared/` as a sibling). Tests only.
+ * Paths to the public test vectors vendored in `test-fixtures/testvectors/` (Intel DCAP quotes and
+ * collateral, MSE's evidence, Fernet, Gramine; each folder's README gives its provenance). Tests only.
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -9,9 +9,9 @@ import { fileURLToPath } from 'node:url';
 /** The repository root (this file compiles to dist/testing/vectors.js). */
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
-/** Absolute path of a file under `shared/testvectors`. */
+/** Absolute path of a file under `test-fixtures/testvectors`. */
 export function vectorPath(...parts: string[]): string {
-  return path.resolve(REPO_ROOT, '..', 'shared', 'testvectors', ...parts);
+  return path.resolve(REPO_ROOT, 'test-fixtures', 'testvectors', ...parts);
 }
 
 /** Read a test vector file as bytes. */
