@@ -79,14 +79,20 @@ describe('verifyEvidence on MSE’s real evidence (as testvectors/mse/README.md 
     }
   });
 
-  it('passes every DCAP check with Intel time semantics at 2023-06-10, and reports the subject mismatch', () => {
+  it('passes every DCAP check with Intel time semantics at 2023-06-10, and reports the subject and expiration mismatch', () => {
     const v = verifyEvidence({
       evidence: e,
       expected,
       at: new Date('2023-06-10T00:00:00Z'),
       policy: { ignoreIssueDates: true },
     });
-    assert.deepEqual(notPassed(v), ['ratls.subject:fail']);
+    assert.deepEqual(notPassed(v), [
+      'ratls.subject:fail',
+      'ratls.expiration:fail',
+      'identity.input-args.size:warn',
+      'identity.input-args.app_id:warn',
+      'identity.input-args.application:warn',
+    ]);
     assert.equal(v.valid, false);
     assert.equal(v.mrenclave, MRENCLAVE);
     assert.equal(v.debug, false);
@@ -100,6 +106,9 @@ describe('verifyEvidence on MSE’s real evidence (as testvectors/mse/README.md 
     assert.equal(subject.code, 'ERR_RATLS_SUBJECT_MISMATCH');
     assert.match(subject.message!, /Cosmian Tech/);
     assert.equal(v.checks.find((c) => c.id === 'ratls.key-binding')!.status, 'pass');
+    const expiration = v.checks.find((c) => c.id === 'ratls.expiration')!;
+    assert.equal(expiration.code, 'ERR_RATLS_EXPIRATION_MISMATCH');
+    assert.match(expiration.message!, /2024-04-26T09:38:33.000Z \(1714124313\) differs from input_args.expiration_date 1714058115/);
   });
 
   it('detects a signer key that does not match MRSIGNER, and a wrong expected MRENCLAVE (policy)', () => {

@@ -3,7 +3,7 @@
  * service sign, and what `verify --package` recomputes offline, with no Docker, from the same two inputs.
  */
 import type { InputArgs } from '../deploy/args.js';
-import { readPackage, type PackageContents } from '../package/read.js';
+import type { PackageContents } from '../package/read.js';
 import { computeSimMrenclave } from './measurement.js';
 
 /** Pure: the measurement of read package contents with `args`. */
@@ -16,9 +16,4 @@ export function simMrenclaveOf(
     codeFiles: pkg.appFiles.map((f) => ({ path: f.path, sha256: f.sha256 })),
     args,
   });
-}
-
-/** Read `packageFile` (headers, mse.toml, app.tar and image JSON only; layers are skipped) and measure it. */
-export async function simMrenclaveOfPackageFile(packageFile: string, args: InputArgs): Promise<Uint8Array> {
-  return simMrenclaveOf(await readPackage(packageFile), args);
 }
