@@ -338,7 +338,8 @@ function bindInputArgs(e: Evidence, expected: ExpectedIdentity, checks: Check[])
       value: inputArgValue(e.inputArgs, field),
       role: INPUT_ARG_ROLES[field],
       measured,
-      package: field === 'application' ? (expected.application !== undefined ? result(APPLICATION_ID) : 'not-checked') : null,
+      package:
+        field === 'application' ? (expected.application !== undefined ? result(APPLICATION_ID) : 'not-checked') : null,
       certificate: cert ? result(cert) : null,
       status: 'unbound',
     };

@@ -206,7 +206,11 @@ describe('verify --package binds the entry point to the package (issue 8 A)', ()
       ['subject', 'CN=attacker.example', 'ERR_RATLS_SUBJECT_MISMATCH'],
     ];
     for (const [key, value, code] of edits) {
-      const { r } = await verify(write({ ...good, inputArgs: { ...good.inputArgs, [key]: value } }), '--package', original);
+      const { r } = await verify(
+        write({ ...good, inputArgs: { ...good.inputArgs, [key]: value } }),
+        '--package',
+        original,
+      );
       assert.notEqual(r.code, 0, `${key} edited: ${r.stderr}`);
       const codes = json(r).verdict.failures.map((f) => f.code);
       assert.ok(codes.includes(code), `${key}: ${codes.join()}`);
@@ -230,7 +234,10 @@ describe('verify --mrenclave says which input_args it could not bind (issue 8 it
         ['identity.input-args.application', 'warn'],
       ],
     );
-    assert.match(warned[2]!.message!, /input_args\.application = "app:app" .* is NOT verified: an MRENCLAVE given with --mrenclave/);
+    assert.match(
+      warned[2]!.message!,
+      /input_args\.application = "app:app" .* is NOT verified: an MRENCLAVE given with --mrenclave/,
+    );
     assert.deepEqual(
       v.verdict.inputArgs.map((b) => [b.field, b.measured, b.package, b.certificate, b.status]),
       [
@@ -271,4 +278,3 @@ describe('ERR_EVIDENCE_FIELD: one exit code (3) for every field (issue 8 item 6)
     assert.match(r.stderr, /ERR_EVIDENCE_FIELD.*input_args\.expiration_date/);
   });
 });
-

@@ -35,9 +35,13 @@ async function expectedFromPackage(file: string, evidence: Evidence): Promise<Ex
   }
   const a = evidence.inputArgs;
   if (a.expirationDate === null) {
-    throw new InputError('ERR_EVIDENCE_FIELD', 'evidence field input_args.expiration_date is null: cannot measure the package', {
-      hint: 'Evidence of a simulated enclave always has an expiration date: collect it again with `mse home evidence`.',
-    });
+    throw new InputError(
+      'ERR_EVIDENCE_FIELD',
+      'evidence field input_args.expiration_date is null: cannot measure the package',
+      {
+        hint: 'Evidence of a simulated enclave always has an expiration date: collect it again with `mse home evidence`.',
+      },
+    );
   }
   const pkg = await readPackage(file);
   return {
