@@ -9,12 +9,11 @@ import path from 'node:path';
 import { after, before, describe } from 'node:test';
 import type { InputArgBinding } from '../attestation/verify-evidence.js';
 import {
-  copyFixture,
   createWorld,
   expectExit,
   freePort,
   jsonOf,
-  PACKAGE_TIMEOUT_MS,
+  packageFixture,
   pinnedHttps,
   story,
   type World,
@@ -72,19 +71,7 @@ describe('verify binds the entry point: an enclave spawned from an edited mse.to
   });
 
   step('the provider packages its app; the operator remakes the package with another entry point', async () => {
-    const project = path.join(w.root, 'provider', 'fastapi_app');
-    await copyFixture('fastapi-tutorial', project);
-    const p = jsonOf<{ package: string; image: string; name: string }>(
-      expectExit(
-        await w.mse(['package', '--project', project, '--output', path.join(w.root, 'provider'), '--json'], {
-          timeoutMs: PACKAGE_TIMEOUT_MS,
-        }),
-        'package',
-      ),
-    );
-    w.trackImage(p.image);
-    w.trackImage(`${p.name}:latest`);
-    original = p.package;
+    original = await packageFixture(w, 'fastapi-tutorial', 'fastapi_app');
     await fs.mkdir(path.join(w.root, 'operator'), { recursive: true });
     tampered = path.join(w.root, 'operator', path.basename(original));
     await rewritePackageConfig(original, tampered, (toml) => {

@@ -11,13 +11,12 @@ import { after, before, describe } from 'node:test';
 import type { CliResult } from '../testing/cli.js';
 import {
   containerChanges,
-  copyFixture,
   createWorld,
   expectExit,
   freePort,
   freshSecrets,
   jsonOf,
-  PACKAGE_TIMEOUT_MS,
+  packageFixture,
   pinnedHttps,
   story,
   type World,
@@ -33,7 +32,6 @@ interface Deployment {
 
 describe('faults: configuration protocol, spawn conflicts, apps failing after run', () => {
   let w: World;
-  let project: string;
   let packageFile: string;
   let crash: Deployment;
   let slow: Deployment;
@@ -77,19 +75,7 @@ describe('faults: configuration protocol, spawn conflicts, apps failing after ru
 
   before(async () => {
     w = await createWorld('faults');
-    project = path.join(w.root, 'provider', 'fastapi_app');
-    await copyFixture('fastapi-tutorial', project);
-    const p = jsonOf<{ package: string; image: string; name: string }>(
-      expectExit(
-        await w.mse(['package', '--project', project, '--output', path.join(w.root, 'provider'), '--json'], {
-          timeoutMs: PACKAGE_TIMEOUT_MS,
-        }),
-        'package',
-      ),
-    );
-    w.trackImage(p.image);
-    w.trackImage(`${p.name}:latest`);
-    packageFile = p.package;
+    packageFile = await packageFixture(w, 'fastapi-tutorial', 'fastapi_app');
     await fs.mkdir(path.join(w.root, 'operator'), { recursive: true });
     const mk = async (label: string): Promise<Deployment> => ({
       name: w.deploymentName(label),

@@ -14,7 +14,7 @@ import { after, before, describe, it } from 'node:test';
 import type { Evidence, InputArgs } from '../attestation/evidence.js';
 import { verifyEvidence, type EvidenceVerdict, type ExpectedIdentity } from '../attestation/verify-evidence.js';
 import { makeSimEvidence } from '../testing/sim-evidence.js';
-import { simMrenclaveOf } from './package-measurement.js';
+import { simMrenclaveOfEvidence } from './package-measurement.js';
 import { loadOrCreateSimPlatform, type SimPlatform } from './platform.js';
 import { loadOrCreateSignerKey } from './signer.js';
 
@@ -39,16 +39,8 @@ const args: InputArgs = {
 
 /** What `verify --package` expects of `e`: the package measured with e's input_args, mse.toml's entry point. */
 function expectedByPackage(e: Evidence): ExpectedIdentity {
-  const a = e.inputArgs;
   return {
-    mrenclave: simMrenclaveOf(pkg, {
-      size: a.size,
-      subject: a.subject,
-      san: a.subjectAlternativeName,
-      appId: a.appId,
-      application: a.application,
-      expiration: a.expirationDate ?? 0,
-    }),
+    mrenclave: simMrenclaveOfEvidence(pkg, e.inputArgs),
     inputArgsMeasured: true,
     application: PACKAGE_APPLICATION,
   };

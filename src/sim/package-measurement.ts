@@ -2,7 +2,9 @@
  * The simulated MRENCLAVE of a package deployed with given arguments: what `spawn` has the quoting
  * service sign, and what `verify --package` recomputes offline, with no Docker, from the same two inputs.
  */
+import type { InputArgs as EvidenceInputArgs } from '../attestation/evidence.js';
 import type { InputArgs } from '../deploy/args.js';
+import { InputError } from '../errors.js';
 import type { PackageContents } from '../package/read.js';
 import { computeSimMrenclave } from './measurement.js';
 
@@ -15,5 +17,33 @@ export function simMrenclaveOf(
     imageConfigDigest: pkg.imageConfigDigest,
     codeFiles: pkg.appFiles.map((f) => ({ path: f.path, sha256: f.sha256 })),
     args,
+  });
+}
+
+/**
+ * Pure: the measurement of read package contents with the spawn arguments as `evidence.json` records them
+ * (what `verify --package` recomputes). Throws `ERR_EVIDENCE_FIELD` when `expiration_date` is null: a
+ * simulated enclave always has one, and the measurement covers it.
+ */
+export function simMrenclaveOfEvidence(
+  pkg: Pick<PackageContents, 'imageConfigDigest' | 'appFiles'>,
+  a: EvidenceInputArgs,
+): Uint8Array {
+  if (a.expirationDate === null) {
+    throw new InputError(
+      'ERR_EVIDENCE_FIELD',
+      'evidence field input_args.expiration_date is null: cannot measure the package',
+      {
+        hint: 'Evidence of a simulated enclave always has an expiration date: collect it again with `mse home evidence`.',
+      },
+    );
+  }
+  return simMrenclaveOf(pkg, {
+    size: a.size,
+    subject: a.subject,
+    san: a.subjectAlternativeName,
+    appId: a.appId,
+    application: a.application,
+    expiration: a.expirationDate,
   });
 }

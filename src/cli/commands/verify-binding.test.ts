@@ -16,7 +16,7 @@ import { evidenceInputArgs } from '../../deploy/evidence.js';
 import { readPackage } from '../../package/read.js';
 import { deterministicTar, tarToBuffer } from '../../package/tar-write.js';
 import { loadOrCreateSignerKey } from '../../sim/signer.js';
-import { simMrenclaveOf } from '../../sim/package-measurement.js';
+import { simMrenclaveOfEvidence } from '../../sim/package-measurement.js';
 import { loadOrCreateSimPlatform, type SimPlatform } from '../../sim/platform.js';
 import { runMse, type CliResult } from '../../testing/cli.js';
 import { rewritePackageConfig } from '../../testing/packages.js';
@@ -59,14 +59,7 @@ function spawnArgs(application: string): InputArgs {
 
 /** The MRENCLAVE `spawn` has the quoting service sign for `packageFile` spawned with `args`. */
 async function measure(packageFile: string, args: InputArgs): Promise<Uint8Array> {
-  return simMrenclaveOf(await readPackage(packageFile), {
-    size: args.size,
-    subject: args.subject,
-    san: args.subjectAlternativeName,
-    appId: args.appId,
-    application: args.application,
-    expiration: args.expirationDate!,
-  });
+  return simMrenclaveOfEvidence(await readPackage(packageFile), args);
 }
 
 /** Evidence of the enclave `spawn` starts from `packageFile` with `args`. */

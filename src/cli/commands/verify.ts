@@ -9,10 +9,10 @@ import type { Evidence } from '../../attestation/evidence.js';
 import { parseEvidence } from '../../attestation/evidence.js';
 import { parseMeasurement } from '../../attestation/policy.js';
 import { verifyEvidence, type ExpectedIdentity } from '../../attestation/verify-evidence.js';
-import { InputError, UsageError } from '../../errors.js';
+import { UsageError } from '../../errors.js';
 import { pathExists, readUserText, requireDirectory, writeFileAtomic } from '../../fs/files.js';
 import { readPackage } from '../../package/read.js';
-import { simMrenclaveOf } from '../../sim/package-measurement.js';
+import { simMrenclaveOfEvidence } from '../../sim/package-measurement.js';
 import { requireOneOf, stringOption, type CommandSpec } from '../command.js';
 import { POLICY_OPTIONS, appraisalSettings, reportVerdict } from '../attestation-options.js';
 
@@ -33,26 +33,9 @@ async function expectedFromPackage(file: string, evidence: Evidence): Promise<Ex
       },
     );
   }
-  const a = evidence.inputArgs;
-  if (a.expirationDate === null) {
-    throw new InputError(
-      'ERR_EVIDENCE_FIELD',
-      'evidence field input_args.expiration_date is null: cannot measure the package',
-      {
-        hint: 'Evidence of a simulated enclave always has an expiration date: collect it again with `mse home evidence`.',
-      },
-    );
-  }
   const pkg = await readPackage(file);
   return {
-    mrenclave: simMrenclaveOf(pkg, {
-      size: a.size,
-      subject: a.subject,
-      san: a.subjectAlternativeName,
-      appId: a.appId,
-      application: a.application,
-      expiration: a.expirationDate,
-    }),
+    mrenclave: simMrenclaveOfEvidence(pkg, evidence.inputArgs),
     inputArgsMeasured: true,
     application: pkg.config.pythonApplication,
   };
@@ -61,7 +44,7 @@ async function expectedFromPackage(file: string, evidence: Evidence): Promise<Ex
 const spec: CommandSpec = {
   name: 'verify',
   summary: 'Verify an enclave’s evidence.json offline and save its RA-TLS certificate',
-  description: `Checks, from evidence.json alone: the RA-TLS certificate (signature, validity, subject and SAN equal to
+  description: `Checks, from evidence.json alone: the RA-TLS certificate (signature, validity, subject, SAN and notAfter equal to
 input_args, report_data bound to its key), the full Intel DCAP appraisal of its quote with the evidence's
 collateral (chain to the pinned Intel SGX Root CA, CRLs, TCB info, QE identity, signatures, TCB level),
 MRSIGNER against signer_pk, and the policy (expected MRENCLAVE, debug, TCB status, advisories).
