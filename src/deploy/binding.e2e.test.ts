@@ -15,6 +15,7 @@ import {
   jsonOf,
   packageFixture,
   pinnedHttps,
+  spawnDeployment,
   story,
   type World,
 } from '../testing/e2e.js';
@@ -81,26 +82,7 @@ describe('verify binds the entry point: an enclave spawned from an edited mse.to
   });
 
   step('spawn from the remade package: the evidence carries the other entry point', async () => {
-    const r = expectExit(
-      await w.mse([
-        'spawn',
-        name,
-        '--package',
-        tampered,
-        '--san',
-        'localhost',
-        '--size',
-        '2048',
-        '--port',
-        String(port),
-        '--output',
-        workspace,
-        '--signer-key',
-        w.signerKey,
-        '--json',
-      ]),
-      'spawn',
-    );
+    const r = expectExit(await spawnDeployment(w, { name, packageFile: tampered, port, workspace }), 'spawn');
     mrenclave = jsonOf<{ mrenclave: string }>(r).mrenclave;
     const evidence = JSON.parse(await fs.readFile(path.join(workspace, 'evidence.json'), 'utf8')) as {
       input_args: { application: string };

@@ -18,6 +18,7 @@ import {
   jsonOf,
   packageFixture,
   pinnedHttps,
+  spawnDeployment,
   story,
   type World,
 } from '../testing/e2e.js';
@@ -41,23 +42,7 @@ describe('faults: configuration protocol, spawn conflicts, apps failing after ru
     jsonOf<{ status: string }>(expectExit(await w.mse(['status', name, '--json']), `status ${name}`)).status;
 
   const spawn = (d: Deployment, name = d.name, port = d.port, workspace = d.workspace): Promise<CliResult> =>
-    w.mse([
-      'spawn',
-      name,
-      '--package',
-      packageFile,
-      '--san',
-      'localhost',
-      '--size',
-      '2048',
-      '--port',
-      String(port),
-      '--output',
-      workspace,
-      '--signer-key',
-      w.signerKey,
-      '--json',
-    ]);
+    spawnDeployment(w, { name, packageFile, port, workspace });
 
   /** Secrets for `run`: the fixture's, plus fault switches. */
   const secretsWith = async (label: string, fault: Record<string, unknown>): Promise<string> => {

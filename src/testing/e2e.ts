@@ -244,6 +244,33 @@ export async function packageFixture(w: World, name: string, dir: string): Promi
   return p.package;
 }
 
+/**
+ * `spawn NAME --package F --san localhost --size 2048 --port P --output DIR --signer-key <world's> --json`:
+ * the operator's spawn every e2e story uses (simulated platform by default on this machine).
+ */
+export function spawnDeployment(
+  w: World,
+  d: { name: string; packageFile: string; port: number; workspace: string },
+): Promise<CliResult> {
+  return w.mse([
+    'spawn',
+    d.name,
+    '--package',
+    d.packageFile,
+    '--san',
+    'localhost',
+    '--size',
+    '2048',
+    '--port',
+    String(d.port),
+    '--output',
+    d.workspace,
+    '--signer-key',
+    w.signerKey,
+    '--json',
+  ]);
+}
+
 /** Fresh secrets in the scaffold's shape: `aes_key` (hex, plaintext secrets) and `result_sk` (Fernet key). */
 export function freshSecrets(): { secrets: { aes_key: string }; sealed: { result_sk: string } } {
   return {
