@@ -44,17 +44,26 @@ import {
   type SignerKeyFact,
 } from './host-checks.js';
 
-/** Bounds of the probes (ms, bytes). */
-export const DOCTOR_LIMITS = {
-  /** Overall deadline of the PCCS probe (its requests run in parallel). */
+/** Bounds of the reads and probes. */
+export interface DoctorLimits {
+  /** Overall deadline of the PCCS probe, ms (its requests run in parallel). */
+  pccsTimeoutMs: number;
+  /** Largest PCCS response body the probe accepts (a root CA CRL or QE identity is a few KiB). */
+  pccsMaxBodyBytes: number;
+  aesmdTimeoutMs: number;
+  /** Engine request timeout, ms (only for the engine this shell creates). */
+  dockerTimeoutMs: number;
+  /** `/proc/cpuinfo` of a large server is well under 1 MiB. */
+  cpuinfoMaxBytes: number;
+}
+
+export const DOCTOR_LIMITS: Readonly<DoctorLimits> = Object.freeze({
   pccsTimeoutMs: 5_000,
-  /** Largest PCCS response body accepted by the probe (a root CA CRL or QE identity is a few KiB). */
   pccsMaxBodyBytes: 256 * 1024,
   aesmdTimeoutMs: 2_000,
   dockerTimeoutMs: 5_000,
-  /** `/proc/cpuinfo` of a large server is well under 1 MiB. */
   cpuinfoMaxBytes: 4 * 1024 * 1024,
-};
+});
 
 export interface HostFactsOptions {
   /** Prefix of every host path (`/proc`, `/dev`, `/var/run/aesmd`, `/etc`); default `/`. */
@@ -66,7 +75,7 @@ export interface HostFactsOptions {
   /** The engine to ask; default: `DOCKER_HOST` of `env`, with a request timeout. */
   engine?: DockerEngine;
   env?: NodeJS.ProcessEnv;
-  limits?: Partial<typeof DOCTOR_LIMITS>;
+  limits?: Partial<DoctorLimits>;
 }
 
 /** Gather the facts and check them: the report `mse home doctor` prints and `spawn` decides with. */
@@ -134,7 +143,7 @@ export function pccsTarget(
  */
 export async function probePccs(
   target: PccsTarget,
-  limits: { pccsTimeoutMs: number; pccsMaxBodyBytes: number } = DOCTOR_LIMITS,
+  limits: Pick<DoctorLimits, 'pccsTimeoutMs' | 'pccsMaxBodyBytes'> = DOCTOR_LIMITS,
 ): Promise<PccsProbe> {
   const start = performance.now();
   try {
