@@ -26,6 +26,7 @@ import { parseCollateralJson, type Collateral, type TcbStatus } from './collater
 import { INTEL_SGX_ROOT_CA_DER } from './intel-root.js';
 import type { Policy } from './policy.js';
 import { parseQuote } from './quote.js';
+import { parseCertificate, parseCrl } from './x509.js';
 
 /** Intel QVL status names in vectors.json → our stable codes. */
 const STATUS_TO_CODE: [RegExp, RegExp][] = [
@@ -342,6 +343,59 @@ describe('appraise: semantics', () => {
     const q = parseQuote(caseQuote(phala));
     const v = appraise({ quote: q, collateral: caseCollateral(phala), at: caseTime(phala), policy: accept });
     assert.equal(v.accepted, true);
+  });
+});
+
+describe('appraise: memoised parses are shared, so a caller cannot change them', () => {
+  const phala = dcapCase('phala-sgx-v3-processor');
+  const accept = acceptingPolicy('ConfigurationAndSWHardeningNeeded', ['INTEL-SA-00289', '00615'], false);
+  const ctx = { stage: 'pck-chain', code: 'ERR_DCAP_PCK_CHAIN_FORMAT', what: 'test' };
+
+  it("moving a returned certificate's notAfter, or editing its extension or bytes, changes no later appraisal", () => {
+    const chain = quotePckChain(parseQuote(caseQuote(phala)));
+    const expiry = chain.leaf.notAfter.getTime();
+    const late = new Date(expiry + 1000);
+    const expired = (v: Verdict) => v.failures.some((f) => f.code === 'ERR_DCAP_PCK_CHAIN_EXPIRED');
+    assert.equal(expired(run(phala, accept, undefined, late)), true);
+
+    const leaf = parseCertificate(chain.leaf.der, ctx);
+    assert.equal(leaf, chain.leaf, 'the same shared object');
+    assert.throws(() => leaf.notAfter.setTime(Date.parse('2100-01-01T00:00:00Z')), TypeError);
+    assert.throws(() => leaf.notAfter.setUTCFullYear(2100), TypeError);
+    assert.throws(() => {
+      (leaf as { notAfter: Date }).notAfter = new Date('2100-01-01T00:00:00Z');
+    }, TypeError);
+    assert.throws(() => {
+      (chain.extension.tcb.components as number[])[0] = 255;
+    }, TypeError);
+    assert.throws(() => {
+      (chain.extension as { sgxType: number }).sgxType = 0;
+    }, TypeError);
+    chain.extension.fmspc.fill(0);
+    chain.leaf.publicKeyPoint!.fill(0);
+    chain.root.der.fill(0);
+    chain.root.subject.der.fill(0);
+    assert.equal(chain.leaf.notAfter.getTime(), expiry);
+
+    assert.equal(expired(run(phala, accept, undefined, late)), true);
+    const v = run(phala, accept);
+    assert.equal(v.accepted, true, JSON.stringify(v.failures));
+    assert.equal(v.fmspc, phala.expect.fmspc);
+    assert.equal(v.tcbStatus, phala.expect.tcb_status);
+  });
+
+  it('returns deep-frozen values: frozen objects, read-only dates and sets, byte fields as copies', () => {
+    const c = caseCollateral(phala);
+    const crl = parseCrl(c.pck_crl, ctx);
+    assert.ok(Object.isFrozen(crl) && Object.isFrozen(crl.issuer) && Object.isFrozen(crl.issuer.attributes));
+    assert.throws(() => crl.nextUpdate.setTime(0), TypeError);
+    assert.notEqual(crl.der, crl.der, 'each read is a fresh copy');
+    assert.deepEqual(crl.der, new Uint8Array(c.pck_crl));
+    const leaf = quotePckChain(parseQuote(caseQuote(phala))).leaf;
+    assert.ok(Object.isFrozen(leaf.extensions) && leaf.extensions.every((e) => Object.isFrozen(e)));
+    // JSON and spreads still see every field.
+    assert.equal(JSON.parse(JSON.stringify(leaf)).serialHex, leaf.serialHex);
+    assert.equal({ ...leaf }.der.length, leaf.der.length);
   });
 });
 

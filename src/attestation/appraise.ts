@@ -26,6 +26,7 @@ import {
   type TcbInfo,
   type TcbStatus,
 } from './collateral.js';
+import { bytesOf } from './frozen.js';
 import { INTEL_SGX_ROOT_CA_DER } from './intel-root.js';
 import { parsePckExtension, type PckExtension } from './pck.js';
 import { makePolicy, TCB_STATUS_EXPLANATIONS, type Policy } from './policy.js';
@@ -316,7 +317,7 @@ function checkIssued(
   stage: Stage,
   code: string,
 ): void {
-  if (!bytesEqual(cert.issuer.der, issuer.subject.der)) {
+  if (!bytesEqual(bytesOf(cert.issuer).der, bytesOf(issuer.subject).der)) {
     fail(
       stage,
       code,
@@ -339,7 +340,7 @@ function checkIssued(
       'The issuer’s key usage forbids certificate signing.',
     );
   }
-  if (!issuer.publicKeyPoint)
+  if (!bytesOf(issuer).publicKeyPoint)
     fail(stage, code, `${issuerName} does not have a P-256 key`, 'SGX DCAP chains use ECDSA P-256 throughout.');
   if (!verifySignedBy(cert, issuer)) {
     fail(
@@ -364,7 +365,7 @@ function checkIssued(
 }
 
 function checkSelfSigned(root: Certificate, what: string, stage: Stage, code: string): void {
-  if (!bytesEqual(root.issuer.der, root.subject.der))
+  if (!bytesEqual(bytesOf(root.issuer).der, bytesOf(root.subject).der))
     fail(
       stage,
       code,
@@ -382,7 +383,7 @@ function checkCrlIssued(
   stage: Stage,
   code: string,
 ): void {
-  if (!bytesEqual(crl.issuer.der, issuer.subject.der)) {
+  if (!bytesEqual(bytesOf(crl.issuer).der, bytesOf(issuer.subject).der)) {
     fail(
       stage,
       code,
@@ -416,7 +417,10 @@ export interface PckChain {
   caType: 'processor' | 'platform' | null;
 }
 
-/** Parse the PCK chain embedded in a quote (certification data type 5). */
+/**
+ * Parse the PCK chain embedded in a quote (certification data type 5). The certificates and the extension
+ * are shared with every other parse of the same bytes, so everything returned is deeply immutable.
+ */
 export function quotePckChain(q: Quote): PckChain {
   if (q.pckChainPem === null) {
     fail(
@@ -458,7 +462,7 @@ export function quotePckChain(q: Quote): PckChain {
   }
   const cn = intermediate.subject.commonName ?? '';
   const caType = /platform/i.test(cn) ? 'platform' : /processor/i.test(cn) ? 'processor' : null;
-  return { leaf, intermediate, root, extension, caType };
+  return Object.freeze({ leaf, intermediate, root, extension, caType });
 }
 
 /** Root → PCK CA → PCK leaf: issuer names, CA flags, key usages and signatures. */
@@ -644,9 +648,9 @@ export function appraise(input: AppraisalInput): Verdict {
 
     r.run('pck-chain.root', () => {
       const sha = pckRoot.sha256;
-      if (input.trustIntelRoot !== false && bytesEqual(pckRoot.der, INTEL_SGX_ROOT_CA_DER)) {
+      if (input.trustIntelRoot !== false && bytesEqual(bytesOf(pckRoot).der, INTEL_SGX_ROOT_CA_DER)) {
         anchor = { kind: 'intel', subject: pckRoot.subject.text, sha256: sha };
-      } else if ((input.trustedRoots ?? []).some((t) => bytesEqual(t, pckRoot.der))) {
+      } else if ((input.trustedRoots ?? []).some((t) => bytesEqual(t, bytesOf(pckRoot).der))) {
         anchor = { kind: 'extra', subject: pckRoot.subject.text, sha256: sha };
       } else if (policy.allowSimulation) {
         anchor = { kind: 'simulation', subject: pckRoot.subject.text, sha256: sha };
@@ -706,7 +710,11 @@ export function appraise(input: AppraisalInput): Verdict {
       // Intel QVL: the PCK CRL issuer must be the PCK certificate's issuer (raw DN comparison).
       checkCrlIssued(parsed.pckCrl, pckCa, 'PCK CRL', 'the PCK CA', 'crl', 'ERR_DCAP_PCK_CRL_INVALID');
       const chain = parsed.pckCrlChain;
-      if (chain.length !== 2 || !bytesEqual(chain[0]!.der, pckCa.der) || !bytesEqual(chain[1]!.der, root.der)) {
+      if (
+        chain.length !== 2 ||
+        !bytesEqual(bytesOf(chain[0]!).der, bytesOf(pckCa).der) ||
+        !bytesEqual(bytesOf(chain[1]!).der, bytesOf(root).der)
+      ) {
         fail(
           'crl',
           'ERR_DCAP_PCK_CRL_INVALID',
@@ -789,7 +797,7 @@ export function appraise(input: AppraisalInput): Verdict {
             'The document must be signed by the TCB signing certificate.',
           );
         }
-        if (!bytesEqual(rt.der, root.der)) {
+        if (!bytesEqual(bytesOf(rt).der, bytesOf(root).der)) {
           fail(
             kind,
             code,
@@ -889,7 +897,7 @@ export function appraise(input: AppraisalInput): Verdict {
           `TCB info tcbType ${ti.tcbType} is not supported (expected 0)`,
           'Only component-wise TCB comparison (tcbType 0) is defined.',
         );
-      if (!bytesEqual(ti.fmspc, e.fmspc)) {
+      if (!bytesEqual(bytesOf(ti).fmspc, bytesOf(e).fmspc)) {
         fail(
           'tcb-info',
           code,
@@ -897,7 +905,7 @@ export function appraise(input: AppraisalInput): Verdict {
           'Fetch the TCB info for this platform’s FMSPC.',
         );
       }
-      if (!bytesEqual(ti.pceId, e.pceId)) {
+      if (!bytesEqual(bytesOf(ti).pceId, bytesOf(e).pceId)) {
         fail(
           'tcb-info',
           code,
@@ -918,8 +926,9 @@ export function appraise(input: AppraisalInput): Verdict {
           `QE identity is for "${qi.id}", not the SGX quoting enclave "QE"`,
           'Fetch /sgx/certification/v4/qe/identity.',
         );
+      const qb = bytesOf(qi);
       const misc = qr.raw.subarray(16, 20);
-      if (!misc.every((b, i) => (b & qi.miscselectMask[i]!) === qi.miscselect[i])) {
+      if (!misc.every((b, i) => (b & qb.miscselectMask[i]!) === qb.miscselect[i])) {
         fail(
           'qe-identity',
           code,
@@ -927,7 +936,7 @@ export function appraise(input: AppraisalInput): Verdict {
           'The quote was not produced by Intel’s quoting enclave.',
         );
       }
-      if (!qr.attributes.every((b, i) => (b & qi.attributesMask[i]!) === qi.attributes[i])) {
+      if (!qr.attributes.every((b, i) => (b & qb.attributesMask[i]!) === qb.attributes[i])) {
         fail(
           'qe-identity',
           code,
@@ -935,7 +944,7 @@ export function appraise(input: AppraisalInput): Verdict {
           'The quoting enclave runs with unexpected attributes (e.g. debug).',
         );
       }
-      if (!bytesEqual(qr.mrSigner, qi.mrsigner)) {
+      if (!bytesEqual(qr.mrSigner, qb.mrsigner)) {
         fail(
           'qe-identity',
           code,

@@ -8,6 +8,7 @@
  */
 import { AttestationError, InputError } from '../errors.js';
 import { fromHexStrict, toHex } from './bytes.js';
+import { immutable } from './frozen.js';
 import { topLevelSpans } from './json-span.js';
 
 /**
@@ -352,7 +353,10 @@ class Fields {
   }
 }
 
-/** Parse verified TCB Info bytes (v2 or v3). Throws AttestationError ERR_DCAP_TCB_INFO_FORMAT. */
+/**
+ * Parse verified TCB Info bytes (v2 or v3). Throws AttestationError ERR_DCAP_TCB_INFO_FORMAT. The result is
+ * deeply immutable (frozen.ts): the appraisal memoises it by content.
+ */
 export function parseTcbInfo(signed: Uint8Array): TcbInfo {
   const f = new Fields('tcb-info', 'ERR_DCAP_TCB_INFO_FORMAT', 'TCB info');
   const o = f.document(signed, 'tcbInfo');
@@ -393,7 +397,7 @@ export function parseTcbInfo(signed: Uint8Array): TcbInfo {
     };
   });
   if (levels.length === 0) f.fail('tcbLevels', 'is empty');
-  return {
+  return immutable({
     version: version as 2 | 3,
     id,
     issueDate: f.date(o.issueDate, 'issueDate'),
@@ -403,10 +407,13 @@ export function parseTcbInfo(signed: Uint8Array): TcbInfo {
     tcbType: f.int(o.tcbType, 'tcbType'),
     tcbEvaluationDataNumber: f.int(o.tcbEvaluationDataNumber, 'tcbEvaluationDataNumber'),
     levels,
-  };
+  });
 }
 
-/** Parse verified QE Identity bytes (v2). Throws AttestationError ERR_DCAP_QE_IDENTITY_FORMAT. */
+/**
+ * Parse verified QE Identity bytes (v2). Throws AttestationError ERR_DCAP_QE_IDENTITY_FORMAT. Deeply
+ * immutable, like {@link parseTcbInfo}'s result.
+ */
 export function parseEnclaveIdentity(signed: Uint8Array): EnclaveIdentity {
   const f = new Fields('qe-identity', 'ERR_DCAP_QE_IDENTITY_FORMAT', 'QE identity');
   const o = f.document(signed, 'enclaveIdentity');
@@ -427,7 +434,7 @@ export function parseEnclaveIdentity(signed: Uint8Array): EnclaveIdentity {
     };
   });
   if (levels.length === 0) f.fail('tcbLevels', 'is empty');
-  return {
+  return immutable({
     id: f.string(o.id, 'id'),
     version: 2,
     issueDate: f.date(o.issueDate, 'issueDate'),
@@ -440,7 +447,7 @@ export function parseEnclaveIdentity(signed: Uint8Array): EnclaveIdentity {
     mrsigner: f.hex(o.mrsigner, 'mrsigner', 32),
     isvProdId: f.int(o.isvprodid, 'isvprodid', 0xffff),
     levels,
-  };
+  });
 }
 
 // ---------------------------------------------------------------------------------------------------
