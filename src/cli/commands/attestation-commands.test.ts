@@ -137,8 +137,79 @@ describe('quote verify', () => {
       '1752919279',
       ...ACCEPT,
       '--allow-expired-collateral',
+      '1d',
     ]);
     assert.equal(tolerated.code, 0, tolerated.stderr);
+    assert.match(
+      tolerated.stderr,
+      /Age .*EXPIRED 1s before the verification time \(QE identity nextUpdate 2025-07-19T10:01:18Z; tolerated up to 1d\)/,
+    );
+  });
+
+  // Issue 8 item 2: a 2022 TCB info (expired January 2023) with 2025 CRLs, for the oasis quote in 2025.
+  it('--allow-expired-collateral is a bound: stale collateral beyond it is refused, and the age is shown', async () => {
+    const own = JSON.parse(readVectorText('dcap', 'oasis-core/collateral_no_crl.json')) as Record<string, string>;
+    const now = JSON.parse(readVectorText('dcap', 'automata-dcap-attestation/collateral-2025-08.json')) as Record<
+      string,
+      string
+    >;
+    const stale = path.join(dir, 'stale-collateral.json');
+    const { root_ca_crl, pck_crl, pck_crl_issuer_chain } = now;
+    writeFileSync(stale, JSON.stringify({ ...own, root_ca_crl, pck_crl, pck_crl_issuer_chain }));
+    const args = (bound: string[]) => [
+      'home',
+      'quote',
+      'verify',
+      '--quote',
+      V('oasis-core/quote_v3_ecdsa_p256_pck_chain.bin'),
+      '--collateral',
+      stale,
+      '--at',
+      '2025-08-20',
+      '--ignore-issue-dates',
+      '--accept-tcb-status',
+      'SWHardeningNeeded',
+      '--allow-advisory',
+      '00615',
+      '--allow-advisory',
+      '00657',
+      ...bound,
+      '--json',
+    ];
+    const r = await runMse(args(['--allow-expired-collateral', '30d']));
+    assert.equal(r.code, 11, r.stderr);
+    assert.match(
+      r.stderr,
+      /ERR_DCAP_TCB_INFO_EXPIRED: TCB info expired \(nextUpdate 2023-01-18T09:40:10Z, 944d 14h before .*beyond the tolerated 30d/,
+    );
+    assert.match(r.stderr, /Age +TCB info 974d 14h old, QE identity 977d 11h old; EXPIRED 947d 11h before/);
+    const v = (JSON.parse(r.stdout) as { verdict: { accepted: boolean; collateralAge: Record<string, unknown> } })
+      .verdict;
+    assert.equal(v.accepted, false);
+    assert.deepEqual(v.collateralAge.expired, {
+      item: 'QE identity nextUpdate',
+      expiry: '2023-01-15T12:45:36Z',
+      seconds: 81861264,
+    });
+    assert.equal(v.collateralAge.toleranceSeconds, 30 * 86400);
+    // A bound that covers ~2.6 years of staleness is what it takes to accept it now, and it says so.
+    const wide = await runMse(args(['--allow-expired-collateral', '1000d']));
+    assert.equal(wide.code, 0, wide.stderr);
+    assert.match(wide.stderr, /--allow-expired-collateral 1000d: collateral that expired up to 1000d/);
+  });
+
+  it('--allow-expired-collateral without a duration is refused with the syntax, never unbounded', async () => {
+    for (const tail of [['--allow-expired-collateral'], ['--allow-expired-collateral', '--json']]) {
+      const r = await runMse(['home', 'quote', 'verify', ...PHALA, ...AT, ...tail]);
+      assert.equal(r.code, 2, r.stderr);
+      assert.match(r.stderr, /error\[ERR_OPTION_VALUE\]: option --allow-expired-collateral needs a value/);
+      assert.match(r.stderr, /hint: .*takes a bound.*30d/);
+    }
+    for (const bad of ['30', 'forever', '1y', '-1d', '1.5d']) {
+      const r = await runMse(['home', 'quote', 'verify', ...PHALA, ...AT, `--allow-expired-collateral=${bad}`]);
+      assert.equal(r.code, 2, `${bad}: ${r.stderr}`);
+      assert.match(r.stderr, /ERR_OPTION_VALUE.*is not a duration/);
+    }
   });
 
   it('rejects bad flags with usage errors', async () => {
