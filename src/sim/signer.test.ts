@@ -85,10 +85,10 @@ test('a signer key of the wrong kind is refused, never replaced', async () => {
     k.privateKey.export({ type: 'pkcs8', format: 'pem', cipher: 'aes-256-cbc', passphrase: 'x' }),
   );
   await assert.rejects(loadOrCreateSignerKey(encrypted), /passphrase-protected/);
-  assert.throws(
-    () => mrsignerFromPublicKey(generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey),
-    { code: 'ERR_SIGNER_KEY_TYPE', message: /the signer key is ec; SGX enclave signing needs RSA-3072 with e=3/ },
-  );
+  assert.throws(() => mrsignerFromPublicKey(generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey), {
+    code: 'ERR_SIGNER_KEY_TYPE',
+    message: /the signer key is ec; SGX enclave signing needs RSA-3072 with e=3/,
+  });
   assert.throws(
     () => mrsignerFromPublicKey('garbage'),
     (e: unknown) => (e as { code?: string }).code === 'ERR_SIGNER_KEY_PARSE',
