@@ -9,7 +9,7 @@
 import { AttestationError, InputError } from '../errors.js';
 import { fromHexStrict, toHex } from './bytes.js';
 import { immutable } from './frozen.js';
-import { topLevelSpans } from './json-span.js';
+import { parseJsonFile, topLevelSpans } from './json-span.js';
 
 /**
  * Verification collateral for one quote. PEM chains are issuer-first (intermediate or signing cert, then
@@ -120,16 +120,13 @@ function fieldBytes(obj: Record<string, unknown>, key: string, kind: 'text' | 'h
 /**
  * Parse collateral JSON: the vectors' / `@phala/dcap-qvl` layout (hex CRLs and signatures, signed JSON as
  * strings), also accepting PEM CRLs, byte arrays, and `tcb_info` / `qe_identity` given as whole PCS
- * response bodies (`{"tcbInfo":…,"signature":…}`) without a separate signature field.
- * Throws InputError `ERR_COLLATERAL_FORMAT` / `ERR_COLLATERAL_MISSING_FIELD`.
+ * response bodies (`{"tcbInfo":…,"signature":…}`) without a separate signature field. One leading byte
+ * order mark is ignored. Throws InputError `ERR_COLLATERAL_FORMAT` / `ERR_COLLATERAL_MISSING_FIELD`.
  */
 export function parseCollateralJson(text: string): Collateral {
-  let obj: unknown;
-  try {
-    obj = JSON.parse(text);
-  } catch (error) {
-    inputFail('ERR_COLLATERAL_FORMAT', `collateral is not valid JSON: ${(error as Error).message}`);
-  }
+  const obj = parseJsonFile(text, (reason) =>
+    inputFail('ERR_COLLATERAL_FORMAT', `collateral is not valid JSON: ${reason}`),
+  );
   if (typeof obj !== 'object' || obj === null || Array.isArray(obj)) {
     inputFail('ERR_COLLATERAL_FORMAT', 'collateral must be a JSON object');
   }

@@ -68,6 +68,16 @@ describe('evidence.json (MSE format)', () => {
     assert.match(err({ platform: 'tdx' }), /platform/);
     assert.throws(() => parseEvidence('[]'), /JSON object/);
   });
+
+  it('ignores one leading UTF-8 byte order mark, and names a second one', () => {
+    const bom = Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(text)]).toString('utf8');
+    assert.equal(bom.charCodeAt(0), 0xfeff);
+    assert.deepEqual(parseEvidence(bom), parseEvidence(text));
+    assert.throws(() => parseEvidence('\ufeff' + bom), {
+      code: 'ERR_EVIDENCE_FORMAT',
+      message: /two byte order marks/,
+    });
+  });
 });
 
 describe('verifyEvidence on MSE’s real evidence (as testvectors/mse/README.md describes)', () => {

@@ -1,7 +1,7 @@
 // `quote show`, `quote verify` and `verify` through the real CLI: exit codes (0 accepted, 10 rejected by
 // policy, 11 invalid), JSON output, the readable report, PCCS fetching, and no output on failure.
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -67,6 +67,37 @@ describe('quote show', () => {
     const j = await runMse(['home', 'quote', 'show', junk]);
     assert.equal(j.code, 3);
     assert.match(j.stderr, /ERR_QUOTE_FILE/);
+  });
+
+  // Issue 8 item 6: a quote of another version is a quote, refused as such (exit 11), not "not a quote".
+  it('names a quote of an unsupported version (v2, v5) instead of calling it not a quote', async () => {
+    const v2 = await runMse(['home', 'quote', 'show', V('derived-negative/bad_version.bin')]);
+    assert.equal(v2.code, 11, v2.stderr);
+    assert.match(v2.stderr, /error\[ERR_QUOTE_VERSION_UNSUPPORTED\]: quote header field version is 2/);
+    const v5 = Buffer.from(readFileSync(V('phala-dcap-qvl/sgx_quote.bin')));
+    v5[0] = 5;
+    const file = path.join(dir, 'v5.bin');
+    writeFileSync(file, v5);
+    const r5 = await runMse(['home', 'quote', 'show', file]);
+    assert.equal(r5.code, 11, r5.stderr);
+    assert.match(r5.stderr, /ERR_QUOTE_VERSION_UNSUPPORTED.*version is 5/);
+    const verify = await runMse([
+      'home',
+      'quote',
+      'verify',
+      '--quote',
+      V('derived-negative/bad_version.bin'),
+      '--collateral',
+      V('phala-dcap-qvl/sgx_quote_collateral.json'),
+      ...AT,
+      '--json',
+    ]);
+    assert.equal(verify.code, 11, verify.stderr);
+    const v = (JSON.parse(verify.stdout) as { verdict: { failures: { stage: string; code: string }[] } }).verdict;
+    assert.deepEqual(
+      v.failures.map((f) => [f.stage, f.code]),
+      [['quote', 'ERR_QUOTE_VERSION_UNSUPPORTED']],
+    );
   });
 });
 
@@ -310,6 +341,47 @@ describe('verify (evidence.json)', () => {
       ['ERR_RATLS_SUBJECT_MISMATCH', 'ERR_RATLS_EXPIRATION_MISMATCH'],
     );
     assert.deepEqual(readdirSync(out), []);
+  });
+
+  it('reads collateral and evidence files that start with a UTF-8 byte order mark', async () => {
+    const bom = (from: string, name: string): string => {
+      const f = path.join(dir, name);
+      writeFileSync(f, Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), readFileSync(from)]));
+      return f;
+    };
+    const col = await runMse([
+      'home',
+      'quote',
+      'verify',
+      '--quote',
+      V('phala-dcap-qvl/sgx_quote.bin'),
+      '--collateral',
+      bom(V('phala-dcap-qvl/sgx_quote_collateral.json'), 'bom-collateral.json'),
+      ...AT,
+      ...ACCEPT,
+    ]);
+    assert.equal(col.code, 0, col.stderr);
+    const ev = await runMse([
+      'home',
+      'verify',
+      '--evidence',
+      bom(vectorPath('mse', 'evidence.json'), 'bom-evidence.json'),
+      '--mrenclave',
+      MRENCLAVE,
+      '--output',
+      mkdtempSync(path.join(dir, 'out-')),
+      '--at',
+      '2023-06-10',
+      '--ignore-issue-dates',
+      '--json',
+    ]);
+    // The same verdict as without the BOM (see above), not ERR_EVIDENCE_FORMAT.
+    assert.equal(ev.code, 11, ev.stderr);
+    const v = (JSON.parse(ev.stdout) as { verdict: { failures: { code: string; policy: boolean }[] } }).verdict;
+    assert.deepEqual(
+      v.failures.filter((f) => !f.policy).map((f) => f.code),
+      ['ERR_RATLS_SUBJECT_MISMATCH', 'ERR_RATLS_EXPIRATION_MISMATCH'],
+    );
   });
 
   it('needs --mrenclave or --package, and an existing output directory', async () => {
