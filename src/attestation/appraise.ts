@@ -626,7 +626,7 @@ export function appraise(input: AppraisalInput): Verdict {
             : `${d.what} expired (${when})${tolerance ? `: beyond the tolerated ${toleranceText}` : ''}`,
           hint: tolerated
             ? 'Tolerated by --allow-expired-collateral; fetch fresh collateral (PCCS) to verify without it.'
-            : `Fetch fresh collateral (PCCS) and verify again, or verify at an earlier --at time; --allow-expired-collateral ${formatDuration(Math.ceil(by / 86400) * 86400)} would accept this much staleness.`,
+            : `Fetch fresh collateral (PCCS) and verify again, or verify at an earlier --at time. Accepting it would take --allow-expired-collateral ${formatDuration(Math.ceil(by / 86400) * 86400)}: only if what Intel published since does not matter to you.`,
         });
       } else if ((strict || d.fromAlwaysChecked) && atMs < d.from.getTime()) {
         problems.push({
