@@ -3,6 +3,7 @@
  * undo actions here; they run (last registered first) when the command ends, fails, or the process gets
  * SIGINT/SIGTERM, so nothing is left behind.
  */
+import { ExitCode, MseError } from '../errors.js';
 
 export interface CleanupScope {
   /** Run `fn` whenever the scope ends (success, failure, interruption). */
@@ -15,6 +16,18 @@ export interface CleanupScope {
   readonly interrupted: Promise<NodeJS.Signals>;
   /** Aborted on SIGINT/SIGTERM. */
   readonly signal: AbortSignal;
+}
+
+/**
+ * The error a command ends with when SIGINT/SIGTERM interrupted it and it undid what it had created
+ * (`ERR_INTERRUPTED`, exit 130 or 143). `undone` says what was removed.
+ */
+export function interruptedError(signal: NodeJS.Signals, what: string, undone: string): MseError {
+  return new MseError(
+    'ERR_INTERRUPTED',
+    `${what} interrupted by ${signal}: ${undone}`,
+    signal === 'SIGTERM' ? ExitCode.terminated : ExitCode.interrupted,
+  );
 }
 
 type Action = { fn: () => Promise<unknown>; when: 'always' | 'failure' | 'success' };
