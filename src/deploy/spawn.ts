@@ -168,8 +168,8 @@ interface Preflight {
   pkg: PackageContents & { appTar: Buffer };
   signer: SignerKey & { created: boolean };
   platform: SimPlatform;
-  /** The output directory exists already. */
-  outputExists: boolean;
+  /** The directories to create for the output, outermost first (none when it exists). */
+  missingOutputDirs: string[];
 }
 
 /** Reads and checks everything `spawn` depends on, in order of cost. Creates nothing but the signer key. */
@@ -183,7 +183,7 @@ async function preflight(input: SpawnInput, plan: SpawnPlan): Promise<Preflight>
   }
   // (spawn has no "free port" default: --port defaults to 443)
   await checkPortFree(input.port, "Choose another --port; 'mse home list' shows the ports deployments use.", input.host);
-  const outputExists = await checkOutputDir(plan.outputDir);
+  const missingOutputDirs = await checkOutputDir(plan.outputDir);
   const user = (await listDeployments(engine)).find((d) => path.resolve(d.outputDir) === plan.outputDir);
   if (user) {
     throw new StateError('ERR_OUTPUT_IN_USE', `${plan.outputDir} is the workspace of deployment '${user.name}'`, {
@@ -205,43 +205,42 @@ async function preflight(input: SpawnInput, plan: SpawnPlan): Promise<Preflight>
   const signer = await loadOrCreateSignerKey(plan.signerKeyPath);
   if (signer.created) log.info(`created the enclave signer key ${plan.signerKeyPath} (RSA-3072, e=3)`);
   const platform = await loadOrCreateSimPlatform({ env: input.env });
-  return { pkg: pkg as Preflight['pkg'], signer, platform, outputExists };
+  return { pkg: pkg as Preflight['pkg'], signer, platform, missingOutputDirs };
 }
 
 /**
- * The output must be a directory we can write, or not exist yet under a directory we can write. Returns
- * whether it exists.
+ * The output must be a directory we can write, or not exist yet under a directory we can write (checked
+ * by permissions here, and for real by a probe when spawn creates it). Returns the directories to create,
+ * outermost first. (They are created one by one: Node's recursive mkdir can spin forever under /proc.)
  */
-async function checkOutputDir(dir: string): Promise<boolean> {
-  let probeDir = dir;
-  let exists = true;
-  for (;;) {
+async function checkOutputDir(dir: string): Promise<string[]> {
+  const missing: string[] = [];
+  for (let probeDir = dir; ; probeDir = path.dirname(probeDir)) {
     const stat = await fs.stat(probeDir).catch((error: NodeJS.ErrnoException) => {
       if (error.code === 'ENOENT') return undefined;
       throw new InputError('ERR_FILE_IO', `cannot access --output ${probeDir}: ${error.message}`, { cause: error });
     });
-    if (stat) {
-      if (!stat.isDirectory()) {
-        throw new InputError(
-          'ERR_NOT_A_DIRECTORY',
-          probeDir === dir ? `--output ${dir} exists and is not a directory` : `${probeDir} is not a directory`,
-          { hint: 'Give --output a directory (it is created when missing).' },
-        );
-      }
-      try {
-        await fs.access(probeDir, fsc.W_OK | fsc.X_OK);
-      } catch (cause) {
-        throw new InputError('ERR_OUTPUT_NOT_WRITABLE', `cannot write in ${probeDir}`, {
-          hint: 'Choose an --output you can write to.',
-          cause,
-        });
-      }
-      return exists;
+    if (!stat) {
+      if (path.dirname(probeDir) === probeDir) return missing.reverse();
+      missing.push(probeDir);
+      continue;
     }
-    exists = false;
-    const parent = path.dirname(probeDir);
-    if (parent === probeDir) return false;
-    probeDir = parent;
+    if (!stat.isDirectory()) {
+      throw new InputError(
+        'ERR_NOT_A_DIRECTORY',
+        probeDir === dir ? `--output ${dir} exists and is not a directory` : `${probeDir} is not a directory`,
+        { hint: 'Give --output a directory (it is created when missing).' },
+      );
+    }
+    try {
+      await fs.access(probeDir, fsc.W_OK | fsc.X_OK);
+    } catch (cause) {
+      throw new InputError('ERR_OUTPUT_NOT_WRITABLE', `cannot write in ${probeDir}`, {
+        hint: 'Choose an --output you can write to.',
+        cause,
+      });
+    }
+    return missing.reverse();
   }
 }
 
@@ -265,6 +264,27 @@ export async function spawnDeployment(input: SpawnInput): Promise<SpawnResult> {
       });
       const checkpoint = (): void => throwIfInterrupted(abort.signal);
       const { pkg, signer, platform } = pre;
+
+      // 0. the output directory, created now (undone on failure) and proven writable, so that nothing
+      //    fails there after the enclave was started
+      for (const dir of pre.missingOutputDirs) {
+        await fs.mkdir(dir, { mode: 0o700 }).catch((cause: NodeJS.ErrnoException) => {
+          throw new InputError('ERR_OUTPUT_NOT_WRITABLE', `cannot create ${dir}: ${cause.message}`, {
+            hint: 'Choose an --output you can write to.',
+            cause,
+          });
+        });
+        scope.onFailure(() => fs.rmdir(dir));
+      }
+      await fs
+        .mkdtemp(path.join(plan.outputDir, '.mse-spawn-'))
+        .then((probeDir) => fs.rmdir(probeDir))
+        .catch((cause: NodeJS.ErrnoException) => {
+          throw new InputError('ERR_OUTPUT_NOT_WRITABLE', `cannot write in ${plan.outputDir}: ${cause.message}`, {
+            hint: 'Choose an --output you can write to.',
+            cause,
+          });
+        });
 
       // 1. the deployment's private state: 0700, files 0600 (they hold the measured code and the UUID)
       await fs.rm(plan.stateDir, { recursive: true, force: true }); // stale: its container is gone (checked)
@@ -373,12 +393,7 @@ export async function spawnDeployment(input: SpawnInput): Promise<SpawnResult> {
       committing = true;
       const evidenceFile = path.join(plan.outputDir, EVIDENCE_FILE);
       const ratlsFile = path.join(plan.outputDir, RATLS_FILE);
-      if (!pre.outputExists) {
-        await fs.mkdir(plan.outputDir, { recursive: true, mode: 0o700 });
-        scope.onFailure(() => fs.rm(plan.outputDir, { recursive: true, force: true }));
-      } else {
-        scope.onFailure(() => Promise.all([ratlsFile, evidenceFile].map((f) => fs.rm(f, { force: true }))));
-      }
+      scope.onFailure(() => Promise.all([ratlsFile, evidenceFile].map((f) => fs.rm(f, { force: true }))));
       await writeFileAtomic(ratlsFile, ratlsPem);
       // evidence.json carries the deployment UUID: readable by the operator only (they send it to the provider)
       await writeFileAtomic(evidenceFile, serializeEvidence(evidence) + '\n', { mode: 0o600 });
