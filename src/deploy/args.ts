@@ -153,8 +153,7 @@ export function fromEnclaveArgv(argv: string[]): InputArgs {
   const map = new Map<string, string>();
   for (let i = 0; i < argv.length; i++) {
     const k = argv[i]!;
-    if (!k.startsWith('--'))
-      throw new InputError('ERR_ARGV_FILE', `unexpected word '${k}' in the enclave arguments`);
+    if (!k.startsWith('--')) throw new InputError('ERR_ARGV_FILE', `unexpected word '${k}' in the enclave arguments`);
     const v = argv[i + 1];
     if (v === undefined || v.startsWith('--')) map.set(k.slice(2), 'true');
     else {

@@ -239,7 +239,10 @@ describe('pinning', () => {
   it('names both fingerprints on a mismatch', () => {
     const p = pinMismatch('demo', '/w/ratls.pem', Buffer.from('a'), Buffer.from('b'))!;
     assert.equal(p.code, 'ERR_CERTIFICATE_MISMATCH');
-    assert.match(p.message, /^demo presents certificate sha256:ca978112[0-9a-f]{56}, but \/w\/ratls.pem pins sha256:3e23e816[0-9a-f]{56}$/);
+    assert.match(
+      p.message,
+      /^demo presents certificate sha256:ca978112[0-9a-f]{56}, but \/w\/ratls.pem pins sha256:3e23e816[0-9a-f]{56}$/,
+    );
     assert.equal(pinMismatch('demo', 'f', Buffer.from('a'), Buffer.from('a')), undefined);
   });
 });

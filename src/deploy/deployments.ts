@@ -106,7 +106,10 @@ export function deploymentStateDir(name: string, env: NodeJS.ProcessEnv = proces
  * assigns to its name, and only when the container mounted its input from exactly there: a path read from
  * the engine is never deleted on its own say-so. Returns true when something was deleted.
  */
-export async function removeDeploymentState(d: DeploymentSummary, env: NodeJS.ProcessEnv = process.env): Promise<boolean> {
+export async function removeDeploymentState(
+  d: DeploymentSummary,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<boolean> {
   const dir = deploymentStateDir(d.name, env);
   if (path.dirname(path.resolve(d.inputDir)) !== dir) return false;
   await fs.rm(dir, { recursive: true, force: true });

@@ -104,7 +104,7 @@ async function explainFailure(endpoint: EnclaveEndpoint, pinnedPem: string, e: E
         `the enclave at ${where} presents certificate ${certificateFingerprint(presented)}, ` +
           `not the pinned ${certificateFingerprint(pinned)}`,
         {
-          hint: 'The pinned ratls.pem is not this enclave\'s certificate: nothing was sent. See docs/user-guide.md.',
+          hint: "The pinned ratls.pem is not this enclave's certificate: nothing was sent. See docs/user-guide.md.",
           cause: e,
         },
       );

@@ -182,7 +182,11 @@ async function preflight(input: SpawnInput, plan: SpawnPlan): Promise<Preflight>
     });
   }
   // (spawn has no "free port" default: --port defaults to 443)
-  await checkPortFree(input.port, "Choose another --port; 'mse home list' shows the ports deployments use.", input.host);
+  await checkPortFree(
+    input.port,
+    "Choose another --port; 'mse home list' shows the ports deployments use.",
+    input.host,
+  );
   const missingOutputDirs = await checkOutputDir(plan.outputDir);
   const user = (await listDeployments(engine)).find((d) => path.resolve(d.outputDir) === plan.outputDir);
   if (user) {

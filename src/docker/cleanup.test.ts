@@ -68,7 +68,9 @@ describe('withCleanup', () => {
         await new Promise(() => setInterval(() => {}, 1000)); // a body that never ends
       }, { exitOnSignal: false });
     `;
-    const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, ['--input-type=module', '-e', script], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
     await new Promise<void>((resolve) => child.stdout.once('data', () => resolve()));
     child.kill('SIGINT');
     await new Promise((r) => setTimeout(r, 300));

@@ -183,12 +183,7 @@ export async function readPackage(
     const configText = decodeUtf8(await readRegion('mse.toml'), `mse.toml in ${label}`);
     const { config, warnings } = parseMseConfig(configText, `mse.toml in ${label}`);
     const appTar = await readRegion('app.tar');
-    const appFiles = await readCodeTar(
-      appTar,
-      `app.tar in ${label}`,
-      limits,
-      options.withData ?? false,
-    );
+    const appFiles = await readCodeTar(appTar, `app.tar in ${label}`, limits, options.withData ?? false);
     const testFiles = await readCodeTar(
       await readRegion('tests.tar'),
       `tests.tar in ${label}`,

@@ -78,9 +78,13 @@ Ctrl-C before the files are written leaves nothing (exit 130); once writing has 
       await withCleanup(
         async () => {
           await fs.mkdir(output, { recursive: true, mode: 0o700 }).catch((cause: NodeJS.ErrnoException) => {
-            throw new InputError('ERR_NOT_A_DIRECTORY', `cannot use ${output} as the output directory: ${cause.message}`, {
-              cause,
-            });
+            throw new InputError(
+              'ERR_NOT_A_DIRECTORY',
+              `cannot use ${output} as the output directory: ${cause.message}`,
+              {
+                cause,
+              },
+            );
           });
           const evidenceFile = path.join(output, EVIDENCE_FILE);
           await writeFileAtomic(path.join(output, RATLS_FILE), ratlsPem);
