@@ -49,7 +49,7 @@ export async function findDeployment(engine: DockerEngine, name: string): Promis
 export async function readDeploymentArgs(engine: DockerEngine, d: DeploymentSummary): Promise<InputArgs> {
   const bytes = await engine.readContainerFile(d.id, ARGV_FILE_IN_CONTAINER, MAX_ARGV_FILE_BYTES);
   if (!bytes) {
-    throw new StateError('ERR_ARGV_FILE', `${d.name} has no argv file (${d.inputDir}/argv is missing)`, {
+    throw new StateError('ERR_ARGV_FILE_MISSING', `${d.name} has no argv file (${d.inputDir}/argv is missing)`, {
       hint: `Its private state was deleted; remove it with 'mse home stop --remove ${d.name}' and spawn again.`,
     });
   }

@@ -272,13 +272,18 @@ export async function spawnDeployment(input: SpawnInput): Promise<SpawnResult> {
       // 0. the output directory, created now (undone on failure) and proven writable, so that nothing
       //    fails there after the enclave was started
       for (const dir of pre.missingOutputDirs) {
-        await fs.mkdir(dir, { mode: 0o700 }).catch((cause: NodeJS.ErrnoException) => {
-          throw new InputError('ERR_OUTPUT_NOT_WRITABLE', `cannot create ${dir}: ${cause.message}`, {
-            hint: 'Choose an --output you can write to.',
-            cause,
-          });
-        });
-        scope.onFailure(() => fs.rmdir(dir));
+        const made = await fs.mkdir(dir, { mode: 0o700 }).then(
+          () => true,
+          async (cause: NodeJS.ErrnoException) => {
+            // made meanwhile by someone else (e.g. two spawns into sibling directories): not ours to undo
+            if (cause.code === 'EEXIST' && (await fs.stat(dir)).isDirectory()) return false;
+            throw new InputError('ERR_OUTPUT_NOT_WRITABLE', `cannot create ${dir}: ${cause.message}`, {
+              hint: 'Choose an --output you can write to.',
+              cause,
+            });
+          },
+        );
+        if (made) scope.onFailure(() => fs.rmdir(dir));
       }
       await fs
         .mkdtemp(path.join(plan.outputDir, '.mse-spawn-'))
