@@ -213,11 +213,31 @@ async function preflight(input: SpawnInput, plan: SpawnPlan): Promise<Preflight>
 }
 
 /**
+ * Create `dirs` (outermost first, as {@link checkOutputDir} lists them) one by one, mode 0700; `onCreated`
+ * is called for each one made here (one made meanwhile by another process is not ours to undo).
+ */
+export async function createOutputDirs(dirs: readonly string[], onCreated: (dir: string) => void): Promise<void> {
+  for (const dir of dirs) {
+    const made = await fs.mkdir(dir, { mode: 0o700 }).then(
+      () => true,
+      async (cause: NodeJS.ErrnoException) => {
+        if (cause.code === 'EEXIST' && (await fs.stat(dir)).isDirectory()) return false;
+        throw new InputError('ERR_OUTPUT_NOT_WRITABLE', `cannot create ${dir}: ${cause.message}`, {
+          hint: 'Choose an --output you can write to.',
+          cause,
+        });
+      },
+    );
+    if (made) onCreated(dir);
+  }
+}
+
+/**
  * The output must be a directory we can write, or not exist yet under a directory we can write (checked
  * by permissions here, and for real by a probe when spawn creates it). Returns the directories to create,
  * outermost first. (They are created one by one: Node's recursive mkdir can spin forever under /proc.)
  */
-async function checkOutputDir(dir: string): Promise<string[]> {
+export async function checkOutputDir(dir: string): Promise<string[]> {
   const missing: string[] = [];
   for (let probeDir = dir; ; probeDir = path.dirname(probeDir)) {
     const stat = await fs.stat(probeDir).catch((error: NodeJS.ErrnoException) => {
@@ -271,20 +291,7 @@ export async function spawnDeployment(input: SpawnInput): Promise<SpawnResult> {
 
       // 0. the output directory, created now (undone on failure) and proven writable, so that nothing
       //    fails there after the enclave was started
-      for (const dir of pre.missingOutputDirs) {
-        const made = await fs.mkdir(dir, { mode: 0o700 }).then(
-          () => true,
-          async (cause: NodeJS.ErrnoException) => {
-            // made meanwhile by someone else (e.g. two spawns into sibling directories): not ours to undo
-            if (cause.code === 'EEXIST' && (await fs.stat(dir)).isDirectory()) return false;
-            throw new InputError('ERR_OUTPUT_NOT_WRITABLE', `cannot create ${dir}: ${cause.message}`, {
-              hint: 'Choose an --output you can write to.',
-              cause,
-            });
-          },
-        );
-        if (made) scope.onFailure(() => fs.rmdir(dir));
-      }
+      await createOutputDirs(pre.missingOutputDirs, (dir) => scope.onFailure(() => fs.rmdir(dir)));
       await fs
         .mkdtemp(path.join(plan.outputDir, '.mse-spawn-'))
         .then((probeDir) => fs.rmdir(probeDir))

@@ -1,5 +1,4 @@
 /** `mse home evidence NAME`: collect evidence.json (and ratls.pem) from a running deployment again. */
-import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { serializeEvidence } from '../../attestation/evidence.js';
 import { DockerEngine } from '../../docker/engine.js';
@@ -7,11 +6,11 @@ import { endpointOf, EVIDENCE_FILE, findDeployment, RATLS_FILE } from '../../dep
 import { collectEvidence } from '../../deploy/evidence.js';
 import { assertRunning } from '../../deploy/wait.js';
 import { withCleanup } from '../../docker/cleanup.js';
-import { InputError, StateError, UsageError } from '../../errors.js';
+import { StateError, UsageError } from '../../errors.js';
 import { writeFileAtomic } from '../../fs/files.js';
 import { readQcnlConfig } from '../../pccs/config.js';
 import { loadOrCreateSimPlatform, loadSignerKey, startSimPccs } from '../../sim/index.js';
-import { defaultSignerKeyPath } from '../../deploy/spawn.js';
+import { checkOutputDir, createOutputDirs, defaultSignerKeyPath } from '../../deploy/spawn.js';
 import { stringOption, type CommandSpec } from '../command.js';
 import { printJson } from '../output.js';
 
@@ -44,6 +43,7 @@ Ctrl-C before the files are written leaves nothing (exit 130); once writing has 
   examples: ['mse home evidence my_app --output evidence_dir'],
   async run(ctx) {
     const output = stringOption(ctx.values, 'output')!;
+    const missing = await checkOutputDir(path.resolve(output));
     const engine = DockerEngine.fromEnv(ctx.env);
     const d = await findDeployment(engine, ctx.positionals[0]!);
     await assertRunning(engine, d);
@@ -77,15 +77,7 @@ Ctrl-C before the files are written leaves nothing (exit 130); once writing has 
       // Until here a signal ends the process with nothing written; from here the writes finish (exit 0).
       await withCleanup(
         async () => {
-          await fs.mkdir(output, { recursive: true, mode: 0o700 }).catch((cause: NodeJS.ErrnoException) => {
-            throw new InputError(
-              'ERR_NOT_A_DIRECTORY',
-              `cannot use ${output} as the output directory: ${cause.message}`,
-              {
-                cause,
-              },
-            );
-          });
+          await createOutputDirs(missing, () => undefined);
           const evidenceFile = path.join(output, EVIDENCE_FILE);
           await writeFileAtomic(path.join(output, RATLS_FILE), ratlsPem);
           // evidence.json carries the deployment UUID: readable by the operator only

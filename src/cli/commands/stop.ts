@@ -1,6 +1,8 @@
 /** `mse home stop NAME [--remove]`. */
 import { DockerEngine } from '../../docker/engine.js';
-import { findDeploymentSummary, removeDeploymentState } from '../../deploy/deployments.js';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { EVIDENCE_FILE, findDeploymentSummary, RATLS_FILE, removeDeploymentState } from '../../deploy/deployments.js';
 import { DockerError } from '../../errors.js';
 import type { CommandSpec } from '../command.js';
 import { printJson } from '../output.js';
@@ -53,7 +55,8 @@ answer the code provider or to check a result), and images that were on the engi
       `${d.name} stopped and removed` + (removed.imageTags.length ? ` (image ${removed.imageTags.join(', ')})` : ''),
     );
     for (const tag of removed.keptImageTags) ctx.log.info(`kept image ${tag}: another container uses it`);
-    ctx.log.info(`kept ${d.outputDir}/evidence.json and ratls.pem`);
+    const kept = [EVIDENCE_FILE, RATLS_FILE].filter((f) => existsSync(path.join(d.outputDir, f)));
+    if (kept.length) ctx.log.info(`kept ${kept.map((f) => path.join(d.outputDir, f)).join(' and ')}`);
   },
 };
 export default spec;
