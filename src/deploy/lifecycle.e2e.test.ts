@@ -17,13 +17,13 @@ import { after, before, describe, it } from 'node:test';
 import { planEnclaveContainer } from './container.js';
 import { MSE_BIN, type CliResult } from '../testing/cli.js';
 import {
-  copyFixture,
   createWorld,
   expectExit,
   freePort,
   freshSecrets,
   jsonOf,
-  PACKAGE_TIMEOUT_MS,
+  packageFixture,
+  spawnArgv,
   story,
   waitStopped,
   type World,
@@ -78,23 +78,8 @@ describe('operator lifecycle: the UUID as a credential, interrupts, states, remo
   let a: { name: string; port: number; workspace: string; appId?: string; pem?: string };
   const step = story();
 
-  const spawnArgs = (name: string, port: number, output: string, ...extra: string[]): string[] => [
-    'spawn',
-    name,
-    '--package',
-    packageFile,
-    '--san',
-    'localhost',
-    '--size',
-    '2048',
-    '--port',
-    String(port),
-    '--output',
-    output,
-    '--signer-key',
-    w.signerKey,
-    ...extra,
-  ];
+  const spawnArgs = (name: string, port: number, output: string): string[] =>
+    spawnArgv(w, name, packageFile, port, output);
   const statusOf = async (name: string): Promise<Record<string, unknown>> =>
     jsonOf(expectExit(await w.mse(['status', name, '--json']), `status ${name}`));
   /** Run a command expected to fail with `code` (exit 7 unless said): returns its stderr. */
@@ -114,18 +99,7 @@ describe('operator lifecycle: the UUID as a credential, interrupts, states, remo
 
   before(async () => {
     w = await createWorld('lifecycle');
-    const project = path.join(w.root, 'provider', 'fastapi_app');
-    await copyFixture('fastapi-tutorial', project);
-    const p = jsonOf<{ package: string; image: string; name: string }>(
-      expectExit(
-        await w.mse(['package', '--project', project, '--output', path.join(w.root, 'provider'), '--json'], {
-          timeoutMs: PACKAGE_TIMEOUT_MS,
-        }),
-        'package',
-      ),
-    );
-    w.trackImage(p.image);
-    w.trackImage(`${p.name}:latest`);
+    const p = await packageFixture(w, 'fastapi-tutorial', 'fastapi_app');
     packageFile = p.package;
     imageTag = p.image;
     // the operator's machine has never seen this image: spawn loads it and creates its tag

@@ -223,6 +223,50 @@ export async function copyFixture(name: string, dest: string): Promise<void> {
   await fs.writeFile(dockerfile, text.replace(/^FROM mse-home-base:\S+/m, `FROM ${BASE_IMAGE}`));
 }
 
+/**
+ * Copy fixture project `fixture` to `<world>/provider/<dir>` and `package` it into `<world>/provider`; the
+ * package's image tags are removed at the world's clean-up.
+ */
+export async function packageFixture(
+  w: World,
+  fixture: string,
+  dir: string,
+): Promise<{ project: string; package: string; image: string; name: string }> {
+  const project = path.join(w.root, 'provider', dir);
+  await copyFixture(fixture, project);
+  const p = jsonOf<{ package: string; image: string; name: string }>(
+    expectExit(
+      await w.mse(['package', '--project', project, '--output', path.join(w.root, 'provider'), '--json'], {
+        timeoutMs: PACKAGE_TIMEOUT_MS,
+      }),
+      'package',
+    ),
+  );
+  w.trackImage(p.image);
+  w.trackImage(`${p.name}:latest`);
+  return { project, ...p };
+}
+
+/** The tutorial's `spawn` command line (`--san localhost --size 2048`) for a deployment of this world. */
+export function spawnArgv(w: World, name: string, packageFile: string, port: number, output: string): string[] {
+  return [
+    'spawn',
+    name,
+    '--package',
+    packageFile,
+    '--san',
+    'localhost',
+    '--size',
+    '2048',
+    '--port',
+    String(port),
+    '--output',
+    output,
+    '--signer-key',
+    w.signerKey,
+  ];
+}
+
 /** Fresh secrets in the scaffold's shape: `aes_key` (hex, plaintext secrets) and `result_sk` (Fernet key). */
 export function freshSecrets(): { secrets: { aes_key: string }; sealed: { result_sk: string } } {
   return {
