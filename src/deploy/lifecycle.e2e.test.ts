@@ -134,13 +134,11 @@ describe('operator lifecycle: the UUID as a credential, interrupts, states, remo
       [['--package', path.join(operator, 'missing.tar')], 'ERR_FILE_NOT_FOUND', 3],
     ];
     for (const [extra, code, exit] of cases) {
-      const started = Date.now();
       // later flags win: the bad value replaces the good one
       const r = await w.mse([...spawnArgs(name, await freePort(), output), ...extra]);
       expectExit(r, `spawn ${extra.join(' ')}`, exit);
       assert.match(r.stderr, new RegExp(`error\\[${code}\\]`), r.stderr);
       assert.doesNotMatch(r.stderr, /loading the image/, 'refused before the image is touched');
-      assert.ok(Date.now() - started < 10_000, `${code}: refused early`);
       assert.ok(!existsSync(output), `${code}: no --output created`);
       assert.ok(!existsSync(path.join(w.stateDir, 'deployments', name)), `${code}: no state`);
       assert.equal(await w.engine.inspectContainer(name), undefined, `${code}: no container`);
