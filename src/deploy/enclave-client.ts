@@ -9,7 +9,7 @@ import { createHash, X509Certificate } from 'node:crypto';
 import https from 'node:https';
 import tls from 'node:tls';
 import { isIP } from 'node:net';
-import { NetworkError, StateError, type MseError } from '../errors.js';
+import { isMseError, NetworkError, StateError, type MseError } from '../errors.js';
 
 export interface EnclaveEndpoint {
   /** Address to connect to. */
@@ -154,7 +154,7 @@ export function fetchPresentedCertificate(endpoint: EnclaveEndpoint, timeoutMs =
 
 /** What a health probe saw. */
 export type ProbeResult =
-  { kind: 'answer'; status: number; waiting: boolean } | { kind: 'unreachable'; reason: string };
+  { kind: 'answer'; status: number; waiting: boolean } | { kind: 'unreachable'; reason: string; error?: MseError };
 
 /** GET `path` pinned to the certificate; never throws. */
 export async function probe(
@@ -167,6 +167,6 @@ export async function probe(
     const a = await pinnedRequest(endpoint, pinnedPem, { method: 'GET', path, timeoutMs });
     return { kind: 'answer', status: a.status, waiting: a.headers['mse-status'] !== undefined };
   } catch (e) {
-    return { kind: 'unreachable', reason: (e as Error).message };
+    return { kind: 'unreachable', reason: (e as Error).message, ...(isMseError(e) ? { error: e } : {}) };
   }
 }

@@ -25,6 +25,8 @@ export async function waitForApp(engine: DockerEngine, d: Deployment, options: W
     await assertRunning(engine, d);
     last = await probe(endpointOf(d), options.pinnedPem, d.healthcheckEndpoint, 3_000);
     if (last.kind === 'answer' && last.status === 200 && (options.expect === 'any-ready' || !last.waiting)) return last;
+    // another certificate than the pinned one will not change by waiting
+    if (last.kind === 'unreachable' && last.error?.code === 'ERR_CERTIFICATE_MISMATCH') throw last.error;
     if (last.kind === 'answer' && last.status >= 500 && last.status !== 503) {
       throw new StateError(
         'ERR_APP_ERROR',
