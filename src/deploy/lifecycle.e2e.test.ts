@@ -389,7 +389,7 @@ describe('operator lifecycle: the UUID as a credential, interrupts, states, remo
   });
 
   step(
-    'stop --remove: container, private state and the image tag spawn loaded are gone; evidence kept; the output is reusable',
+    'stop --remove: container, private state and the image tag spawn loaded are gone; evidence kept; the output is reusable (and a bootstrap failure is quoted)',
     async () => {
       const state = path.join(w.stateDir, 'deployments', a.name);
       assert.ok(await w.engine.inspectImage(imageTag), 'spawn loaded the image tag');
@@ -407,6 +407,14 @@ describe('operator lifecycle: the UUID as a credential, interrupts, states, remo
       const taken = await w.mse(spawnArgs(w.deploymentName('taken'), await freePort(), a.workspace));
       expectExit(taken, 'spawn into an output in use', 7);
       assert.match(taken.stderr, new RegExp(`ERR_OUTPUT_IN_USE.*workspace of deployment '${again}'`));
+
+      // an enclave that stops before its configuration (its code copy damaged): the bootstrap's error, quoted
+      await fs.writeFile(path.join(w.stateDir, 'deployments', again, 'input', 'app.tar'), 'not a tar');
+      const exited = await refused(['restart', again, '--timeout', '30'], 'ERR_ENCLAVE_EXITED');
+      assert.match(exited, /stopped \(exit code 3\) before it was configured: ERR_PACKAGE_CORRUPT/);
+      await refused(['run', again, '--secrets', await secretsFile('exited')], 'ERR_ENCLAVE_EXITED');
+      const s = await statusOf(again);
+      assert.deepEqual([s.status, (s.detail as { code: string }).code], ['on error', 'ERR_ENCLAVE_EXITED']);
       expectExit(await w.mse(['stop', '--remove', again]), 'stop --remove again');
     },
   );
