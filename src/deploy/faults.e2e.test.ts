@@ -17,8 +17,8 @@ import {
   freshSecrets,
   jsonOf,
   packageFixture,
-  spawnArgv,
   pinnedHttps,
+  spawnDeployment,
   story,
   type World,
 } from '../testing/e2e.js';
@@ -42,7 +42,7 @@ describe('faults: configuration protocol, spawn conflicts, apps failing after ru
     jsonOf<{ status: string }>(expectExit(await w.mse(['status', name, '--json']), `status ${name}`)).status;
 
   const spawn = (d: Deployment, name = d.name, port = d.port, workspace = d.workspace): Promise<CliResult> =>
-    w.mse([...spawnArgv(w, name, packageFile, port, workspace), '--json']);
+    spawnDeployment(w, { name, packageFile, port, workspace });
 
   /** Secrets for `run`: the fixture's, plus fault switches. */
   const secretsWith = async (label: string, fault: Record<string, unknown>): Promise<string> => {
@@ -60,9 +60,7 @@ describe('faults: configuration protocol, spawn conflicts, apps failing after ru
 
   before(async () => {
     w = await createWorld('faults');
-    const p = await packageFixture(w, 'fastapi-tutorial', 'fastapi_app');
-
-    packageFile = p.package;
+    packageFile = await packageFixture(w, 'fastapi-tutorial', 'fastapi_app');
     await fs.mkdir(path.join(w.root, 'operator'), { recursive: true });
     const mk = async (label: string): Promise<Deployment> => ({
       name: w.deploymentName(label),
@@ -213,7 +211,7 @@ describe('faults: configuration protocol, spawn conflicts, apps failing after ru
         expectExit(await w.mse(['status', crash.name, '--json']), 'status'),
       );
       assert.deepEqual([s.status, s.configured, s.detail.code], ['on error', true, 'ERR_APP_CRASHED']);
-      // the enclave was configured (its secrets kept, inside the container): run again says so, not "crash"
+      // the enclave was configured (its secrets kept, inside the container): run again says the same
       const second = await w.mse(['run', crash.name, '--secrets', secrets]);
       expectExit(second, 'run again', 7);
       assert.match(second.stderr, crashed);

@@ -78,8 +78,8 @@ describe('operator lifecycle: the UUID as a credential, interrupts, states, remo
   let a: { name: string; port: number; workspace: string; appId?: string; pem?: string };
   const step = story();
 
-  const spawnArgs = (name: string, port: number, output: string): string[] =>
-    spawnArgv(w, name, packageFile, port, output);
+  const spawnArgs = (name: string, port: number, workspace: string): string[] =>
+    spawnArgv(w, { name, packageFile, port, workspace });
   const statusOf = async (name: string): Promise<Record<string, unknown>> =>
     jsonOf(expectExit(await w.mse(['status', name, '--json']), `status ${name}`));
   /** Run a command expected to fail with `code` (exit 7 unless said): returns its stderr. */
@@ -99,9 +99,11 @@ describe('operator lifecycle: the UUID as a credential, interrupts, states, remo
 
   before(async () => {
     w = await createWorld('lifecycle');
-    const p = await packageFixture(w, 'fastapi-tutorial', 'fastapi_app');
-    packageFile = p.package;
-    imageTag = p.image;
+    packageFile = await packageFixture(w, 'fastapi-tutorial', 'fastapi_app');
+    // package_<name>_<time_ns>.tar carries the image tagged <name>:<time_ns>
+    const m = /^package_(.+)_(\d+)\.tar$/.exec(path.basename(packageFile));
+    assert.ok(m, packageFile);
+    imageTag = `${m[1]}:${m[2]}`;
     // the operator's machine has never seen this image: spawn loads it and creates its tag
     await w.engine.removeImage(imageTag, { noPrune: true }).catch(() => undefined);
     // Another local user can traverse the world: the UUID must be kept by the product's own modes (the

@@ -23,7 +23,7 @@ import { serializeEvidence } from '../attestation/evidence.js';
 import { interruptedError, withCleanup } from '../docker/cleanup.js';
 import type { DockerEngine } from '../docker/engine.js';
 import { checkPortFree } from '../docker/localtest.js';
-import { InputError, StateError, UsageError } from '../errors.js';
+import { InputError, NetworkError, StateError, UsageError } from '../errors.js';
 import { imageRepository } from '../docker/app-image.js';
 import { MAX_APP_TAR_BYTES } from '../enclave/app-code.js';
 import { writeFileAtomic } from '../fs/files.js';
@@ -466,7 +466,7 @@ async function waitForConfigurationServer(
       last = (error as Error).message;
     }
     if (Date.now() > deadline) {
-      throw new StateError(
+      throw new NetworkError(
         'ERR_TIMEOUT',
         `${d.name}: no configuration server after ${Math.round(timeoutMs / 1000)} s (${last})`,
         {

@@ -224,16 +224,13 @@ export async function copyFixture(name: string, dest: string): Promise<void> {
 }
 
 /**
- * Copy fixture project `fixture` to `<world>/provider/<dir>` and `package` it into `<world>/provider`; the
- * package's image tags are removed at the world's clean-up.
+ * The provider's side for one fixture: copy fixture project `name` to `<world>/provider/<dir>` and package
+ * it with the real CLI into `<world>/provider`; the images it tags are removed at clean-up. Returns the
+ * package file.
  */
-export async function packageFixture(
-  w: World,
-  fixture: string,
-  dir: string,
-): Promise<{ project: string; package: string; image: string; name: string }> {
+export async function packageFixture(w: World, name: string, dir: string): Promise<string> {
   const project = path.join(w.root, 'provider', dir);
-  await copyFixture(fixture, project);
+  await copyFixture(name, project);
   const p = jsonOf<{ package: string; image: string; name: string }>(
     expectExit(
       await w.mse(['package', '--project', project, '--output', path.join(w.root, 'provider'), '--json'], {
@@ -244,24 +241,35 @@ export async function packageFixture(
   );
   w.trackImage(p.image);
   w.trackImage(`${p.name}:latest`);
-  return { project, ...p };
+  return p.package;
 }
 
-/** The tutorial's `spawn` command line (`--san localhost --size 2048`) for a deployment of this world. */
-export function spawnArgv(w: World, name: string, packageFile: string, port: number, output: string): string[] {
+/**
+ * `spawn NAME --package F --san localhost --size 2048 --port P --output DIR --signer-key <world's> --json`:
+ * the operator's spawn every e2e story uses (simulated platform by default on this machine).
+ */
+export function spawnDeployment(
+  w: World,
+  d: { name: string; packageFile: string; port: number; workspace: string },
+): Promise<CliResult> {
+  return w.mse([...spawnArgv(w, d), '--json']);
+}
+
+/** The command line of {@link spawnDeployment} (without `--json`), for runs that add to it or signal it. */
+export function spawnArgv(w: World, d: { name: string; packageFile: string; port: number; workspace: string }): string[] {
   return [
     'spawn',
-    name,
+    d.name,
     '--package',
-    packageFile,
+    d.packageFile,
     '--san',
     'localhost',
     '--size',
     '2048',
     '--port',
-    String(port),
+    String(d.port),
     '--output',
-    output,
+    d.workspace,
     '--signer-key',
     w.signerKey,
   ];
