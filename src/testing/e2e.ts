@@ -256,7 +256,10 @@ export function spawnDeployment(
 }
 
 /** The command line of {@link spawnDeployment} (without `--json`), for runs that add to it or signal it. */
-export function spawnArgv(w: World, d: { name: string; packageFile: string; port: number; workspace: string }): string[] {
+export function spawnArgv(
+  w: World,
+  d: { name: string; packageFile: string; port: number; workspace: string },
+): string[] {
   return [
     'spawn',
     d.name,
