@@ -34,6 +34,10 @@ export const ExitCode = {
   policyRejected: 10,
   /** Attestation evidence is invalid (signature, chain, collateral, measurement). */
   invalidEvidence: 11,
+  /** Interrupted by SIGINT (128 + 2) after undoing what the command had created. */
+  interrupted: 130,
+  /** Interrupted by SIGTERM (128 + 15) after undoing what the command had created. */
+  terminated: 143,
 } as const;
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
 

@@ -3,6 +3,7 @@
  * undo actions here; they run (last registered first) when the command ends, fails, or the process gets
  * SIGINT/SIGTERM, so nothing is left behind.
  */
+import { ExitCode, MseError } from '../errors.js';
 
 export interface CleanupScope {
   /** Run `fn` whenever the scope ends (success, failure, interruption). */
@@ -17,6 +18,18 @@ export interface CleanupScope {
   readonly signal: AbortSignal;
 }
 
+/**
+ * The error a command ends with when SIGINT/SIGTERM interrupted it and it undid what it had created
+ * (`ERR_INTERRUPTED`, exit 130 or 143). `undone` says what was removed.
+ */
+export function interruptedError(signal: NodeJS.Signals, what: string, undone: string): MseError {
+  return new MseError(
+    'ERR_INTERRUPTED',
+    `${what} interrupted by ${signal}: ${undone}`,
+    signal === 'SIGTERM' ? ExitCode.terminated : ExitCode.interrupted,
+  );
+}
+
 type Action = { fn: () => Promise<unknown>; when: 'always' | 'failure' | 'success' };
 
 /** Exit code after an interruption: 128 + signal number, as shells report it. */
@@ -24,8 +37,9 @@ const SIGNAL_EXIT: Partial<Record<NodeJS.Signals, number>> = { SIGINT: 130, SIGT
 
 /**
  * Run `body` with a clean-up scope. On SIGINT/SIGTERM the registered actions run and the process exits
- * with 130/143, unless `body` handles the interruption itself (`scope.interrupted`), in which case it
- * returns normally and the actions run as on success.
+ * with 130/143, unless `body` handles the interruption itself (`scope.interrupted`, `exitOnSignal: false`),
+ * in which case it ends as it chooses and the actions run accordingly. A second signal runs the failure
+ * actions at once and exits, whatever the body is doing.
  */
 export async function withCleanup<T>(
   body: (scope: CleanupScope) => Promise<T>,
@@ -52,9 +66,15 @@ export async function withCleanup<T>(
     })();
     return running;
   };
+  let signals = 0;
   const onSignal = (sig: NodeJS.Signals): void => {
     controller.abort();
     resolveInterrupted(sig);
+    // A second signal while the body still winds down (it may hang, e.g. on a stuck file system): undo now.
+    if (++signals > 1) {
+      void runActions(true).finally(() => process.exit(SIGNAL_EXIT[sig] ?? 1));
+      return;
+    }
     if (options.exitOnSignal === false) return;
     // Give an engine call in flight (e.g. a container being created) a moment to land, so that its undo
     // action is registered before the actions run; then clean up and exit.

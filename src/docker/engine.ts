@@ -18,6 +18,7 @@ import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import Docker from 'dockerode';
 import { DockerError, type MseErrorOptions } from '../errors.js';
+import { bufferSource, indexTar } from '../package/tar-read.js';
 
 /** Hint shown whenever no engine answers. */
 export const SETUP_HINT =
@@ -306,10 +307,20 @@ export class DockerEngine {
     }
   }
 
-  /** `docker load < file` (a docker-archive tar). Returns what the engine reports as loaded. */
-  async loadImage(file: string, onProgress?: ProgressHandler): Promise<string[]> {
+  /**
+   * `docker load < file` (a docker-archive tar). Returns what the engine reports as loaded. `region` loads
+   * the `size` bytes at `offset` of `file` instead (a member of a package, with no copy).
+   */
+  async loadImage(
+    file: string,
+    onProgress?: ProgressHandler,
+    region?: { offset: number; size: number },
+  ): Promise<string[]> {
+    const source = region
+      ? createReadStream(file, { start: region.offset, end: region.offset + region.size - 1 })
+      : createReadStream(file);
     const stream = await this.call('load an image', () =>
-      this.docker.loadImage(createReadStream(file) as unknown as NodeJS.ReadableStream, { quiet: true }),
+      this.docker.loadImage(source as unknown as NodeJS.ReadableStream, { quiet: true }),
     );
     const loaded: string[] = [];
     let failure: string | undefined;
@@ -461,6 +472,50 @@ export class DockerEngine {
       if (statusOf(error) === 404) return undefined;
       throw translate(error, `inspect container ${short(id)}`);
     }
+  }
+
+  /**
+   * The content of regular file `file` inside container `id` (running or not; bind mounts included), as
+   * `docker cp` reads it, refusing more than `maxBytes`. Undefined when there is no such file.
+   */
+  async readContainerFile(id: string, file: string, maxBytes: number): Promise<Buffer | undefined> {
+    let stream: NodeJS.ReadableStream;
+    try {
+      stream = await this.docker.getContainer(id).getArchive({ path: file });
+    } catch (error) {
+      if (statusOf(error) === 404) return undefined;
+      throw translate(error, `read ${file} in container ${short(id)}`);
+    }
+    // one file in a tar: its header, its data padded to 512 bytes, the end marker
+    const limit = maxBytes + 16 * 1024;
+    const chunks: Buffer[] = [];
+    let size = 0;
+    for await (const chunk of stream as AsyncIterable<Buffer>) {
+      size += chunk.length;
+      if (size > limit) {
+        (stream as Readable).destroy();
+        throw new DockerError('ERR_CONTAINER_FILE_TOO_LARGE', `${file} in container ${short(id)} is too large`);
+      }
+      chunks.push(chunk);
+    }
+    const tar = Buffer.concat(chunks);
+    const entries = await indexTar(bufferSource(tar), `${file} in container ${short(id)}`, {
+      maxEntries: 1,
+      maxEntryBytes: maxBytes,
+      maxTotalBytes: maxBytes,
+      allow: ['file'],
+    });
+    const entry = entries[0];
+    if (!entry) throw new DockerError('ERR_CONTAINER_FILE', `${file} in container ${short(id)} is not a file`);
+    return tar.subarray(entry.offset, entry.offset + entry.size);
+  }
+
+  /** Paths added, changed or deleted in a container's own filesystem (`docker diff`), running or not. */
+  async containerChanges(id: string): Promise<string[]> {
+    const changes = (await this.call(`list the changes of container ${short(id)}`, () =>
+      this.docker.getContainer(id).changes(),
+    )) as { Path: string }[] | null;
+    return (changes ?? []).map((c) => c.Path);
   }
 
   /** Wait for a container to stop; returns its exit code. */

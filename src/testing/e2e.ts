@@ -252,7 +252,15 @@ export function spawnDeployment(
   w: World,
   d: { name: string; packageFile: string; port: number; workspace: string },
 ): Promise<CliResult> {
-  return w.mse([
+  return w.mse([...spawnArgv(w, d), '--json']);
+}
+
+/** The command line of {@link spawnDeployment} (without `--json`), for runs that add to it or signal it. */
+export function spawnArgv(
+  w: World,
+  d: { name: string; packageFile: string; port: number; workspace: string },
+): string[] {
+  return [
     'spawn',
     d.name,
     '--package',
@@ -267,8 +275,7 @@ export function spawnDeployment(
     d.workspace,
     '--signer-key',
     w.signerKey,
-    '--json',
-  ]);
+  ];
 }
 
 /** Fresh secrets in the scaffold's shape: `aes_key` (hex, plaintext secrets) and `result_sk` (Fernet key). */

@@ -2,6 +2,7 @@
 import path from 'node:path';
 import { DockerEngine } from '../../docker/engine.js';
 import { deploymentStatus, findDeployment, RATLS_FILE } from '../../deploy/deployments.js';
+import { pinProblemError } from '../../deploy/pinning.js';
 import { ExitCode, StateError } from '../../errors.js';
 import { requireDirectory } from '../../fs/files.js';
 import { loadMseConfig } from '../../project/config.js';
@@ -31,6 +32,7 @@ and TEST_CA_BUNDLE=<workspace>/ratls.pem, so the tests verify TLS against the en
     const engine = DockerEngine.fromEnv(ctx.env);
     const report = await deploymentStatus(await findDeployment(engine, ctx.positionals[0]!));
     const d = report.deployment;
+    if (report.problem) throw pinProblemError(report.problem); // ratls.pem missing, or another certificate
     if (report.status !== 'running') {
       throw new StateError('ERR_NOT_RUNNING', `${d.name} is ${report.status}, not running`, {
         hint:
