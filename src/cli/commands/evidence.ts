@@ -1,4 +1,5 @@
 /** `mse home evidence NAME`: collect evidence.json (and ratls.pem) from a running deployment again. */
+import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { serializeEvidence } from '../../attestation/evidence.js';
 import { DockerEngine } from '../../docker/engine.js';
@@ -6,7 +7,7 @@ import { endpointOf, EVIDENCE_FILE, findDeployment, RATLS_FILE } from '../../dep
 import { collectEvidence } from '../../deploy/evidence.js';
 import { assertRunning } from '../../deploy/wait.js';
 import { StateError, UsageError } from '../../errors.js';
-import { requireDirectory, writeFileAtomic } from '../../fs/files.js';
+import { checkOutputDirectory, ensureOutputDirectory, writeFileAtomic } from '../../fs/files.js';
 import { readQcnlConfig } from '../../pccs/config.js';
 import { loadOrCreateSimPlatform, loadSignerKey, startSimPccs } from '../../sim/index.js';
 import { defaultSignerKeyPath } from '../../deploy/spawn.js';
@@ -20,7 +21,7 @@ const spec: CommandSpec = {
     output: {
       type: 'string',
       placeholder: 'DIR',
-      description: 'Existing directory for evidence.json and ratls.pem',
+      description: 'Directory for evidence.json and ratls.pem (created if missing)',
       required: true,
     },
     pccs: {
@@ -38,7 +39,7 @@ const spec: CommandSpec = {
   examples: ['mse home evidence my_app --output evidence_dir'],
   async run(ctx) {
     const output = stringOption(ctx.values, 'output')!;
-    await requireDirectory(output, 'output directory');
+    await checkOutputDirectory(output);
     const engine = DockerEngine.fromEnv(ctx.env);
     const d = await findDeployment(engine, ctx.positionals[0]!);
     await assertRunning(engine, d);
@@ -70,8 +71,15 @@ const spec: CommandSpec = {
         signerPublicKeyPem: signer.publicKeyPem,
       });
       const evidenceFile = path.join(output, EVIDENCE_FILE);
-      await writeFileAtomic(path.join(output, RATLS_FILE), ratlsPem);
-      await writeFileAtomic(evidenceFile, serializeEvidence(evidence) + '\n');
+      // Created only now, as spawn and package do, and removed again if the files cannot be written.
+      const created = await ensureOutputDirectory(output);
+      try {
+        await writeFileAtomic(path.join(output, RATLS_FILE), ratlsPem);
+        await writeFileAtomic(evidenceFile, serializeEvidence(evidence) + '\n');
+      } catch (error) {
+        if (created) await fs.rm(created, { recursive: true, force: true });
+        throw error;
+      }
       if (ctx.json) printJson(ctx, { evidence: evidenceFile });
       else ctx.log.success(`wrote ${evidenceFile}`);
     } finally {
