@@ -175,9 +175,7 @@ function translateParseError(error: Error & { code?: string }, spec: CommandSpec
       }
       // "argument missing", or "ambiguous": the next word starts with '-' and is taken for an option.
       return new UsageError('ERR_OPTION_VALUE', `option ${name} needs a value`, {
-        hint: /ambiguous/.test(error.message)
-          ? `A value that starts with '-' is written ${name}=VALUE. ${hint}`
-          : hint,
+        hint: /ambiguous/.test(error.message) ? `A value that starts with '-' is written ${name}=VALUE. ${hint}` : hint,
       });
     }
     default:

@@ -307,16 +307,23 @@ export class DockerEngine {
 
   /**
    * `docker save REF > file`, atomically (temp + rename). Write failures are output errors (`ERR_DISK_FULL`,
-   * `ERR_FILE_UNWRITABLE`, see `fs/files.ts`); `signal` cancels the transfer (the partial file is removed).
+   * `ERR_FILE_UNWRITABLE`, see `fs/files.ts`) naming `what` at `shownAs` (default: an image archive at
+   * `file`); `signal` cancels the transfer (the partial file is removed).
    */
-  async saveImage(ref: string, file: string, options: { signal?: AbortSignal } = {}): Promise<void> {
+  async saveImage(
+    ref: string,
+    file: string,
+    options: { signal?: AbortSignal; what?: string; shownAs?: string } = {},
+  ): Promise<void> {
     const temp = `${file}.${process.pid}.partial`;
+    const what = options.what ?? 'image archive';
+    const shownAs = options.shownAs ?? file;
     try {
       const stream = await this.call(`save image ${ref}`, () => this.docker.getImage(ref).get());
-      await pipeline(stream as unknown as Readable, createOutputStream(temp, { what: 'image archive' }), {
+      await pipeline(stream as unknown as Readable, createOutputStream(temp, { what, shownAs }), {
         ...(options.signal ? { signal: options.signal } : {}),
       });
-      await writingOutput(file, 'image archive', () => fs.rename(temp, file));
+      await writingOutput(shownAs, what, () => fs.rename(temp, file));
     } catch (error) {
       await fs.rm(temp, { force: true });
       if (options.signal?.aborted) throw options.signal.reason;

@@ -109,7 +109,8 @@ async function localtestImage(
   });
   // Older inputs of this project: untag, and remove unless something still uses the image.
   for (const img of await engine.imagesInRepository(repo)) {
-    for (const tag of img.repoTags) if (tag !== ref) await engine.removeImage(tag, { noPrune: true }).catch(() => false);
+    for (const tag of img.repoTags)
+      if (tag !== ref) await engine.removeImage(tag, { noPrune: true }).catch(() => false);
     if (img.id !== built.id) await engine.removeIfDangling(img.id).catch(() => false);
   }
   return { ref, id: built.id, reused: false };
@@ -292,7 +293,7 @@ export async function runLocaltest(options: LocaltestOptions): Promise<Localtest
       if (run.code !== 0) {
         log.line('container logs (last 50 lines):');
         log.line(indent(await engine.containerLogs(id, { tail: 50 }).catch(() => '(unavailable)')));
-        log.info(keptImageNote(image.ref));
+        log.info(keptImageNote(image.ref, paths.config));
         throw testsFailedError(config.testsCmd, run, { url, image: image.ref, imageId: image.id });
       }
       testsDone(run.summary?.line ?? 'passed');
@@ -311,8 +312,8 @@ export async function runLocaltest(options: LocaltestOptions): Promise<Localtest
 }
 
 /** Where the kept image is and how to remove it (printed after a run). */
-export function keptImageNote(ref: string): string {
-  return `image ${ref} is kept for the next run; remove it with 'mse home localtest --clean …' or 'docker rmi ${ref}'`;
+export function keptImageNote(ref: string, configFile: string): string {
+  return `image ${ref} is kept for the next run; remove it with 'mse home localtest --clean --config ${configFile}' or 'docker rmi ${ref}'`;
 }
 
 async function startContainer(

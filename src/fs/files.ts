@@ -238,6 +238,8 @@ export interface OutputStreamOptions {
   mode?: number;
   /** Names the output in errors ("image archive"). Default "output file". */
   what?: string;
+  /** The path errors show, when `file` is a staging file the user never sees (default `file`). */
+  shownAs?: string;
 }
 
 /**
@@ -250,7 +252,7 @@ export function createOutputStream(file: string, options: OutputStreamOptions = 
   const mode = options.mode ?? 0o644;
   const what = options.what ?? 'output file';
   let handle: fs.FileHandle | undefined;
-  const fail = (error: unknown): Error => outputError(error, file, what);
+  const fail = (error: unknown): Error => outputError(error, options.shownAs ?? file, what);
   const writeAll = async (chunks: Buffer[]): Promise<void> => {
     for (const chunk of chunks) {
       let offset = 0;

@@ -98,8 +98,14 @@ export async function codeTarEntries(files: SelectedFile[], key?: Uint8Array): P
   return out;
 }
 
-async function writeTarFile(entries: TarEntrySource[], file: string, signal?: AbortSignal): Promise<string> {
-  await pipeline(deterministicTar(entries), createOutputStream(file, { what: path.basename(file) }), {
+/** Write a staged tar; a failed write names the package (`shownAs`), the file the user asked for. */
+async function writeTarFile(
+  entries: TarEntrySource[],
+  file: string,
+  shownAs: string,
+  signal?: AbortSignal,
+): Promise<string> {
+  await pipeline(deterministicTar(entries), createOutputStream(file, { what: 'package', shownAs }), {
     ...(signal ? { signal } : {}),
   });
   const hash = createHash('sha256');
@@ -132,9 +138,7 @@ export async function createPackage(options: CreatePackageOptions): Promise<Crea
   return withCleanup(async (scope) => {
     const createdOutput = await ensureOutputDirectory(outputDir);
     if (createdOutput) scope.onFailure(() => fs.rm(createdOutput, { recursive: true, force: true }));
-    const work = await writingOutput(outputDir, 'staging directory in', () =>
-      fs.mkdtemp(path.join(outputDir, '.mse-package-')),
-    );
+    const work = await writingOutput(finalFile, 'package', () => fs.mkdtemp(path.join(outputDir, '.mse-package-')));
     scope.always(() => fs.rm(work, { recursive: true, force: true }));
     // Between steps: stop at once when interrupted (withCleanup then removes everything).
     const checkpoint = (): void => scope.signal.throwIfAborted();
@@ -151,7 +155,7 @@ export async function createPackage(options: CreatePackageOptions): Promise<Crea
     }
     const appTar = path.join(work, 'app.tar');
     const appTarSha256 = await timed('code', async () =>
-      writeTarFile(await codeTarEntries(codeFiles, key), appTar, scope.signal),
+      writeTarFile(await codeTarEntries(codeFiles, key), appTar, finalFile, scope.signal),
     );
     checkpoint();
     done(`${codeFiles.length} files${key ? ', encrypted' : ''}`);
@@ -166,6 +170,7 @@ export async function createPackage(options: CreatePackageOptions): Promise<Crea
       writeTarFile(
         testFiles.map((f) => ({ path: f.rel, type: 'file', file: f.abs, size: f.size, executable: f.executable })),
         testsTar,
+        finalFile,
         scope.signal,
       ),
     );
@@ -186,7 +191,9 @@ export async function createPackage(options: CreatePackageOptions): Promise<Crea
     // save
     done = log.phase(`save: image.tar (${imageRef})`);
     const imageTar = path.join(work, 'image.tar');
-    await timed('save', () => engine.saveImage(imageRef, imageTar, { signal: scope.signal }));
+    await timed('save', () =>
+      engine.saveImage(imageRef, imageTar, { signal: scope.signal, what: 'package', shownAs: finalFile }),
+    );
     checkpoint();
     const imageFh = await fs.open(imageTar, 'r');
     let image;
@@ -217,7 +224,7 @@ export async function createPackage(options: CreatePackageOptions): Promise<Crea
       { path: 'tests.tar', type: 'file', file: testsTar, size: (await fs.stat(testsTar)).size },
     ];
     await timed('write', async () => {
-      await pipeline(deterministicTar(members), createOutputStream(staged, { what: 'package' }), {
+      await pipeline(deterministicTar(members), createOutputStream(staged, { what: 'package', shownAs: finalFile }), {
         signal: scope.signal,
       });
       if (keyFile && key) {

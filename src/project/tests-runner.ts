@@ -138,11 +138,9 @@ export async function checkTestRequirements(
   const parts = missing.map((r) => {
     const pkg = debianCandidates(r).find((c) => known.has(c));
     const what = r.module === r.name ? r.name : `${r.name} (module ${r.module})`;
-    return pkg ? `${what}: apt-get install ${pkg}` : `${what}: no Debian package provides it`;
+    return pkg ? `${what}: apt-get install ${pkg}` : `${what}: no Debian package found for it`;
   });
-  log.warn(
-    `tests_requirements that ${python} cannot import (there is no package index here): ${parts.join('; ')}`,
-  );
+  log.warn(`tests_requirements that ${python} cannot import (there is no package index here): ${parts.join('; ')}`);
 }
 
 /** Counts from the test runner's last summary line (pytest or unittest). */

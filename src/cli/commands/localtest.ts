@@ -68,8 +68,9 @@ With --project, the secrets default to DIR/secrets.json and DIR/secrets_to_seal.
       python: ctx.env.MSE_PYTHON || DEFAULT_PYTHON,
       env: ctx.env,
     });
-    if (result.tests === 'passed') ctx.log.success(`tests passed${result.testSummary ? `: ${result.testSummary.line}` : ''}`);
-    ctx.log.info(keptImageNote(result.image.ref));
+    if (result.tests === 'passed')
+      ctx.log.success(`tests passed${result.testSummary ? `: ${result.testSummary.line}` : ''}`);
+    ctx.log.info(keptImageNote(result.image.ref, paths.config));
     if (ctx.json) {
       printJson(ctx, {
         url: result.url,

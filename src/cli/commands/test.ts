@@ -23,7 +23,7 @@ import { printJson } from '../output.js';
 export function checkTestUrl(raw: string): string {
   const refuse = (why: string): never => {
     throw new UsageError('ERR_OPTION_VALUE', `--url ${raw}: ${why}`, {
-      hint: 'Give the enclave\'s address as https://HOST:PORT, e.g. --url https://localhost:7443.',
+      hint: "Give the enclave's address as https://HOST:PORT, e.g. --url https://localhost:7443.",
     });
   };
   let url: URL;
