@@ -92,10 +92,14 @@ export async function writeFileAtomic(
 ): Promise<void> {
   const mode = options.mode ?? 0o644;
   const dir = path.dirname(path.resolve(file));
+  let isDir = false;
   try {
-    const stat = await fs.stat(dir);
-    if (!stat.isDirectory()) throw new Error('not a directory');
-  } catch {
+    isDir = (await fs.stat(dir)).isDirectory();
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code !== 'ENOENT' && code !== 'ENOTDIR') throw outputError(error, file, 'output file');
+  }
+  if (!isDir) {
     throw new InputError('ERR_OUTPUT_DIR_MISSING', `cannot write ${file}: directory ${dir} does not exist`, {
       hint: 'Create the directory first or choose another output path.',
     });
