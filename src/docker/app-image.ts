@@ -176,19 +176,20 @@ export async function buildAppImageScoped(
   const extra = options.extraTags ?? [];
   // Registered before the build: an interrupted build may have tagged the image before it was cut off.
   for (const t of extra) scope.always(() => engine.removeImage(t, { noPrune: true }));
-  let built: BuildResult | undefined;
+  const made: { build?: BuildResult } = {};
   scope.onFailure(async () => {
-    if (built && !built.reused) await engine.removeImage(built.id, { force: true });
+    if (made.build && !made.build.reused) await engine.removeImage(made.build.id, { force: true });
     const now = await engine.inspectImage(options.stableRef);
     if (previous && now?.Id !== previous.Id) await engine.tagImage(previous.Id, options.stableRef);
     if (!previous && now) await engine.removeImage(options.stableRef, { noPrune: true });
   });
-  built = await buildAppImage(engine, log, {
+  const built = await buildAppImage(engine, log, {
     dockerfile: options.dockerfile,
     tags: [...extra, options.stableRef],
     signal: scope.signal,
     ...(options.base ? { base: options.base } : {}),
   });
+  made.build = built;
   if (previous && previous.Id !== built.id) {
     // Now untagged: drop it unless something (a container, another tag, a child image) still uses it.
     scope.onSuccess(() => engine.removeIfDangling(previous.Id));
