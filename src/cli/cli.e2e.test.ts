@@ -8,7 +8,16 @@ import { existsSync, promises as fs, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe } from 'node:test';
 import { MSE_BIN } from '../testing/cli.js';
-import { createWorld, expectExit, freePort, jsonOf, PACKAGE_TIMEOUT_MS, story, type World } from '../testing/e2e.js';
+import {
+  createWorld,
+  expectExit,
+  freePort,
+  jsonOf,
+  packageInWorld,
+  spawnInWorld,
+  story,
+  type World,
+} from '../testing/e2e.js';
 
 interface TestJson {
   ok: boolean;
@@ -63,35 +72,8 @@ describe('the CLI around a running deployment', () => {
 
   step('scaffold, package, spawn, seal and run a Flask app', async () => {
     expectExit(await w.mse(['scaffold', project]), 'scaffold');
-    const p = jsonOf<{ package: string; name: string; image: string }>(
-      expectExit(
-        await w.mse(['package', '--project', project, '--output', path.join(w.root, 'provider'), '--json'], {
-          timeoutMs: PACKAGE_TIMEOUT_MS,
-        }),
-        'package',
-      ),
-    );
-    w.trackImage(p.image);
-    w.trackImage(`${p.name}:latest`);
-    expectExit(
-      await w.mse([
-        'spawn',
-        name,
-        '--package',
-        p.package,
-        '--san',
-        'localhost',
-        '--size',
-        '2048',
-        '--port',
-        String(port),
-        '--output',
-        workspace,
-        '--signer-key',
-        w.signerKey,
-      ]),
-      'spawn',
-    );
+    const packageFile = await packageInWorld(w, project, path.join(w.root, 'provider'));
+    expectExit(await spawnInWorld(w, { name, packageFile, port, workspace }), 'spawn');
     const sealedDir = path.join(w.root, 'provider');
     const plain = path.join(project, 'secrets_to_seal.json');
     expectExit(

@@ -313,3 +313,44 @@ export async function waitStopped(engine: DockerEngine, name: string, timeoutMs 
     await new Promise((r) => setTimeout(r, 100));
   }
 }
+
+/**
+ * `mse home package --project PROJECT --output OUTPUT` in the world; its image tags are untagged at
+ * clean-up. Returns the package file.
+ */
+export async function packageInWorld(w: World, project: string, output: string): Promise<string> {
+  const p = jsonOf<{ package: string; image: string; name: string }>(
+    expectExit(
+      await w.mse(['package', '--project', project, '--output', output, '--json'], { timeoutMs: PACKAGE_TIMEOUT_MS }),
+      'package',
+    ),
+  );
+  w.trackImage(p.image);
+  w.trackImage(`${p.name}:latest`);
+  return p.package;
+}
+
+/** `mse home spawn NAME` of `packageFile` on 127.0.0.1:`port` (SAN localhost, 2048 MiB), the world's signer key. */
+export function spawnInWorld(
+  w: World,
+  d: { name: string; packageFile: string; port: number; workspace: string },
+  extra: string[] = [],
+): Promise<CliResult> {
+  return w.mse([
+    'spawn',
+    d.name,
+    '--package',
+    d.packageFile,
+    '--san',
+    'localhost',
+    '--size',
+    '2048',
+    '--port',
+    String(d.port),
+    '--output',
+    d.workspace,
+    '--signer-key',
+    w.signerKey,
+    ...extra,
+  ]);
+}
