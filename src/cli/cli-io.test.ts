@@ -4,7 +4,7 @@
 // commands that write several times is in cli.e2e.test.ts (it needs deployments).
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readdirSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -63,6 +63,26 @@ describe('closed output', () => {
   it('stderr closed: an error that cannot be shown still ends quietly (141)', async () => {
     const r = await runClosed(['home', 'nope'], 'stderr');
     assert.deepEqual(r, { code: 141, signal: null, other: '' });
+  });
+
+  it('stdout on a full device (> /dev/full): ERR_DISK_FULL on stderr, exit 3, no stack trace', async () => {
+    const full = openSync('/dev/full', 'w');
+    const r = await new Promise<{ code: number | null; stderr: string }>((resolve, reject) => {
+      const child = spawn(process.execPath, [MSE_BIN, 'home', 'quote', 'show', QUOTE], {
+        env: { ...process.env, NO_COLOR: '1' },
+        stdio: ['ignore', full, 'pipe'],
+      });
+      let stderr = '';
+      child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+      child.on('error', reject);
+      child.on('close', (code) => resolve({ code, stderr }));
+    });
+    closeSync(full);
+    assert.equal(r.code, 3);
+    assert.equal(
+      r.stderr,
+      'error[ERR_DISK_FULL]: cannot write to stdout: no space left on the device\n  hint: Free some space on that file system, or write to another place.\n',
+    );
   });
 
   it('an open stdout is unaffected', async () => {

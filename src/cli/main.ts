@@ -8,7 +8,8 @@ import { ExitCode, InterruptedError, MseError, UsageError, isMseError } from '..
 import { parseCommandArgs, renderHelp } from './command.js';
 import { createLogger, formatError } from './log.js';
 import { COMMANDS, findCommand } from './registry.js';
-import { guardOutputStreams } from './stdio.js';
+import { outputError } from '../fs/files.js';
+import { guardOutputStreams, isReaderGone } from './stdio.js';
 import { VERSION } from '../version.js';
 
 export interface RunOptions {
@@ -22,17 +23,27 @@ export interface RunOptions {
  * do. When stdout or stderr closes under a command (`mse home list | head -1`), the command is interrupted
  * like a Ctrl-C but quietly: a command that was creating something undoes it (see `docker/cleanup.ts`),
  * and the process exits 141 (128 + SIGPIPE, what a shell reports for `yes | head -1`) without a stack
- * trace or a message. After an interrupt the process exits at once, even if an engine call that could not
+ * trace or a message. A write that fails for another reason (`> /dev/full`: ENOSPC) stops the command the
+ * same way but is reported on the other stream with its code (`ERR_DISK_FULL`, exit 3). After an interrupt the process exits at once, even if an engine call that could not
  * be cancelled is still pending.
  */
 export async function runCli(argv: string[]): Promise<number> {
   holdInterruptsAfterCommit();
-  guardOutputStreams([process.stdout, process.stderr], () => {
-    if (!interruptActiveScopes('SIGPIPE')) process.exit(ExitCode.outputClosed);
+  // A device error (stdout redirected to a full disk) is not a reader that left: say so on the other
+  // stream, and exit with its code rather than 141.
+  let failure: MseError | undefined;
+  guardOutputStreams([process.stdout, process.stderr], (error, stream) => {
+    if (!isReaderGone(error)) {
+      const name = stream === process.stdout ? 'stdout' : 'stderr';
+      failure = outputError(error, name, 'to');
+      const other = stream === process.stdout ? process.stderr : process.stdout;
+      other.write(formatError(failure.code, failure.message, failure.hint, process.env, other) + '\n');
+    }
+    if (!interruptActiveScopes('SIGPIPE')) process.exit(failure?.exitCode ?? ExitCode.outputClosed);
   });
   const code = await main(argv);
   if (code === ExitCode.interrupted || code === ExitCode.terminated || code === ExitCode.outputClosed) {
-    process.exit(code);
+    process.exit(code === ExitCode.outputClosed && failure ? failure.exitCode : code);
   }
   return code;
 }

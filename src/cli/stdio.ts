@@ -4,18 +4,29 @@
  * the stream, which would crash the process with a stack trace. Handled here once for every command.
  */
 
+/** Errors that mean the reader went away (rather than the device failing, e.g. ENOSPC on a redirect). */
+const READER_GONE = new Set(['EPIPE', 'ECONNRESET', 'ERR_STREAM_DESTROYED', 'ERR_STREAM_WRITE_AFTER_END']);
+
+/** True when a write error on stdout/stderr means the reader went away (`| head -1`). */
+export function isReaderGone(error: unknown): boolean {
+  return READER_GONE.has((error as NodeJS.ErrnoException | undefined)?.code ?? '');
+}
+
 /**
- * Watch `streams` for write errors. The first one calls `onClosed` (with the error); every error after it
- * is swallowed, so writes that are still queued or come later fail silently instead of crashing.
- * Errors that are not a closed reader (e.g. EIO on a terminal that went away) are treated the same: there
- * is nowhere left to report them.
+ * Watch `streams` for write errors. The first one calls `onFailed` with the error and the stream; every
+ * error after it is swallowed, so writes that are still queued or come later fail silently instead of
+ * crashing the process with a stack trace.
  */
-export function guardOutputStreams(streams: NodeJS.WritableStream[], onClosed: (error: Error) => void): void {
-  let closed = false;
-  const handler = (error: Error): void => {
-    if (closed) return;
-    closed = true;
-    onClosed(error);
-  };
-  for (const s of streams) s.on('error', handler);
+export function guardOutputStreams<S extends NodeJS.WritableStream>(
+  streams: S[],
+  onFailed: (error: Error, stream: S) => void,
+): void {
+  let failed = false;
+  for (const s of streams) {
+    s.on('error', (error: Error) => {
+      if (failed) return;
+      failed = true;
+      onFailed(error, s);
+    });
+  }
 }

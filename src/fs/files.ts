@@ -180,7 +180,7 @@ export function outputError(error: unknown, file: string, what: string): MseErro
       return new InputError(
         'ERR_DISK_FULL',
         `cannot write ${what} ${file}: ${code === 'ENOSPC' ? 'no space left on the device' : 'disk quota exceeded'}`,
-        opts('Free some space on that file system, or write to another place; nothing partial was kept.'),
+        opts('Free some space on that file system, or write to another place.'),
       );
     case 'EROFS':
       return new InputError(
