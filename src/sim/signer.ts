@@ -11,13 +11,15 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { InputError } from '../errors.js';
 import { readUserFile } from '../fs/files.js';
-import { mrsignerFromPublicKey } from '../attestation/mrsigner.js';
+import {
+  assertSgxSigningKey,
+  mrsignerFromPublicKey,
+  SIGNER_KEY_BITS,
+  SIGNER_PUBLIC_EXPONENT,
+} from '../attestation/mrsigner.js';
 import { publishExclusive } from './publish.js';
 
-export { mrsignerFromPublicKey };
-
-export const SIGNER_KEY_BITS = 3072;
-export const SIGNER_PUBLIC_EXPONENT = 3;
+export { assertSgxSigningKey, mrsignerFromPublicKey, SIGNER_KEY_BITS, SIGNER_PUBLIC_EXPONENT };
 
 export interface SignerKey {
   privateKey: KeyObject;
@@ -27,27 +29,6 @@ export interface SignerKey {
   mrSigner: Uint8Array;
   /** True when this call generated the key. */
   created: boolean;
-}
-
-function checkSignerKey(file: string, key: KeyObject): void {
-  const d = key.asymmetricKeyDetails;
-  if (
-    key.asymmetricKeyType !== 'rsa' ||
-    d?.modulusLength !== SIGNER_KEY_BITS ||
-    d.publicExponent !== BigInt(SIGNER_PUBLIC_EXPONENT)
-  ) {
-    const what =
-      key.asymmetricKeyType === 'rsa'
-        ? `RSA-${d?.modulusLength ?? '?'} with e=${d?.publicExponent ?? '?'}`
-        : key.asymmetricKeyType;
-    throw new InputError(
-      'ERR_SIGNER_KEY_INVALID',
-      `signer key ${file} is ${what}; SGX enclave signing needs RSA-3072 with e=3`,
-      {
-        hint: 'Point --signer-key at a Gramine enclave key, or at a path that does not exist yet to generate one.',
-      },
-    );
-  }
 }
 
 function loaded(privateKey: KeyObject, created: boolean): SignerKey {
@@ -87,7 +68,7 @@ function parseSignerKey(file: string, pem: Buffer): KeyObject {
  */
 export async function loadSignerKey(file: string): Promise<SignerKey> {
   const key = parseSignerKey(file, await readUserFile(file, 'signer key', 1024 * 1024));
-  checkSignerKey(file, key);
+  assertSgxSigningKey(key, `signer key ${file}`);
   return loaded(key, false);
 }
 
