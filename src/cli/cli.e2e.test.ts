@@ -14,7 +14,7 @@ import {
   freePort,
   jsonOf,
   packageInWorld,
-  spawnInWorld,
+  spawnDeployment,
   story,
   type World,
 } from '../testing/e2e.js';
@@ -73,7 +73,7 @@ describe('the CLI around a running deployment', () => {
   step('scaffold, package, spawn, seal and run a Flask app', async () => {
     expectExit(await w.mse(['scaffold', project]), 'scaffold');
     const packageFile = await packageInWorld(w, project, path.join(w.root, 'provider'));
-    expectExit(await spawnInWorld(w, { name, packageFile, port, workspace }), 'spawn');
+    expectExit(await spawnDeployment(w, { name, packageFile, port, workspace }), 'spawn');
     const sealedDir = path.join(w.root, 'provider');
     const plain = path.join(project, 'secrets_to_seal.json');
     expectExit(

@@ -231,17 +231,7 @@ export async function copyFixture(name: string, dest: string): Promise<void> {
 export async function packageFixture(w: World, name: string, dir: string): Promise<string> {
   const project = path.join(w.root, 'provider', dir);
   await copyFixture(name, project);
-  const p = jsonOf<{ package: string; image: string; name: string }>(
-    expectExit(
-      await w.mse(['package', '--project', project, '--output', path.join(w.root, 'provider'), '--json'], {
-        timeoutMs: PACKAGE_TIMEOUT_MS,
-      }),
-      'package',
-    ),
-  );
-  w.trackImage(p.image);
-  w.trackImage(`${p.name}:latest`);
-  return p.package;
+  return packageInWorld(w, project, path.join(w.root, 'provider'));
 }
 
 /**
@@ -376,29 +366,4 @@ export async function packageInWorld(w: World, project: string, output: string):
   w.trackImage(p.image);
   w.trackImage(`${p.name}:latest`);
   return p.package;
-}
-
-/** `mse home spawn NAME` of `packageFile` on 127.0.0.1:`port` (SAN localhost, 2048 MiB), the world's signer key. */
-export function spawnInWorld(
-  w: World,
-  d: { name: string; packageFile: string; port: number; workspace: string },
-  extra: string[] = [],
-): Promise<CliResult> {
-  return w.mse([
-    'spawn',
-    d.name,
-    '--package',
-    d.packageFile,
-    '--san',
-    'localhost',
-    '--size',
-    '2048',
-    '--port',
-    String(d.port),
-    '--output',
-    d.workspace,
-    '--signer-key',
-    w.signerKey,
-    ...extra,
-  ]);
 }
