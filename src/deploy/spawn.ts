@@ -15,18 +15,18 @@
  * `evidence.json` (0600): never on a command line, in a log line or in a world-readable file.
  */
 import { randomUUID } from 'node:crypto';
-import { constants as fsc, existsSync, promises as fs } from 'node:fs';
+import { existsSync, promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Logger } from '../cli/log.js';
 import { serializeEvidence } from '../attestation/evidence.js';
-import { interruptedError, withCleanup } from '../docker/cleanup.js';
+import { withCleanup } from '../docker/cleanup.js';
 import type { DockerEngine } from '../docker/engine.js';
 import { checkPortFree } from '../docker/localtest.js';
-import { InputError, NetworkError, StateError, UsageError } from '../errors.js';
+import { InputError, InterruptedError, NetworkError, StateError, UsageError } from '../errors.js';
 import { imageRepository } from '../docker/app-image.js';
 import { MAX_APP_TAR_BYTES } from '../enclave/app-code.js';
-import { writeFileAtomic } from '../fs/files.js';
+import { checkOutputDirectory, createOutputDirectories, outputError, writeFileAtomic } from '../fs/files.js';
 import { readPackage, type PackageContents } from '../package/read.js';
 import { APP_NAME_PATTERN } from '../project/config.js';
 import { readRatlsCertificate } from '../ratls/read.js';
@@ -187,7 +187,7 @@ async function preflight(input: SpawnInput, plan: SpawnPlan): Promise<Preflight>
     "Choose another --port; 'mse home list' shows the ports deployments use.",
     input.host,
   );
-  const missingOutputDirs = await checkOutputDir(plan.outputDir);
+  const missingOutputDirs = await checkOutputDirectory(plan.outputDir, '--output');
   const user = (await listDeployments(engine)).find((d) => path.resolve(d.outputDir) === plan.outputDir);
   if (user) {
     throw new StateError('ERR_OUTPUT_IN_USE', `${plan.outputDir} is the workspace of deployment '${user.name}'`, {
@@ -212,62 +212,6 @@ async function preflight(input: SpawnInput, plan: SpawnPlan): Promise<Preflight>
   return { pkg: pkg as Preflight['pkg'], signer, platform, missingOutputDirs };
 }
 
-/**
- * Create `dirs` (outermost first, as {@link checkOutputDir} lists them) one by one, mode 0700; `onCreated`
- * is called for each one made here (one made meanwhile by another process is not ours to undo).
- */
-export async function createOutputDirs(dirs: readonly string[], onCreated: (dir: string) => void): Promise<void> {
-  for (const dir of dirs) {
-    const made = await fs.mkdir(dir, { mode: 0o700 }).then(
-      () => true,
-      async (cause: NodeJS.ErrnoException) => {
-        if (cause.code === 'EEXIST' && (await fs.stat(dir)).isDirectory()) return false;
-        throw new InputError('ERR_OUTPUT_NOT_WRITABLE', `cannot create ${dir}: ${cause.message}`, {
-          hint: 'Choose an --output you can write to.',
-          cause,
-        });
-      },
-    );
-    if (made) onCreated(dir);
-  }
-}
-
-/**
- * The output must be a directory we can write, or not exist yet under a directory we can write (checked
- * by permissions here, and for real by a probe when spawn creates it). Returns the directories to create,
- * outermost first. (They are created one by one: Node's recursive mkdir can spin forever under /proc.)
- */
-export async function checkOutputDir(dir: string): Promise<string[]> {
-  const missing: string[] = [];
-  for (let probeDir = dir; ; probeDir = path.dirname(probeDir)) {
-    const stat = await fs.stat(probeDir).catch((error: NodeJS.ErrnoException) => {
-      if (error.code === 'ENOENT') return undefined;
-      throw new InputError('ERR_FILE_IO', `cannot access --output ${probeDir}: ${error.message}`, { cause: error });
-    });
-    if (!stat) {
-      if (path.dirname(probeDir) === probeDir) return missing.reverse();
-      missing.push(probeDir);
-      continue;
-    }
-    if (!stat.isDirectory()) {
-      throw new InputError(
-        'ERR_NOT_A_DIRECTORY',
-        probeDir === dir ? `--output ${dir} exists and is not a directory` : `${probeDir} is not a directory`,
-        { hint: 'Give --output a directory (it is created when missing).' },
-      );
-    }
-    try {
-      await fs.access(probeDir, fsc.W_OK | fsc.X_OK);
-    } catch (cause) {
-      throw new InputError('ERR_OUTPUT_NOT_WRITABLE', `cannot write in ${probeDir}`, {
-        hint: 'Choose an --output you can write to.',
-        cause,
-      });
-    }
-    return missing.reverse();
-  }
-}
-
 export async function spawnDeployment(input: SpawnInput): Promise<SpawnResult> {
   const plan = planSpawn(input);
   const pre = await preflight(input, plan);
@@ -284,22 +228,21 @@ export async function spawnDeployment(input: SpawnInput): Promise<SpawnResult> {
             ? `${signal}: the deployment is complete, finishing`
             : `${signal}: stopping, then removing what spawn created`,
         );
-        abort.abort(interruptedError(signal, 'spawn', 'everything it had created was removed'));
+        abort.abort(new InterruptedError(signal));
       });
       const checkpoint = (): void => throwIfInterrupted(abort.signal);
       const { pkg, signer, platform } = pre;
 
       // 0. the output directory, created now (undone on failure) and proven writable, so that nothing
       //    fails there after the enclave was started
-      await createOutputDirs(pre.missingOutputDirs, (dir) => scope.onFailure(() => fs.rmdir(dir)));
+      await createOutputDirectories(pre.missingOutputDirs, '--output', 0o700, (dir) =>
+        scope.onFailure(() => fs.rmdir(dir)),
+      );
       await fs
         .mkdtemp(path.join(plan.outputDir, '.mse-spawn-'))
         .then((probeDir) => fs.rmdir(probeDir))
-        .catch((cause: NodeJS.ErrnoException) => {
-          throw new InputError('ERR_OUTPUT_NOT_WRITABLE', `cannot write in ${plan.outputDir}: ${cause.message}`, {
-            hint: 'Choose an --output you can write to.',
-            cause,
-          });
+        .catch((cause: unknown) => {
+          throw outputError(cause, plan.outputDir, '--output');
         });
 
       // 1. the deployment's private state: 0700, files 0600 (they hold the measured code and the UUID)

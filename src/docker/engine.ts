@@ -12,12 +12,13 @@
  *
  * It never removes anything it was not asked to: the engine is shared with other users.
  */
-import { createReadStream, createWriteStream, readFileSync, promises as fs } from 'node:fs';
+import { createReadStream, readFileSync, promises as fs } from 'node:fs';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import Docker from 'dockerode';
-import { DockerError, type MseErrorOptions } from '../errors.js';
+import { DockerError, isMseError, type MseErrorOptions } from '../errors.js';
+import { createOutputStream, writingOutput } from '../fs/files.js';
 import { bufferSource, indexTar } from '../package/tar-read.js';
 
 /** Hint shown whenever no engine answers. */
@@ -116,6 +117,8 @@ export interface BuildOptions {
   /** Use the host network for RUN steps (default: the engine's default bridge). */
   networkHost?: boolean;
   onProgress?: ProgressHandler;
+  /** Cancels the build: the connection is closed, which stops the engine's builder. */
+  signal?: AbortSignal;
 }
 
 export interface BuildResult {
@@ -212,6 +215,7 @@ export class DockerEngine {
     const seen: string[] = [];
     let finalId: string | undefined;
     let failure: string | undefined;
+    let cancel: (() => void) | undefined;
     try {
       const stream = await this.call('build an image', () =>
         this.docker.buildImage(
@@ -229,6 +233,11 @@ export class DockerEngine {
           } as unknown as Docker.ImageBuildOptions,
         ),
       );
+      cancel = (): void => {
+        (stream as unknown as Readable).destroy(options.signal?.reason as Error);
+      };
+      if (options.signal?.aborted) cancel();
+      options.signal?.addEventListener('abort', cancel, { once: true });
       await readJsonStream(stream as unknown as Readable, (msg) => {
         if (typeof msg.stream === 'string') {
           for (const line of msg.stream.split('\n')) {
@@ -247,7 +256,10 @@ export class DockerEngine {
       });
     } catch (error) {
       await this.removeNewImages(seen, before);
+      if (options.signal?.aborted) throw options.signal.reason;
       throw error;
+    } finally {
+      if (cancel) options.signal?.removeEventListener('abort', cancel);
     }
     if (failure !== undefined || finalId === undefined) {
       await this.removeNewImages(seen, before);
@@ -294,16 +306,29 @@ export class DockerEngine {
     return info.Id;
   }
 
-  /** `docker save REF > file`, atomically (temp + rename). */
-  async saveImage(ref: string, file: string): Promise<void> {
+  /**
+   * `docker save REF > file`, atomically (temp + rename). Write failures are output errors (`ERR_DISK_FULL`,
+   * `ERR_FILE_UNWRITABLE`, see `fs/files.ts`) naming `what` at `shownAs` (default: an image archive at
+   * `file`); `signal` cancels the transfer (the partial file is removed).
+   */
+  async saveImage(
+    ref: string,
+    file: string,
+    options: { signal?: AbortSignal; what?: string; shownAs?: string } = {},
+  ): Promise<void> {
     const temp = `${file}.${process.pid}.partial`;
+    const what = options.what ?? 'image archive';
+    const shownAs = options.shownAs ?? file;
     try {
       const stream = await this.call(`save image ${ref}`, () => this.docker.getImage(ref).get());
-      await pipeline(stream as unknown as Readable, createWriteStream(temp, { mode: 0o644 }));
-      await fs.rename(temp, file);
+      await pipeline(stream as unknown as Readable, createOutputStream(temp, { what, shownAs }), {
+        ...(options.signal ? { signal: options.signal } : {}),
+      });
+      await writingOutput(shownAs, what, () => fs.rename(temp, file));
     } catch (error) {
       await fs.rm(temp, { force: true });
-      throw translate(error, `save image ${ref}`);
+      if (options.signal?.aborted) throw options.signal.reason;
+      throw isMseError(error) ? error : translate(error, `save image ${ref}`);
     }
   }
 
@@ -384,6 +409,20 @@ export class DockerEngine {
       if (error instanceof DockerError && error.code === 'ERR_DOCKER_CONFLICT') return false;
       throw error;
     }
+  }
+
+  /** Images with a tag in repository `repo` (`repo:*`), with their tags in that repository. */
+  async imagesInRepository(repo: string): Promise<ImageSummary[]> {
+    const list = await this.call('list images', () =>
+      this.docker.listImages({ filters: JSON.stringify({ reference: [repo] }) } as Docker.ListImagesOptions),
+    );
+    return list.map((i) => ({
+      id: i.Id,
+      repoTags: (i.RepoTags ?? []).filter((t) => t.slice(0, t.lastIndexOf(':')) === repo),
+      labels: i.Labels ?? {},
+      size: i.Size,
+      created: new Date(i.Created * 1000),
+    }));
   }
 
   /** Images carrying all the given labels (`{key: value}`, or `{key: true}` for "label present"). */

@@ -231,17 +231,7 @@ export async function copyFixture(name: string, dest: string): Promise<void> {
 export async function packageFixture(w: World, name: string, dir: string): Promise<string> {
   const project = path.join(w.root, 'provider', dir);
   await copyFixture(name, project);
-  const p = jsonOf<{ package: string; image: string; name: string }>(
-    expectExit(
-      await w.mse(['package', '--project', project, '--output', path.join(w.root, 'provider'), '--json'], {
-        timeoutMs: PACKAGE_TIMEOUT_MS,
-      }),
-      'package',
-    ),
-  );
-  w.trackImage(p.image);
-  w.trackImage(`${p.name}:latest`);
-  return p.package;
+  return packageInWorld(w, project, path.join(w.root, 'provider'));
 }
 
 /**
@@ -367,4 +357,20 @@ export async function waitStopped(engine: DockerEngine, name: string, timeoutMs 
     if (Date.now() > deadline) assert.fail(`${name} still running after ${timeoutMs} ms`);
     await new Promise((r) => setTimeout(r, 100));
   }
+}
+
+/**
+ * `mse home package --project PROJECT --output OUTPUT` in the world; its image tags are untagged at
+ * clean-up. Returns the package file.
+ */
+export async function packageInWorld(w: World, project: string, output: string): Promise<string> {
+  const p = jsonOf<{ package: string; image: string; name: string }>(
+    expectExit(
+      await w.mse(['package', '--project', project, '--output', output, '--json'], { timeoutMs: PACKAGE_TIMEOUT_MS }),
+      'package',
+    ),
+  );
+  w.trackImage(p.image);
+  w.trackImage(`${p.name}:latest`);
+  return p.package;
 }

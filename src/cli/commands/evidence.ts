@@ -1,4 +1,5 @@
 /** `mse home evidence NAME`: collect evidence.json (and ratls.pem) from a running deployment again. */
+import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { serializeEvidence } from '../../attestation/evidence.js';
 import { DockerEngine } from '../../docker/engine.js';
@@ -7,10 +8,10 @@ import { collectEvidence } from '../../deploy/evidence.js';
 import { assertRunning } from '../../deploy/wait.js';
 import { withCleanup } from '../../docker/cleanup.js';
 import { StateError, UsageError } from '../../errors.js';
-import { writeFileAtomic } from '../../fs/files.js';
+import { checkOutputDirectory, createOutputDirectories, writeFileAtomic } from '../../fs/files.js';
 import { readQcnlConfig } from '../../pccs/config.js';
 import { loadOrCreateSimPlatform, loadSignerKey, startSimPccs } from '../../sim/index.js';
-import { checkOutputDir, createOutputDirs, defaultSignerKeyPath } from '../../deploy/spawn.js';
+import { defaultSignerKeyPath } from '../../deploy/spawn.js';
 import { stringOption, type CommandSpec } from '../command.js';
 import { printJson } from '../output.js';
 
@@ -43,7 +44,7 @@ Ctrl-C before the files are written leaves nothing (exit 130); once writing has 
   examples: ['mse home evidence my_app --output evidence_dir'],
   async run(ctx) {
     const output = stringOption(ctx.values, 'output')!;
-    const missing = await checkOutputDir(path.resolve(output));
+    const missing = await checkOutputDirectory(output, '--output');
     const engine = DockerEngine.fromEnv(ctx.env);
     const d = await findDeployment(engine, ctx.positionals[0]!);
     await assertRunning(engine, d);
@@ -74,12 +75,15 @@ Ctrl-C before the files are written leaves nothing (exit 130); once writing has 
         pccsUrl,
         signerPublicKeyPem: signer.publicKeyPem,
       });
-      // Until here a signal ends the process with nothing written; from here the writes finish (exit 0).
+      // Until here a signal ends the process with nothing written; from here the writes finish (exit 0),
+      // and a failed write removes what this command created.
       await withCleanup(
-        async () => {
-          await createOutputDirs(missing, () => undefined);
+        async (scope) => {
+          await createOutputDirectories(missing, '--output', 0o700, (dir) => scope.onFailure(() => fs.rmdir(dir)));
           const evidenceFile = path.join(output, EVIDENCE_FILE);
-          await writeFileAtomic(path.join(output, RATLS_FILE), ratlsPem);
+          const ratlsFile = path.join(output, RATLS_FILE);
+          scope.onFailure(() => Promise.all([ratlsFile, evidenceFile].map((f) => fs.rm(f, { force: true }))));
+          await writeFileAtomic(ratlsFile, ratlsPem);
           // evidence.json carries the deployment UUID: readable by the operator only
           await writeFileAtomic(evidenceFile, serializeEvidence(evidence) + '\n', { mode: 0o600 });
           if (ctx.json) printJson(ctx, { evidence: evidenceFile });
