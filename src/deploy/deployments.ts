@@ -6,6 +6,8 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import type { DockerEngine } from '../docker/engine.js';
 import { StateError } from '../errors.js';
+import { readUserText } from '../fs/files.js';
+import { INPUT_LIMITS } from '../fs/limits.js';
 import { stateRoot } from '../sim/state.js';
 import {
   deploymentFromInspect,
@@ -54,7 +56,7 @@ export function endpointOf(d: Deployment): EnclaveEndpoint {
 /** The deployment's RA-TLS certificate as `spawn` collected it, or undefined before that. */
 export async function readDeploymentCertificate(d: Deployment): Promise<string | undefined> {
   try {
-    return await fs.readFile(path.join(d.outputDir, RATLS_FILE), 'utf8');
+    return await readUserText(path.join(d.outputDir, RATLS_FILE), 'RA-TLS certificate', INPUT_LIMITS.certificate);
   } catch {
     return undefined;
   }

@@ -5,9 +5,10 @@
  * the Dockerfile builds FROM this version's base image, that image is built first if missing or stale;
  * FROM another `mse-home-base` version that is not present gets a clear error instead of a failed pull.
  */
-import { promises as fs } from 'node:fs';
 import type { Logger } from '../cli/log.js';
-import { DockerError, InputError } from '../errors.js';
+import { DockerError } from '../errors.js';
+import { readUserText } from '../fs/files.js';
+import { INPUT_LIMITS } from '../fs/limits.js';
 import { BASE_IMAGE, BASE_IMAGE_REPO, ensureBaseImage, type BaseImageOptions } from './base-image.js';
 import { directoryContext } from './context.js';
 import type { CleanupScope } from './cleanup.js';
@@ -46,12 +47,7 @@ export interface AppImageOptions {
 
 /** Build the app image; progress on `log`. Throws `ERR_DOCKER_BUILD_FAILED` with the failing output. */
 export async function buildAppImage(engine: DockerEngine, log: Logger, options: AppImageOptions): Promise<BuildResult> {
-  let text: string;
-  try {
-    text = await fs.readFile(options.dockerfile, 'utf8');
-  } catch (cause) {
-    throw new InputError('ERR_FILE_NOT_FOUND', `Dockerfile not found: ${options.dockerfile}`, { cause });
-  }
+  const text = await readUserText(options.dockerfile, 'Dockerfile', INPUT_LIMITS.config);
   for (const from of fromImages(text)) {
     if (from === BASE_IMAGE) {
       await ensureBaseImage(engine, log, options.base);

@@ -23,6 +23,8 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Logger } from '../cli/log.js';
 import { DockerError, ExitCode, InputError, MseError, NetworkError } from '../errors.js';
+import { copyUserFile } from '../fs/files.js';
+import { INPUT_LIMITS } from '../fs/limits.js';
 import { loadMseConfig } from '../project/config.js';
 import { checkTestRequirements, DEFAULT_PYTHON, runTests } from '../project/tests-runner.js';
 import { loadMseignore, selectFiles } from '../package/files.js';
@@ -146,7 +148,7 @@ export async function runLocaltest(options: LocaltestOptions): Promise<Localtest
       for (const f of files) {
         const dest = path.join(appDir, ...f.rel.split('/'));
         await fs.mkdir(path.dirname(dest), { recursive: true });
-        await fs.copyFile(f.abs, dest);
+        await copyUserFile(f.abs, dest, `code file ${f.rel}`, INPUT_LIMITS.appTar);
       }
       log.info(`code: ${files.length} files as they will be packaged (.mseignore applied)`);
 

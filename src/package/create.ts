@@ -28,11 +28,12 @@ import { withCleanup } from '../docker/cleanup.js';
 import type { DockerEngine } from '../docker/engine.js';
 import type { BaseImageOptions } from '../docker/base-image.js';
 import { InputError } from '../errors.js';
-import { writeFileAtomic } from '../fs/files.js';
+import { readUserFile, writeFileAtomic } from '../fs/files.js';
+import { INPUT_LIMITS } from '../fs/limits.js';
 import { loadMseConfig } from '../project/config.js';
 import { loadMseignore, selectFiles, type SelectedFile } from './files.js';
 import type { ProjectPaths } from './project.js';
-import { readImageTar, DEFAULT_PACKAGE_LIMITS } from './read.js';
+import { checkMemberSize, readImageTar, DEFAULT_PACKAGE_LIMITS } from './read.js';
 import { fileSource } from './tar-read.js';
 import { deterministicTar, type TarEntrySource } from './tar-write.js';
 
@@ -78,7 +79,7 @@ export async function codeTarEntries(files: SelectedFile[], key?: Uint8Array): P
   for (const f of files) {
     const base = path.posix.basename(f.rel);
     if (key && !ENCRYPT_EXEMPT.includes(base)) {
-      const plain = await fs.readFile(f.abs);
+      const plain = await readUserFile(f.abs, `code file ${f.rel}`, INPUT_LIMITS.appTar);
       out.push({ path: `${f.rel}.enc`, type: 'file', data: await secretboxSeal(plain, key) });
     } else {
       out.push({ path: f.rel, type: 'file', file: f.abs, size: f.size, executable: f.executable });
@@ -105,7 +106,8 @@ async function writeTarFile(entries: TarEntrySource[], file: string): Promise<st
 /** Make the package. See the module comment. */
 export async function createPackage(options: CreatePackageOptions): Promise<CreatedPackage> {
   const { engine, log, paths } = options;
-  const { config, warnings } = await loadMseConfig(paths.config);
+  // Read once: the bytes validated here are the bytes packaged.
+  const { config, warnings, bytes: configBytes } = await loadMseConfig(paths.config);
   for (const w of warnings) log.warn(w);
   const ts = (options.timestampNs ?? BigInt(Date.now()) * 1_000_000n).toString();
   const outputDir = path.resolve(options.outputDir);
@@ -153,6 +155,8 @@ export async function createPackage(options: CreatePackageOptions): Promise<Crea
     }
     const appTar = path.join(work, 'app.tar');
     const appTarSha256 = await timed('code', async () => writeTarFile(await codeTarEntries(codeFiles, key), appTar));
+    // The limits every reader of the package applies (verify, spawn, the enclave), checked before the build.
+    checkMemberSize('app.tar', (await fs.stat(appTar)).size, `the code directory ${paths.code}`);
     done(`${codeFiles.length} files${key ? ', encrypted' : ''}`);
 
     // tests
@@ -167,6 +171,7 @@ export async function createPackage(options: CreatePackageOptions): Promise<Crea
         testsTar,
       ),
     );
+    checkMemberSize('tests.tar', (await fs.stat(testsTar)).size, `the tests directory ${paths.tests}`);
     done(`${testFiles.length} files`);
 
     // build
@@ -204,7 +209,6 @@ export async function createPackage(options: CreatePackageOptions): Promise<Crea
     // write
     done = log.phase(`write: ${path.basename(finalFile)}`);
     const staged = path.join(work, 'package.tar');
-    const configBytes = await fs.readFile(paths.config);
     const members: TarEntrySource[] = [
       { path: 'app.tar', type: 'file', file: appTar, size: (await fs.stat(appTar)).size },
       { path: 'image.tar', type: 'file', file: imageTar, size: imageSize },

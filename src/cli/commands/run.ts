@@ -6,6 +6,7 @@ import { pinnedRequest, probe } from '../../deploy/enclave-client.js';
 import { assertRunning, waitForApp } from '../../deploy/wait.js';
 import { NetworkError, StateError } from '../../errors.js';
 import { readUserFile } from '../../fs/files.js';
+import { INPUT_LIMITS } from '../../fs/limits.js';
 import { integerOption, stringOption, type CommandSpec } from '../command.js';
 import { printJson } from '../output.js';
 
@@ -35,9 +36,9 @@ health check. The sealed secrets are forwarded as they are: only the enclave can
     const keyFile = stringOption(ctx.values, 'key');
     const body = buildConfigurationBody({
       appId: d.args.appId,
-      ...(secretsFile ? { secrets: await readUserFile(secretsFile, 'secrets file', 1024 * 1024) } : {}),
-      ...(sealedFile ? { sealedSecrets: await readUserFile(sealedFile, 'sealed secrets file', 1024 * 1024) } : {}),
-      ...(keyFile ? { codeKey: await readUserFile(keyFile, 'code key file', 1024) } : {}),
+      ...(secretsFile ? { secrets: await readUserFile(secretsFile, 'secrets file', INPUT_LIMITS.secrets) } : {}),
+      ...(sealedFile ? { sealedSecrets: await readUserFile(sealedFile, 'sealed secrets file', INPUT_LIMITS.secrets) } : {}),
+      ...(keyFile ? { codeKey: await readUserFile(keyFile, 'code key file', INPUT_LIMITS.key) } : {}),
     });
     await assertRunning(engine, d);
     const pem = await readDeploymentCertificate(d);

@@ -11,6 +11,7 @@ import { parseMeasurement } from '../../attestation/policy.js';
 import { verifyEvidence, type ExpectedIdentity } from '../../attestation/verify-evidence.js';
 import { UsageError } from '../../errors.js';
 import { pathExists, readUserText, requireDirectory, writeFileAtomic } from '../../fs/files.js';
+import { INPUT_LIMITS } from '../../fs/limits.js';
 import { simMrenclaveOfPackageFile } from '../../sim/package-measurement.js';
 import { requireOneOf, stringOption, type CommandSpec } from '../command.js';
 import { POLICY_OPTIONS, appraisalSettings, reportVerdict } from '../attestation-options.js';
@@ -78,7 +79,7 @@ On acceptance OUTPUT/ratls.pem is written. Exit codes: 0 accepted, 10 valid but 
     await requireDirectory(output, 'output directory');
     const settings = await appraisalSettings(ctx);
     const evidenceFile = stringOption(ctx.values, 'evidence')!;
-    const evidence = parseEvidence(await readUserText(evidenceFile, 'evidence file', 16 * 1024 * 1024));
+    const evidence = parseEvidence(await readUserText(evidenceFile, 'evidence file', INPUT_LIMITS.evidence));
     const expected: ExpectedIdentity = {
       mrenclave:
         which === 'mrenclave'

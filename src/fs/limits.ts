@@ -1,0 +1,69 @@
+/**
+ * The size limit of every kind of input mse-home reads, in one table (mirrored by docs/cli.md, "Input
+ * limits"; a unit test keeps the two equal). Every file is read through `src/fs/files.ts`, which refuses a
+ * file above its limit before reading it, and stops reading a stream (stdin, a file that grows) one byte past
+ * the limit. Packages are read by random access, not whole: their limit bounds the file and each member.
+ */
+
+export interface InputLimit {
+  /** Name of the limit, as in docs/cli.md's table and in error hints. */
+  readonly name: string;
+  /** Largest accepted size, in bytes. */
+  readonly maxBytes: number;
+}
+
+const KiB = 1024;
+const MiB = 1024 * KiB;
+const GiB = 1024 * MiB;
+
+/** The limits of the members of a package; the package file itself is bounded by their sum. */
+const APP_TAR = 512 * MiB;
+const TESTS_TAR = 256 * MiB;
+const IMAGE_TAR = 32 * GiB;
+const CONFIG = 1 * MiB;
+
+/** Every named input limit. */
+export const INPUT_LIMITS = {
+  /** `quote show`, `quote verify --quote`: a DCAP quote is ~5 KiB, an RA-TLS certificate a bit more. */
+  quote: { name: 'quote', maxBytes: 1 * MiB },
+  /** `quote verify --collateral`: CRLs, TCB info and QE identity as JSON. */
+  collateral: { name: 'collateral', maxBytes: 16 * MiB },
+  /** `verify --evidence`: evidence.json. */
+  evidence: { name: 'evidence', maxBytes: 16 * MiB },
+  /** Certificates: `seal --cert`, `--trusted-root`, a deployment's `ratls.pem`, Docker TLS files. */
+  certificate: { name: 'certificate', maxBytes: 1 * MiB },
+  /** Key files: Fernet, X25519, code key, enclave signer key. */
+  key: { name: 'key', maxBytes: 64 * KiB },
+  /**
+   * Secrets: `seal --input`, `run --secrets/--sealed-secrets`, `localtest`/`test` secrets. The enclave takes
+   * a configuration request of at most 1 MiB, so larger secrets could never be delivered.
+   */
+  secrets: { name: 'secrets', maxBytes: 1 * MiB },
+  /** Data held in memory by `encrypt`, `decrypt`, `unseal`. */
+  data: { name: 'data', maxBytes: 64 * MiB },
+  /** Configuration and project files: `mse.toml`, QCNL configuration, Dockerfile, `.dockerignore`, `.mseignore`. */
+  config: { name: 'configuration', maxBytes: CONFIG },
+  /** mse-home's own state: the simulated platform's identity and collateral, the enclave's keys. */
+  state: { name: 'state', maxBytes: 1 * MiB },
+  /** `app.tar` in a package, on the host and in the enclave (which holds the code in memory). */
+  appTar: { name: 'app.tar', maxBytes: APP_TAR },
+  /** `tests.tar` in a package. */
+  testsTar: { name: 'tests.tar', maxBytes: TESTS_TAR },
+  /** `image.tar` in a package, and each file of a Docker build context. */
+  imageTar: { name: 'image.tar', maxBytes: IMAGE_TAR },
+  /** A package file: its members plus 1 MiB of tar framing. */
+  package: { name: 'package', maxBytes: APP_TAR + TESTS_TAR + IMAGE_TAR + CONFIG + MiB },
+} as const satisfies Record<string, InputLimit>;
+
+/** `n` bytes for humans: `512 MiB`, `64 KiB`, `1234 bytes`. */
+export function formatBytes(n: number): string {
+  for (const [unit, size] of [
+    ['GiB', GiB],
+    ['MiB', MiB],
+    ['KiB', KiB],
+  ] as const) {
+    if (n >= size && n % (size / 4) === 0) return `${n / size} ${unit}`;
+  }
+  if (n >= 10 * MiB) return `${(n / MiB).toFixed(1)} MiB`;
+  return `${n} bytes`;
+}
