@@ -259,7 +259,9 @@ async function withBuildLock<T>(log: Logger, fn: () => Promise<T>): Promise<T> {
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
       // The lock lives in the shared temp directory: read its pid through the bound (no FIFO can block us).
-      const pid = Number(await readUserText(path.join(lock, 'pid'), 'lock pid file', INPUT_LIMITS.state).catch(() => ''));
+      const pid = Number(
+        await readUserText(path.join(lock, 'pid'), 'lock pid file', INPUT_LIMITS.state).catch(() => ''),
+      );
       if (pid > 0 && !processAlive(pid)) {
         await fs.rm(lock, { recursive: true, force: true });
         continue;

@@ -37,7 +37,8 @@ export async function directoryContext(dockerfile: string): Promise<DirectoryCon
   const file = path.resolve(dockerfile);
   const dir = path.dirname(file);
   const dockerfileName = path.basename(file);
-  const ignoreText = (await readUserTextIfExists(path.join(dir, '.dockerignore'), '.dockerignore', INPUT_LIMITS.config)) ?? '';
+  const ignoreText =
+    (await readUserTextIfExists(path.join(dir, '.dockerignore'), '.dockerignore', INPUT_LIMITS.config)) ?? '';
   const patterns = ignoreText.split(/\r?\n/).filter((l) => l.trim() !== '' && !l.trim().startsWith('#'));
   const ig = dockerignore({ ignorecase: false }).add(patterns);
   const hasExceptions = patterns.some((p) => p.trim().startsWith('!'));

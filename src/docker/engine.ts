@@ -87,10 +87,14 @@ function readCert(file: string): Buffer {
     // Synchronous on purpose: happens once, at connection set-up.
     return readUserFileSync(file, 'Docker TLS file', INPUT_LIMITS.certificate);
   } catch (cause) {
-    throw new DockerError('ERR_DOCKER_TLS_FILES', isMseError(cause) ? cause.message : `cannot read Docker TLS file ${file}`, {
-      hint: 'Check DOCKER_CERT_PATH (it must hold ca.pem, cert.pem and key.pem).',
-      cause,
-    });
+    throw new DockerError(
+      'ERR_DOCKER_TLS_FILES',
+      isMseError(cause) ? cause.message : `cannot read Docker TLS file ${file}`,
+      {
+        hint: 'Check DOCKER_CERT_PATH (it must hold ca.pem, cert.pem and key.pem).',
+        cause,
+      },
+    );
   }
 }
 

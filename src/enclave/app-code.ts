@@ -40,14 +40,10 @@ export async function loadAppArchive(file: string): Promise<AppArchive> {
     // The package bound for the open; the member's own bound just below, with the host's code and message.
     opened = await openUserFile(file, 'app code', INPUT_LIMITS.package);
   } catch (error) {
-    throw new InputError(
-      'ERR_APP_TAR_MISSING',
-      `cannot read the app code: ${(error as Error).message}`,
-      {
-        hint: 'The container needs the package app.tar in /opt/input (mounted by mse home spawn).',
-        cause: error,
-      },
-    );
+    throw new InputError('ERR_APP_TAR_MISSING', `cannot read the app code: ${(error as Error).message}`, {
+      hint: 'The container needs the package app.tar in /opt/input (mounted by mse home spawn).',
+      cause: error,
+    });
   }
   let files;
   try {

@@ -17,7 +17,7 @@ import {
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { InputError } from '../errors.js';
-import { formatBytes, type InputLimit } from './limits.js';
+import { formatBytes, formatBytesExact, type InputLimit } from './limits.js';
 
 /** An opened and checked regular file (see {@link openUserFile}); the caller closes `handle`. */
 export interface OpenedFile {
@@ -33,6 +33,7 @@ export interface ReadUserFileOptions {
 
 /** The file name that means standard input where a command documents it. */
 export const STDIN = '-';
+const STDIN_LABEL = 'on standard input';
 
 // O_NONBLOCK: opening a FIFO with no writer returns at once instead of waiting forever (it is then refused
 // by fstat). O_NOCTTY: opening a terminal device never makes it the controlling terminal.
@@ -131,7 +132,8 @@ export async function copyUserFile(file: string, dest: string, what: string, lim
   const { handle, size } = await openUserFile(file, what, limit);
   try {
     const out = createWriteStream(dest, { flags: 'wx', mode: 0o644 });
-    if (size === 0) await new Promise<void>((resolve, reject) => out.end((e?: Error | null) => (e ? reject(e) : resolve())));
+    if (size === 0)
+      await new Promise<void>((resolve, reject) => out.end((e?: Error | null) => (e ? reject(e) : resolve())));
     else await pipeline(handle.createReadStream({ start: 0, end: size - 1, autoClose: false }), out);
   } catch (error) {
     if (error instanceof InputError) throw error;
@@ -184,7 +186,7 @@ function readSize(size: number, done: number, limit: InputLimit): number {
 
 /** Standard input, bounded: a regular file redirected there is checked by size first. */
 async function readStdin(what: string, limit: InputLimit): Promise<Buffer> {
-  const label = 'on standard input';
+  const label = STDIN_LABEL;
   const stat = fstatSync(0);
   if (stat.isFile() && stat.size > limit.maxBytes) throw tooLarge(label, what, limit, stat.size);
   const chunks: Buffer[] = [];
@@ -230,13 +232,15 @@ function notRegular(file: string, what: string, kind: string, stdin: boolean): I
 
 /** `ERR_FILE_TOO_LARGE`, naming the limit and, when known, the size. */
 function tooLarge(file: string, what: string, limit: InputLimit, size: number | undefined): InputError {
-  const max = `${formatBytes(limit.maxBytes)} (${limit.maxBytes} bytes)`;
+  const max = formatBytesExact(limit.maxBytes);
   const message =
     size === undefined
       ? `${what} ${file} is larger than the ${limit.name} limit of ${max}: reading stopped there`
-      : `${what} ${file} is ${formatBytes(size)} (${size} bytes), more than the ${limit.name} limit of ${max}`;
+      : `${what} ${file} is ${formatBytesExact(size)}, more than the ${limit.name} limit of ${max}`;
   return new InputError('ERR_FILE_TOO_LARGE', message, {
-    hint: `mse-home reads at most ${formatBytes(limit.maxBytes)} for a ${limit.name} input (docs/cli.md, "Input limits"); check that ${file} is the right file.`,
+    hint:
+      `mse-home reads at most ${formatBytes(limit.maxBytes)} for a ${limit.name} input (docs/cli.md, "Input limits"); ` +
+      (file === STDIN_LABEL ? 'check what is piped into standard input.' : `check that ${file} is the right file.`),
   });
 }
 

@@ -16,7 +16,7 @@ const KiB = 1024;
 const MiB = 1024 * KiB;
 const GiB = 1024 * MiB;
 
-/** The limits of the members of a package; the package file itself is bounded by their sum. */
+/** The limits of the members of a package. */
 const APP_TAR = 512 * MiB;
 const TESTS_TAR = 256 * MiB;
 const IMAGE_TAR = 32 * GiB;
@@ -51,19 +51,20 @@ export const INPUT_LIMITS = {
   testsTar: { name: 'tests.tar', maxBytes: TESTS_TAR },
   /** `image.tar` in a package, and each file of a Docker build context. */
   imageTar: { name: 'image.tar', maxBytes: IMAGE_TAR },
-  /** A package file: its members plus 1 MiB of tar framing. */
-  package: { name: 'package', maxBytes: APP_TAR + TESTS_TAR + IMAGE_TAR + CONFIG + MiB },
+  /** A package file: room for its members at their limits (32.75 GiB) and the tar framing. */
+  package: { name: 'package', maxBytes: 33 * GiB },
 } as const satisfies Record<string, InputLimit>;
 
-/** `n` bytes for humans: `512 MiB`, `64 KiB`, `1234 bytes`. */
+/** `n` bytes for humans: `512 MiB`, `32 GiB`, `286.1 MiB`, `1234 bytes`. */
 export function formatBytes(n: number): string {
-  for (const [unit, size] of [
-    ['GiB', GiB],
-    ['MiB', MiB],
-    ['KiB', KiB],
-  ] as const) {
-    if (n >= size && n % (size / 4) === 0) return `${n / size} ${unit}`;
-  }
-  if (n >= 10 * MiB) return `${(n / MiB).toFixed(1)} MiB`;
+  if (n >= GiB && n % (GiB / 4) === 0) return `${n / GiB} GiB`;
+  if (n >= MiB) return n % MiB === 0 ? `${n / MiB} MiB` : `${(n / MiB).toFixed(1)} MiB`;
+  if (n >= KiB) return n % KiB === 0 ? `${n / KiB} KiB` : `${(n / KiB).toFixed(1)} KiB`;
   return `${n} bytes`;
+}
+
+/** `n` bytes for humans with the exact count: `1 MiB (1048576 bytes)`, `10 bytes`. */
+export function formatBytesExact(n: number): string {
+  const short = formatBytes(n);
+  return short === `${n} bytes` ? short : `${short} (${n} bytes)`;
 }

@@ -23,7 +23,7 @@ import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import { InputError } from '../errors.js';
 import { openUserFile } from '../fs/files.js';
-import { formatBytes, INPUT_LIMITS } from '../fs/limits.js';
+import { formatBytes, formatBytesExact, INPUT_LIMITS } from '../fs/limits.js';
 import { decodeMseConfig, parseMseConfig, type MseConfig } from '../project/config.js';
 import { fileSource, indexTar, sourceChunks, type TarEntryInfo, type TarSource } from './tar-read.js';
 
@@ -170,7 +170,12 @@ export async function readPackage(
     const configText = decodeMseConfig(await configSource.read(0, configSource.size), configWhere);
     const { config, warnings } = parseMseConfig(configText, configWhere);
     // app.tar and tests.tar are hashed by streaming over the package: memory stays bounded whatever their size.
-    const appFiles = await readCodeTar(memberSource('app.tar'), `app.tar in ${label}`, limits, options.withData ?? false);
+    const appFiles = await readCodeTar(
+      memberSource('app.tar'),
+      `app.tar in ${label}`,
+      limits,
+      options.withData ?? false,
+    );
     const testFiles = await readCodeTar(
       memberSource('tests.tar'),
       `tests.tar in ${label}`,
@@ -278,7 +283,7 @@ export function checkMemberSize(
   if (size <= max) return;
   throw new InputError(
     'ERR_PACKAGE_MEMBER_TOO_LARGE',
-    `${where}: ${member} is ${size} bytes (${formatBytes(size)}), more than the ${formatBytes(max)} allowed`,
+    `${where}: ${member} is ${formatBytesExact(size)}, more than the ${formatBytes(max)} allowed`,
     {
       hint:
         `mse-home accepts at most ${formatBytes(max)} for ${member} (docs/cli.md, "Input limits")` +

@@ -91,7 +91,7 @@ export async function* sourceChunks(
   what = 'the archive',
   chunk = 1 << 20,
 ): AsyncGenerator<Buffer> {
-  for (let done = 0; done < length; ) {
+  for (let done = 0; done < length;) {
     const part = await src.read(offset + done, Math.min(chunk, length - done));
     if (part.length === 0) {
       throw new InputError(

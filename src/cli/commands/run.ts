@@ -37,7 +37,9 @@ health check. The sealed secrets are forwarded as they are: only the enclave can
     const body = buildConfigurationBody({
       appId: d.args.appId,
       ...(secretsFile ? { secrets: await readUserFile(secretsFile, 'secrets file', INPUT_LIMITS.secrets) } : {}),
-      ...(sealedFile ? { sealedSecrets: await readUserFile(sealedFile, 'sealed secrets file', INPUT_LIMITS.secrets) } : {}),
+      ...(sealedFile
+        ? { sealedSecrets: await readUserFile(sealedFile, 'sealed secrets file', INPUT_LIMITS.secrets) }
+        : {}),
       ...(keyFile ? { codeKey: await readUserFile(keyFile, 'code key file', INPUT_LIMITS.key) } : {}),
     });
     await assertRunning(engine, d);
