@@ -96,6 +96,11 @@ export async function codeTarEntries(files: SelectedFile[], key?: Uint8Array): P
   return out;
 }
 
+/** A lower bound of the size of a tar of `files`: one header and the padded body each, and the end marker. */
+function tarSizeAtLeast(files: SelectedFile[]): number {
+  return files.reduce((sum, f) => sum + 512 + Math.ceil(f.size / 512) * 512, 1024);
+}
+
 async function writeTarFile(entries: TarEntrySource[], file: string): Promise<string> {
   await pipeline(deterministicTar(entries), createWriteStream(file, { flags: 'wx', mode: 0o644 }));
   const hash = createHash('sha256');
@@ -153,9 +158,11 @@ export async function createPackage(options: CreatePackageOptions): Promise<Crea
         hint: 'Check .mseignore: every file is excluded.',
       });
     }
+    // The limits every reader of the package applies (verify, spawn, the enclave): a lower bound of the tar
+    // size is checked before writing it, the exact size after.
+    checkMemberSize('app.tar', tarSizeAtLeast(codeFiles), `the code directory ${paths.code}`);
     const appTar = path.join(work, 'app.tar');
     const appTarSha256 = await timed('code', async () => writeTarFile(await codeTarEntries(codeFiles, key), appTar));
-    // The limits every reader of the package applies (verify, spawn, the enclave), checked before the build.
     checkMemberSize('app.tar', (await fs.stat(appTar)).size, `the code directory ${paths.code}`);
     done(`${codeFiles.length} files${key ? ', encrypted' : ''}`);
 
@@ -164,6 +171,7 @@ export async function createPackage(options: CreatePackageOptions): Promise<Crea
     const testFiles = await timed('tests', () =>
       selectFiles(paths.tests, { skipNames: TESTS_SKIP, what: 'tests directory' }),
     );
+    checkMemberSize('tests.tar', tarSizeAtLeast(testFiles), `the tests directory ${paths.tests}`);
     const testsTar = path.join(work, 'tests.tar');
     const testsTarSha256 = await timed('tests', () =>
       writeTarFile(
@@ -204,6 +212,7 @@ export async function createPackage(options: CreatePackageOptions): Promise<Crea
       );
     }
     const imageSize = (await fs.stat(imageTar)).size;
+    checkMemberSize('image.tar', imageSize, `the saved image ${imageRef}`);
     done(`${(imageSize / 1e6).toFixed(1)} MB, ${image.configDigest.slice(0, 19)}`);
 
     // write
