@@ -147,7 +147,7 @@ describe('limits table', () => {
   it('docs/cli.md lists every named limit with its value', () => {
     const doc = readFileSync(path.join(REPO_ROOT, 'docs', 'cli.md'), 'utf8');
     const start = doc.indexOf('## Input limits');
-    const section = doc.slice(start, doc.indexOf('\n## ', start + 1));
+    const section = doc.slice(start, doc.indexOf('\n#', start + 1)); // up to the next heading
     const rows = new Map(
       [...section.matchAll(/^\| `([^`]+)` \| ([^|]+) \|/gm)].map((m) => [m[1]!, m[2]!.trim()] as const),
     );
