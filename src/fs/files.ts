@@ -187,15 +187,20 @@ function readSize(size: number, done: number, limit: InputLimit): number {
 /** Standard input, bounded: a regular file redirected there is checked by size first. */
 async function readStdin(what: string, limit: InputLimit): Promise<Buffer> {
   const label = STDIN_LABEL;
-  const stat = fstatSync(0);
-  if (stat.isFile() && stat.size > limit.maxBytes) throw tooLarge(label, what, limit, stat.size);
   const chunks: Buffer[] = [];
   let total = 0;
-  // Leaving the loop early (throw) destroys the stream: nothing more is read from the writer.
-  for await (const chunk of process.stdin as AsyncIterable<Buffer>) {
-    total += chunk.length;
-    if (total > limit.maxBytes) throw tooLarge(label, what, limit, undefined);
-    chunks.push(chunk);
+  try {
+    const stat = fstatSync(0);
+    if (stat.isFile() && stat.size > limit.maxBytes) throw tooLarge(label, what, limit, stat.size);
+    // Leaving the loop early (throw) destroys the stream: nothing more is read from the writer.
+    for await (const chunk of process.stdin as AsyncIterable<Buffer>) {
+      total += chunk.length;
+      if (total > limit.maxBytes) throw tooLarge(label, what, limit, undefined);
+      chunks.push(chunk);
+    }
+  } catch (error) {
+    if (error instanceof InputError) throw error;
+    throw fileError(error, label, what);
   }
   return Buffer.concat(chunks, total);
 }

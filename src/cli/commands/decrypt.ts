@@ -30,7 +30,7 @@ or to stdout only with --output -.`,
     },
     output: { type: 'string', placeholder: 'FILE|-', description: 'Where to write the plaintext (- for stdout)' },
   },
-  positionals: [{ name: 'file', description: 'Encrypted file (same as --input)' }],
+  positionals: [{ name: 'file', description: 'Encrypted file, - for stdin (same as --input)' }],
   examples: [
     'mse home decrypt --key result_sk.key --output result.txt result.fernet',
     'mse home decrypt --aes 0011…eeff --input result.bin --output -',
