@@ -1,5 +1,6 @@
 /**
- * Reading an mse-home/MSE package (`package_<name>_<ts>.tar`), safely, in one streaming pass.
+ * Reading an mse-home/MSE package (`package_<name>_<ts>.tar`), safely, by random access through one
+ * descriptor opened by the bounded reader (a regular file within the package limit), in bounded memory.
  *
  * The package is an uncompressed tar of exactly four regular files: `app.tar`, `image.tar`, `mse.toml`,
  * `tests.tar` (MSE's layout, §4 of the spec). {@link readPackage} checks the outer archive and each
@@ -12,8 +13,9 @@
  * `image.tar` is a `docker save` archive (docker-archive: `manifest.json` + config JSON + layer tars, as
  * Docker 20.10 writes it, or the OCI-flavoured layout of Docker 25+ that keeps `manifest.json`). Its
  * config digest is SHA-256 of the config JSON bytes, which is also the image ID `docker load` gives it.
- * Symbolic and hard links *inside* image.tar are allowed when they stay inside it (`docker save` writes
- * them for repeated layers); they are never extracted by us.
+ * Symbolic and hard links *inside* image.tar are allowed when they resolve to an entry of it (`docker save`
+ * writes them for repeated layers), every one of them, named by manifest.json or not; they are never
+ * extracted by us.
  */
 import { createHash } from 'node:crypto';
 import { createWriteStream, promises as fs } from 'node:fs';
@@ -263,9 +265,9 @@ async function extractMembers(
 }
 
 /** Lowercase hex SHA-256 of `length` bytes of `src` from `offset`, streamed. */
-async function sha256Hex(src: TarSource, offset: number, length: number): Promise<string> {
+async function sha256Hex(src: TarSource, offset: number, length: number, where?: string): Promise<string> {
   const hash = createHash('sha256');
-  for await (const c of sourceChunks(src, offset, length)) hash.update(c);
+  for await (const c of sourceChunks(src, offset, length, where)) hash.update(c);
   return hash.digest('hex');
 }
 
@@ -330,10 +332,12 @@ export async function readCodeTar(
       continue;
     }
     if (withData) {
-      const data = Buffer.from(await src.read(e.offset, e.size)); // a copy: never a view of a larger buffer
+      const chunks: Buffer[] = [];
+      for await (const c of sourceChunks(src, e.offset, e.size, where)) chunks.push(c);
+      const data = Buffer.concat(chunks, e.size); // a copy: never a view of a larger buffer
       files.push({ path: e.path, sha256: createHash('sha256').update(data).digest('hex'), size: e.size, data });
     } else {
-      files.push({ path: e.path, sha256: await sha256Hex(src, e.offset, e.size), size: e.size });
+      files.push({ path: e.path, sha256: await sha256Hex(src, e.offset, e.size, where), size: e.size });
     }
   }
   const filePaths = new Set(files.map((f) => f.path));
