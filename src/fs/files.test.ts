@@ -3,7 +3,7 @@
 // table against docs/cli.md.
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -133,8 +133,10 @@ describe('bounded reader: helpers', () => {
   });
 
   it('copyUserFile copies regular files and refuses the rest', async () => {
+    chmodSync(p('ten'), 0o750);
     await copyUserFile(p('ten'), p('copy'), 'x', small);
     assert.equal(readFileSync(p('copy'), 'utf8'), '0123456789');
+    assert.equal(statSync(p('copy')).mode & 0o777, 0o750, 'permission bits kept, as cp does');
     writeFileSync(p('empty'), '');
     await copyUserFile(p('empty'), p('copy-empty'), 'x', small);
     assert.equal(readFileSync(p('copy-empty'), 'utf8'), '');

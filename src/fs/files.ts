@@ -24,6 +24,8 @@ export interface OpenedFile {
   handle: fs.FileHandle;
   /** Its size when it was opened. */
   size: number;
+  /** Its permission bits. */
+  mode: number;
 }
 
 export interface ReadUserFileOptions {
@@ -62,7 +64,7 @@ export async function openUserFile(
   try {
     const stat = await handle.stat();
     checkRegular(stat, file, what, limit, options.stdin);
-    return { handle, size: stat.size };
+    return { handle, size: stat.size, mode: stat.mode & 0o7777 };
   } catch (error) {
     await handle.close();
     if (error instanceof InputError) throw error;
@@ -125,16 +127,17 @@ export async function readUserTextIfExists(file: string, what: string, limit: In
 }
 
 /**
- * Copy a user-supplied file to `dest` (created exclusively, mode 0644) by streaming, through the same checks
- * as {@link openUserFile}; at most the size it had when opened is copied.
+ * Copy a user-supplied file to `dest` (created exclusively, with the source's permission bits, as `cp`) by
+ * streaming, through the same checks as {@link openUserFile}; at most the size it had when opened is copied.
  */
 export async function copyUserFile(file: string, dest: string, what: string, limit: InputLimit): Promise<void> {
-  const { handle, size } = await openUserFile(file, what, limit);
+  const { handle, size, mode } = await openUserFile(file, what, limit);
   try {
-    const out = createWriteStream(dest, { flags: 'wx', mode: 0o644 });
+    const out = createWriteStream(dest, { flags: 'wx', mode: 0o600 });
     if (size === 0)
       await new Promise<void>((resolve, reject) => out.end((e?: Error | null) => (e ? reject(e) : resolve())));
     else await pipeline(handle.createReadStream({ start: 0, end: size - 1, autoClose: false }), out);
+    await fs.chmod(dest, mode);
   } catch (error) {
     if (error instanceof InputError) throw error;
     throw fileError(error, file, what);
