@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { generateKeyPairSync } from 'node:crypto';
+import { createPublicKey, generateKeyPairSync } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { InputError } from '../errors.js';
 import { createRatlsCertificate, readRatlsCertificate } from '../ratls/certificate.js';
@@ -59,10 +59,24 @@ describe('evidence.json (MSE format)', () => {
     assert.match(err({ tcb_info: 'not base64!' }), /tcb_info is not canonical/);
     assert.match(err({ qe_identity: Buffer.from('{"x":1}').toString('base64') }), /qe_identity is not a PCS/);
     assert.match(err({ input_args: { ...(base.input_args as object), size: -1 } }), /input_args.size/);
+    assert.match(
+      err({ input_args: { ...(base.input_args as object), python_path: '/tmp' } }),
+      /input_args\.python_path is not a spawn argument this verifier knows/,
+    );
     assert.match(err({ signer_pk: 'abc' }), /signer_pk must be a PEM/);
     assert.match(err({ root_ca_crl: '-----BEGIN X509 CRL-----\nAAAA\n' }), /root_ca_crl/);
     assert.match(err({ platform: 'tdx' }), /platform/);
     assert.throws(() => parseEvidence('[]'), /JSON object/);
+  });
+
+  it('ignores one leading UTF-8 byte order mark, and names a second one', () => {
+    const bom = Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(text)]).toString('utf8');
+    assert.equal(bom.charCodeAt(0), 0xfeff);
+    assert.deepEqual(parseEvidence(bom), parseEvidence(text));
+    assert.throws(() => parseEvidence('\ufeff' + bom), {
+      code: 'ERR_EVIDENCE_FORMAT',
+      message: /two byte order marks/,
+    });
   });
 });
 
@@ -79,14 +93,20 @@ describe('verifyEvidence on MSE’s real evidence (as testvectors/mse/README.md 
     }
   });
 
-  it('passes every DCAP check with Intel time semantics at 2023-06-10, and reports the subject mismatch', () => {
+  it('passes every DCAP check with Intel time semantics at 2023-06-10, and reports the subject and expiration mismatch', () => {
     const v = verifyEvidence({
       evidence: e,
       expected,
       at: new Date('2023-06-10T00:00:00Z'),
       policy: { ignoreIssueDates: true },
     });
-    assert.deepEqual(notPassed(v), ['ratls.subject:fail']);
+    assert.deepEqual(notPassed(v), [
+      'ratls.subject:fail',
+      'ratls.expiration:fail',
+      'identity.input-args.size:warn',
+      'identity.input-args.app_id:warn',
+      'identity.input-args.application:warn',
+    ]);
     assert.equal(v.valid, false);
     assert.equal(v.mrenclave, MRENCLAVE);
     assert.equal(v.debug, false);
@@ -100,6 +120,12 @@ describe('verifyEvidence on MSE’s real evidence (as testvectors/mse/README.md 
     assert.equal(subject.code, 'ERR_RATLS_SUBJECT_MISMATCH');
     assert.match(subject.message!, /Cosmian Tech/);
     assert.equal(v.checks.find((c) => c.id === 'ratls.key-binding')!.status, 'pass');
+    const expiration = v.checks.find((c) => c.id === 'ratls.expiration')!;
+    assert.equal(expiration.code, 'ERR_RATLS_EXPIRATION_MISMATCH');
+    assert.match(
+      expiration.message!,
+      /2024-04-26T09:38:33.000Z \(1714124313\) differs from input_args.expiration_date 1714058115/,
+    );
   });
 
   it('detects a signer key that does not match MRSIGNER, and a wrong expected MRENCLAVE (policy)', () => {
@@ -115,6 +141,38 @@ describe('verifyEvidence on MSE’s real evidence (as testvectors/mse/README.md 
     assert.ok(codes.includes('ERR_IDENTITY_SIGNER_KEY_MISMATCH'));
     assert.ok(codes.includes('ERR_POLICY_MRENCLAVE_MISMATCH'));
     assert.equal(v.failures.find((f) => f.code === 'ERR_POLICY_MRENCLAVE_MISMATCH')!.policy, true);
+  });
+
+  it('refuses a signer_pk with the right modulus but an exponent other than 3 (MRSIGNER covers the modulus only)', () => {
+    const n = createPublicKey(e.signerPk).export({ format: 'jwk' }).n!;
+    const withExponent = (x: number): string =>
+      createPublicKey({ key: { kty: 'RSA', n, e: Buffer.from([x]).toString('base64url') }, format: 'jwk' })
+        .export({ type: 'spki', format: 'pem' })
+        .toString();
+    const at = new Date('2023-06-10T00:00:00Z');
+    const policy = { ignoreIssueDates: true };
+    const ok = verifyEvidence({ evidence: { ...e, signerPk: withExponent(3) }, expected, at, policy });
+    assert.equal(ok.checks.find((c) => c.id === 'identity.signer-key')!.status, 'pass');
+    for (const x of [0, 1, 5, 11, 65]) {
+      const v = verifyEvidence({ evidence: { ...e, signerPk: withExponent(x) }, expected, at, policy });
+      const ch = v.checks.find((c) => c.id === 'identity.signer-key')!;
+      assert.equal(ch.status, 'fail', `e=${x}`);
+      assert.equal(ch.code, 'ERR_SIGNER_KEY_EXPONENT');
+      assert.match(
+        ch.message!,
+        new RegExp(`signer_pk is RSA-3072 with e=${x}; SGX enclave signing needs RSA-3072 with e=3`),
+      );
+      assert.equal(v.valid, false);
+      assert.equal(v.signerKeyMrsigner, null);
+    }
+    const { publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048, publicExponent: 3 });
+    const small = verifyEvidence({
+      evidence: { ...e, signerPk: publicKey.export({ type: 'spki', format: 'pem' }).toString() },
+      expected,
+      at,
+      policy,
+    });
+    assert.equal(small.checks.find((c) => c.id === 'identity.signer-key')!.code, 'ERR_SIGNER_KEY_SIZE');
   });
 
   it('compares the SAN as a host name: case-insensitively', () => {

@@ -10,15 +10,15 @@ import { mkdirSync, mkdtempSync, openSync, closeSync, readFileSync, rmSync, syml
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { serializeEvidence } from '../attestation/evidence.js';
+import { parseEvidence, serializeEvidence, type Evidence, type InputArgs } from '../attestation/evidence.js';
 import { deterministicTar, tarToBuffer } from '../package/tar-write.js';
 import { readPackage } from '../package/read.js';
-import { simMrenclaveOf } from '../sim/package-measurement.js';
+import { simMrenclaveOfEvidence } from '../sim/package-measurement.js';
 import { loadOrCreateSimPlatform } from '../sim/platform.js';
 import { runMse, type CliResult } from '../testing/cli.js';
 import { dockerArchive, rawHeader, rawTar, writeSparseTar } from '../testing/rawtar.js';
-import { simEvidence } from '../testing/sim-evidence.js';
-import { vectorPath } from '../testing/vectors.js';
+import { makeSimEvidence } from '../testing/sim-evidence.js';
+import { readVectorText, vectorPath } from '../testing/vectors.js';
 
 const MB = 1_000_000;
 /** A correctness bound, not a benchmark: reading whole inputs of hundreds of MB would blow far past it. */
@@ -78,10 +78,32 @@ before(async () => {
     0,
   );
   // Evidence from the simulated platform, so that verify goes on to read --package.
-  const sim = await loadOrCreateSimPlatform({ dir: p('sim') });
-  writeFileSync(p('evidence.json'), serializeEvidence(simEvidence(sim, createHash('sha256').update('x').digest())));
+  writeFileSync(
+    p('evidence.json'),
+    serializeEvidence(await simEvidence(() => createHash('sha256').update('x').digest())),
+  );
 });
 after(() => rmSync(dir, { recursive: true, force: true }));
+
+/** Evidence of a simulated enclave whose MRENCLAVE is `measure(input_args)`. */
+async function simEvidence(measure: (args: InputArgs) => Uint8Array): Promise<Evidence> {
+  const now = new Date();
+  const inputArgs: InputArgs = {
+    subject: 'CN=app.example.com,O=Example,C=FR',
+    subjectAlternativeName: 'app.example.com',
+    expirationDate: Math.floor(now.getTime() / 1000) + 86400,
+    size: 4096,
+    appId: '63322f85-1ff8-4483-91ae-f18d7398d157',
+    application: 'app:app',
+  };
+  return makeSimEvidence({
+    sim: await loadOrCreateSimPlatform({ dir: p('sim') }),
+    mrEnclave: measure(inputArgs),
+    signerPk: parseEvidence(readVectorText('mse', 'evidence.json')).signerPk,
+    inputArgs,
+    now,
+  });
+}
 
 /** Every file input: the command line with `@` where the bad file goes. */
 const INPUTS: [string, () => string[]][] = [
@@ -259,10 +281,9 @@ describe(
       const zeros = createHash('sha256');
       for (let i = 0; i < 400; i++) zeros.update(Buffer.alloc(MB));
       assert.equal(contents.appFiles[0]!.sha256, zeros.digest('hex'));
-      const sim = await loadOrCreateSimPlatform({ dir: p('sim') });
       writeFileSync(
         p('evidence-big.json'),
-        serializeEvidence(simEvidence(sim, (args) => simMrenclaveOf(contents, args))),
+        serializeEvidence(await simEvidence((args) => simMrenclaveOfEvidence(contents, args))),
       );
       const r = await mse(
         [

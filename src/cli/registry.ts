@@ -50,6 +50,12 @@ export const COMMANDS: CommandEntry[] = [
     load: () => import('./commands/decrypt.js'),
   },
   {
+    name: 'doctor',
+    role: 'operator',
+    summary: 'Check what this host needs for the sgx and sim platforms, with the fixes',
+    load: () => import('./commands/doctor.js'),
+  },
+  {
     name: 'spawn',
     role: 'operator',
     summary: 'Start a packaged app in an enclave; collect evidence.json and ratls.pem',
@@ -114,6 +120,18 @@ export const COMMANDS: CommandEntry[] = [
     role: 'tools',
     summary: 'Appraise an SGX DCAP quote against Intel collateral and a policy',
     load: () => import('./commands/quote-verify.js'),
+  },
+  {
+    name: 'measure',
+    role: 'tools',
+    summary: 'Compute MRENCLAVE from a Gramine manifest and libpal (gramine-sgx-sign without Gramine)',
+    load: () => import('./commands/measure.js'),
+  },
+  {
+    name: 'sigstruct show',
+    role: 'tools',
+    summary: 'Decode an SGX SIGSTRUCT (.sig): fields, MRENCLAVE, MRSIGNER, signature check',
+    load: () => import('./commands/sigstruct-show.js'),
   },
   {
     name: 'keygen',

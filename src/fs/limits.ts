@@ -43,6 +43,10 @@ export const INPUT_LIMITS = {
   data: { name: 'data', maxBytes: 64 * MiB },
   /** Configuration and project files: `mse.toml`, QCNL configuration, Dockerfile, `.dockerignore`, `.mseignore`. */
   config: { name: 'configuration', maxBytes: CONFIG },
+  /** Gramine files: `measure --manifest` and `--libpal` (a libpal is well under 1 MiB, a manifest that lists files a few MiB at most), `sigstruct show`. */
+  gramine: { name: 'gramine', maxBytes: 64 * MiB },
+  /** Host facts `doctor` reads: `/proc/cpuinfo` (well under 1 MiB on a large server), the kernel release. */
+  host: { name: 'host information', maxBytes: 4 * MiB },
   /** mse-home's own state: the simulated platform's identity and collateral, the enclave's keys. */
   state: { name: 'state', maxBytes: 1 * MiB },
   /** `app.tar` in a package, on the host and in the enclave (which holds the code in memory). */

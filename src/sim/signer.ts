@@ -12,13 +12,15 @@ import { promisify } from 'node:util';
 import { InputError } from '../errors.js';
 import { readUserFile } from '../fs/files.js';
 import { INPUT_LIMITS } from '../fs/limits.js';
-import { mrsignerFromPublicKey } from '../attestation/mrsigner.js';
+import {
+  SGX_SIGNER_KEY_BITS,
+  SGX_SIGNER_PUBLIC_EXPONENT,
+  checkSgxSignerKey,
+  mrsignerFromPublicKey,
+} from '../attestation/mrsigner.js';
 import { publishExclusive } from './publish.js';
 
 export { mrsignerFromPublicKey };
-
-export const SIGNER_KEY_BITS = 3072;
-export const SIGNER_PUBLIC_EXPONENT = 3;
 
 export interface SignerKey {
   privateKey: KeyObject;
@@ -31,24 +33,11 @@ export interface SignerKey {
 }
 
 function checkSignerKey(file: string, key: KeyObject): void {
-  const d = key.asymmetricKeyDetails;
-  if (
-    key.asymmetricKeyType !== 'rsa' ||
-    d?.modulusLength !== SIGNER_KEY_BITS ||
-    d.publicExponent !== BigInt(SIGNER_PUBLIC_EXPONENT)
-  ) {
-    const what =
-      key.asymmetricKeyType === 'rsa'
-        ? `RSA-${d?.modulusLength ?? '?'} with e=${d?.publicExponent ?? '?'}`
-        : key.asymmetricKeyType;
-    throw new InputError(
-      'ERR_SIGNER_KEY_INVALID',
-      `signer key ${file} is ${what}; SGX enclave signing needs RSA-3072 with e=3`,
-      {
-        hint: 'Point --signer-key at a Gramine enclave key, or at a path that does not exist yet to generate one.',
-      },
-    );
-  }
+  checkSgxSignerKey(
+    key,
+    `signer key ${file}`,
+    'Point --signer-key at a Gramine enclave key (RSA-3072, e=3), or at a path that does not exist yet to generate one.',
+  );
 }
 
 function loaded(privateKey: KeyObject, created: boolean): SignerKey {
@@ -95,8 +84,9 @@ export async function loadSignerKey(file: string): Promise<SignerKey> {
 /**
  * Load the enclave signing key at `file`, or generate it (RSA-3072, e=3, PKCS#1 PEM as Gramine's
  * `gramine-sgx-gen-private-key` writes it, mode 0600, parent directories 0700) when the file does not
- * exist. Concurrent first calls agree on one key. Throws `ERR_SIGNER_KEY_INVALID` for a key of the wrong
- * kind and `ERR_SIGNER_KEY_PARSE` for an unreadable or passphrase-protected one.
+ * exist. Concurrent first calls agree on one key. Throws `ERR_SIGNER_KEY_TYPE` / `ERR_SIGNER_KEY_SIZE` /
+ * `ERR_SIGNER_KEY_EXPONENT` for a key SGX cannot sign with (attestation/mrsigner.ts), and
+ * `ERR_SIGNER_KEY_PARSE` for an unreadable or passphrase-protected one.
  */
 export async function loadOrCreateSignerKey(file: string): Promise<SignerKey> {
   const existing = await fs.stat(file).then(
@@ -105,8 +95,8 @@ export async function loadOrCreateSignerKey(file: string): Promise<SignerKey> {
   );
   if (existing) return loadSignerKey(file);
   const { privateKey } = await promisify(generateKeyPair)('rsa', {
-    modulusLength: SIGNER_KEY_BITS,
-    publicExponent: SIGNER_PUBLIC_EXPONENT,
+    modulusLength: SGX_SIGNER_KEY_BITS,
+    publicExponent: SGX_SIGNER_PUBLIC_EXPONENT,
   });
   const pem = privateKey.export({ type: 'pkcs1', format: 'pem' }).toString();
   try {

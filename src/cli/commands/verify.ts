@@ -12,16 +12,19 @@ import { verifyEvidence, type ExpectedIdentity } from '../../attestation/verify-
 import { UsageError } from '../../errors.js';
 import { pathExists, readUserText, requireDirectory, writeFileAtomic } from '../../fs/files.js';
 import { INPUT_LIMITS } from '../../fs/limits.js';
-import { simMrenclaveOfPackageFile } from '../../sim/package-measurement.js';
+import { readPackage } from '../../package/read.js';
+import { simMrenclaveOfEvidence } from '../../sim/package-measurement.js';
 import { requireOneOf, stringOption, type CommandSpec } from '../command.js';
 import { POLICY_OPTIONS, appraisalSettings, reportVerdict } from '../attestation-options.js';
 
 /**
- * The MRENCLAVE a package must produce with the evidence's input_args. Simulated platform: recomputed
- * offline (docs/measurement.md). Real SGX: Gramine's measurement needs Gramine's signer, which this
- * build does not ship, so the expected value must be given with --mrenclave.
+ * What a package binds: the MRENCLAVE it must produce with the evidence's input_args, and the entry point
+ * its mse.toml names (which input_args.application must equal: the measurement alone takes the entry point
+ * from the evidence, so an operator who spawned an edited mse.toml would otherwise go unnoticed).
+ * Simulated platform: recomputed offline (docs/measurement.md). Real SGX: Gramine's measurement needs
+ * Gramine's signer, which this build does not ship, so the expected value must be given with --mrenclave.
  */
-async function measurePackage(file: string, evidence: Evidence): Promise<Uint8Array> {
+async function expectedFromPackage(file: string, evidence: Evidence): Promise<ExpectedIdentity> {
   if (evidence.platform !== 'sim') {
     throw new UsageError(
       'ERR_PACKAGE_MEASUREMENT_UNAVAILABLE',
@@ -31,32 +34,26 @@ async function measurePackage(file: string, evidence: Evidence): Promise<Uint8Ar
       },
     );
   }
-  const a = evidence.inputArgs;
-  if (a.expirationDate === null) {
-    throw new UsageError(
-      'ERR_EVIDENCE_FIELD',
-      'evidence input_args.expiration_date is null: cannot measure the package',
-    );
-  }
-  return simMrenclaveOfPackageFile(file, {
-    size: a.size,
-    subject: a.subject,
-    san: a.subjectAlternativeName,
-    appId: a.appId,
-    application: a.application,
-    expiration: a.expirationDate,
-  });
+  const pkg = await readPackage(file);
+  return {
+    mrenclave: simMrenclaveOfEvidence(pkg, evidence.inputArgs),
+    inputArgsMeasured: true,
+    application: pkg.config.pythonApplication,
+  };
 }
 
 const spec: CommandSpec = {
   name: 'verify',
   summary: 'Verify an enclave’s evidence.json offline and save its RA-TLS certificate',
-  description: `Checks, from evidence.json alone: the RA-TLS certificate (signature, validity, subject and SAN equal to
+  description: `Checks, from evidence.json alone: the RA-TLS certificate (signature, validity, subject, SAN and notAfter equal to
 input_args, report_data bound to its key), the full Intel DCAP appraisal of its quote with the evidence's
 collateral (chain to the pinned Intel SGX Root CA, CRLs, TCB info, QE identity, signatures, TCB level),
 MRSIGNER against signer_pk, and the policy (expected MRENCLAVE, debug, TCB status, advisories).
-On acceptance OUTPUT/ratls.pem is written. Exit codes: 0 accepted, 10 valid but rejected by the policy,
-11 invalid.`,
+With --package (simulated platform) the MRENCLAVE is recomputed from the package and every input_args
+field, and input_args.application must equal the package's mse.toml python_application. With
+--mrenclave, size, app_id and application cannot be bound: the report says so with a warning for each.
+The report lists every input_args field with what bound it. On acceptance OUTPUT/ratls.pem is written.
+Exit codes: 0 accepted, 10 valid but rejected by the policy, 11 invalid.`,
   options: {
     evidence: {
       type: 'string',
@@ -65,7 +62,11 @@ On acceptance OUTPUT/ratls.pem is written. Exit codes: 0 accepted, 10 valid but 
       required: true,
     },
     mrenclave: { type: 'string', placeholder: 'HEX', description: 'Expected MRENCLAVE (64 hex characters)' },
-    package: { type: 'string', placeholder: 'FILE', description: 'Compute the expected MRENCLAVE from this package' },
+    package: {
+      type: 'string',
+      placeholder: 'FILE',
+      description: 'Bind the evidence to this package: MRENCLAVE recomputed from it, entry point = its mse.toml',
+    },
     output: { type: 'string', placeholder: 'DIR', description: 'Existing directory for ratls.pem', required: true },
     ...POLICY_OPTIONS,
   },
@@ -81,10 +82,9 @@ On acceptance OUTPUT/ratls.pem is written. Exit codes: 0 accepted, 10 valid but 
     const evidenceFile = stringOption(ctx.values, 'evidence')!;
     const evidence = parseEvidence(await readUserText(evidenceFile, 'evidence file', INPUT_LIMITS.evidence));
     const expected: ExpectedIdentity = {
-      mrenclave:
-        which === 'mrenclave'
-          ? parseMeasurement(stringOption(ctx.values, 'mrenclave')!, '--mrenclave')
-          : await measurePackage(stringOption(ctx.values, 'package')!, evidence),
+      ...(which === 'mrenclave'
+        ? { mrenclave: parseMeasurement(stringOption(ctx.values, 'mrenclave')!, '--mrenclave') }
+        : await expectedFromPackage(stringOption(ctx.values, 'package')!, evidence)),
       ...(settings.policy.mrSigner ? { mrsigner: settings.policy.mrSigner } : {}),
       ...(settings.policy.isvProdId !== undefined ? { isvProdId: settings.policy.isvProdId } : {}),
       ...(settings.policy.minIsvSvn !== undefined ? { minIsvSvn: settings.policy.minIsvSvn } : {}),
