@@ -29,6 +29,7 @@ let dir: string;
 const p = (...parts: string[]): string => path.join(dir, ...parts);
 const QUOTE = vectorPath('dcap', 'phala-dcap-qvl', 'sgx_quote.bin');
 const COLLATERAL = vectorPath('dcap', 'phala-dcap-qvl', 'sgx_quote_collateral.json');
+const GRAMINE = (name: string): string => vectorPath('gramine', 'case01_minimal_defaults', 'input', name);
 const TOML =
   'name = "demo"\npython_application = "app:app"\nhealthcheck_endpoint = "/health"\ntests_cmd = "pytest"\ntests_requirements = []\n';
 
@@ -142,6 +143,24 @@ const INPUTS: [string, () => string[]][] = [
   ['encrypt --key', () => ['encrypt', '--input', p('secrets.json'), '--key', '@', '--output', p('out', 'e')]],
   ['decrypt FILE', () => ['decrypt', '--key', p('fernet.key'), '--output', p('out', 'd'), '@']],
   ['decrypt --key', () => ['decrypt', '--key', '@', '--output', p('out', 'd'), p('c.fernet')]],
+  ['sigstruct show FILE', () => ['sigstruct', 'show', '@']],
+  ['measure --libpal', () => ['measure', '--manifest', GRAMINE('app.manifest'), '--libpal', '@']],
+  ['measure --manifest', () => ['measure', '--manifest', '@', '--libpal', GRAMINE('libpal.so')]],
+  [
+    'measure --key',
+    () => [
+      'measure',
+      '--manifest',
+      GRAMINE('app.manifest'),
+      '--libpal',
+      GRAMINE('libpal.so'),
+      '--key',
+      '@',
+      '--sigfile',
+      p('out', 's'),
+    ],
+  ],
+  ['test --config', () => ['test', 'no-such-deployment', '--test', p('a-dir'), '--config', '@']],
 ];
 
 describe('every file input refuses what is not a regular file, at once', { timeout: 600_000 }, () => {
