@@ -3,6 +3,7 @@
  */
 import { UsageError } from '../errors.js';
 import { readUserFile } from '../fs/files.js';
+import { INPUT_LIMITS } from '../fs/limits.js';
 import { bytesEqual } from '../attestation/bytes.js';
 import type { Verdict } from '../attestation/appraise.js';
 import { INTEL_SGX_ROOT_CA_DER } from '../attestation/intel-root.js';
@@ -99,7 +100,7 @@ function list(values: OptionValues, name: string): string[] {
 
 /** Read a trusted root certificate file (PEM or DER) and check that it is a certificate. */
 async function readRoot(file: string): Promise<Uint8Array> {
-  const raw = await readUserFile(file, 'trusted root certificate', 1024 * 1024);
+  const raw = await readUserFile(file, 'trusted root certificate', INPUT_LIMITS.certificate);
   const text = raw.toString('latin1');
   const ctx = { stage: 'input', code: 'ERR_TRUSTED_ROOT', what: `trusted root ${file}` };
   let der: Uint8Array;

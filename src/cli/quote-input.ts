@@ -1,10 +1,8 @@
 /** Reading a quote given on the command line: raw bytes, hex, base64, or an RA-TLS certificate (PEM/DER). */
 import { InputError } from '../errors.js';
 import { readUserFile } from '../fs/files.js';
+import { INPUT_LIMITS } from '../fs/limits.js';
 import { readRatlsCertificate } from '../ratls/read.js';
-
-/** Largest quote file read (DCAP quotes with their chain are ~5 KiB; certificates a bit more). */
-const MAX_QUOTE_FILE = 1024 * 1024;
 
 export interface QuoteInput {
   bytes: Uint8Array;
@@ -38,7 +36,7 @@ export function decodeQuoteFile(raw: Uint8Array, file: string): QuoteInput {
   });
 }
 
-/** Read a quote file. */
+/** Read a quote file (`-`: standard input), bounded by the quote limit. */
 export async function readQuoteFile(file: string): Promise<QuoteInput> {
-  return decodeQuoteFile(await readUserFile(file, 'quote file', MAX_QUOTE_FILE), file);
+  return decodeQuoteFile(await readUserFile(file, 'quote file', INPUT_LIMITS.quote, { stdin: true }), file);
 }

@@ -9,6 +9,7 @@
  */
 import { isIP } from 'node:net';
 import { InputError, UsageError } from '../errors.js';
+import { INPUT_LIMITS } from '../fs/limits.js';
 import { PYTHON_APPLICATION_PATTERN } from '../project/config.js';
 import { parseSubject } from '../ratls/dn.js';
 
@@ -112,7 +113,7 @@ export function toEnclaveArgv(a: InputArgs): string[] {
 /** argv[0] of the argv file (what Gramine would start; ignored by the sim bootstrap). */
 export const ARGV_FILE_PROGRAM = 'mse-run';
 /** Largest argv file read back (the arguments are a few hundred bytes). */
-export const MAX_ARGV_FILE_BYTES = 64 * 1024;
+export const MAX_ARGV_FILE_BYTES = INPUT_LIMITS.argvFile.maxBytes;
 
 /** Serialize an argument vector as an argv file: each string NUL-terminated, argv[0] first. */
 export function serializeArgvFile(argv: readonly string[]): Buffer {

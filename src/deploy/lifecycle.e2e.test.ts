@@ -172,7 +172,7 @@ describe('operator lifecycle: the UUID as a credential, interrupts, states, remo
         child.on('error', reject);
         child.on('close', (code) => {
           clearTimeout(timer);
-          resolve({ code: code ?? -1, stdout, stderr, stdoutBytes: Buffer.from(stdout) });
+          resolve({ code: code ?? -1, stdout, stderr, stdoutBytes: Buffer.from(stdout), timedOut: false });
         });
       });
 
@@ -189,7 +189,7 @@ describe('operator lifecycle: the UUID as a credential, interrupts, states, remo
           const output = path.join(operator, `int-${signal}-${exit}-${when.length}`);
           const r = await interrupted(spawnArgs(name, await freePort(), output), phase, signal);
           assert.equal(r.code, exit, r.stderr);
-          assert.match(r.stderr, new RegExp(`error\\[ERR_INTERRUPTED\\]: spawn interrupted by ${signal}`));
+          assert.match(r.stderr, new RegExp(`error\\[ERR_INTERRUPTED\\]: interrupted by ${signal}`));
           assert.equal(await w.engine.inspectContainer(name), undefined, 'no container');
           assert.ok(!existsSync(path.join(w.stateDir, 'deployments', name)), 'no state (input, argv, socket)');
           assert.ok(!existsSync(output), 'no output directory');

@@ -4,9 +4,10 @@
  * presents another certificate (both SHA-256 fingerprints named). `status`, `run` and `restart` use it.
  */
 import { X509Certificate } from 'node:crypto';
-import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { StateError } from '../errors.js';
+import { isMseError, StateError } from '../errors.js';
+import { readUserText } from '../fs/files.js';
+import { INPUT_LIMITS } from '../fs/limits.js';
 import { RATLS_FILE, type DeploymentSummary } from './container.js';
 import { certificateFingerprint, fetchPresentedCertificate, type EnclaveEndpoint } from './enclave-client.js';
 
@@ -45,8 +46,17 @@ export function pinMismatch(
 /** The pinned certificate file of a deployment, or the problem with it (missing, unreadable). */
 export async function pinnedCertificate(d: DeploymentSummary): Promise<{ pem: string; der: Buffer } | PinProblem> {
   const file = path.join(d.outputDir, RATLS_FILE);
-  const pem = await fs.readFile(file, 'utf8').catch(() => undefined);
-  if (pem === undefined) {
+  let pem: string;
+  try {
+    pem = await readUserText(file, 'RA-TLS certificate', INPUT_LIMITS.certificate);
+  } catch (error) {
+    if (!isMseError(error) || error.code !== 'ERR_FILE_NOT_FOUND') {
+      return {
+        code: 'ERR_CERTIFICATE_UNREADABLE',
+        message: `${file} cannot be read: ${isMseError(error) ? error.message : String(error)}`,
+        hint: `Collect it again with 'mse home evidence ${d.name} --output ${d.outputDir}'.`,
+      };
+    }
     return {
       code: 'ERR_NO_CERTIFICATE',
       message: `${d.name} has no pinned certificate: ${file} is missing`,

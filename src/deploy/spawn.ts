@@ -25,7 +25,6 @@ import type { DockerEngine } from '../docker/engine.js';
 import { checkPortFree } from '../docker/localtest.js';
 import { InputError, InterruptedError, NetworkError, StateError, UsageError } from '../errors.js';
 import { imageRepository } from '../docker/app-image.js';
-import { MAX_APP_TAR_BYTES } from '../enclave/app-code.js';
 import { checkOutputDirectory, createOutputDirectories, outputError, writeFileAtomic } from '../fs/files.js';
 import { readPackage, type PackageContents } from '../package/read.js';
 import { APP_NAME_PATTERN } from '../project/config.js';
@@ -196,11 +195,8 @@ async function preflight(input: SpawnInput, plan: SpawnPlan): Promise<Preflight>
   }
 
   const phase = log.phase('reading the package');
-  // app.tar is held to the enclave's own limit: one limit, refused here rather than inside the container
-  const pkg = await readPackage(plan.packageFile, undefined, {
-    keepAppTar: true,
-    limits: { maxAppTarBytes: MAX_APP_TAR_BYTES },
-  });
+  // app.tar is held to the enclave's own limit (readPackage's default): refused here, not in the container
+  const pkg = await readPackage(plan.packageFile, undefined, { keepAppTar: true });
   phase(`${pkg.config.name}, ${pkg.appFiles.length} code files, image ${pkg.imageConfigDigest.slice(0, 19)}`);
   // `docker load` applies every tag image.tar names: a hostile package could retag another image on this
   // engine (e.g. the base image). Accept only the tag our packager (and MSE's) writes: <app>:<time_ns>.

@@ -5,9 +5,10 @@
  * the Dockerfile builds FROM this version's base image, that image is built first if missing or stale;
  * FROM another `mse-home-base` version that is not present gets a clear error instead of a failed pull.
  */
-import { promises as fs } from 'node:fs';
 import type { Logger } from '../cli/log.js';
-import { DockerError, InputError } from '../errors.js';
+import { DockerError } from '../errors.js';
+import { readUserText } from '../fs/files.js';
+import { INPUT_LIMITS } from '../fs/limits.js';
 import { BASE_IMAGE, BASE_IMAGE_REPO, ensureBaseImage, type BaseImageOptions } from './base-image.js';
 import { directoryContext } from './context.js';
 import type { CleanupScope } from './cleanup.js';
@@ -70,12 +71,8 @@ export interface AppImageOptions {
 }
 
 /** Read a project's Dockerfile (`ERR_FILE_NOT_FOUND` when it is not there). */
-async function readDockerfile(dockerfile: string): Promise<string> {
-  try {
-    return await fs.readFile(dockerfile, 'utf8');
-  } catch (cause) {
-    throw new InputError('ERR_FILE_NOT_FOUND', `Dockerfile not found: ${dockerfile}`, { cause });
-  }
+function readDockerfile(dockerfile: string): Promise<string> {
+  return readUserText(dockerfile, 'Dockerfile', INPUT_LIMITS.config);
 }
 
 /**

@@ -26,6 +26,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from '../cli/log.js';
 import { DockerError, InputError } from '../errors.js';
+import { readUserText } from '../fs/files.js';
+import { INPUT_LIMITS } from '../fs/limits.js';
 import { VERSION } from '../version.js';
 import { entriesContext } from './context.js';
 import type { DockerEngine } from './engine.js';
@@ -256,7 +258,10 @@ async function withBuildLock<T>(log: Logger, fn: () => Promise<T>): Promise<T> {
       break;
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-      const pid = Number(await fs.readFile(path.join(lock, 'pid'), 'utf8').catch(() => ''));
+      // The lock lives in the shared temp directory: read its pid through the bound (no FIFO can block us).
+      const pid = Number(
+        await readUserText(path.join(lock, 'pid'), 'lock pid file', INPUT_LIMITS.state).catch(() => ''),
+      );
       if (pid > 0 && !processAlive(pid)) {
         await fs.rm(lock, { recursive: true, force: true });
         continue;

@@ -13,6 +13,8 @@ import type { Readable } from 'node:stream';
 import { createRequire } from 'node:module';
 import type { Ignore } from '@balena/dockerignore';
 import { InputError } from '../errors.js';
+import { readUserTextIfExists } from '../fs/files.js';
+import { INPUT_LIMITS } from '../fs/limits.js';
 import { comparePaths, deterministicTar, type TarEntrySource } from '../package/tar-write.js';
 
 // The package is CommonJS with `module.exports = factory` but types written as an ES default export.
@@ -35,14 +37,8 @@ export async function directoryContext(dockerfile: string): Promise<DirectoryCon
   const file = path.resolve(dockerfile);
   const dir = path.dirname(file);
   const dockerfileName = path.basename(file);
-  let ignoreText = '';
-  try {
-    ignoreText = await fs.readFile(path.join(dir, '.dockerignore'), 'utf8');
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') {
-      throw new InputError('ERR_FILE_UNREADABLE', `cannot read ${path.join(dir, '.dockerignore')}`, { cause: error });
-    }
-  }
+  const ignoreText =
+    (await readUserTextIfExists(path.join(dir, '.dockerignore'), '.dockerignore', INPUT_LIMITS.config)) ?? '';
   const patterns = ignoreText.split(/\r?\n/).filter((l) => l.trim() !== '' && !l.trim().startsWith('#'));
   const ig = dockerignore({ ignorecase: false }).add(patterns);
   const hasExceptions = patterns.some((p) => p.trim().startsWith('!'));

@@ -12,13 +12,14 @@
  *
  * It never removes anything it was not asked to: the engine is shared with other users.
  */
-import { createReadStream, readFileSync, promises as fs } from 'node:fs';
+import { createReadStream, promises as fs } from 'node:fs';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import Docker from 'dockerode';
 import { DockerError, isMseError, type MseErrorOptions } from '../errors.js';
-import { createOutputStream, writingOutput } from '../fs/files.js';
+import { createOutputStream, readUserFileSync, writingOutput } from '../fs/files.js';
+import { INPUT_LIMITS } from '../fs/limits.js';
 import { bufferSource, indexTar } from '../package/tar-read.js';
 
 /** Hint shown whenever no engine answers. */
@@ -85,12 +86,16 @@ export function resolveEndpoint(env: NodeJS.ProcessEnv = process.env): EngineEnd
 function readCert(file: string): Buffer {
   try {
     // Synchronous on purpose: happens once, at connection set-up.
-    return readFileSync(file);
+    return readUserFileSync(file, 'Docker TLS file', INPUT_LIMITS.certificate);
   } catch (cause) {
-    throw new DockerError('ERR_DOCKER_TLS_FILES', `cannot read Docker TLS file ${file}`, {
-      hint: 'Check DOCKER_CERT_PATH (it must hold ca.pem, cert.pem and key.pem).',
-      cause,
-    });
+    throw new DockerError(
+      'ERR_DOCKER_TLS_FILES',
+      isMseError(cause) ? cause.message : `cannot read Docker TLS file ${file}`,
+      {
+        hint: 'Check DOCKER_CERT_PATH (it must hold ca.pem, cert.pem and key.pem).',
+        cause,
+      },
+    );
   }
 }
 

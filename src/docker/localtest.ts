@@ -29,6 +29,8 @@ import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { Logger } from '../cli/log.js';
 import { DockerError, InputError, NetworkError } from '../errors.js';
+import { copyUserFile } from '../fs/files.js';
+import { INPUT_LIMITS } from '../fs/limits.js';
 import { loadMseConfig } from '../project/config.js';
 import {
   checkTestRequirements,
@@ -236,7 +238,7 @@ export async function runLocaltest(options: LocaltestOptions): Promise<Localtest
       for (const f of files) {
         const dest = path.join(appDir, ...f.rel.split('/'));
         await fs.mkdir(path.dirname(dest), { recursive: true });
-        await fs.copyFile(f.abs, dest);
+        await copyUserFile(f.abs, dest, `code file ${f.rel}`, INPUT_LIMITS.appTar);
       }
       log.info(`code: ${files.length} files as they will be packaged (.mseignore applied)`);
 

@@ -9,10 +9,11 @@ import { constants as fsc, promises as fs } from 'node:fs';
 import path from 'node:path';
 import { InputError } from '../errors.js';
 import { secretboxOpen } from '../crypto/secretbox.js';
-import { DEFAULT_PACKAGE_LIMITS, readCodeTar } from '../package/read.js';
+import { openUserFile, type OpenedFile } from '../fs/files.js';
+import { INPUT_LIMITS } from '../fs/limits.js';
+import { checkMemberSize, DEFAULT_PACKAGE_LIMITS, readCodeTar } from '../package/read.js';
+import { fileSource } from '../package/tar-read.js';
 
-/** Largest app.tar read into memory. */
-export const MAX_APP_TAR_BYTES = 512 * 1024 * 1024;
 const ENC = '.enc';
 
 export interface AppArchive {
@@ -28,32 +29,35 @@ export interface AppFile {
   data: Uint8Array;
 }
 
-/** Read and check app.tar (see {@link readCodeTar}); an encrypted file and a plain file of the same name conflict. */
+/**
+ * Read and check app.tar (see {@link readCodeTar}); an encrypted file and a plain file of the same name
+ * conflict. The file must be a regular file (`ERR_APP_TAR_MISSING` otherwise) within the app.tar limit the
+ * host applies too (`ERR_PACKAGE_MEMBER_TOO_LARGE`): the code is held in memory until it is configured.
+ */
 export async function loadAppArchive(file: string): Promise<AppArchive> {
-  let data: Buffer;
+  let opened: OpenedFile;
   try {
-    const stat = await fs.stat(file);
-    if (!stat.isFile()) throw new Error('not a regular file');
-    if (stat.size > MAX_APP_TAR_BYTES) throw new Error(`${stat.size} bytes, more than ${MAX_APP_TAR_BYTES}`);
-    data = await fs.readFile(file);
+    // The package bound for the open; the member's own bound just below, with the host's code and message.
+    opened = await openUserFile(file, 'app code', INPUT_LIMITS.package);
   } catch (error) {
-    throw new InputError('ERR_APP_TAR_MISSING', `cannot read the app code ${file}: ${(error as Error).message}`, {
+    throw new InputError('ERR_APP_TAR_MISSING', `cannot read the app code: ${(error as Error).message}`, {
       hint: 'The container needs the package app.tar in /opt/input (mounted by mse home spawn).',
       cause: error,
     });
   }
+  let files;
+  try {
+    checkMemberSize('app.tar', opened.size, file);
+    // The same strict reader as `verify` and `spawn` use to measure app.tar: the enclave runs exactly the
+    // files that were measured, with no room for two parsers to disagree on a crafted archive.
+    files = await readCodeTar(fileSource(opened.handle, 0, opened.size), 'app.tar', DEFAULT_PACKAGE_LIMITS, true);
+  } finally {
+    await opened.handle.close();
+  }
   const archive: AppArchive = { plain: [], encrypted: [] };
   const names = new Set<string>();
-  // The same strict reader as `verify` and `spawn` use to measure app.tar: the enclave runs exactly the
-  // files that were measured, with no room for two parsers to disagree on a crafted archive.
-  const files = await readCodeTar(
-    data,
-    'app.tar',
-    { ...DEFAULT_PACKAGE_LIMITS, maxAppTarBytes: MAX_APP_TAR_BYTES },
-    true,
-  );
   for (const f of files) {
-    const entry = { path: f.path, type: 'file' as const, data: new Uint8Array(f.data!) };
+    const entry = { path: f.path, type: 'file' as const, data: f.data! as Uint8Array };
     if (entry.path.endsWith(ENC) && entry.path.length > ENC.length && !entry.path.endsWith('/' + ENC)) {
       archive.encrypted.push({ path: entry.path.slice(0, -ENC.length), data: entry.data });
     } else {

@@ -13,6 +13,7 @@ import { after, before, describe, it } from 'node:test';
 import { sealBox } from '../crypto/sealedbox.js';
 import { checkRatlsBinding, readRatlsCertificate } from '../ratls/certificate.js';
 import { loadOrCreateSimPlatform, startQuotingService, type QuotingService } from '../sim/index.js';
+import { writeSparseTar } from '../testing/rawtar.js';
 import { DEBIAN_PYTHON, REPO_ROOT } from '../testing/vectors.js';
 import { serializeArgvFile } from '../deploy/args.js';
 import { enclavePaths } from './paths.js';
@@ -466,6 +467,26 @@ with tarfile.open(sys.argv[2], 'w', format=tarfile.PAX_FORMAT) as t:
     } finally {
       blocker.close();
     }
+  });
+
+  it('refuses an app.tar over the 512 MiB the host accepts (same code as the host), and a FIFO at once', async () => {
+    const root = path.join(work, 'too-large');
+    const paths = enclavePaths(root);
+    mkdirSync(paths.inputDir, { recursive: true });
+    // Sparse: one file of 513 MiB of zeros in a valid tar, without writing it.
+    writeSparseTar(paths.appTar, [{ name: 'data.bin', size: 513 * 2 ** 20 }]);
+    const big = startEnclave(root, await freePort(), randomUUID(), socket);
+    assert.equal(await big.exit, 3);
+    assert.match(
+      big.output.join('\n'),
+      /\[ERROR\] ERR_PACKAGE_MEMBER_TOO_LARGE: .*app\.tar is 513\.0 MiB \(537921024 bytes\), more than the 512 MiB allowed/,
+    );
+    rmSync(paths.appTar);
+    spawnSync('mkfifo', [paths.appTar]);
+    const fifo = startEnclave(root, await freePort(), randomUUID(), socket);
+    assert.equal(await fifo.exit, 3);
+    assert.match(fifo.output.join('\n'), /\[ERROR\] ERR_APP_TAR_MISSING: .*FIFO/);
+    assertUnconfigured(root);
   });
 
   it('exits on SIGTERM while waiting, and on --timeout without a configuration', async () => {

@@ -15,13 +15,14 @@ import { VERSION } from '../version.js';
 import { appCommand, runApp } from './app.js';
 import { loadAppArchive } from './app-code.js';
 import { argvFileOf, parseBootstrapArgs } from './args.js';
-import { MAX_ARGV_FILE_BYTES, parseArgvFile } from '../deploy/args.js';
+import { parseArgvFile } from '../deploy/args.js';
 import { runConfigurationServer } from './config-server.js';
 import { createLogger, type EnclaveLogger } from './log.js';
 import { enclavePaths } from './paths.js';
 import { detectQuoteProvider } from './quote.js';
 import { loadEnclaveState, loadOrCreateEnclaveState } from './state.js';
 import { pathExists, readUserFile } from '../fs/files.js';
+import { INPUT_LIMITS } from '../fs/limits.js';
 
 /**
  * Run the bootstrap; resolves with the process exit code (the app's, or the error class's exit code when
@@ -45,7 +46,7 @@ export async function runBootstrap(
   try {
     const argvFile = argvFileOf(argv);
     const vector = argvFile
-      ? parseArgvFile(await readUserFile(argvFile, 'argv file', MAX_ARGV_FILE_BYTES)).slice(1)
+      ? parseArgvFile(await readUserFile(argvFile, 'argv file', INPUT_LIMITS.argvFile)).slice(1)
       : argv;
     const args = parseBootstrapArgs(vector);
     const paths = enclavePaths(env.MSE_ENCLAVE_ROOT || '/');

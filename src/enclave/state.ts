@@ -7,7 +7,8 @@
 import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import { StateError } from '../errors.js';
-import { writeFileAtomic } from '../fs/files.js';
+import { readUserFile, readUserText, writeFileAtomic } from '../fs/files.js';
+import { INPUT_LIMITS } from '../fs/limits.js';
 import { generateX25519KeyPair, x25519PublicKey } from '../crypto/sealedbox.js';
 import {
   checkRatlsBinding,
@@ -48,10 +49,10 @@ function stateError(code: string, message: string, cause?: unknown): StateError 
 export async function loadEnclaveState(paths: EnclavePaths, args: BootstrapArgs): Promise<EnclaveState> {
   let privateKey: Uint8Array, publicKey: Uint8Array, ratlsKeyPem: string, certPem: string;
   try {
-    privateKey = new Uint8Array(await fs.readFile(paths.enclaveKey));
-    publicKey = new Uint8Array(await fs.readFile(paths.enclavePub));
-    ratlsKeyPem = await fs.readFile(paths.ratlsKey, 'utf8');
-    certPem = await fs.readFile(paths.ratlsCert, 'utf8');
+    privateKey = new Uint8Array(await readUserFile(paths.enclaveKey, 'enclave key', INPUT_LIMITS.state));
+    publicKey = new Uint8Array(await readUserFile(paths.enclavePub, 'enclave public key', INPUT_LIMITS.state));
+    ratlsKeyPem = await readUserText(paths.ratlsKey, 'RA-TLS key', INPUT_LIMITS.state);
+    certPem = await readUserText(paths.ratlsCert, 'RA-TLS certificate', INPUT_LIMITS.state);
   } catch (error) {
     throw stateError(
       'ERR_ENCLAVE_STATE_MISSING',

@@ -31,11 +31,19 @@ import { withCleanup } from '../docker/cleanup.js';
 import type { DockerEngine } from '../docker/engine.js';
 import type { BaseImageOptions } from '../docker/base-image.js';
 import { InputError } from '../errors.js';
-import { createOutputStream, ensureOutputDirectory, outputError, writeFileAtomic, writingOutput } from '../fs/files.js';
+import {
+  createOutputStream,
+  ensureOutputDirectory,
+  outputError,
+  readUserFile,
+  writeFileAtomic,
+  writingOutput,
+} from '../fs/files.js';
+import { INPUT_LIMITS } from '../fs/limits.js';
 import { loadMseConfig } from '../project/config.js';
 import { loadMseignore, selectFiles, type SelectedFile } from './files.js';
 import type { ProjectPaths } from './project.js';
-import { readImageTar, DEFAULT_PACKAGE_LIMITS } from './read.js';
+import { checkMemberSize, readImageTar, DEFAULT_PACKAGE_LIMITS } from './read.js';
 import { fileSource } from './tar-read.js';
 import { deterministicTar, type TarEntrySource } from './tar-write.js';
 
@@ -81,7 +89,7 @@ export async function codeTarEntries(files: SelectedFile[], key?: Uint8Array): P
   for (const f of files) {
     const base = path.posix.basename(f.rel);
     if (key && !ENCRYPT_EXEMPT.includes(base)) {
-      const plain = await fs.readFile(f.abs);
+      const plain = await readUserFile(f.abs, `code file ${f.rel}`, INPUT_LIMITS.appTar);
       out.push({ path: `${f.rel}.enc`, type: 'file', data: await secretboxSeal(plain, key) });
     } else {
       out.push({ path: f.rel, type: 'file', file: f.abs, size: f.size, executable: f.executable });
@@ -96,6 +104,11 @@ export async function codeTarEntries(files: SelectedFile[], key?: Uint8Array): P
     }
   }
   return out;
+}
+
+/** A lower bound of the size of a tar of `files`: one header and the padded body each, and the end marker. */
+function tarSizeAtLeast(files: SelectedFile[]): number {
+  return files.reduce((sum, f) => sum + 512 + Math.ceil(f.size / 512) * 512, 1024);
 }
 
 /** Write a staged tar; a failed write names the package (`shownAs`), the file the user asked for. */
@@ -116,7 +129,8 @@ async function writeTarFile(
 /** Make the package. See the module comment. */
 export async function createPackage(options: CreatePackageOptions): Promise<CreatedPackage> {
   const { engine, log, paths } = options;
-  const { config, warnings } = await loadMseConfig(paths.config);
+  // Read once: the bytes validated here are the bytes packaged.
+  const { config, warnings, bytes: configBytes } = await loadMseConfig(paths.config);
   for (const w of warnings) log.warn(w);
   const ts = (options.timestampNs ?? BigInt(Date.now()) * 1_000_000n).toString();
   const outputDir = path.resolve(options.outputDir);
@@ -153,10 +167,14 @@ export async function createPackage(options: CreatePackageOptions): Promise<Crea
         hint: 'Check .mseignore: every file is excluded.',
       });
     }
+    // The limits every reader of the package applies (verify, spawn, the enclave): a lower bound of the tar
+    // size is checked before writing it, the exact size after.
+    checkMemberSize('app.tar', tarSizeAtLeast(codeFiles), `the code directory ${paths.code}`);
     const appTar = path.join(work, 'app.tar');
     const appTarSha256 = await timed('code', async () =>
       writeTarFile(await codeTarEntries(codeFiles, key), appTar, finalFile, scope.signal),
     );
+    checkMemberSize('app.tar', (await fs.stat(appTar)).size, `the code directory ${paths.code}`);
     checkpoint();
     done(`${codeFiles.length} files${key ? ', encrypted' : ''}`);
 
@@ -165,6 +183,7 @@ export async function createPackage(options: CreatePackageOptions): Promise<Crea
     const testFiles = await timed('tests', () =>
       selectFiles(paths.tests, { skipNames: TESTS_SKIP, what: 'tests directory' }),
     );
+    checkMemberSize('tests.tar', tarSizeAtLeast(testFiles), `the tests directory ${paths.tests}`);
     const testsTar = path.join(work, 'tests.tar');
     const testsTarSha256 = await timed('tests', () =>
       writeTarFile(
@@ -174,6 +193,7 @@ export async function createPackage(options: CreatePackageOptions): Promise<Crea
         scope.signal,
       ),
     );
+    checkMemberSize('tests.tar', (await fs.stat(testsTar)).size, `the tests directory ${paths.tests}`);
     done(`${testFiles.length} files`);
     checkpoint();
 
@@ -211,12 +231,12 @@ export async function createPackage(options: CreatePackageOptions): Promise<Crea
       );
     }
     const imageSize = (await fs.stat(imageTar)).size;
+    checkMemberSize('image.tar', imageSize, `the saved image ${imageRef}`);
     done(`${(imageSize / 1e6).toFixed(1)} MB, ${image.configDigest.slice(0, 19)}`);
 
     // write
     done = log.phase(`write: ${path.basename(finalFile)}`);
     const staged = path.join(work, 'package.tar');
-    const configBytes = await fs.readFile(paths.config);
     const members: TarEntrySource[] = [
       { path: 'app.tar', type: 'file', file: appTar, size: (await fs.stat(appTar)).size },
       { path: 'image.tar', type: 'file', file: imageTar, size: imageSize },

@@ -16,6 +16,8 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { InputError } from '../errors.js';
+import { readUserTextIfExists } from '../fs/files.js';
+import { INPUT_LIMITS } from '../fs/limits.js';
 import { comparePaths } from './tar-write.js';
 
 /** A regular file selected for packaging. */
@@ -178,10 +180,6 @@ export async function selectFiles(root: string, options: SelectOptions): Promise
 
 /** Read `.mseignore` at `codeDir` (missing file: no rules). */
 export async function loadMseignore(codeDir: string): Promise<IgnoreRule[]> {
-  try {
-    return parseMseignore(await fs.readFile(path.join(codeDir, '.mseignore'), 'utf8'));
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
-    throw new InputError('ERR_FILE_UNREADABLE', `cannot read ${path.join(codeDir, '.mseignore')}`, { cause: error });
-  }
+  const text = await readUserTextIfExists(path.join(codeDir, '.mseignore'), '.mseignore', INPUT_LIMITS.config);
+  return text === undefined ? [] : parseMseignore(text);
 }

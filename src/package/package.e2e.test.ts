@@ -8,6 +8,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { secretboxOpen } from '../crypto/secretbox.js';
 import { imageRepository } from '../docker/app-image.js';
+import { directoryContext } from '../docker/context.js';
 import { runMse } from '../testing/cli.js';
 import {
   edit,
@@ -22,6 +23,7 @@ import {
 import { rawTar } from '../testing/rawtar.js';
 import { readPackage, type PackageContents } from './read.js';
 import { fileSource, indexTar } from './tar-read.js';
+import { tarToBuffer } from './tar-write.js';
 
 const repos: string[] = [];
 const out = testTempDir('mse-e2e-out-');
@@ -58,8 +60,15 @@ describe('package (real engine)', () => {
     p = await project();
   });
 
-  it('writes the four members; same inputs give the same app.tar, tests.tar and image config digest', async () => {
+  // What packaging owns is pinned here: deterministic app.tar, tests.tar and build context bytes, and an
+  // image.tar that is exactly the image the engine built (its config digest is the image ID, its layers hash
+  // to the config's diff IDs). Whether the engine's build cache gives the same image again is not: another
+  // user of the engine may rebuild the base image between two builds (docs/docker.md, "Deterministic").
+  it('writes the four members; same inputs give the same app.tar, tests.tar and build context', async () => {
     const dir = path.join(out, 'twice');
+    const context = async (): Promise<Buffer> =>
+      tarToBuffer((await directoryContext(path.join(p.dir, 'Dockerfile'))).stream);
+    const contextBefore = await context();
     const a = await pack(['--project', p.dir, '--output', dir]);
     assert.equal(a.code, 0, a.stderr);
     for (const phase of ['code', 'tests', 'building image', 'save', 'write'])
@@ -67,19 +76,25 @@ describe('package (real engine)', () => {
     // Touch every input: new mtimes must not change anything.
     const later = new Date(Date.now() + 3_600_000);
     for (const f of ['extra.txt', 'mse_src/app.py', 'tests/test_app.py']) utimesSync(path.join(p.dir, f), later, later);
+    assert.ok((await context()).equals(contextBefore), 'the build context does not depend on file times');
+    // No build cache for the second build, as when another user of the engine rebuilt or pruned under us.
+    assert.equal(await (await testEngine()).removeImage(`${imageRepository(p.name)}:latest`, { force: true }), true);
     const b = await pack(['--project', p.dir, '--output', dir]);
     assert.equal(b.code, 0, b.stderr);
     assert.notEqual(a.json.package, b.json.package);
     assert.match(path.basename(a.json.package), new RegExp(`^package_${p.name}_\\d{19}\\.tar$`));
 
     first = await readPackage(a.json.package, undefined, { hashMembers: true, verifyLayers: true });
-    const second = await readPackage(b.json.package, undefined, { hashMembers: true });
+    const second = await readPackage(b.json.package, undefined, { hashMembers: true, verifyLayers: true });
     assert.equal(first.members['app.tar'].sha256, second.members['app.tar'].sha256);
     assert.equal(first.members['tests.tar'].sha256, second.members['tests.tar'].sha256);
     assert.equal(first.members['app.tar'].sha256, a.json.appTarSha256);
-    assert.equal(first.imageConfigDigest, second.imageConfigDigest);
+    assert.equal(first.members['tests.tar'].sha256, a.json.testsTarSha256);
+    // Each image.tar is the image its build made, whole: config digest as reported, every layer as configured.
     assert.equal(first.imageConfigDigest, a.json.imageConfigDigest);
+    assert.equal(second.imageConfigDigest, b.json.imageConfigDigest);
     assert.equal(first.image.layersVerified, true);
+    assert.equal(second.image.layersVerified, true);
     assert.deepEqual(
       first.appFiles.map((f) => f.path),
       ['app.py', 'requirements.txt'],
@@ -91,10 +106,10 @@ describe('package (real engine)', () => {
     assert.equal(first.config.name, p.name);
     assert.equal(first.configText, readFileSync(path.join(p.dir, 'mse.toml'), 'utf8'));
 
-    // The engine keeps `<repo>:latest` (build cache) and drops the per-package tags.
+    // The engine keeps `<repo>:latest` on the last build (for its cache) and drops the per-package tags.
     const engine = await testEngine();
     const repo = imageRepository(p.name);
-    assert.equal((await engine.inspectImage(`${repo}:latest`))?.Id, first.imageConfigDigest);
+    assert.equal((await engine.inspectImage(`${repo}:latest`))?.Id, second.imageConfigDigest);
     assert.equal(await engine.inspectImage(a.json.image), undefined);
     assert.deepEqual(first.image.repoTags, [a.json.image]);
     // Nothing else in the output directory: no workspace, no partial file.
@@ -123,8 +138,7 @@ describe('package (real engine)', () => {
       pkg.appFiles[1]!.data!.toString(),
       readFileSync(path.join(p.dir, 'mse_src', 'requirements.txt'), 'utf8'),
     );
-    // Same image as before: the build cache of `<repo>:latest` makes the build reproducible on this engine.
-    assert.equal(pkg.imageConfigDigest, first.imageConfigDigest);
+    assert.equal(pkg.imageConfigDigest, r.json.imageConfigDigest);
   });
 
   it('a failing build leaves no package, no workspace, no key and no new output directory', async () => {

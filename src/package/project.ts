@@ -7,7 +7,8 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { stringOption, type OptionSpec, type OptionValues } from '../cli/command.js';
 import { InputError, UsageError } from '../errors.js';
-import { requireDirectory } from '../fs/files.js';
+import { openUserFile, readUserText, requireDirectory } from '../fs/files.js';
+import { INPUT_LIMITS } from '../fs/limits.js';
 
 export interface ProjectPaths {
   /** Absolute paths. */
@@ -120,23 +121,22 @@ async function isFile(p: string): Promise<boolean> {
   }
 }
 
+/** A regular file within the configuration limit (mse.toml, Dockerfile): checked early, read later. */
 async function requireFile(p: string, what: string): Promise<void> {
-  let st;
   try {
-    st = await fs.stat(p);
-  } catch (cause) {
+    await (await openUserFile(p, what, INPUT_LIMITS.config)).handle.close();
+  } catch (error) {
+    if (!(error instanceof InputError) || error.code !== 'ERR_FILE_NOT_FOUND') throw error;
     throw new InputError('ERR_FILE_NOT_FOUND', `${what} not found: ${p}`, {
       hint: 'Check the path (with --project, the layout is mse_src/, tests/, mse.toml, Dockerfile).',
-      cause,
+      cause: error,
     });
   }
-  if (!st.isFile()) throw new InputError('ERR_FILE_IS_DIRECTORY', `${what} ${p} is not a regular file`);
 }
 
 /** Secrets files must be JSON objects (what the app and the tests parse). */
 async function requireJsonFile(p: string, what: string): Promise<void> {
-  await requireFile(p, what);
-  const text = await fs.readFile(p, 'utf8');
+  const text = await readUserText(p, what, INPUT_LIMITS.secrets);
   let value: unknown;
   try {
     value = JSON.parse(text);

@@ -6,7 +6,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSy
 import os from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
-import { dockerArchive, rawTar, type RawEntry } from '../testing/rawtar.js';
+import { dockerArchive, rawTar, writeSparseTar, type RawEntry } from '../testing/rawtar.js';
 import { readPackage } from './read.js';
 import { deterministicTar, tarToBuffer } from './tar-write.js';
 
@@ -103,6 +103,43 @@ describe('readPackage', () => {
     await rejects(await pkg(await goodMembers({ image: image('/etc/passwd') })), 'ERR_PACKAGE_LINK', /outside/);
   });
 
+  it('refuses any image.tar link that does not resolve inside it, even one manifest.json does not name', async () => {
+    const layer = rawTar([{ name: 'x', data: Buffer.from('1') }]);
+    const withExtra = (extra: RawEntry[]): Buffer => dockerArchive([layer], { extra }).tar;
+    // Accepted: links that resolve to entries of the archive (docker save writes these for shared layers).
+    await readPackage(
+      await pkg(
+        await goodMembers({
+          image: withExtra([
+            { name: 'shared/', type: '5' },
+            { name: 'shared/layer.tar', type: '2', linkname: '../manifest-copy.json' },
+            { name: 'manifest-copy.json', data: Buffer.from('[]') },
+            { name: 'hard.json', type: '1', linkname: 'manifest-copy.json' },
+            { name: 'chain', type: '2', linkname: 'shared/layer.tar' },
+          ]),
+        }),
+      ),
+    );
+    const refused: [string, RawEntry, RegExp][] = [
+      ['a relative escape', { name: 'extra/layer.tar', type: '2', linkname: '../../../etc/shadow' }, /outside/],
+      ['an absolute target', { name: 'extra.tar', type: '2', linkname: '/etc/shadow' }, /outside/],
+      ['a hard link to a host path', { name: 'hard', type: '1', linkname: '/etc/shadow' }, /outside/],
+      ['a hard link escaping', { name: 'hard', type: '1', linkname: '../outside' }, /outside/],
+      ['a dangling target', { name: 'dangling', type: '2', linkname: 'not-in-the-archive' }, /not in the archive/],
+      ['a link to the archive root', { name: 'root', type: '2', linkname: '.' }, /outside/],
+    ];
+    for (const [what, entry, message] of refused) {
+      await rejects(await pkg(await goodMembers({ image: withExtra([entry]) })), 'ERR_PACKAGE_LINK', message).catch(
+        (error: Error) => assert.fail(`${what}: ${error.message}`),
+      );
+    }
+    const loop = withExtra([
+      { name: 'a', type: '2', linkname: 'b' },
+      { name: 'b', type: '2', linkname: 'a' },
+    ]);
+    await rejects(await pkg(await goodMembers({ image: loop })), 'ERR_PACKAGE_LINK', /more than 16 links/);
+  });
+
   it('extracts the four members atomically into a new directory', async () => {
     const file = await pkg(await goodMembers());
     const dest = path.join(dir, 'extracted');
@@ -144,9 +181,29 @@ describe('readPackage', () => {
 
   it('bounds member sizes and names the member', async () => {
     const file = await pkg(await goodMembers());
-    await rejects(file, 'ERR_PACKAGE_MEMBER_TOO_LARGE', /app\.tar is \d+ bytes/, { limits: { maxAppTarBytes: 100 } });
+    await rejects(
+      file,
+      'ERR_PACKAGE_MEMBER_TOO_LARGE',
+      /app\.tar is [0-9.]+ KiB \(\d+ bytes\), more than the 100 bytes allowed/,
+      { limits: { maxAppTarBytes: 100 } },
+    );
     await rejects(file, 'ERR_PACKAGE_MEMBER_TOO_LARGE', /mse\.toml/, { limits: { maxConfigBytes: 10 } });
     await rejects(file, 'ERR_PACKAGE_TOO_MANY_ENTRIES', /app\.tar in/, { limits: { maxFiles: 1 } });
+  });
+
+  it('by default bounds app.tar by the 512 MiB the enclave accepts, naming the limit', async () => {
+    const file = path.join(dir, `package_${n++}.tar`);
+    const good = await goodMembers();
+    const appSize = 512 * 2 ** 20 + 512;
+    writeSparseTar(file, [
+      { name: 'app.tar', size: appSize },
+      ...good.slice(1).map((m) => ({ name: m.name, size: m.data!.length, head: m.data! })),
+    ]);
+    await rejects(
+      file,
+      'ERR_PACKAGE_MEMBER_TOO_LARGE',
+      /app\.tar is 512\.0 MiB \(536871424 bytes\), more than the 512 MiB/,
+    );
   });
 
   it('rejects unsafe code and tests archives, naming the member and the entry', async () => {

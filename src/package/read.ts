@@ -1,5 +1,6 @@
 /**
- * Reading an mse-home/MSE package (`package_<name>_<ts>.tar`), safely, in one streaming pass.
+ * Reading an mse-home/MSE package (`package_<name>_<ts>.tar`), safely, by random access through one
+ * descriptor opened by the bounded reader (a regular file within the package limit), in bounded memory.
  *
  * The package is an uncompressed tar of exactly four regular files: `app.tar`, `image.tar`, `mse.toml`,
  * `tests.tar` (MSE's layout, §4 of the spec). {@link readPackage} checks the outer archive and each
@@ -12,31 +13,35 @@
  * `image.tar` is a `docker save` archive (docker-archive: `manifest.json` + config JSON + layer tars, as
  * Docker 20.10 writes it, or the OCI-flavoured layout of Docker 25+ that keeps `manifest.json`). Its
  * config digest is SHA-256 of the config JSON bytes, which is also the image ID `docker load` gives it.
- * Symbolic and hard links *inside* image.tar are allowed when they stay inside it (`docker save` writes
- * them for repeated layers); they are never extracted by us.
+ * Symbolic and hard links *inside* image.tar are allowed when they resolve to an entry of it (`docker save`
+ * writes them for repeated layers), every one of them, named by manifest.json or not; they are never
+ * extracted by us.
  */
 import { createHash } from 'node:crypto';
-import { createReadStream, createWriteStream, promises as fs } from 'node:fs';
-import type { FileHandle } from 'node:fs/promises';
+import { createWriteStream, promises as fs } from 'node:fs';
 import path from 'node:path';
+import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import { InputError } from '../errors.js';
-import { parseMseConfig, type MseConfig } from '../project/config.js';
-import { bufferSource, fileSource, indexTar, type TarEntryInfo, type TarSource } from './tar-read.js';
+import { openUserFile } from '../fs/files.js';
+import { formatBytes, formatBytesExact, INPUT_LIMITS } from '../fs/limits.js';
+import { decodeMseConfig, parseMseConfig, type MseConfig } from '../project/config.js';
+import { bufferSource, fileSource, indexTar, sourceChunks, type TarEntryInfo, type TarSource } from './tar-read.js';
 
 /** The four members, in the order mse-home writes them (sorted). */
 export const PACKAGE_MEMBERS = ['app.tar', 'image.tar', 'mse.toml', 'tests.tar'] as const;
 export type PackageMember = (typeof PACKAGE_MEMBERS)[number];
 
+/** Size limits of a package; the defaults are the named limits of `src/fs/limits.ts`. */
 export interface PackageLimits {
-  /** mse.toml. Default 1 MiB. */
+  /** mse.toml. Default 1 MiB (`INPUT_LIMITS.config`). */
   maxConfigBytes: number;
-  /** app.tar. Default 1 GiB. */
+  /** app.tar. Default 512 MiB (`INPUT_LIMITS.appTar`), the same bound the enclave applies. */
   maxAppTarBytes: number;
-  /** tests.tar. Default 256 MiB. */
+  /** tests.tar. Default 256 MiB (`INPUT_LIMITS.testsTar`). */
   maxTestsTarBytes: number;
-  /** image.tar. Default 32 GiB. */
+  /** image.tar. Default 32 GiB (`INPUT_LIMITS.imageTar`). */
   maxImageTarBytes: number;
   /** Files in app.tar / tests.tar, each. Default 100 000. */
   maxFiles: number;
@@ -47,10 +52,10 @@ export interface PackageLimits {
 }
 
 export const DEFAULT_PACKAGE_LIMITS: PackageLimits = {
-  maxConfigBytes: 1 << 20,
-  maxAppTarBytes: 1 << 30,
-  maxTestsTarBytes: 256 << 20,
-  maxImageTarBytes: 32 * 2 ** 30,
+  maxConfigBytes: INPUT_LIMITS.config.maxBytes,
+  maxAppTarBytes: INPUT_LIMITS.appTar.maxBytes,
+  maxTestsTarBytes: INPUT_LIMITS.testsTar.maxBytes,
+  maxImageTarBytes: INPUT_LIMITS.imageTar.maxBytes,
   maxFiles: 100_000,
   maxImageEntries: 100_000,
   maxImageJsonBytes: 16 << 20,
@@ -135,18 +140,11 @@ export async function readPackage(
 ): Promise<PackageContents> {
   const limits = { ...DEFAULT_PACKAGE_LIMITS, ...options.limits };
   const label = path.basename(file);
-  let fh: FileHandle;
+  // Opened once, checked on the descriptor (a regular file within the package limit); everything below,
+  // extraction included, reads through this one descriptor.
+  const { handle: fh, size: fileSize } = await openUserFile(file, 'package', INPUT_LIMITS.package);
   try {
-    fh = await fs.open(file, 'r');
-  } catch (cause) {
-    const code = (cause as NodeJS.ErrnoException).code;
-    if (code === 'EISDIR') throw new InputError('ERR_FILE_IS_DIRECTORY', `package ${file} is a directory`, { cause });
-    throw new InputError('ERR_FILE_NOT_FOUND', `package not found: ${file}`, { cause });
-  }
-  try {
-    const stat = await fh.stat();
-    if (!stat.isFile()) throw new InputError('ERR_FILE_IS_DIRECTORY', `package ${file} is not a regular file`);
-    const outer = await indexTar(fileSource(fh, 0, stat.size), label, {
+    const outer = await indexTar(fileSource(fh, 0, fileSize), label, {
       maxEntries: PACKAGE_MEMBERS.length + 1,
       maxEntryBytes: Math.max(limits.maxImageTarBytes, limits.maxAppTarBytes, limits.maxTestsTarBytes),
       maxTotalBytes: limits.maxImageTarBytes + limits.maxAppTarBytes + limits.maxTestsTarBytes + limits.maxConfigBytes,
@@ -160,13 +158,7 @@ export async function readPackage(
         });
       }
       const member = e.path as PackageMember;
-      const max = memberLimit(member, limits);
-      if (e.size > max) {
-        throw new InputError(
-          'ERR_PACKAGE_MEMBER_TOO_LARGE',
-          `${label}: ${member} is ${e.size} bytes, more than the ${max} allowed`,
-        );
-      }
+      checkMemberSize(member, e.size, label, limits);
       byName.set(member, e);
     }
     for (const m of PACKAGE_MEMBERS) {
@@ -177,15 +169,25 @@ export async function readPackage(
       }
     }
     const region = (m: PackageMember): TarEntryInfo => byName.get(m)!;
-    const readRegion = async (m: PackageMember): Promise<Buffer> =>
-      fileSource(fh, 0, stat.size).read(region(m).offset, region(m).size);
+    const memberSource = (m: PackageMember): TarSource => fileSource(fh, region(m).offset, region(m).size);
 
-    const configText = decodeUtf8(await readRegion('mse.toml'), `mse.toml in ${label}`);
-    const { config, warnings } = parseMseConfig(configText, `mse.toml in ${label}`);
-    const appTar = await readRegion('app.tar');
-    const appFiles = await readCodeTar(appTar, `app.tar in ${label}`, limits, options.withData ?? false);
+    const configWhere = `mse.toml in ${label}`;
+    const configSource = memberSource('mse.toml');
+    const configText = decodeMseConfig(await configSource.read(0, configSource.size), configWhere);
+    const { config, warnings } = parseMseConfig(configText, configWhere);
+    // app.tar and tests.tar are hashed by streaming over the package: memory stays bounded whatever their
+    // size. Only a caller that keeps app.tar's bytes (spawn hands the enclave exactly the measured bytes)
+    // reads it into memory, and then hashes those very bytes.
+    const appTarSource = memberSource('app.tar');
+    const appTar = options.keepAppTar ? await appTarSource.read(0, appTarSource.size) : undefined;
+    const appFiles = await readCodeTar(
+      appTar ? bufferSource(appTar) : appTarSource,
+      `app.tar in ${label}`,
+      limits,
+      options.withData ?? false,
+    );
     const testFiles = await readCodeTar(
-      await readRegion('tests.tar'),
+      memberSource('tests.tar'),
       `tests.tar in ${label}`,
       { maxFiles: limits.maxFiles, maxAppTarBytes: limits.maxTestsTarBytes },
       options.withData ?? false,
@@ -196,8 +198,6 @@ export async function readPackage(
       `image.tar in ${label}`,
       limits,
       options.verifyLayers ?? false,
-      file,
-      img.offset,
     );
 
     const members = Object.fromEntries(
@@ -205,9 +205,9 @@ export async function readPackage(
     ) as PackageContents['members'];
     let dir: string | undefined;
     if (destDir !== undefined) {
-      dir = await extractMembers(file, destDir, byName, members, options.hashMembers ?? false);
+      dir = await extractMembers(memberSource, destDir, members, options.hashMembers ?? false);
     } else if (options.hashMembers) {
-      for (const m of PACKAGE_MEMBERS) members[m].sha256 = await hashRange(file, region(m).offset, region(m).size);
+      for (const m of PACKAGE_MEMBERS) members[m].sha256 = await sha256Hex(memberSource(m), 0, region(m).size);
     }
     return {
       file,
@@ -230,9 +230,8 @@ export async function readPackage(
 
 /** Copy the members to `destDir` through a temporary sibling directory; hash them on the way. */
 async function extractMembers(
-  file: string,
+  memberSource: (m: PackageMember) => TarSource,
   destDir: string,
-  byName: Map<PackageMember, TarEntryInfo>,
   members: PackageContents['members'],
   hashMembers: boolean,
 ): Promise<string> {
@@ -249,25 +248,18 @@ async function extractMembers(
   try {
     await fs.chmod(staging, 0o700);
     for (const m of PACKAGE_MEMBERS) {
-      const e = byName.get(m)!;
+      const src = memberSource(m);
       const hash = createHash('sha256');
-      const out = createWriteStream(path.join(staging, m), { flags: 'wx', mode: 0o600 });
-      if (e.size > 0) {
-        await pipeline(
-          createReadStream(file, { start: e.offset, end: e.offset + e.size - 1 }),
-          async function* (chunks: AsyncIterable<Buffer>) {
-            for await (const c of chunks) {
-              if (hashMembers) hash.update(c);
-              yield c;
-            }
-          },
-          out,
-        );
-      } else {
-        await new Promise<void>((resolve, reject) =>
-          out.end((error?: Error | null) => (error ? reject(error) : resolve())),
-        );
-      }
+      await pipeline(
+        Readable.from(sourceChunks(src, 0, src.size)),
+        async function* (chunks: AsyncIterable<Buffer>) {
+          for await (const c of chunks) {
+            if (hashMembers) hash.update(c);
+            yield c;
+          }
+        },
+        createWriteStream(path.join(staging, m), { flags: 'wx', mode: 0o600 }),
+      );
       if (hashMembers) members[m].sha256 = hash.digest('hex');
     }
     await fs.rename(staging, target);
@@ -281,10 +273,34 @@ async function extractMembers(
   }
 }
 
-async function hashRange(file: string, offset: number, size: number): Promise<string> {
+/** Lowercase hex SHA-256 of `length` bytes of `src` from `offset`, streamed. */
+async function sha256Hex(src: TarSource, offset: number, length: number, where?: string): Promise<string> {
   const hash = createHash('sha256');
-  if (size > 0) await pipeline(createReadStream(file, { start: offset, end: offset + size - 1 }), hash);
+  for await (const c of sourceChunks(src, offset, length, where)) hash.update(c);
   return hash.digest('hex');
+}
+
+/**
+ * Refuse a package member above its limit (`ERR_PACKAGE_MEMBER_TOO_LARGE`): `readPackage`, `package` (as
+ * it makes them) and the enclave (for the app.tar it is given) apply the same limits.
+ */
+export function checkMemberSize(
+  member: PackageMember,
+  size: number,
+  where: string,
+  limits: PackageLimits = DEFAULT_PACKAGE_LIMITS,
+): void {
+  const max = memberLimit(member, limits);
+  if (size <= max) return;
+  throw new InputError(
+    'ERR_PACKAGE_MEMBER_TOO_LARGE',
+    `${where}: ${member} is ${formatBytesExact(size)}, more than the ${formatBytes(max)} allowed`,
+    {
+      hint:
+        `mse-home accepts at most ${formatBytes(max)} for ${member} (docs/cli.md, "Input limits")` +
+        (member === 'app.tar' ? ': the enclave holds the code in memory; move data out of the code directory.' : '.'),
+    },
+  );
 }
 
 function memberLimit(member: PackageMember, limits: PackageLimits): number {
@@ -300,25 +316,18 @@ function memberLimit(member: PackageMember, limits: PackageLimits): number {
   }
 }
 
-function decodeUtf8(bytes: Buffer, where: string): string {
-  try {
-    return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
-  } catch (cause) {
-    throw new InputError('ERR_PACKAGE_CONFIG_ENCODING', `${where} is not valid UTF-8`, { cause });
-  }
-}
-
 /**
- * Read a code or tests tar held in memory: regular files and directories only; returns the files sorted
- * by path. A path used both as a file and as a directory is refused.
+ * Read a code or tests tar by random access: regular files and directories only; returns the files sorted
+ * by path, each hashed by streaming its bytes (memory stays bounded unless `withData` keeps them). A path
+ * used both as a file and as a directory is refused.
  */
 export async function readCodeTar(
-  tarBytes: Buffer,
+  src: TarSource,
   where: string,
   limits: Pick<PackageLimits, 'maxFiles' | 'maxAppTarBytes'>,
   withData: boolean,
 ): Promise<CodeFile[]> {
-  const entries = await indexTar(bufferSource(tarBytes), where, {
+  const entries = await indexTar(src, where, {
     maxEntries: limits.maxFiles,
     maxEntryBytes: limits.maxAppTarBytes,
     maxTotalBytes: limits.maxAppTarBytes,
@@ -331,13 +340,14 @@ export async function readCodeTar(
       dirs.add(e.path);
       continue;
     }
-    const data = tarBytes.subarray(e.offset, e.offset + e.size);
-    files.push({
-      path: e.path,
-      sha256: createHash('sha256').update(data).digest('hex'),
-      size: e.size,
-      ...(withData ? { data: Buffer.from(data) } : {}),
-    });
+    if (withData) {
+      const chunks: Buffer[] = [];
+      for await (const c of sourceChunks(src, e.offset, e.size, where)) chunks.push(c);
+      const data = Buffer.concat(chunks, e.size); // a copy: never a view of a larger buffer
+      files.push({ path: e.path, sha256: createHash('sha256').update(data).digest('hex'), size: e.size, data });
+    } else {
+      files.push({ path: e.path, sha256: await sha256Hex(src, e.offset, e.size, where), size: e.size });
+    }
   }
   const filePaths = new Set(files.map((f) => f.path));
   for (const f of files) {
@@ -358,16 +368,15 @@ export async function readCodeTar(
 }
 
 /**
- * Read image.tar's manifest and config by random access and return its config digest and layers.
- * `file`/`fileOffset` locate image.tar on disk, for streaming layers when `verifyLayers`.
+ * Read image.tar's manifest and config by random access and return its config digest and layers; with
+ * `verifyLayers`, every layer is hashed (streamed) and compared with the config's diff IDs. Every link in the
+ * archive must resolve to an entry inside it, whether or not manifest.json names it (`ERR_PACKAGE_LINK`).
  */
 export async function readImageTar(
   src: TarSource,
   where: string,
   limits: Pick<PackageLimits, 'maxImageEntries' | 'maxImageTarBytes' | 'maxImageJsonBytes'>,
   verifyLayers: boolean,
-  file?: string,
-  fileOffset = 0,
 ): Promise<PackageImage> {
   const list = await indexTar(src, where, {
     maxEntries: limits.maxImageEntries,
@@ -376,6 +385,7 @@ export async function readImageTar(
     allow: ['file', 'directory', 'symlink', 'link'],
   });
   const entries = new Map(list.map((e) => [e.path, e]));
+  checkImageLinks(list, where, entries);
   const readBytes = async (p: string, what: string): Promise<Buffer> => {
     const e = entries.get(p)!;
     if (e.size > limits.maxImageJsonBytes) {
@@ -429,10 +439,9 @@ export async function readImageTar(
   }
   const layers = (m.Layers as string[]).map((l) => resolveInArchive(l, where, entries));
   if (verifyLayers) {
-    if (file === undefined) throw new Error('verifyLayers needs the image file');
     for (let i = 0; i < layers.length; i++) {
       const e = entries.get(layers[i]!)!;
-      const got = `sha256:${await layerDigest(file, fileOffset + e.offset, e.size)}`;
+      const got = `sha256:${await layerDigest(src, e.offset, e.size)}`;
       if (got !== diffIds[i]) {
         throw new InputError(
           'ERR_PACKAGE_IMAGE_LAYER',
@@ -450,42 +459,64 @@ export async function readImageTar(
   };
 }
 
-/** SHA-256 of a layer's uncompressed tar (gunzipped first when it is gzip). */
-async function layerDigest(file: string, offset: number, size: number): Promise<string> {
+/** SHA-256 of a layer's uncompressed tar (gunzipped first when it is gzip), streamed. */
+async function layerDigest(src: TarSource, offset: number, size: number): Promise<string> {
   const hash = createHash('sha256');
   if (size === 0) return hash.digest('hex');
-  const fh = await fs.open(file, 'r');
-  const head = Buffer.alloc(2);
-  try {
-    await fh.read(head, 0, 2, offset);
-  } finally {
-    await fh.close();
-  }
-  const source = createReadStream(file, { start: offset, end: offset + size - 1 });
+  const head = await src.read(offset, 2);
+  const source = Readable.from(sourceChunks(src, offset, size));
   if (head[0] === 0x1f && head[1] === 0x8b) await pipeline(source, createGunzip(), hash);
   else await pipeline(source, hash);
   return hash.digest('hex');
 }
 
-/** Resolve a manifest path (following in-archive links) to a regular file entry. */
+/** Resolve a manifest path (following in-archive links, already checked) to a regular file entry. */
 function resolveInArchive(p: string, where: string, entries: Map<string, TarEntryInfo>): string {
-  let current = p.startsWith('./') ? p.slice(2) : p;
-  for (let hops = 0; hops < 16; hops++) {
-    const e = entries.get(current);
-    if (!e) throw new InputError('ERR_PACKAGE_IMAGE_MANIFEST', `${where}: manifest.json names ${p}, which is missing`);
-    if (e.type === 'file') return current;
-    if (e.type === 'directory') {
-      throw new InputError('ERR_PACKAGE_IMAGE_MANIFEST', `${where}: manifest.json names ${p}, a directory`);
-    }
-    const target = e.linkname ?? '';
-    const base = e.type === 'symlink' ? path.posix.dirname(current) : '';
-    const next = path.posix.normalize(path.posix.join(base, target));
-    if (target.startsWith('/') || next.startsWith('../') || next === '..') {
-      throw new InputError('ERR_PACKAGE_LINK', `${where}: link ${current} points outside the archive (${target})`);
-    }
-    current = next;
+  const e = entries.get(p.startsWith('./') ? p.slice(2) : p);
+  if (!e) throw new InputError('ERR_PACKAGE_IMAGE_MANIFEST', `${where}: manifest.json names ${p}, which is missing`);
+  const final = followLinks(e, where, entries);
+  if (final.type !== 'file') {
+    throw new InputError('ERR_PACKAGE_IMAGE_MANIFEST', `${where}: manifest.json names ${p}, a ${final.type}`);
   }
-  throw new InputError('ERR_PACKAGE_LINK', `${where}: too many links resolving ${p}`);
+  return final.path;
+}
+
+/**
+ * Refuse any link of image.tar that does not resolve to an entry inside it, named by manifest.json or not
+ * (`docker load` and other readers may follow any of them): absolute targets, `..` escapes, dangling
+ * targets and chains longer than 16 links are `ERR_PACKAGE_LINK`.
+ */
+function checkImageLinks(list: TarEntryInfo[], where: string, entries: Map<string, TarEntryInfo>): void {
+  for (const e of list) if (e.type === 'symlink' || e.type === 'link') followLinks(e, where, entries);
+}
+
+/** The entry `e` leads to through links (itself when it is not a link). */
+function followLinks(e: TarEntryInfo, where: string, entries: Map<string, TarEntryInfo>): TarEntryInfo {
+  let current = e;
+  for (let hops = 0; hops <= 16; hops++) {
+    if (current.type !== 'symlink' && current.type !== 'link') return current;
+    const target = current.linkname ?? '';
+    // A symbolic link is relative to its directory; a hard link names an archive path.
+    const base = current.type === 'symlink' ? path.posix.dirname(current.path) : '';
+    const next = path.posix.normalize(path.posix.join(base, target));
+    if (target === '' || target.startsWith('/') || next === '..' || next.startsWith('../') || next === '.') {
+      throw new InputError(
+        'ERR_PACKAGE_LINK',
+        `${where}: link ${current.path} points outside the archive (${JSON.stringify(target)})`,
+        { hint: 'image.tar must be the output of docker save; links must stay inside it. Do not use this package.' },
+      );
+    }
+    const found = entries.get(next);
+    if (!found) {
+      throw new InputError(
+        'ERR_PACKAGE_LINK',
+        `${where}: link ${current.path} points to ${JSON.stringify(target)}, which is not in the archive`,
+        { hint: 'image.tar must be the output of docker save; links must stay inside it. Do not use this package.' },
+      );
+    }
+    current = found;
+  }
+  throw new InputError('ERR_PACKAGE_LINK', `${where}: more than 16 links resolving ${e.path}`);
 }
 
 function parseJson(bytes: Buffer, what: string, code: string): unknown {

@@ -79,6 +79,32 @@ export function fileSource(fh: FileHandle, start: number, length: number): TarSo
   };
 }
 
+/**
+ * The bytes `[offset, offset + length)` of `src` in chunks of at most `chunk` bytes: for hashing or copying
+ * an entry of any size in bounded memory. `what` names the source in the `ERR_FILE_CHANGED` raised when it
+ * ends early (the file was truncated while being read).
+ */
+export async function* sourceChunks(
+  src: TarSource,
+  offset: number,
+  length: number,
+  what = 'the archive',
+  chunk = 1 << 20,
+): AsyncGenerator<Buffer> {
+  for (let done = 0; done < length;) {
+    const part = await src.read(offset + done, Math.min(chunk, length - done));
+    if (part.length === 0) {
+      throw new InputError(
+        'ERR_FILE_CHANGED',
+        `${what} ends at offset ${offset + done}, before the ${offset + length} bytes it had: it changed while being read`,
+        { hint: 'Do not change the files while mse-home reads them, then run the command again.' },
+      );
+    }
+    done += part.length;
+    yield part;
+  }
+}
+
 const BLOCK = 512;
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 

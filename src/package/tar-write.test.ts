@@ -1,6 +1,7 @@
 // Deterministic tars: same entries in any order give the same bytes, with normalised metadata that other
 // readers (Python's tarfile, our strict reader) see as written.
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -61,8 +62,24 @@ with tarfile.open(json.load(sys.stdin)) as t:
     );
   });
 
-  it('fails instead of writing a short entry when a file shrinks', async () => {
+  it('fails instead of writing a short entry when a file changed size since it was listed', async () => {
     const liar: TarEntrySource = { path: 'x', type: 'file', file: onDisk, size: 80_000 };
-    await assert.rejects(tarToBuffer(deterministicTar([liar])));
+    await assert.rejects(tarToBuffer(deterministicTar([liar])), {
+      code: 'ERR_FILE_CHANGED',
+      message: /changed while being archived \(80000 then 70000 bytes\)/,
+    });
   });
+
+  it(
+    'refuses, without blocking, a file replaced by a FIFO or a device since it was listed',
+    { timeout: 10_000 },
+    async () => {
+      const fifo = path.join(dir, 'was-a-file');
+      execFileSync('mkfifo', [fifo]);
+      for (const file of [fifo, '/dev/zero']) {
+        const swapped: TarEntrySource = { path: 'x', type: 'file', file, size: 10 };
+        await assert.rejects(tarToBuffer(deterministicTar([swapped])), { code: 'ERR_FILE_NOT_REGULAR' });
+      }
+    },
+  );
 });

@@ -6,15 +6,21 @@
  * and its executable bit. Names that do not fit ustar (longer than 100/155 bytes, non-ASCII) get a PAX
  * header, itself deterministic. Uncompressed, like MSE's packages.
  */
-import { createReadStream } from 'node:fs';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import tar from 'tar-stream';
+import { InputError } from '../errors.js';
+import { openUserFile } from '../fs/files.js';
+import { INPUT_LIMITS } from '../fs/limits.js';
+import { fileSource, sourceChunks } from './tar-read.js';
 
 /** The mtime of every entry mse-home writes (1970-01-01T00:00:00Z). */
 export const FIXED_MTIME = new Date(0);
 
-/** One entry to write. Content comes from `data` (in memory) or `file` (streamed from disk, `size` bytes). */
+/**
+ * One entry to write. Content comes from `data` (in memory) or `file` (streamed from disk, `size` bytes; it
+ * must still be a regular file of that size when it is read, else `ERR_FILE_CHANGED`/`ERR_FILE_NOT_REGULAR`).
+ */
 export interface TarEntrySource {
   /** Relative POSIX path, no leading `./` or `/`, no `..`. */
   path: string;
@@ -83,18 +89,23 @@ async function writeEntry(pack: tar.Pack, e: TarEntrySource): Promise<void> {
   }
   if (e.file === undefined || e.size === undefined) throw new Error(`tar entry ${e.path} has no content`);
   header.size = e.size;
-  const file = e.file;
-  await new Promise<void>((resolve, reject) => {
-    // tar-stream checks the byte count against header.size and fails the entry on a mismatch.
-    const sink = pack.entry(header, (error) => (error ? reject(error) : resolve()));
-    sink.on('error', reject);
-    const source = createReadStream(file);
-    source.on('error', (error) => {
-      sink.destroy(error);
-      reject(error);
+  // Opened through the bounded reader: a file swapped for a FIFO or a device since it was listed is refused
+  // instead of blocking, and one that changed size is refused instead of writing a corrupt entry.
+  const what = `file ${e.file}`;
+  const { handle, size } = await openUserFile(e.file, 'file', INPUT_LIMITS.imageTar);
+  try {
+    if (size !== e.size) {
+      throw new InputError('ERR_FILE_CHANGED', `${what} changed while being archived (${e.size} then ${size} bytes)`, {
+        hint: 'Do not change the files while mse-home reads them, then run the command again.',
+      });
+    }
+    await new Promise<void>((resolve, reject) => {
+      const sink = pack.entry(header, (error) => (error ? reject(error) : resolve()));
+      pipeline(Readable.from(sourceChunks(fileSource(handle, 0, size), 0, size, what)), sink).catch(reject);
     });
-    source.pipe(sink);
-  });
+  } finally {
+    await handle.close();
+  }
 }
 
 function entryDone(pack: tar.Pack, header: Partial<tar.Header> & { name: string }, data?: Buffer): Promise<void> {

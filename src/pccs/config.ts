@@ -4,6 +4,7 @@
  */
 import { InputError } from '../errors.js';
 import { readUserText } from '../fs/files.js';
+import { INPUT_LIMITS } from '../fs/limits.js';
 
 export const DEFAULT_QCNL_CONF = '/etc/sgx_default_qcnl.conf';
 
@@ -85,7 +86,7 @@ export function parseQcnlConfig(text: string, file = DEFAULT_QCNL_CONF): QcnlCon
 
 /** Read and parse the QCNL configuration file. */
 export async function readQcnlConfig(file = DEFAULT_QCNL_CONF): Promise<QcnlConfig> {
-  return parseQcnlConfig(await readUserText(file, 'QCNL configuration', 1024 * 1024), file);
+  return parseQcnlConfig(await readUserText(file, 'QCNL configuration', INPUT_LIMITS.config), file);
 }
 
 /**

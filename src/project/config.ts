@@ -5,7 +5,8 @@
  */
 import { parse as parseToml, TomlError } from 'smol-toml';
 import { InputError } from '../errors.js';
-import { readUserText } from '../fs/files.js';
+import { readUserFile } from '../fs/files.js';
+import { INPUT_LIMITS } from '../fs/limits.js';
 
 export interface MseConfig {
   /** App name: used for image tags, container and file names. */
@@ -105,9 +106,31 @@ export function parseMseConfig(text: string, file = 'mse.toml'): ParsedMseConfig
   };
 }
 
-/** Read and validate an `mse.toml` file. */
-export async function loadMseConfig(file: string): Promise<ParsedMseConfig> {
-  return parseMseConfig(await readUserText(file, 'configuration file', 1024 * 1024), file);
+/**
+ * Decode `mse.toml` bytes as strict UTF-8. An invalid byte is `ERR_PACKAGE_CONFIG_ENCODING`, the same code
+ * for a project's file (`package`, `localtest`, `test`) as for a package's member (`verify`, `spawn`): a
+ * file `package` accepts is never refused later.
+ */
+export function decodeMseConfig(bytes: Uint8Array, where: string): string {
+  try {
+    return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch (cause) {
+    throw new InputError('ERR_PACKAGE_CONFIG_ENCODING', `${where} is not valid UTF-8`, {
+      hint: 'Save mse.toml as UTF-8 (TOML files are UTF-8).',
+      cause,
+    });
+  }
+}
+
+export interface LoadedMseConfig extends ParsedMseConfig {
+  /** The file's bytes, exactly those validated (what `package` puts in the package). */
+  bytes: Buffer;
+}
+
+/** Read (bounded by the configuration limit), decode strictly and validate an `mse.toml` file. */
+export async function loadMseConfig(file: string): Promise<LoadedMseConfig> {
+  const bytes = await readUserFile(file, 'configuration file', INPUT_LIMITS.config);
+  return { ...parseMseConfig(decodeMseConfig(bytes, file), file), bytes };
 }
 
 /** Split `python_application` into module and variable. */

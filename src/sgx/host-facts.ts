@@ -24,6 +24,7 @@ import { BASE_IMAGE } from '../docker/base-image.js';
 import { DockerEngine, resolveEndpoint } from '../docker/engine.js';
 import { isMseError } from '../errors.js';
 import { readUserText } from '../fs/files.js';
+import { INPUT_LIMITS } from '../fs/limits.js';
 import { PccsClient } from '../pccs/client.js';
 import { DEFAULT_QCNL_CONF, readQcnlConfig } from '../pccs/config.js';
 import { loadSignerKey } from '../sim/signer.js';
@@ -53,8 +54,6 @@ export interface DoctorLimits {
   aesmdTimeoutMs: number;
   /** Engine request timeout, ms (only for the engine this shell creates). */
   dockerTimeoutMs: number;
-  /** `/proc/cpuinfo` of a large server is well under 1 MiB. */
-  cpuinfoMaxBytes: number;
 }
 
 export const DOCTOR_LIMITS: Readonly<DoctorLimits> = Object.freeze({
@@ -62,7 +61,6 @@ export const DOCTOR_LIMITS: Readonly<DoctorLimits> = Object.freeze({
   pccsMaxBodyBytes: 256 * 1024,
   aesmdTimeoutMs: 2_000,
   dockerTimeoutMs: 5_000,
-  cpuinfoMaxBytes: 4 * 1024 * 1024,
 });
 
 export interface HostFactsOptions {
@@ -90,11 +88,11 @@ export async function gatherHostFacts(options: HostFactsOptions): Promise<HostFa
   const at = (p: string): string => path.join(root, p);
   const qcnlPath = at(DEFAULT_QCNL_CONF);
   const [cpuinfo, kernelRelease, devices, aesmd, qcnl, docker, signerKey] = await Promise.all([
-    readUserText(at(CPUINFO_FILE), 'CPU information', limits.cpuinfoMaxBytes).then(
+    readUserText(at(CPUINFO_FILE), 'CPU information', INPUT_LIMITS.host).then(
       (text) => ({ text }),
       (error: unknown) => ({ error: errorFact(error) }),
     ),
-    readUserText(at(KERNEL_RELEASE_FILE), 'kernel release', 4096).then(
+    readUserText(at(KERNEL_RELEASE_FILE), 'kernel release', INPUT_LIMITS.host).then(
       (t) => t.trim(),
       () => undefined,
     ),

@@ -22,7 +22,8 @@ import {
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { InputError, StateError } from '../errors.js';
-import { writeFileAtomic } from '../fs/files.js';
+import { readUserText, readUserTextIfExists, writeFileAtomic } from '../fs/files.js';
+import { INPUT_LIMITS } from '../fs/limits.js';
 import {
   makeCrl,
   qeIdentityJson,
@@ -737,7 +738,7 @@ function splitBody(body: string, member: 'tcbInfo' | 'enclaveIdentity'): SignedJ
 async function readStoredCollateral(file: string, p: SimPlatform): Promise<SimCollateral | undefined> {
   let r: Record<string, unknown>;
   try {
-    r = JSON.parse(await fs.readFile(file, 'utf8')) as Record<string, unknown>;
+    r = JSON.parse(await readUserText(file, 'stored collateral', INPUT_LIMITS.state)) as Record<string, unknown>;
   } catch {
     return undefined;
   }
@@ -807,18 +808,17 @@ export async function loadOrCreateSimPlatform(options: LoadSimPlatformOptions = 
   const dir = path.resolve(options.dir ?? simStateDir(options.env ?? process.env));
   await ensurePrivateDir(dir);
   const file = path.join(dir, IDENTITY_FILE);
-  let text: string;
+  const read = (): Promise<string | undefined> => readUserTextIfExists(file, 'sim identity', INPUT_LIMITS.state);
+  let text: string | undefined;
   try {
-    text = await fs.readFile(file, 'utf8');
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw unreadable(file, error);
-    try {
+    text = await read();
+    if (text === undefined) {
       const record = generateIdentity(options.now ?? new Date());
       await publishExclusive(file, `${JSON.stringify(record, null, 2)}\n`, 0o600);
-      text = await fs.readFile(file, 'utf8');
-    } catch (inner) {
-      throw unreadable(file, inner);
+      text = await readUserText(file, 'sim identity', INPUT_LIMITS.state);
     }
+  } catch (error) {
+    throw unreadable(file, error);
   }
   const platform = new SimPlatform(dir, file, parseIdentity(file, text));
   // Keep the private file private even if someone loosened it.
@@ -840,6 +840,6 @@ function unreadable(file: string, cause: unknown): StateError {
 /** `root-ca.pem`: the public simulation root, for pinning (`verify --allow-simulation`) and inspection. */
 async function exportRootPem(dir: string, pem: string): Promise<void> {
   const file = path.join(dir, ROOT_PEM_FILE);
-  const current = await fs.readFile(file, 'utf8').catch(() => undefined);
+  const current = await readUserText(file, 'root certificate', INPUT_LIMITS.state).catch(() => undefined);
   if (current !== pem) await writeFileAtomic(file, pem, { mode: 0o644 });
 }

@@ -11,6 +11,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { InputError } from '../errors.js';
 import { readUserFile } from '../fs/files.js';
+import { INPUT_LIMITS } from '../fs/limits.js';
 import {
   SGX_SIGNER_KEY_BITS,
   SGX_SIGNER_PUBLIC_EXPONENT,
@@ -75,7 +76,7 @@ function parseSignerKey(file: string, pem: Buffer): KeyObject {
  * errors of {@link loadOrCreateSignerKey} for a bad key.
  */
 export async function loadSignerKey(file: string): Promise<SignerKey> {
-  const key = parseSignerKey(file, await readUserFile(file, 'signer key', 1024 * 1024));
+  const key = parseSignerKey(file, await readUserFile(file, 'signer key', INPUT_LIMITS.key));
   checkSignerKey(file, key);
   return loaded(key, false);
 }

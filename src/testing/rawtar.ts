@@ -4,6 +4,7 @@
  * after the end marker). Also a minimal docker-archive image. Tests only.
  */
 import { createHash } from 'node:crypto';
+import { closeSync, ftruncateSync, openSync, writeSync } from 'node:fs';
 
 export interface RawEntry {
   name: string;
@@ -78,6 +79,28 @@ export function rawTar(entries: RawEntry[], options: { trailer?: Buffer; noEnd?:
   if (!options.noEnd) parts.push(Buffer.alloc(1024));
   if (options.trailer) parts.push(options.trailer);
   return Buffer.concat(parts);
+}
+
+/**
+ * Write a tar of possibly huge entries to `file` without writing their bodies: the file is sized with
+ * ftruncate (a sparse file: the holes read as zeros) and only the headers and each entry's `head` (the start
+ * of its body, e.g. an inner tar header) are written. Returns the file size.
+ */
+export function writeSparseTar(file: string, entries: { name: string; size: number; head?: Buffer }[]): number {
+  const fd = openSync(file, 'wx');
+  try {
+    let pos = 0;
+    for (const e of entries) {
+      writeSync(fd, rawHeader({ name: e.name, size: e.size }), 0, 512, pos);
+      if (e.head) writeSync(fd, e.head, 0, e.head.length, pos + 512);
+      pos += 512 + Math.ceil(e.size / 512) * 512;
+    }
+    const total = pos + 1024; // end-of-archive marker: zeros
+    ftruncateSync(fd, total);
+    return total;
+  } finally {
+    closeSync(fd);
+  }
 }
 
 const sha256 = (b: Buffer): string => createHash('sha256').update(b).digest('hex');

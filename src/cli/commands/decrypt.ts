@@ -5,6 +5,7 @@ import { fernetDecrypt } from '../../crypto/fernet.js';
 import { readFernetKeyFile } from '../../crypto/keyfiles.js';
 import { UsageError } from '../../errors.js';
 import { readUserFile } from '../../fs/files.js';
+import { INPUT_LIMITS } from '../../fs/limits.js';
 import { requireOneOf, stringOption, type CommandSpec } from '../command.js';
 import { printJson, writeCommandOutput } from '../output.js';
 
@@ -16,7 +17,11 @@ URL-safe base64 of 32 bytes. --aes HEX: the input is nonce (12) | ciphertext | t
 /result/secrets returns), under a 16-, 24- or 32-byte key in hex. The plaintext goes to --output,
 or to stdout only with --output -.`,
   options: {
-    input: { type: 'string', placeholder: 'FILE', description: 'Encrypted file (or give it as the argument)' },
+    input: {
+      type: 'string',
+      placeholder: 'FILE|-',
+      description: 'Encrypted file, - for stdin (or give it as the argument)',
+    },
     key: { type: 'string', placeholder: 'FILE', description: 'Fernet key file' },
     aes: {
       type: 'string',
@@ -25,7 +30,7 @@ or to stdout only with --output -.`,
     },
     output: { type: 'string', placeholder: 'FILE|-', description: 'Where to write the plaintext (- for stdout)' },
   },
-  positionals: [{ name: 'file', description: 'Encrypted file (same as --input)' }],
+  positionals: [{ name: 'file', description: 'Encrypted file, - for stdin (same as --input)' }],
   examples: [
     'mse home decrypt --key result_sk.key --output result.txt result.fernet',
     'mse home decrypt --aes 0011…eeff --input result.bin --output -',
@@ -52,7 +57,7 @@ or to stdout only with --output -.`,
         hint: 'Give --output FILE, or --output - to print the plaintext on stdout.',
       });
     }
-    const data = await readUserFile(input, 'encrypted file');
+    const data = await readUserFile(input, 'encrypted file', INPUT_LIMITS.data, { stdin: true });
     let plaintext: Buffer;
     if (mode === 'key') {
       const key = await readFernetKeyFile(stringOption(ctx.values, 'key')!);

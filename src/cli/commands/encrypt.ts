@@ -2,6 +2,7 @@
 import { fernetEncrypt } from '../../crypto/fernet.js';
 import { readFernetKeyFile } from '../../crypto/keyfiles.js';
 import { readUserFile } from '../../fs/files.js';
+import { INPUT_LIMITS } from '../../fs/limits.js';
 import { stringOption, type CommandSpec } from '../command.js';
 import { printJson, writeCommandOutput } from '../output.js';
 
@@ -9,7 +10,7 @@ const spec: CommandSpec = {
   name: 'encrypt',
   summary: 'Encrypt a file as a Fernet token',
   options: {
-    input: { type: 'string', placeholder: 'FILE', description: 'File to encrypt', required: true },
+    input: { type: 'string', placeholder: 'FILE|-', description: 'File to encrypt (- for stdin)', required: true },
     key: {
       type: 'string',
       placeholder: 'FILE',
@@ -18,9 +19,14 @@ const spec: CommandSpec = {
     },
     output: { type: 'string', placeholder: 'FILE|-', description: 'Where to write the token (- for stdout)' },
   },
-  examples: ['mse home encrypt --input data.csv --key result.key --output data.csv.fernet'],
+  examples: [
+    'mse home encrypt --input data.csv --key result.key --output data.csv.fernet',
+    'generate-report | mse home encrypt --input - --key result.key --output report.fernet',
+  ],
   async run(ctx) {
-    const plaintext = await readUserFile(stringOption(ctx.values, 'input')!, 'input file');
+    const plaintext = await readUserFile(stringOption(ctx.values, 'input')!, 'input file', INPUT_LIMITS.data, {
+      stdin: true,
+    });
     const key = await readFernetKeyFile(stringOption(ctx.values, 'key')!);
     const token = fernetEncrypt(plaintext, key);
     const written = await writeCommandOutput(ctx, stringOption(ctx.values, 'output'), token, 'token');

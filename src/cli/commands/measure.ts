@@ -9,6 +9,7 @@
 import path from 'node:path';
 import { UsageError } from '../../errors.js';
 import { readUserFile, writeFileAtomic, requireDirectory } from '../../fs/files.js';
+import { INPUT_LIMITS } from '../../fs/limits.js';
 import {
   gramineSign,
   HostFileSource,
@@ -19,9 +20,6 @@ import {
 import { loadSignerKey } from '../../sim/signer.js';
 import { stringOption, type CommandContext, type CommandSpec } from '../command.js';
 import { printJson } from '../output.js';
-
-/** Largest manifest and libpal read (a libpal is well under 1 MiB; manifests list files, a few MiB at most). */
-const MAX_INPUT = 64 * 1024 * 1024;
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 
@@ -127,9 +125,9 @@ async function measureManifest(ctx: CommandContext, manifestFile: string): Promi
   const key = keyFile === undefined ? undefined : await loadSignerKey(keyFile);
   const date = keyFile === undefined ? undefined : (dateOption ?? today());
   if (date !== undefined) sigstructDate(date);
-  const libpal = await readUserFile(libpalFile, 'libpal', MAX_INPUT);
+  const libpal = await readUserFile(libpalFile, 'libpal', INPUT_LIMITS.gramine);
   parsePalElf(libpal, libpalFile);
-  const manifest = await readUserFile(manifestFile, 'Gramine manifest', MAX_INPUT);
+  const manifest = await readUserFile(manifestFile, 'Gramine manifest', INPUT_LIMITS.gramine);
   const source = new HostFileSource(path.dirname(path.resolve(manifestFile)));
 
   const done = ctx.log.phase('finalizing and measuring the manifest');

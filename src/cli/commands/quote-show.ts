@@ -134,11 +134,17 @@ function render(q: Quote, format: string, chain: PckChain | undefined, chainErro
 const spec: CommandSpec = {
   name: 'quote show',
   summary: 'Decode an SGX DCAP quote (header, enclave report, QE report, PCK chain)',
-  description: `FILE holds the quote as raw bytes, hex or base64, or is an RA-TLS certificate carrying one.
-Nothing is verified: use 'mse home quote verify' to appraise the quote.`,
+  description: `FILE holds the quote as raw bytes, hex or base64, or is an RA-TLS certificate carrying one;
+- reads it from stdin. Nothing is verified: use 'mse home quote verify' to appraise the quote.`,
   options: {},
-  positionals: [{ name: 'file', description: 'Quote (binary, hex, base64) or RA-TLS certificate', required: true }],
-  examples: ['mse home quote show quote.bin', 'mse home quote show ratls.pem --json'],
+  positionals: [
+    { name: 'file', description: 'Quote (binary, hex, base64) or RA-TLS certificate; - for stdin', required: true },
+  ],
+  examples: [
+    'mse home quote show quote.bin',
+    'mse home quote show ratls.pem --json',
+    'xxd -p quote.bin | mse home quote show -',
+  ],
   async run(ctx) {
     const input = await readQuoteFile(ctx.positionals[0]!);
     const q = parseQuote(input.bytes);

@@ -13,6 +13,7 @@ import { parseMeasurement } from '../../attestation/policy.js';
 import { parseQuote } from '../../attestation/quote.js';
 import { UsageError, isMseError } from '../../errors.js';
 import { readUserText, writeFileAtomic } from '../../fs/files.js';
+import { INPUT_LIMITS } from '../../fs/limits.js';
 import { PccsClient } from '../../pccs/client.js';
 import { DEFAULT_QCNL_CONF, readQcnlConfig } from '../../pccs/config.js';
 import { integerOption, requireOneOf, stringOption, type CommandContext, type CommandSpec } from '../command.js';
@@ -80,8 +81,8 @@ Exit codes: 0 accepted, 10 valid but rejected by the policy, 11 invalid.`,
   options: {
     quote: {
       type: 'string',
-      placeholder: 'FILE',
-      description: 'Quote: raw bytes, hex, base64 or an RA-TLS certificate',
+      placeholder: 'FILE|-',
+      description: 'Quote: raw bytes, hex, base64 or an RA-TLS certificate; - for stdin',
       required: true,
     },
     collateral: { type: 'string', placeholder: 'FILE', description: 'Collateral JSON (as in testvectors/dcap)' },
@@ -106,7 +107,9 @@ Exit codes: 0 accepted, 10 valid but rejected by the policy, 11 invalid.`,
     const input = await readQuoteFile(stringOption(ctx.values, 'quote')!);
     let collateral: Collateral;
     if (source === 'collateral') {
-      collateral = parseCollateralJson(await readUserText(stringOption(ctx.values, 'collateral')!, 'collateral file'));
+      collateral = parseCollateralJson(
+        await readUserText(stringOption(ctx.values, 'collateral')!, 'collateral file', INPUT_LIMITS.collateral),
+      );
     } else {
       let quote;
       try {

@@ -8,6 +8,7 @@ import { checkPinnedCertificate, pinProblemError } from '../../deploy/pinning.js
 import { assertRunning, lifecycleFacts, waitForApp } from '../../deploy/wait.js';
 import { NetworkError } from '../../errors.js';
 import { readUserFile } from '../../fs/files.js';
+import { INPUT_LIMITS } from '../../fs/limits.js';
 import { integerOption, stringOption, type CommandSpec } from '../command.js';
 import { printJson } from '../output.js';
 
@@ -41,9 +42,11 @@ certificate each get their own error and the next command to type (docs/user-gui
     const keyFile = stringOption(ctx.values, 'key');
     const body = buildConfigurationBody({
       appId: d.args.appId,
-      ...(secretsFile ? { secrets: await readUserFile(secretsFile, 'secrets file', 1024 * 1024) } : {}),
-      ...(sealedFile ? { sealedSecrets: await readUserFile(sealedFile, 'sealed secrets file', 1024 * 1024) } : {}),
-      ...(keyFile ? { codeKey: await readUserFile(keyFile, 'code key file', 1024) } : {}),
+      ...(secretsFile ? { secrets: await readUserFile(secretsFile, 'secrets file', INPUT_LIMITS.secrets) } : {}),
+      ...(sealedFile
+        ? { sealedSecrets: await readUserFile(sealedFile, 'sealed secrets file', INPUT_LIMITS.secrets) }
+        : {}),
+      ...(keyFile ? { codeKey: await readUserFile(keyFile, 'code key file', INPUT_LIMITS.key) } : {}),
     });
 
     // The state, from the engine alone: the app is never contacted before it has its configuration.

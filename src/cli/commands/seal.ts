@@ -3,7 +3,8 @@ import path from 'node:path';
 import { readX25519KeyFile } from '../../crypto/keyfiles.js';
 import { sealBox } from '../../crypto/sealedbox.js';
 import { InputError } from '../../errors.js';
-import { readUserFile } from '../../fs/files.js';
+import { readUserFile, STDIN } from '../../fs/files.js';
+import { INPUT_LIMITS } from '../../fs/limits.js';
 import { checkRatlsKeyBinding, readRatlsCertificate, verifyRatlsSignature } from '../../ratls/read.js';
 import { requireOneOf, stringOption, type CommandSpec } from '../command.js';
 import { printJson, resolveOutputPath, writeCommandOutput } from '../output.js';
@@ -14,9 +15,13 @@ const spec: CommandSpec = {
   description: `The sealed file can only be opened inside the enclave whose key it was sealed to: the enclave of a
 verified RA-TLS certificate (--cert, its report_data[32:64]) or a raw X25519 key. The input must be a JSON
 document: the enclave parses it and writes it where the app reads SEALED_SECRETS_PATH.
-If --output is an existing directory, the file <input name>.sealed is written in it.`,
+If --output is an existing directory, the file <input name>.sealed (stdin.sealed for --input -) is written in it.`,
   options: {
-    input: { type: 'string', placeholder: 'FILE', description: 'Secrets to seal (JSON), e.g. secrets_to_seal.json' },
+    input: {
+      type: 'string',
+      placeholder: 'FILE|-',
+      description: 'Secrets to seal (JSON), e.g. secrets_to_seal.json; - for stdin',
+    },
     secrets: { type: 'string', placeholder: 'FILE', description: 'Same as --input (MSE 1.2 form)' },
     cert: { type: 'string', placeholder: 'FILE', description: "The enclave's verified RA-TLS certificate (ratls.pem)" },
     'receiver-enclave': { type: 'string', placeholder: 'FILE', description: 'Same as --cert (MSE 1.3 form)' },
@@ -40,7 +45,7 @@ If --output is an existing directory, the file <input name>.sealed is written in
     const input = stringOption(ctx.values, inputFlag)!;
     const recipientFlag = requireOneOf(ctx.values, ['cert', 'receiver-enclave', 'receiver-public-key'])!;
     const recipientFile = stringOption(ctx.values, recipientFlag)!;
-    const plaintext = await readUserFile(input, 'secrets file', 16 * 1024 * 1024);
+    const plaintext = await readUserFile(input, 'secrets file', INPUT_LIMITS.secrets, { stdin: true });
     try {
       JSON.parse(plaintext.toString('utf8'));
     } catch {
@@ -57,7 +62,7 @@ If --output is an existing directory, the file <input name>.sealed is written in
     const output =
       target === undefined || target === '-'
         ? target
-        : await resolveOutputPath(target, `${path.basename(input)}.sealed`);
+        : await resolveOutputPath(target, `${input === STDIN ? 'stdin' : path.basename(input)}.sealed`);
     const written = await writeCommandOutput(ctx, output, sealed, 'sealed secrets');
     if (ctx.json) printJson(ctx, { output: written, bytes: sealed.length });
     else if (written !== '-') ctx.log.success(`sealed ${plaintext.length} bytes to ${written}`);
@@ -71,7 +76,7 @@ export default spec;
  * genuine enclave running the right code is what `mse home verify` establishes before writing ratls.pem.
  */
 async function enclaveKeyFromCertificate(file: string): Promise<Uint8Array> {
-  const cert = readRatlsCertificate(await readUserFile(file, 'RA-TLS certificate', 1024 * 1024));
+  const cert = readRatlsCertificate(await readUserFile(file, 'RA-TLS certificate', INPUT_LIMITS.certificate));
   verifyRatlsSignature(cert);
   checkRatlsKeyBinding(cert);
   return cert.x25519PublicKey;

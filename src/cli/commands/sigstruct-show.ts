@@ -6,6 +6,7 @@
 import { toHex } from '../../attestation/bytes.js';
 import { CryptoError } from '../../errors.js';
 import { readUserFile } from '../../fs/files.js';
+import { INPUT_LIMITS } from '../../fs/limits.js';
 import { parseSigstruct, verifySigstruct, type Sigstruct, type SigstructCheck } from '../../gramine/index.js';
 import type { CommandSpec } from '../command.js';
 import { printJson } from '../output.js';
@@ -95,7 +96,7 @@ the signed fields, Q1/Q2, reserved bytes zero). Exit 0 when it is valid, 4 when 
   examples: ['mse home sigstruct show app.sig', 'mse home sigstruct show app.sig --json'],
   async run(ctx) {
     const file = ctx.positionals[0]!;
-    const s = parseSigstruct(await readUserFile(file, 'SIGSTRUCT', 1024 * 1024), file);
+    const s = parseSigstruct(await readUserFile(file, 'SIGSTRUCT', INPUT_LIMITS.gramine), file);
     const check = verifySigstruct(s);
     const error = check.valid
       ? undefined

@@ -2,6 +2,7 @@
 import { readX25519KeyFile } from '../../crypto/keyfiles.js';
 import { openSealedBox, x25519PublicKey } from '../../crypto/sealedbox.js';
 import { readUserFile } from '../../fs/files.js';
+import { INPUT_LIMITS } from '../../fs/limits.js';
 import { stringOption, type CommandSpec } from '../command.js';
 import { printJson, writeCommandOutput } from '../output.js';
 
@@ -9,7 +10,7 @@ const spec: CommandSpec = {
   name: 'unseal',
   summary: 'Open a sealed box with an X25519 private key',
   options: {
-    input: { type: 'string', placeholder: 'FILE', description: 'Sealed file', required: true },
+    input: { type: 'string', placeholder: 'FILE|-', description: 'Sealed file (- for stdin)', required: true },
     'private-key': {
       type: 'string',
       placeholder: 'FILE',
@@ -20,7 +21,9 @@ const spec: CommandSpec = {
   },
   examples: ['mse home unseal --input secrets.sealed --private-key enclave.key --output secrets.json'],
   async run(ctx) {
-    const box = await readUserFile(stringOption(ctx.values, 'input')!, 'sealed file');
+    const box = await readUserFile(stringOption(ctx.values, 'input')!, 'sealed file', INPUT_LIMITS.data, {
+      stdin: true,
+    });
     const privateKey = await readX25519KeyFile(stringOption(ctx.values, 'private-key')!, 'private key');
     const plaintext = await openSealedBox(box, await x25519PublicKey(privateKey), privateKey);
     const written = await writeCommandOutput(ctx, stringOption(ctx.values, 'output'), plaintext, 'plaintext', {

@@ -11,6 +11,7 @@ import { parseMeasurement } from '../../attestation/policy.js';
 import { verifyEvidence, type ExpectedIdentity } from '../../attestation/verify-evidence.js';
 import { UsageError } from '../../errors.js';
 import { pathExists, readUserText, requireDirectory, writeFileAtomic } from '../../fs/files.js';
+import { INPUT_LIMITS } from '../../fs/limits.js';
 import { readPackage } from '../../package/read.js';
 import { simMrenclaveOfEvidence } from '../../sim/package-measurement.js';
 import { requireOneOf, stringOption, type CommandSpec } from '../command.js';
@@ -79,7 +80,7 @@ Exit codes: 0 accepted, 10 valid but rejected by the policy, 11 invalid.`,
     await requireDirectory(output, 'output directory');
     const settings = await appraisalSettings(ctx);
     const evidenceFile = stringOption(ctx.values, 'evidence')!;
-    const evidence = parseEvidence(await readUserText(evidenceFile, 'evidence file', 16 * 1024 * 1024));
+    const evidence = parseEvidence(await readUserText(evidenceFile, 'evidence file', INPUT_LIMITS.evidence));
     const expected: ExpectedIdentity = {
       ...(which === 'mrenclave'
         ? { mrenclave: parseMeasurement(stringOption(ctx.values, 'mrenclave')!, '--mrenclave') }
