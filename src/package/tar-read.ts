@@ -9,7 +9,8 @@
  *   applied; global PAX headers, sparse files and other exotic types are refused;
  * - the path is relative and canonical: no leading `/`, no `..`, no empty or `.` component (one leading
  *   `./` is tolerated and removed), no backslash or NUL, valid UTF-8, bounded length;
- * - the entry type is one the caller allows (links and devices are refused unless asked for), and links,
+ * - the entry type is one the caller allows (links, devices and FIFOs are refused unless asked for: only
+ *   image layers ask, see src/image/layers.ts), and links,
  *   devices and directories declare no content (Go's archive/tar, used by `docker load`, ignores such a
  *   size while other readers do not: the ambiguity is refused);
  * - no two entries have the same path (tar readers disagree on which one wins);
@@ -292,7 +293,7 @@ export async function indexTar(src: TarSource, archive: string, limits: TarReadL
     if (type !== 'file' && size !== 0) {
       throw corrupt(`${type} entry ${JSON.stringify(name)} declares ${size} bytes of content`);
     }
-    if (type === 'character-device' || type === 'block-device' || type === 'fifo') {
+    if ((type === 'character-device' || type === 'block-device' || type === 'fifo') && !limits.allow.includes(type)) {
       throw new InputError('ERR_PACKAGE_SPECIAL_ENTRY', `${archive}: entry ${JSON.stringify(name)} is a ${type}`, {
         hint: 'Packages hold regular files only; do not use this archive.',
       });

@@ -1,0 +1,295 @@
+/**
+ * The file system of a Docker image read straight from its docker-archive (`image.tar`), with no Docker:
+ * what a container started from the image would see, for measuring it (Gramine trusted files) offline.
+ *
+ * {@link openImageFs} reads image.tar's manifest and config (src/package/read.ts `readImageTar`), indexes
+ * every layer tar with the strict random-access indexer (src/package/tar-read.ts; only headers are read,
+ * bodies are skipped) and flattens the layers with overlay2's rules (./layers.ts). Nothing is extracted
+ * and nothing touches the host file system: paths are resolved inside the image root only.
+ *
+ * File contents are read from the archive by offset. {@link ImageFs.scan} makes one sequential pass over
+ * every layer tar: it computes each layer's SHA-256 and compares it with the config's `rootfs.diff_ids`
+ * (refusing the image on a mismatch) and, in the same pass, the SHA-256 of the files asked for, so each
+ * byte is read once and memory stays bounded by one read buffer, whatever the image size.
+ */
+import { createHash, type Hash } from 'node:crypto';
+import { InputError } from '../errors.js';
+import { DEFAULT_PACKAGE_LIMITS, readImageTar, type PackageImage, type PackageLimits } from '../package/read.js';
+import { comparePaths } from '../package/tar-write.js';
+import { indexTar, type TarSource } from '../package/tar-read.js';
+import {
+  flattenLayers,
+  resolveImagePath,
+  type ImageDirNode,
+  type ImageFileNode,
+  type ImageNode,
+  type LayerIndex,
+  type Resolved,
+} from './layers.js';
+
+export interface ImageFsLimits {
+  /** Entries in all layer tars together. Default 1 000 000. */
+  maxLayerEntries: number;
+}
+
+export const DEFAULT_IMAGE_FS_LIMITS: ImageFsLimits = { maxLayerEntries: 1_000_000 };
+
+export interface ImageStat {
+  kind: ImageNode['kind'];
+  /** Bytes of a regular file (0 otherwise). */
+  size: number;
+  /** Permission bits from the layer tar. */
+  mode: number;
+  /** Target of a symbolic link (lstat only). */
+  target?: string;
+}
+
+/** What {@link ImageFs.scan} did. */
+export interface ImageScan {
+  /** SHA-256 (lowercase hex) of each file asked for, by the path as asked. */
+  hashes: Map<string, string>;
+  /** Distinct file contents hashed (hard links and repeated paths count once). */
+  filesHashed: number;
+  /** Bytes of those contents. */
+  fileBytes: number;
+  /** Bytes of layer tars read and checked against their diff IDs. */
+  layerBytes: number;
+}
+
+/** Bytes read at a time by {@link ImageFs.scan} and file streams. */
+export const READ_CHUNK = 1 << 20;
+
+/** A source over `length` bytes of `src` from `start`. */
+function subSource(src: TarSource, start: number, length: number): TarSource {
+  return { size: length, read: (offset, len) => src.read(start + offset, Math.min(len, length - offset)) };
+}
+
+/**
+ * Serve the small sequential reads of the tar indexer (one 512-byte header at a time, bodies skipped) from
+ * a block read ahead: the headers of small files share a block, so a layer of thousands of entries costs a
+ * few hundred reads instead of thousands. Returned buffers are views of the block: read-only for callers.
+ */
+function readAhead(src: TarSource, blockSize = 64 * 1024): TarSource {
+  let start = -1;
+  let block: Buffer = Buffer.alloc(0);
+  return {
+    size: src.size,
+    async read(offset, length) {
+      if (length > blockSize) return src.read(offset, length);
+      if (offset < start || offset + length > start + block.length) {
+        start = offset;
+        block = await src.read(offset, Math.min(blockSize, src.size - offset));
+      }
+      return block.subarray(offset - start, Math.min(offset - start + length, block.length));
+    },
+  };
+}
+
+const COMPRESSED_MAGIC: [string, number[]][] = [
+  ['gzip', [0x1f, 0x8b]],
+  ['zstd', [0x28, 0xb5, 0x2f, 0xfd]],
+  ['bzip2', [0x42, 0x5a, 0x68]],
+  ['xz', [0xfd, 0x37, 0x7a, 0x58, 0x5a]],
+];
+
+function pathError(where: string, path: string, r: Exclude<Resolved, { node: ImageNode }>): InputError {
+  const why = {
+    ENOENT: `${r.at} does not exist`,
+    ENOTDIR: `${r.at} is not a directory`,
+    ELOOP: `too many symbolic links at ${r.at}`,
+  }[r.error];
+  return new InputError(
+    r.error === 'ELOOP' ? 'ERR_IMAGE_SYMLINK' : 'ERR_IMAGE_PATH_NOT_FOUND',
+    `${where}: cannot resolve ${path}: ${why}`,
+    { hint: 'The image does not hold what this needs: was it built from the right base image?' },
+  );
+}
+
+function absolute(path: string): string {
+  if (!path.startsWith('/') || path.includes('\0')) {
+    throw new InputError('ERR_IMAGE_PATH_INVALID', `image paths are absolute: ${JSON.stringify(path)}`);
+  }
+  return path;
+}
+
+/** A flattened image, read by offset from its archive. Create with {@link openImageFs}. */
+export class ImageFs {
+  /** @internal use {@link openImageFs} */
+  constructor(
+    /** Names the archive in errors, e.g. `image.tar in package_x.tar`. */
+    readonly where: string,
+    /** Manifest, config digest, layers and diff IDs of the image. */
+    readonly image: PackageImage,
+    /** Entries indexed in all layers. */
+    readonly entryCount: number,
+    private readonly root: ImageDirNode,
+    private readonly src: TarSource,
+  ) {}
+
+  /** Resolve `path` inside the image root (see `resolveImagePath`): the node and its canonical path. */
+  resolve(path: string, followLast = true): Resolved {
+    return resolveImagePath(this.root, absolute(path), followLast);
+  }
+
+  /** What `path` is, following symbolic links; undefined when it does not resolve (missing, loop, ENOTDIR). */
+  stat(path: string): ImageStat | undefined {
+    const r = this.resolve(path, true);
+    return 'node' in r ? statOf(r.node) : undefined;
+  }
+
+  /** What `path` is without following a final symbolic link; undefined when it does not resolve. */
+  lstat(path: string): ImageStat | undefined {
+    const r = this.resolve(path, false);
+    return 'node' in r ? statOf(r.node) : undefined;
+  }
+
+  /** The canonical path `path` resolves to (every symbolic link followed). Throws when it does not resolve. */
+  realpath(path: string): string {
+    const r = this.resolve(path, true);
+    if ('error' in r) throw pathError(this.where, path, r);
+    return r.path;
+  }
+
+  /** Names in the directory `path` (symbolic links followed), sorted by their UTF-8 bytes. */
+  readdir(path: string): string[] {
+    const r = this.resolve(path, true);
+    if ('error' in r) throw pathError(this.where, path, r);
+    if (r.node.kind !== 'directory') {
+      throw new InputError('ERR_IMAGE_NOT_A_DIRECTORY', `${this.where}: ${path} is not a directory`);
+    }
+    return [...r.node.children.keys()].sort(comparePaths);
+  }
+
+  private fileNode(path: string): ImageFileNode {
+    const r = this.resolve(path, true);
+    if ('error' in r) throw pathError(this.where, path, r);
+    if (r.node.kind !== 'file') {
+      throw new InputError('ERR_IMAGE_NOT_A_FILE', `${this.where}: ${path} is a ${r.node.kind}, not a regular file`);
+    }
+    return r.node;
+  }
+
+  /** The whole content of the regular file `path`, refused when larger than `maxBytes`. */
+  async readFile(path: string, maxBytes: number): Promise<Buffer> {
+    const f = this.fileNode(path);
+    if (f.size > maxBytes) {
+      throw new InputError('ERR_IMAGE_FILE_TOO_LARGE', `${this.where}: ${path} is ${f.size} bytes, over ${maxBytes}`);
+    }
+    return Buffer.from(await this.src.read(f.offset, f.size));
+  }
+
+  /** The content of the regular file `path`, in chunks of at most {@link READ_CHUNK} bytes. */
+  async *stream(path: string): AsyncGenerator<Buffer> {
+    const f = this.fileNode(path);
+    for (let pos = 0; pos < f.size; pos += READ_CHUNK) {
+      yield await this.src.read(f.offset + pos, Math.min(READ_CHUNK, f.size - pos));
+    }
+  }
+
+  /**
+   * One pass over every layer tar: check each against its diff ID (`ERR_PACKAGE_IMAGE_LAYER` on a
+   * mismatch) and hash the regular files at `paths` (symbolic links followed) on the way. Every path must
+   * resolve to a regular file (`ERR_IMAGE_PATH_NOT_FOUND`, `ERR_IMAGE_NOT_A_FILE` otherwise).
+   */
+  async scan(paths: Iterable<string>): Promise<ImageScan> {
+    const byContent = new Map<number, { node: ImageFileNode; hash: Hash; digest?: string }>();
+    const asked: [string, number][] = [];
+    for (const p of paths) {
+      const node = this.fileNode(p);
+      if (!byContent.has(node.offset)) byContent.set(node.offset, { node, hash: createHash('sha256') });
+      asked.push([p, node.offset]);
+    }
+    const perLayer = this.image.layerRegions.map(() => [] as { node: ImageFileNode; hash: Hash }[]);
+    for (const c of byContent.values()) perLayer[c.node.layer]!.push(c);
+    let layerBytes = 0;
+    let fileBytes = 0;
+    const layerDigests = new Map<number, string>(); // by region offset: a layer listed twice is read once
+    for (let i = 0; i < this.image.layerRegions.length; i++) {
+      const region = this.image.layerRegions[i]!;
+      const files = perLayer[i]!.sort((a, b) => a.node.offset - b.node.offset);
+      let digest = layerDigests.get(region.offset);
+      if (digest === undefined || files.length > 0) {
+        const layerHash = createHash('sha256');
+        let next = 0; // first file not yet complete
+        for (let pos = region.offset; pos < region.offset + region.size; pos += READ_CHUNK) {
+          const n = Math.min(READ_CHUNK, region.offset + region.size - pos);
+          const buf = await this.src.read(pos, n);
+          if (buf.length !== n) throw new InputError('ERR_PACKAGE_CORRUPT', `${this.where}: truncated layer ${i + 1}`);
+          layerHash.update(buf);
+          for (let k = next; k < files.length && files[k]!.node.offset < pos + n; k++) {
+            const f = files[k]!;
+            const s = Math.max(f.node.offset, pos);
+            const e = Math.min(f.node.offset + f.node.size, pos + n);
+            if (e > s) f.hash.update(buf.subarray(s - pos, e - pos));
+          }
+          while (next < files.length && files[next]!.node.offset + files[next]!.node.size <= pos + n) next++;
+        }
+        digest = `sha256:${layerHash.digest('hex')}`;
+        layerDigests.set(region.offset, digest);
+        layerBytes += region.size;
+      }
+      if (digest !== this.image.diffIds[i]) {
+        throw new InputError(
+          'ERR_PACKAGE_IMAGE_LAYER',
+          `${this.where}: layer ${i + 1} (${this.image.layers[i]}) hashes to ${digest}, the config says ${this.image.diffIds[i]}`,
+          { hint: 'The image archive was modified after `docker save`: do not use this package.' },
+        );
+      }
+    }
+    for (const c of byContent.values()) {
+      c.digest = c.hash.digest('hex');
+      fileBytes += c.node.size;
+    }
+    return {
+      hashes: new Map(asked.map(([p, offset]) => [p, byContent.get(offset)!.digest!])),
+      filesHashed: byContent.size,
+      fileBytes,
+      layerBytes,
+    };
+  }
+}
+
+function statOf(n: ImageNode): ImageStat {
+  return {
+    kind: n.kind,
+    size: n.kind === 'file' ? n.size : 0,
+    mode: n.mode,
+    ...(n.kind === 'symlink' ? { target: n.target } : {}),
+  };
+}
+
+/**
+ * Open the image in `src` (a docker-archive: the bytes of image.tar): read its manifest and config, index
+ * every layer strictly and flatten them. Reads tar headers only. Throws `InputError` (`ERR_PACKAGE_*` for
+ * the archive and tars, `ERR_IMAGE_*` for the layer semantics) naming the layer and the path.
+ */
+export async function openImageFs(
+  src: TarSource,
+  where: string,
+  limits: Partial<PackageLimits & ImageFsLimits> = {},
+): Promise<ImageFs> {
+  const l = { ...DEFAULT_PACKAGE_LIMITS, ...DEFAULT_IMAGE_FS_LIMITS, ...limits };
+  const image = await readImageTar(src, where, l, false);
+  const layers: LayerIndex[] = [];
+  let entryCount = 0;
+  for (let i = 0; i < image.layers.length; i++) {
+    const region = image.layerRegions[i]!;
+    const layerWhere = `layer ${i + 1} (${image.layers[i]}) of ${where}`;
+    const head = await src.read(region.offset, Math.min(8, region.size));
+    const compressed = COMPRESSED_MAGIC.find(([, magic]) => magic.every((b, k) => head[k] === b));
+    if (compressed) {
+      throw new InputError('ERR_IMAGE_LAYER_COMPRESSED', `${layerWhere} is ${compressed[0]}-compressed`, {
+        hint: "Layers are read by offset and must be plain tars, as 'docker save' writes them.",
+      });
+    }
+    const entries = await indexTar(readAhead(subSource(src, region.offset, region.size)), layerWhere, {
+      maxEntries: l.maxLayerEntries - entryCount,
+      maxEntryBytes: region.size,
+      maxTotalBytes: region.size,
+      allow: ['file', 'directory', 'symlink', 'link', 'character-device', 'block-device', 'fifo'],
+    });
+    entryCount += entries.length;
+    layers.push({ where: layerWhere, base: region.offset, entries });
+  }
+  return new ImageFs(where, image, entryCount, flattenLayers(layers), src);
+}
