@@ -41,5 +41,10 @@ export function mrsignerFromPublicKey(key: KeyObject | string | Uint8Array): Uin
   const le = Buffer.alloc(size); // big-endian n, zero-padded to key_size/8, then reversed
   n.copy(le, size - n.length);
   le.reverse();
-  return new Uint8Array(createHash('sha256').update(le).digest());
+  return mrsignerFromModulus(le);
+}
+
+/** MRSIGNER from a modulus already in SIGSTRUCT form: little-endian, key_size/8 bytes (SIGSTRUCT[128:512]). */
+export function mrsignerFromModulus(modulusLE: Uint8Array): Uint8Array {
+  return new Uint8Array(createHash('sha256').update(modulusLE).digest());
 }

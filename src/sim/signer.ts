@@ -29,25 +29,28 @@ export interface SignerKey {
   created: boolean;
 }
 
-function checkSignerKey(file: string, key: KeyObject): void {
+/**
+ * Throw unless `key` is an SGX enclave signing key: RSA-3072 with public exponent 3 (what EINIT accepts).
+ * `what` names the key in messages. `ERR_SIGNER_KEY_EXPONENT` for an RSA-3072 key with another exponent,
+ * `ERR_SIGNER_KEY_INVALID` for any other kind or size.
+ */
+export function assertSgxSigningKey(key: KeyObject, what: string): void {
   const d = key.asymmetricKeyDetails;
-  if (
-    key.asymmetricKeyType !== 'rsa' ||
-    d?.modulusLength !== SIGNER_KEY_BITS ||
-    d.publicExponent !== BigInt(SIGNER_PUBLIC_EXPONENT)
-  ) {
-    const what =
-      key.asymmetricKeyType === 'rsa'
-        ? `RSA-${d?.modulusLength ?? '?'} with e=${d?.publicExponent ?? '?'}`
-        : key.asymmetricKeyType;
+  if (key.asymmetricKeyType === 'rsa' && d?.modulusLength === SIGNER_KEY_BITS && d.publicExponent !== undefined) {
+    if (d.publicExponent === BigInt(SIGNER_PUBLIC_EXPONENT)) return;
     throw new InputError(
-      'ERR_SIGNER_KEY_INVALID',
-      `signer key ${file} is ${what}; SGX enclave signing needs RSA-3072 with e=3`,
-      {
-        hint: 'Point --signer-key at a Gramine enclave key, or at a path that does not exist yet to generate one.',
-      },
+      'ERR_SIGNER_KEY_EXPONENT',
+      `${what} is RSA-3072 with public exponent ${d.publicExponent}; SGX requires exponent 3`,
+      { hint: 'Use a Gramine enclave key (gramine-sgx-gen-private-key, or openssl genrsa -3 3072).' },
     );
   }
+  const kind =
+    key.asymmetricKeyType === 'rsa'
+      ? `RSA-${d?.modulusLength ?? '?'} with e=${d?.publicExponent ?? '?'}`
+      : key.asymmetricKeyType;
+  throw new InputError('ERR_SIGNER_KEY_INVALID', `${what} is ${kind}; SGX enclave signing needs RSA-3072 with e=3`, {
+    hint: 'Use a Gramine enclave key: RSA-3072 with public exponent 3 (gramine-sgx-gen-private-key makes one).',
+  });
 }
 
 function loaded(privateKey: KeyObject, created: boolean): SignerKey {
@@ -87,7 +90,7 @@ function parseSignerKey(file: string, pem: Buffer): KeyObject {
  */
 export async function loadSignerKey(file: string): Promise<SignerKey> {
   const key = parseSignerKey(file, await readUserFile(file, 'signer key', 1024 * 1024));
-  checkSignerKey(file, key);
+  assertSgxSigningKey(key, `signer key ${file}`);
   return loaded(key, false);
 }
 
