@@ -186,12 +186,34 @@ export class ImageFs {
     }
   }
 
+  private readonly buffers: Buffer[] = [];
+
+  /** Bytes [pos, min(pos + READ_CHUNK, end)) into reusable buffer `which` (0 or 1). */
+  private async readChunk(pos: number, end: number, which: number): Promise<Buffer> {
+    const n = Math.min(READ_CHUNK, end - pos);
+    if (!this.src.readInto) return this.src.read(pos, n);
+    const buf = (this.buffers[which] ??= Buffer.allocUnsafe(READ_CHUNK)).subarray(0, n);
+    return buf.subarray(0, await this.src.readInto(pos, buf));
+  }
+
   /**
    * One pass over every layer tar: check each against its diff ID (`ERR_PACKAGE_IMAGE_LAYER` on a
    * mismatch) and hash the regular files at `paths` (symbolic links followed) on the way. Every path must
    * resolve to a regular file (`ERR_IMAGE_PATH_NOT_FOUND`, `ERR_IMAGE_NOT_A_FILE` otherwise).
    */
   async scan(paths: Iterable<string>): Promise<ImageScan> {
+    if (this.scanning) throw new Error('ImageFs.scan is not reentrant'); // it reuses its read buffers
+    this.scanning = true;
+    try {
+      return await this.scanLayers(paths);
+    } finally {
+      this.scanning = false;
+    }
+  }
+
+  private scanning = false;
+
+  private async scanLayers(paths: Iterable<string>): Promise<ImageScan> {
     const byContent = new Map<number, { node: ImageFileNode; hash: Hash; digest?: string }>();
     const asked: [string, number][] = [];
     for (const p of paths) {
@@ -211,10 +233,16 @@ export class ImageFs {
       if (digest === undefined || files.length > 0) {
         const layerHash = createHash('sha256');
         let next = 0; // first file not yet complete
-        for (let pos = region.offset; pos < region.offset + region.size; pos += READ_CHUNK) {
-          const n = Math.min(READ_CHUNK, region.offset + region.size - pos);
-          const buf = await this.src.read(pos, n);
-          if (buf.length !== n) throw new InputError('ERR_PACKAGE_CORRUPT', `${this.where}: truncated layer ${i + 1}`);
+        const end = region.offset + region.size;
+        // Two buffers: the next chunk is read while this one is hashed.
+        let pending = end > region.offset ? this.readChunk(region.offset, end, 0) : undefined;
+        for (let pos = region.offset, turn = 0; pos < end; pos += READ_CHUNK, turn ^= 1) {
+          const buf = await pending!;
+          const n = buf.length;
+          if (n !== Math.min(READ_CHUNK, end - pos)) {
+            throw new InputError('ERR_PACKAGE_CORRUPT', `${this.where}: truncated layer ${i + 1}`);
+          }
+          pending = pos + n < end ? this.readChunk(pos + n, end, turn ^ 1) : undefined;
           layerHash.update(buf);
           for (let k = next; k < files.length && files[k]!.node.offset < pos + n; k++) {
             const f = files[k]!;

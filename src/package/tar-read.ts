@@ -55,28 +55,42 @@ export const MAX_TRAILER = 64 * 1024;
 export interface TarSource {
   size: number;
   read(offset: number, length: number): Promise<Buffer>;
+  /**
+   * Optional: fill `target` with the bytes from `offset` (fewer at the end of the source); resolves with
+   * the number of bytes copied. Lets long sequential reads reuse one buffer.
+   */
+  readInto?(offset: number, target: Buffer): Promise<number>;
 }
 
 /** A source over bytes in memory. */
 export function bufferSource(buf: Buffer): TarSource {
-  return { size: buf.length, read: async (offset, length) => buf.subarray(offset, offset + length) };
+  return {
+    size: buf.length,
+    read: async (offset, length) => buf.subarray(offset, offset + length),
+    readInto: async (offset, target) => buf.copy(target, 0, offset, Math.min(buf.length, offset + target.length)),
+  };
 }
 
 /** A source over `length` bytes of an open file starting at `start`. */
 export function fileSource(fh: FileHandle, start: number, length: number): TarSource {
+  const readInto = async (offset: number, target: Buffer): Promise<number> => {
+    const n = Math.max(0, Math.min(target.length, length - offset));
+    let done = 0;
+    while (done < n) {
+      const { bytesRead } = await fh.read(target, done, n - done, start + offset + done);
+      if (bytesRead === 0) break;
+      done += bytesRead;
+    }
+    return done;
+  };
   return {
     size: length,
     async read(offset, len) {
-      const n = Math.max(0, Math.min(len, length - offset));
-      const buf = Buffer.alloc(n);
-      let done = 0;
-      while (done < n) {
-        const { bytesRead } = await fh.read(buf, done, n - done, start + offset + done);
-        if (bytesRead === 0) break;
-        done += bytesRead;
-      }
-      return done === n ? buf : buf.subarray(0, done);
+      const buf = Buffer.alloc(Math.max(0, Math.min(len, length - offset)));
+      const done = await readInto(offset, buf);
+      return done === buf.length ? buf : buf.subarray(0, done);
     },
+    readInto,
   };
 }
 
