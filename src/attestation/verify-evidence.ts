@@ -32,12 +32,24 @@ export interface ExpectedIdentity {
   minIsvSvn?: number;
 }
 
+/** A check on how the expected MRENCLAVE was obtained, and facts for the JSON verdict. */
+export interface MeasurementExplanation {
+  check: Check;
+  details: Record<string, unknown>;
+}
+
 export interface EvidenceVerificationInput {
   evidence: Evidence;
   expected?: ExpectedIdentity;
   policy?: Partial<Policy>;
   at: Date;
   trustedRoots?: Uint8Array[];
+  /**
+   * Called with the quote's MRENCLAVE (hex; null when the quote was unreadable) once it is known: a check
+   * saying what the expected value covers and, when they differ, why (SGX packages: the differing
+   * manifest entries). Must be pure.
+   */
+  explainMeasurement?: (quotedMrenclave: string | null) => MeasurementExplanation;
 }
 
 /** A verdict on evidence: the quote verdict plus the certificate and signer-key checks. */
@@ -47,6 +59,8 @@ export interface EvidenceVerdict extends Verdict {
   signerKeyMrsigner: string | null;
   /** `platform` as the evidence declares it (MSE's evidence has none: sgx). */
   declaredPlatform: 'sgx' | 'sim';
+  /** From {@link EvidenceVerificationInput.explainMeasurement}, when given. */
+  measurement?: Record<string, unknown>;
 }
 
 function check(id: string, stage: 'ratls' | 'identity', title: string, fn: () => string | void): Check {
@@ -163,6 +177,8 @@ export function verifyEvidence(input: EvidenceVerificationInput): EvidenceVerdic
       }
     }),
   ];
+  const explained = input.explainMeasurement?.(verdict.mrenclave);
+  if (explained) post.push(explained.check);
   const declaredPlatform = e.platform ?? 'sgx';
   const warnings = [...verdict.warnings];
   if (declaredPlatform === 'sim' && verdict.trustAnchor?.kind === 'intel') {
@@ -196,5 +212,6 @@ export function verifyEvidence(input: EvidenceVerificationInput): EvidenceVerdic
       : null,
     signerKeyMrsigner,
     declaredPlatform,
+    ...(explained ? { measurement: explained.details } : {}),
   };
 }

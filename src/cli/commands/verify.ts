@@ -8,28 +8,29 @@ import path from 'node:path';
 import type { Evidence } from '../../attestation/evidence.js';
 import { parseEvidence } from '../../attestation/evidence.js';
 import { parseMeasurement } from '../../attestation/policy.js';
-import { verifyEvidence, type ExpectedIdentity } from '../../attestation/verify-evidence.js';
+import {
+  verifyEvidence,
+  type EvidenceVerificationInput,
+  type ExpectedIdentity,
+} from '../../attestation/verify-evidence.js';
 import { UsageError } from '../../errors.js';
 import { pathExists, readUserText, requireDirectory, writeFileAtomic } from '../../fs/files.js';
+import { explainGramineMeasurement } from '../../sgx/explain.js';
+import { measureGraminePackage } from '../../sgx/package-measurement.js';
 import { simMrenclaveOfPackageFile } from '../../sim/package-measurement.js';
-import { requireOneOf, stringOption, type CommandSpec } from '../command.js';
+import { requireOneOf, stringOption, type CommandContext, type CommandSpec } from '../command.js';
 import { POLICY_OPTIONS, appraisalSettings, reportVerdict } from '../attestation-options.js';
 
 /**
- * The MRENCLAVE a package must produce with the evidence's input_args. Simulated platform: recomputed
- * offline (docs/measurement.md). Real SGX: Gramine's measurement needs Gramine's signer, which this
- * build does not ship, so the expected value must be given with --mrenclave.
+ * The MRENCLAVE a package must produce with the evidence's input_args, recomputed offline with no Docker.
+ * Simulated platform: the sim construction (docs/measurement.md). Real SGX: Gramine's measurement of our
+ * enclave manifest over the package's image (docs/sgx.md), with an explanation of any mismatch.
  */
-async function measurePackage(file: string, evidence: Evidence): Promise<Uint8Array> {
-  if (evidence.platform !== 'sim') {
-    throw new UsageError(
-      'ERR_PACKAGE_MEASUREMENT_UNAVAILABLE',
-      `--package: measuring a package for real SGX (Gramine) is not available in this build`,
-      {
-        hint: "Compute the MRENCLAVE with Gramine's gramine-sgx-sign and pass it with --mrenclave HEX.",
-      },
-    );
-  }
+async function measurePackage(
+  ctx: CommandContext,
+  file: string,
+  evidence: Evidence,
+): Promise<{ mrenclave: Uint8Array; explain?: EvidenceVerificationInput['explainMeasurement'] }> {
   const a = evidence.inputArgs;
   if (a.expirationDate === null) {
     throw new UsageError(
@@ -37,14 +38,23 @@ async function measurePackage(file: string, evidence: Evidence): Promise<Uint8Ar
       'evidence input_args.expiration_date is null: cannot measure the package',
     );
   }
-  return simMrenclaveOfPackageFile(file, {
+  const args = {
     size: a.size,
     subject: a.subject,
     san: a.subjectAlternativeName,
     appId: a.appId,
     application: a.application,
     expiration: a.expirationDate,
-  });
+  };
+  if (evidence.platform === 'sim') return { mrenclave: await simMrenclaveOfPackageFile(file, args) };
+  const started = performance.now();
+  const m = await measureGraminePackage(file, args);
+  const seconds = (performance.now() - started) / 1000;
+  ctx.log.info(
+    `measured the package for SGX in ${seconds.toFixed(2)} s: ${m.stats.filesHashed} files hashed ` +
+      `(${(m.stats.fileBytes / 1e6).toFixed(1)} MB), ${(m.stats.layerBytes / 1e6).toFixed(1)} MB of layers checked`,
+  );
+  return { mrenclave: m.mrenclave, explain: explainGramineMeasurement(m, evidence) };
 }
 
 const spec: CommandSpec = {
@@ -79,11 +89,12 @@ On acceptance OUTPUT/ratls.pem is written. Exit codes: 0 accepted, 10 valid but 
     const settings = await appraisalSettings(ctx);
     const evidenceFile = stringOption(ctx.values, 'evidence')!;
     const evidence = parseEvidence(await readUserText(evidenceFile, 'evidence file', 16 * 1024 * 1024));
+    const measured =
+      which === 'mrenclave'
+        ? { mrenclave: parseMeasurement(stringOption(ctx.values, 'mrenclave')!, '--mrenclave') }
+        : await measurePackage(ctx, stringOption(ctx.values, 'package')!, evidence);
     const expected: ExpectedIdentity = {
-      mrenclave:
-        which === 'mrenclave'
-          ? parseMeasurement(stringOption(ctx.values, 'mrenclave')!, '--mrenclave')
-          : await measurePackage(stringOption(ctx.values, 'package')!, evidence),
+      mrenclave: measured.mrenclave,
       ...(settings.policy.mrSigner ? { mrsigner: settings.policy.mrSigner } : {}),
       ...(settings.policy.isvProdId !== undefined ? { isvProdId: settings.policy.isvProdId } : {}),
       ...(settings.policy.minIsvSvn !== undefined ? { minIsvSvn: settings.policy.minIsvSvn } : {}),
@@ -97,6 +108,7 @@ On acceptance OUTPUT/ratls.pem is written. Exit codes: 0 accepted, 10 valid but 
       policy: settings.policy,
       at: settings.at,
       trustedRoots: settings.trustedRoots,
+      ...(measured.explain ? { explainMeasurement: measured.explain } : {}),
     });
     let written: string | undefined;
     if (verdict.accepted) {
