@@ -116,6 +116,18 @@ export const COMMANDS: CommandEntry[] = [
     load: () => import('./commands/quote-verify.js'),
   },
   {
+    name: 'measure',
+    role: 'tools',
+    summary: 'Compute MRENCLAVE from a Gramine manifest and libpal (gramine-sgx-sign without Gramine)',
+    load: () => import('./commands/measure.js'),
+  },
+  {
+    name: 'sigstruct show',
+    role: 'tools',
+    summary: 'Decode an SGX SIGSTRUCT (.sig): fields, MRENCLAVE, MRSIGNER, signature check',
+    load: () => import('./commands/sigstruct-show.js'),
+  },
+  {
     name: 'keygen',
     role: 'tools',
     summary: 'Generate a Fernet, X25519 or AES key file',

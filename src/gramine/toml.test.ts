@@ -36,7 +36,10 @@ describe('dumpToml (tomli_w 1.0.0 layout)', () => {
 
   it('arrays multi-line with 4-space indent and trailing comma, nested arrays indented further', () => {
     assert.equal(dumpToml(t(['a', []])), 'a = []\n');
-    assert.equal(dumpToml(t(['a', [1n, [2n, []], 'x']])), 'a = [\n    1,\n    [\n        2,\n        [],\n    ],\n    "x",\n]\n');
+    assert.equal(
+      dumpToml(t(['a', [1n, [2n, []], 'x']])),
+      'a = [\n    1,\n    [\n        2,\n        [],\n    ],\n    "x",\n]\n',
+    );
   });
 
   it('arrays of tables inline when every element fits in 100 characters, else [[…]] blocks', () => {
@@ -73,15 +76,35 @@ describe('parseManifestToml (what tomli gives, or a clear refusal)', () => {
     assert.deepEqual(plain(doc), {
       table: [
         ['z', 1n],
-        ['b', { table: [['x', 31n], ['c', { table: [['q', 0n]] }]] }],
-        ['a', { table: [['y', 1000n], ['w', 15n], ['v', 5n]] }],
+        [
+          'b',
+          {
+            table: [
+              ['x', 31n],
+              ['c', { table: [['q', 0n]] }],
+            ],
+          },
+        ],
+        [
+          'a',
+          {
+            table: [
+              ['y', 1000n],
+              ['w', 15n],
+              ['v', 5n],
+            ],
+          },
+        ],
       ],
     });
   });
 
   it('reads text as Python does: UTF-8, universal newlines (CRLF and CR), no BOM', () => {
     assert.deepEqual(plain(parseManifestToml(Buffer.from('a = """x\r\ny\rz"""\r\nb = 1\r'))), {
-      table: [['a', 'x\ny\nz'], ['b', 1n]],
+      table: [
+        ['a', 'x\ny\nz'],
+        ['b', 1n],
+      ],
     });
     assert.throws(() => parseManifestToml(Buffer.from([0x61, 0x3d, 0x22, 0xff, 0x22])), {
       code: 'ERR_GRAMINE_MANIFEST_ENCODING',
@@ -168,7 +191,10 @@ function generator(seed: number): () => TomlTable {
   const str = (chars: string[], max: number): string =>
     Array.from({ length: Math.floor(r() * max) }, () => pick(chars)).join('');
   const key = (): string => {
-    const k = r() < 0.6 ? pick(['uri', 'path', 'sha256', 'a', 'b', 'log_level', 'x-y']) + str(['a', '1'], 3) : str(KEY_CHARS, 6);
+    const k =
+      r() < 0.6
+        ? pick(['uri', 'path', 'sha256', 'a', 'b', 'log_level', 'x-y']) + str(['a', '1'], 3)
+        : str(KEY_CHARS, 6);
     return /^(?:0|[1-9][0-9]*)$/.test(k) ? `k${k}` : k; // integer-like keys are refused by design
   };
   const scalar = (): TomlValue => {
@@ -250,13 +276,19 @@ print(json.dumps([tomli_w.dumps(build(d)) for d in json.load(sys.stdin)]))`,
       docs.map(tagged),
     );
     docs.forEach((d, i) => assert.equal(dumpToml(d), out[i], `document ${1000 + i}`));
+    assert.ok(
+      out.some((o) => o.includes('[[')) &&
+        out.some((o) => /= \[\n {4}\{/.test(o)) &&
+        out.some((o) => o.includes('\\u00')),
+      'the documents exercise both array-of-tables forms and \\uXXXX escapes',
+    );
   });
 
   it('tomli accepts and refuses the same manifests as our reader, and re-dumps them identically', () => {
     const cases = [
       'a.b.c = 1\n[x]\ny = "z"\n[[x.arr]]\nk = 1\n[[x.arr]]\nk = 2\n',
       'a = { b = [\n1,\n2,\n] }\nc = [ { d = 1 }, { d = 2 } ]\n',
-      'a = """\\\n   x\ty"""\nb = \'lit\\eral\'\nc = \'\'\'ml\nlit\'\'\'\n',
+      "a = \"\"\"\\\n   x\ty\"\"\"\nb = 'lit\\eral'\nc = '''ml\nlit'''\n",
       '"quoted.key" = 1\n\'lit key\' = 2\na."b c".d = 3\n',
       'a = 0xDEAD_beef\nb = 0o777\nc = 0b1010\nd = +99\ne = -0\nf = 1_2_3\n',
       'a = "\\u00e9\\U0001F600\\t\\"\\\\"\n',

@@ -5,8 +5,21 @@ import assert from 'node:assert/strict';
 import { createPrivateKey } from 'node:crypto';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { assertBoundaries, ConfinedTestSource, gramineCases, type Boundary } from '../testing/gramine.js';
-import { computeMrenclave, gramineSign, parseSigstruct, signSigstruct, sigstructSigningData, verifySigstruct } from './index.js';
+import {
+  assertBoundaries,
+  ConfinedTestSource,
+  expectedAreas,
+  gramineCases,
+  type Boundary,
+} from '../testing/gramine.js';
+import {
+  computeMrenclave,
+  gramineSign,
+  parseSigstruct,
+  signSigstruct,
+  sigstructSigningData,
+  verifySigstruct,
+} from './index.js';
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 
@@ -17,6 +30,7 @@ for (const c of gramineCases()) {
       const m = computeMrenclave(c.finalManifest, c.libpal, {
         onBoundary: (label, bytesHashed, sha256) => boundaries.push({ label, bytesHashed, sha256 }),
       });
+      assert.deepEqual(m.areas, expectedAreas(c), 'memory layout');
       assertBoundaries(c, boundaries);
       assert.equal(hex(m.mrenclave), c.mrenclave);
       assert.equal(m.bytesHashed, boundaries[boundaries.length - 1]!.bytesHashed);

@@ -35,7 +35,10 @@ export function gramineCases(): GramineCase[] {
     const read = (...p: string[]): Uint8Array => readVector('gramine', c.case, ...p);
     const params = JSON.parse(readVectorText('gramine', c.case, 'input', 'params.json')) as { date: string };
     // Integers beyond 2^53 (the 64-bit masks) are kept as decimal strings.
-    const expectedText = readVectorText('gramine', c.case, 'expected', 'expected.json').replace(/: ([0-9]{16,})/g, ': "$1"');
+    const expectedText = readVectorText('gramine', c.case, 'expected', 'expected.json').replace(
+      /: ([0-9]{16,})/g,
+      ': "$1"',
+    );
     const expected = JSON.parse(expectedText) as {
       sigstruct_fields: Record<string, string | number>;
     };
@@ -72,6 +75,28 @@ export function expectedBoundaries(c: GramineCase): Boundary[] {
     label: b.after,
     bytesHashed: b.bytes_hashed,
     sha256: b.sha256_of_prefix,
+  }));
+}
+
+/** The memory areas Gramine's signer measured, in order (`layout.json`). */
+export function expectedAreas(
+  c: GramineCase,
+): { desc: string; addr: number; size: number; flags: number; measured: boolean }[] {
+  const layout = JSON.parse(readVectorText('gramine', c.name, 'expected', 'layout.json')) as {
+    areas_in_measurement_order: {
+      desc: string;
+      addr: string;
+      size: string;
+      secinfo_flags: string;
+      measured_eextend: boolean;
+    }[];
+  };
+  return layout.areas_in_measurement_order.map((a) => ({
+    desc: a.desc,
+    addr: Number(a.addr),
+    size: Number(a.size),
+    flags: Number(a.secinfo_flags),
+    measured: a.measured_eextend,
   }));
 }
 

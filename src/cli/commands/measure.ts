@@ -1,0 +1,193 @@
+/**
+ * `mse home measure`: an enclave's identity before it runs. `--manifest FILE --libpal FILE` is
+ * `gramine-sgx-sign` without Python or Gramine: the manifest is finalized (defaults, trusted files hashed,
+ * `file:` URIs relative to the manifest's folder), measured with the PAL, and optionally signed.
+ *
+ * Seam: `measure --package` (MRENCLAVE of an mse-home SGX package) is another mode of this command; it
+ * shares {@link reportMeasurement} and plugs in where `run` checks which mode was asked for.
+ */
+import path from 'node:path';
+import { UsageError } from '../../errors.js';
+import { readUserFile, writeFileAtomic, requireDirectory } from '../../fs/files.js';
+import {
+  gramineSign,
+  HostFileSource,
+  parsePalElf,
+  sigstructDate,
+  type EnclaveAttributes,
+} from '../../gramine/index.js';
+import { loadSignerKey } from '../../sim/signer.js';
+import { stringOption, type CommandContext, type CommandSpec } from '../command.js';
+import { printJson } from '../output.js';
+
+/** Largest manifest and libpal read (a libpal is well under 1 MiB; manifests list files, a few MiB at most). */
+const MAX_INPUT = 64 * 1024 * 1024;
+
+const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
+
+/** Today's date as `YYYY-MM-DD` in local time (what `gramine-sgx-sign` records without `--date`). */
+function today(): string {
+  const d = new Date();
+  const pad = (n: number): string => String(n).padStart(2, '0');
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}`;
+}
+
+function sizeText(bytes: number): string {
+  for (const [unit, scale] of [
+    ['G', 2 ** 30],
+    ['M', 2 ** 20],
+    ['K', 2 ** 10],
+  ] as const) {
+    if (bytes % scale === 0) return `${bytes / scale}${unit}`;
+  }
+  return `${bytes}`;
+}
+
+export interface MeasurementReport {
+  mrenclave: Uint8Array;
+  mrsigner?: Uint8Array;
+  attributes: EnclaveAttributes;
+  trustedFiles: number;
+  outputManifest?: string;
+  sigfile?: string;
+  date?: string;
+}
+
+/** Print a measurement: `mrenclave`/`mrsigner` lines on stdout, or the JSON envelope with `--json`. */
+export function reportMeasurement(ctx: CommandContext, r: MeasurementReport): void {
+  const a = r.attributes;
+  if (ctx.json) {
+    printJson(ctx, {
+      mrenclave: hex(r.mrenclave),
+      ...(r.mrsigner ? { mrsigner: hex(r.mrsigner) } : {}),
+      enclaveSize: a.enclaveSize,
+      maxThreads: a.maxThreads,
+      edmm: a.edmm,
+      debug: a.debug,
+      isvProdId: a.isvProdId,
+      isvSvn: a.isvSvn,
+      trustedFiles: r.trustedFiles,
+      ...(r.outputManifest ? { outputManifest: r.outputManifest } : {}),
+      ...(r.sigfile ? { sigfile: r.sigfile, date: r.date } : {}),
+    });
+    return;
+  }
+  ctx.log.info(
+    `enclave: ${sizeText(a.enclaveSize)}, ${a.maxThreads} threads, EDMM ${a.edmm ? 'on' : 'off'}, ` +
+      `${a.debug ? 'DEBUG' : 'production'}, ISV prod ID ${a.isvProdId}, SVN ${a.isvSvn}, ${r.trustedFiles} trusted files`,
+  );
+  ctx.stdout.write(`mrenclave: ${hex(r.mrenclave)}\n`);
+  if (r.mrsigner) ctx.stdout.write(`mrsigner:  ${hex(r.mrsigner)}\n`);
+}
+
+/** An output must not replace an input or the other output. */
+function checkOutputs(outputs: [string, string | undefined][], all: [string, string | undefined][]): void {
+  for (const [flag, file] of outputs) {
+    if (file === undefined) continue;
+    const clash = all.find(([other, f]) => other !== flag && f !== undefined && path.resolve(f) === path.resolve(file));
+    if (clash) {
+      throw new UsageError('ERR_CONFLICTING_OPTIONS', `--${flag} and --${clash[0]} name the same file ${file}`, {
+        hint: 'Write the final manifest and the SIGSTRUCT to files of their own.',
+      });
+    }
+  }
+}
+
+async function measureManifest(ctx: CommandContext, manifestFile: string): Promise<void> {
+  const libpalFile = stringOption(ctx.values, 'libpal');
+  if (libpalFile === undefined) {
+    throw new UsageError('ERR_MISSING_OPTION', 'missing --libpal for measure --manifest', {
+      hint: 'Pass Gramine’s SGX PAL, e.g. --libpal /usr/lib/x86_64-linux-gnu/gramine/sgx/libpal.so.',
+    });
+  }
+  const outputManifest = stringOption(ctx.values, 'output-manifest');
+  const keyFile = stringOption(ctx.values, 'key');
+  const sigfile = stringOption(ctx.values, 'sigfile');
+  const dateOption = stringOption(ctx.values, 'date');
+  if (keyFile === undefined && (sigfile !== undefined || dateOption !== undefined)) {
+    throw new UsageError('ERR_MISSING_OPTION', `--${sigfile !== undefined ? 'sigfile' : 'date'} needs --key`, {
+      hint: 'Give --key PEM to sign a SIGSTRUCT.',
+    });
+  }
+  if (keyFile !== undefined && sigfile === undefined) {
+    throw new UsageError('ERR_MISSING_OPTION', '--key needs --sigfile FILE (where the SIGSTRUCT goes)', {
+      hint: 'Add --sigfile app.sig.',
+    });
+  }
+  const outputs: [string, string | undefined][] = [
+    ['output-manifest', outputManifest],
+    ['sigfile', sigfile],
+  ];
+  checkOutputs(outputs, [['manifest', manifestFile], ['libpal', libpalFile], ['key', keyFile], ...outputs]);
+  for (const out of [outputManifest, sigfile]) {
+    if (out !== undefined) await requireDirectory(path.dirname(path.resolve(out)), 'output directory');
+  }
+
+  // Everything cheap is checked before files are hashed: key, PAL, then the manifest itself.
+  const key = keyFile === undefined ? undefined : await loadSignerKey(keyFile);
+  const date = keyFile === undefined ? undefined : (dateOption ?? today());
+  if (date !== undefined) sigstructDate(date);
+  const libpal = await readUserFile(libpalFile, 'libpal', MAX_INPUT);
+  parsePalElf(libpal, libpalFile);
+  const manifest = await readUserFile(manifestFile, 'Gramine manifest', MAX_INPUT);
+  const source = new HostFileSource(path.dirname(path.resolve(manifestFile)));
+
+  const done = ctx.log.phase('finalizing and measuring the manifest');
+  const r = await gramineSign(manifest, source, libpal, { ...(key ? { key: key.privateKey, date } : {}) });
+  const hashed = r.manifest.trustedFiles.filter((t) => t.hashed).length + (r.manifest.entrypoint.hashed ? 1 : 0);
+  done(`${hashed} files hashed`);
+
+  if (outputManifest !== undefined) {
+    await writeFileAtomic(outputManifest, r.manifest.bytes);
+    ctx.log.success(`final manifest written to ${outputManifest}`);
+  }
+  if (sigfile !== undefined && r.sigstruct) {
+    await writeFileAtomic(sigfile, r.sigstruct);
+    ctx.log.success(`SIGSTRUCT (date ${date}) written to ${sigfile}`);
+  }
+  reportMeasurement(ctx, {
+    mrenclave: r.measurement.mrenclave,
+    ...(r.mrsigner ? { mrsigner: r.mrsigner } : {}),
+    attributes: r.manifest.attributes,
+    trustedFiles: r.manifest.trustedFiles.length,
+    ...(outputManifest ? { outputManifest } : {}),
+    ...(sigfile ? { sigfile, date: date! } : {}),
+  });
+}
+
+const spec: CommandSpec = {
+  name: 'measure',
+  summary: "Compute an enclave's MRENCLAVE from a Gramine manifest and libpal (gramine-sgx-sign without Gramine)",
+  description: `--manifest FILE --libpal FILE does what Gramine's gramine-sgx-sign does, with no Python and no
+Gramine: the manifest is finalized (Gramine's defaults, loader.entrypoint and every trusted file hashed,
+directories expanded), written with --output-manifest exactly as Gramine writes it, and measured with the
+PAL. file: URIs that are relative are resolved from the manifest's folder; absolute ones are host paths.
+With --key (RSA-3072, public exponent 3), the SIGSTRUCT is signed and written to --sigfile, dated --date
+(default: today). MRENCLAVE (and MRSIGNER) are printed on stdout. See docs/measurement.md.`,
+  options: {
+    manifest: { type: 'string', placeholder: 'FILE', description: 'Gramine manifest (TOML, already rendered)' },
+    libpal: { type: 'string', placeholder: 'FILE', description: 'Gramine’s SGX PAL, libpal.so' },
+    'output-manifest': {
+      type: 'string',
+      placeholder: 'FILE',
+      description: 'Write the final manifest (.manifest.sgx) here',
+    },
+    key: { type: 'string', placeholder: 'PEM', description: 'Enclave signing key: also sign a SIGSTRUCT' },
+    date: { type: 'string', placeholder: 'YYYY-MM-DD', description: 'SIGSTRUCT date (with --key; default today)' },
+    sigfile: { type: 'string', placeholder: 'FILE', description: 'Write the SIGSTRUCT here (with --key)' },
+  },
+  examples: [
+    'mse home measure --manifest app.manifest --libpal /usr/lib/x86_64-linux-gnu/gramine/sgx/libpal.so',
+    'mse home measure --manifest app.manifest --libpal libpal.so --output-manifest app.manifest.sgx --key enclave-key.pem --date 2025-01-15 --sigfile app.sig --json',
+  ],
+  async run(ctx) {
+    const manifest = stringOption(ctx.values, 'manifest');
+    if (manifest === undefined) {
+      throw new UsageError('ERR_MISSING_OPTION', "missing --manifest for 'mse home measure'", {
+        hint: "Run 'mse home measure --help' for usage.",
+      });
+    }
+    await measureManifest(ctx, manifest);
+  },
+};
+export default spec;
