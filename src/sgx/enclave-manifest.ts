@@ -109,16 +109,30 @@ export function parseArgvFile(bytes: Uint8Array): string[] | undefined {
   }
 }
 
-/** The enclave's argv for spawn arguments `args` (MSE's `mse-run` order, then the fixed host and port). */
+function spawnArgError(field: string, message: string): InputError {
+  return new InputError('ERR_SGX_ARGUMENT', `spawn argument ${field} ${message}: no enclave can run with it`, {
+    hint: 'The spawn arguments (evidence.json input_args) are malformed or were altered.',
+  });
+}
+
+/**
+ * The enclave's argv for spawn arguments `args` (MSE's `mse-run` order, then the fixed host and port).
+ * Throws `ERR_SGX_ARGUMENT` for an argument no enclave can run with: a string with a NUL character (argv
+ * strings end at NUL) or not well-formed Unicode, a size that is not a power of two of MiB (SGX), an
+ * expiration that is not a positive integer.
+ */
 export function enclaveArgv(args: InputArgs): string[] {
   for (const [field, value] of Object.entries(args)) {
     if (typeof value === 'string' && (value.includes('\0') || /[\uD800-\uDFFF]/u.test(value))) {
-      throw argError(`args.${field}`, 'holds a NUL byte or is not well-formed Unicode');
+      throw spawnArgError(field, 'holds a NUL character or is not well-formed Unicode');
     }
   }
-  for (const field of ['size', 'expiration'] as const) {
-    if (!Number.isSafeInteger(args[field]) || args[field] < 1)
-      throw argError(`args.${field}`, 'must be a positive integer');
+  const size = args.size;
+  if (!Number.isSafeInteger(size) || size < 1 || size > 2 ** 30 || (size & (size - 1)) !== 0) {
+    throw spawnArgError('size', `= ${size} MiB is not a power of two`);
+  }
+  if (!Number.isSafeInteger(args.expiration) || args.expiration < 1) {
+    throw spawnArgError('expiration', `= ${args.expiration} is not a positive Unix time`);
   }
   return [NODE, BOOTSTRAP, ...toEnclaveArgv(args), '--host', ENCLAVE_HOST, '--port', String(ENCLAVE_PORT)];
 }
@@ -141,8 +155,8 @@ const table = (entries: [string, TomlValue][]): TomlTable => new Map(entries);
  * The enclave manifest (template {@link MANIFEST_TEMPLATE_VERSION}) for `codeFiles` run with `args` in
  * `image`. Pure. Throws `ERR_SGX_TEMPLATE_VERSION` for an image built for another template,
  * `ERR_SGX_IMAGE_INCOMPLETE` naming the first missing piece, `ERR_SGX_IMAGE_LAYOUT` when the image
- * already holds {@link ENCLAVE_DIR}, `ERR_MEASUREMENT_INPUT` for arguments or code paths that cannot be
- * written into the manifest.
+ * already holds {@link ENCLAVE_DIR}, `ERR_SGX_ARGUMENT` for spawn arguments no enclave can run with
+ * ({@link enclaveArgv}), `ERR_MEASUREMENT_INPUT` for code paths that cannot be written into the manifest.
  */
 export function enclaveManifest(input: EnclaveManifestInput): EnclaveManifest {
   if (input.templateVersion !== MANIFEST_TEMPLATE_VERSION) {

@@ -12,7 +12,7 @@ import type { Evidence } from '../attestation/evidence.js';
 import type { Check } from '../attestation/appraise.js';
 import type { MeasurementExplanation } from '../attestation/verify-evidence.js';
 import { computeMrenclave, readFinalManifest } from '../gramine/index.js';
-import { isMseError } from '../errors.js';
+import { isMseError, type MseError } from '../errors.js';
 import { describeDifference, diffManifests, type ManifestDifference } from './manifest-diff.js';
 import type { GramineMeasurement } from './package-measurement.js';
 
@@ -103,4 +103,24 @@ export function explainGramineMeasurement(
       'Each entry names what the enclave runs differently from the package and input_args: a changed file, argument or setting.',
     );
   };
+}
+
+/**
+ * The explanation when input_args cannot be measured at all (`ERR_SGX_ARGUMENT`, e.g. a size that is not
+ * a power of two): no enclave runs with them, so the evidence is rejected, naming the argument.
+ */
+export function unmeasurableArguments(error: MseError): (quotedMrenclave: string | null) => MeasurementExplanation {
+  return () => ({
+    check: {
+      id: 'identity.manifest',
+      stage: 'identity',
+      title: TITLE,
+      status: 'fail',
+      policy: true,
+      code: 'ERR_SGX_MEASUREMENT_MISMATCH',
+      message: `input_args cannot be what the enclave runs with: ${error.message}`,
+      hint: error.hint,
+    },
+    details: { platform: 'sgx', unmeasurable: error.message },
+  });
 }

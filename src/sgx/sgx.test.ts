@@ -138,11 +138,11 @@ describe('enclave manifest template v1', () => {
     const image = await openTestImage();
     const gen = (args: InputArgs, codeFiles = CODE) =>
       enclaveManifest({ image, templateVersion: MANIFEST_TEMPLATE_VERSION, codeFiles, args });
-    assert.throws(() => gen({ ...ARGS, subject: 'CN=a\0b' }), {
-      code: 'ERR_MEASUREMENT_INPUT',
-      message: /args\.subject/,
-    });
-    assert.throws(() => gen({ ...ARGS, size: 0 }), { code: 'ERR_MEASUREMENT_INPUT', message: /args\.size/ });
+    assert.throws(() => gen({ ...ARGS, subject: 'CN=a\0b' }), { code: 'ERR_SGX_ARGUMENT', message: /subject/ });
+    for (const size of [0, 1000, 1.5]) {
+      assert.throws(() => gen({ ...ARGS, size }), { code: 'ERR_SGX_ARGUMENT', message: /size .* power of two/ });
+    }
+    assert.throws(() => gen({ ...ARGS, expiration: -1 }), { code: 'ERR_SGX_ARGUMENT', message: /expiration/ });
     for (const bad of ['../x.py', '/abs.py', 'a//b', 'a/./b', '']) {
       assert.throws(() => gen(ARGS, [{ path: bad, sha256: sha('x') }]), { code: 'ERR_MEASUREMENT_INPUT' }, bad);
     }

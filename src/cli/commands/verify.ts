@@ -13,9 +13,9 @@ import {
   type EvidenceVerificationInput,
   type ExpectedIdentity,
 } from '../../attestation/verify-evidence.js';
-import { UsageError } from '../../errors.js';
+import { isMseError, UsageError } from '../../errors.js';
 import { pathExists, readUserText, requireDirectory, writeFileAtomic } from '../../fs/files.js';
-import { explainGramineMeasurement } from '../../sgx/explain.js';
+import { explainGramineMeasurement, unmeasurableArguments } from '../../sgx/explain.js';
 import { measureGraminePackage } from '../../sgx/package-measurement.js';
 import { simMrenclaveOfPackageFile } from '../../sim/package-measurement.js';
 import { requireOneOf, stringOption, type CommandContext, type CommandSpec } from '../command.js';
@@ -30,7 +30,7 @@ async function measurePackage(
   ctx: CommandContext,
   file: string,
   evidence: Evidence,
-): Promise<{ mrenclave: Uint8Array; explain?: EvidenceVerificationInput['explainMeasurement'] }> {
+): Promise<{ mrenclave?: Uint8Array; explain?: EvidenceVerificationInput['explainMeasurement'] }> {
   const a = evidence.inputArgs;
   if (a.expirationDate === null) {
     throw new UsageError(
@@ -48,7 +48,14 @@ async function measurePackage(
   };
   if (evidence.platform === 'sim') return { mrenclave: await simMrenclaveOfPackageFile(file, args) };
   const started = performance.now();
-  const m = await measureGraminePackage(file, args);
+  let m;
+  try {
+    m = await measureGraminePackage(file, args);
+  } catch (error) {
+    // Arguments no enclave can run with: a rejection naming the argument, not a failure to verify.
+    if (isMseError(error) && error.code === 'ERR_SGX_ARGUMENT') return { explain: unmeasurableArguments(error) };
+    throw error;
+  }
   const seconds = (performance.now() - started) / 1000;
   ctx.log.info(
     `measured the package for SGX in ${seconds.toFixed(2)} s: ${m.stats.filesHashed} files hashed ` +
@@ -94,7 +101,7 @@ On acceptance OUTPUT/ratls.pem is written. Exit codes: 0 accepted, 10 valid but 
         ? { mrenclave: parseMeasurement(stringOption(ctx.values, 'mrenclave')!, '--mrenclave') }
         : await measurePackage(ctx, stringOption(ctx.values, 'package')!, evidence);
     const expected: ExpectedIdentity = {
-      mrenclave: measured.mrenclave,
+      ...(measured.mrenclave ? { mrenclave: measured.mrenclave } : {}),
       ...(settings.policy.mrSigner ? { mrsigner: settings.policy.mrSigner } : {}),
       ...(settings.policy.isvProdId !== undefined ? { isvProdId: settings.policy.isvProdId } : {}),
       ...(settings.policy.minIsvSvn !== undefined ? { minIsvSvn: settings.policy.minIsvSvn } : {}),
