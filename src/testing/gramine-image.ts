@@ -4,11 +4,15 @@
  * is real (paths our enclave manifest needs, Gramine's PAL path holding the stand-in libpal ELF that
  * Gramine's own signer measured in test-fixtures/testvectors/gramine/standin/). Tests only.
  */
-import { writeFileSync } from 'node:fs';
-import { deterministicTar, tarToBuffer } from '../package/tar-write.js';
+import { readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { BASE_IMAGE } from '../docker/base-image.js';
+import { entriesContext } from '../docker/context.js';
+import type { DockerEngine } from '../docker/engine.js';
+import { deterministicTar, tarToBuffer, type TarEntrySource } from '../package/tar-write.js';
 import { GRAMINE_LIBOS, GRAMINE_LIBPAL, MANIFEST_TEMPLATE_VERSION, TEMPLATE_MARKER } from '../sgx/enclave-manifest.js';
 import { dockerArchive, rawTar, type RawEntry } from './rawtar.js';
-import { readVector } from './vectors.js';
+import { readVector, REPO_ROOT } from './vectors.js';
 
 /** The stand-in PAL (an ELF linked with Gramine's enclave.lds; see the vectors' README). */
 export const STANDIN_LIBPAL = (): Buffer => Buffer.from(readVector('gramine', 'standin', 'libpal_lds.so'));
@@ -87,4 +91,25 @@ export async function writeTestPackage(
       { name: 'tests.tar', data: await code({ 'test_app.py': 'def test(): pass\n' }) },
     ]),
   );
+}
+
+/** The build context of test-fixtures/gramine-test-image: its Dockerfile, the stand-ins and the marker. */
+export function gramineTestImageContext(): TarEntrySource[] {
+  const dockerfile = readFileSync(path.join(REPO_ROOT, 'test-fixtures', 'gramine-test-image', 'Dockerfile'));
+  return [
+    { path: 'Dockerfile', type: 'file', data: dockerfile },
+    { path: 'standin-libpal.so', type: 'file', data: STANDIN_LIBPAL() },
+    { path: 'standin-libsysdb.so', type: 'file', data: STANDIN_LIBOS() },
+    { path: 'sgx-manifest-template', type: 'file', data: Buffer.from(`${MANIFEST_TEMPLATE_VERSION}\n`) },
+  ];
+}
+
+/** Build the Gramine-shaped test image FROM this version's base image (which must exist), tagged `tag`. */
+export async function buildGramineTestImage(engine: DockerEngine, tag: string): Promise<string> {
+  const r = await engine.build({
+    context: entriesContext(gramineTestImageContext()),
+    tags: [tag],
+    buildArgs: { BASE: BASE_IMAGE },
+  });
+  return r.id;
 }
