@@ -236,6 +236,24 @@ describe('image file system: one pass checks every layer and hashes the files as
     assert.ok(streamed.equals(big));
   });
 
+  it('gives the same results with the layer hash on a second thread (used for large images)', async () => {
+    const big = Buffer.alloc(READ_CHUNK * 3 + 7, 0x5a);
+    const fs = await image(
+      [dir('a'), { name: 'a/big', data: big }, file('a/x', 'x')],
+      [file('a/y', 'y'), file('a/x', 'x2')],
+    );
+    const paths = ['/a/big', '/a/x', '/a/y'];
+    const inline = await fs.scan(paths, { parallel: false });
+    const parallel = await fs.scan(paths, { parallel: true });
+    assert.deepEqual(parallel, inline);
+    assert.equal(parallel.hashes.get('/a/big'), sha(big));
+    const { tar } = dockerArchive([rawTar([{ name: 'big', data: big }])]);
+    const at = tar.indexOf(big) + READ_CHUNK + 1;
+    tar[at] = tar[at]! ^ 1;
+    const tampered = await openImageFs(bufferSource(tar), 'image.tar');
+    await assert.rejects(tampered.scan(['/big'], { parallel: true }), { code: 'ERR_PACKAGE_IMAGE_LAYER' });
+  });
+
   it('refuses a layer whose bytes do not hash to its diff ID, even when no file of it is asked for', async () => {
     const { tar } = dockerArchive([rawTar([file('a', 'original')]), rawTar([file('b', 'other')])]);
     const at = tar.indexOf('original');

@@ -13,6 +13,7 @@
  * byte is read once and memory stays bounded by one read buffer, whatever the image size.
  */
 import { createHash, type Hash } from 'node:crypto';
+import { availableParallelism } from 'node:os';
 import { InputError } from '../errors.js';
 import { DEFAULT_PACKAGE_LIMITS, readImageTar, type PackageImage, type PackageLimits } from '../package/read.js';
 import { comparePaths } from '../package/tar-write.js';
@@ -26,6 +27,7 @@ import {
   type LayerIndex,
   type Resolved,
 } from './layers.js';
+import { SLOTS, WorkerSha256 } from './worker-hash.js';
 
 export interface ImageFsLimits {
   /** Entries in all layer tars together. Default 1 000 000. */
@@ -58,6 +60,14 @@ export interface ImageScan {
 
 /** Bytes read at a time by {@link ImageFs.scan} and file streams. */
 export const READ_CHUNK = 1 << 20;
+
+/** Layers adding up to this many bytes get their hash computed on a second thread (when there is a core for it). */
+export const PARALLEL_MIN_BYTES = 64 << 20;
+
+interface FileHash {
+  node: ImageFileNode;
+  hash: Hash;
+}
 
 /** A source over `length` bytes of `src` from `start`. */
 function subSource(src: TarSource, start: number, length: number): TarSource {
@@ -157,8 +167,16 @@ export class ImageFs {
     if (r.node.kind !== 'directory') {
       throw new InputError('ERR_IMAGE_NOT_A_DIRECTORY', `${this.where}: ${path} is not a directory`);
     }
-    return [...r.node.children.keys()].sort(comparePaths);
+    let names = this.sorted.get(r.node);
+    if (names === undefined) {
+      names = [...r.node.children.keys()].sort(comparePaths);
+      this.sorted.set(r.node, names);
+    }
+    return [...names];
   }
+
+  /** Sorted names of the directories listed so far (the tree never changes once flattened). */
+  private readonly sorted = new WeakMap<ImageDirNode, string[]>();
 
   private fileNode(path: string): ImageFileNode {
     const r = this.resolve(path, true);
@@ -186,6 +204,127 @@ export class ImageFs {
     }
   }
 
+  private scanning = false;
+
+  /**
+   * One pass over every layer tar: check each against its diff ID (`ERR_PACKAGE_IMAGE_LAYER` on a
+   * mismatch) and hash the regular files at `paths` (symbolic links followed) on the way. Every path must
+   * resolve to a regular file (`ERR_IMAGE_PATH_NOT_FOUND`, `ERR_IMAGE_NOT_A_FILE` otherwise). On a
+   * machine with more than one core and a large image, the layer hash runs on a second thread
+   * ({@link WorkerSha256}) while the files are hashed on this one (`options.parallel` forces either way).
+   */
+  async scan(paths: Iterable<string>, options: { parallel?: boolean } = {}): Promise<ImageScan> {
+    if (this.scanning) throw new Error('ImageFs.scan is not reentrant'); // it reuses its read buffers
+    this.scanning = true;
+    try {
+      return await this.scanLayers(paths, options.parallel);
+    } finally {
+      this.scanning = false;
+    }
+  }
+
+  private async scanLayers(paths: Iterable<string>, parallel: boolean | undefined): Promise<ImageScan> {
+    const byContent = new Map<number, FileHash>();
+    const asked: [string, number][] = [];
+    for (const p of paths) {
+      const node = this.fileNode(p);
+      if (!byContent.has(node.offset)) byContent.set(node.offset, { node, hash: createHash('sha256') });
+      asked.push([p, node.offset]);
+    }
+    const perLayer = this.image.layerRegions.map(() => [] as FileHash[]);
+    for (const c of byContent.values()) perLayer[c.node.layer]!.push(c);
+    const total = this.image.layerRegions.reduce((n, r) => n + r.size, 0);
+    const auto = total >= PARALLEL_MIN_BYTES && availableParallelism() > 1;
+    const worker = (parallel ?? auto) ? new WorkerSha256(READ_CHUNK) : undefined;
+    let layerBytes = 0;
+    let fileBytes = 0;
+    try {
+      const layerDigests = new Map<number, string>(); // by region offset: a layer listed twice is read once
+      for (let i = 0; i < this.image.layerRegions.length; i++) {
+        const region = this.image.layerRegions[i]!;
+        const files = perLayer[i]!.sort((a, b) => a.node.offset - b.node.offset);
+        let digest = layerDigests.get(region.offset);
+        if (digest === undefined || files.length > 0) {
+          digest = `sha256:${await (worker ? this.hashLayerParallel(i, files, worker) : this.hashLayer(i, files))}`;
+          layerDigests.set(region.offset, digest);
+          layerBytes += region.size;
+        }
+        if (digest !== this.image.diffIds[i]) {
+          throw new InputError(
+            'ERR_PACKAGE_IMAGE_LAYER',
+            `${this.where}: layer ${i + 1} (${this.image.layers[i]}) hashes to ${digest}, the config says ${this.image.diffIds[i]}`,
+            { hint: 'The image archive was modified after `docker save`: do not use this package.' },
+          );
+        }
+      }
+    } finally {
+      await worker?.close();
+    }
+    const digests = new Map<number, string>();
+    for (const [offset, c] of byContent) {
+      digests.set(offset, c.hash.digest('hex'));
+      fileBytes += c.node.size;
+    }
+    return {
+      hashes: new Map(asked.map(([p, offset]) => [p, digests.get(offset)!])),
+      filesHashed: byContent.size,
+      fileBytes,
+      layerBytes,
+    };
+  }
+
+  /** Give the part of each file (sorted by offset) inside chunk [pos, pos + buf.length) to its hash. */
+  private static hashFileParts(files: FileHash[], from: number, pos: number, buf: Buffer): number {
+    const end = pos + buf.length;
+    for (let k = from; k < files.length && files[k]!.node.offset < end; k++) {
+      const f = files[k]!;
+      const s = Math.max(f.node.offset, pos);
+      const e = Math.min(f.node.offset + f.node.size, end);
+      if (e > s) f.hash.update(buf.subarray(s - pos, e - pos));
+    }
+    let next = from;
+    while (next < files.length && files[next]!.node.offset + files[next]!.node.size <= end) next++;
+    return next; // the first file not yet complete
+  }
+
+  private truncated(layer: number): InputError {
+    return new InputError('ERR_PACKAGE_CORRUPT', `${this.where}: layer ${layer + 1} is truncated`);
+  }
+
+  /** Layer `i`'s SHA-256 on this thread; two buffers: the next chunk is read while this one is hashed. */
+  private async hashLayer(i: number, files: FileHash[]): Promise<string> {
+    const region = this.image.layerRegions[i]!;
+    const end = region.offset + region.size;
+    const layerHash = createHash('sha256');
+    let next = 0;
+    let pending = end > region.offset ? this.readChunk(region.offset, end, 0) : undefined;
+    for (let pos = region.offset, turn = 0; pos < end; pos += READ_CHUNK, turn ^= 1) {
+      const buf = await pending!;
+      if (buf.length !== Math.min(READ_CHUNK, end - pos)) throw this.truncated(i);
+      pending = pos + buf.length < end ? this.readChunk(pos + buf.length, end, turn ^ 1) : undefined;
+      layerHash.update(buf);
+      next = ImageFs.hashFileParts(files, next, pos, buf);
+    }
+    return layerHash.digest('hex');
+  }
+
+  /** Layer `i`'s SHA-256 on the worker, the files' parts on this thread, from the same shared chunks. */
+  private async hashLayerParallel(i: number, files: FileHash[], worker: WorkerSha256): Promise<string> {
+    const region = this.image.layerRegions[i]!;
+    const end = region.offset + region.size;
+    let next = 0;
+    for (let pos = region.offset, slot = 0; pos < end; pos += READ_CHUNK, slot = (slot + 1) % SLOTS) {
+      await worker.consumed(slot);
+      const want = Math.min(READ_CHUNK, end - pos);
+      const buf = worker.slot(slot).subarray(0, want);
+      const got = this.src.readInto ? await this.src.readInto(pos, buf) : (await this.src.read(pos, want)).copy(buf);
+      if (got !== want) throw this.truncated(i);
+      worker.update(slot, want);
+      next = ImageFs.hashFileParts(files, next, pos, buf);
+    }
+    return worker.digest();
+  }
+
   private readonly buffers: Buffer[] = [];
 
   /** Bytes [pos, min(pos + READ_CHUNK, end)) into reusable buffer `which` (0 or 1). */
@@ -194,86 +333,6 @@ export class ImageFs {
     if (!this.src.readInto) return this.src.read(pos, n);
     const buf = (this.buffers[which] ??= Buffer.allocUnsafe(READ_CHUNK)).subarray(0, n);
     return buf.subarray(0, await this.src.readInto(pos, buf));
-  }
-
-  /**
-   * One pass over every layer tar: check each against its diff ID (`ERR_PACKAGE_IMAGE_LAYER` on a
-   * mismatch) and hash the regular files at `paths` (symbolic links followed) on the way. Every path must
-   * resolve to a regular file (`ERR_IMAGE_PATH_NOT_FOUND`, `ERR_IMAGE_NOT_A_FILE` otherwise).
-   */
-  async scan(paths: Iterable<string>): Promise<ImageScan> {
-    if (this.scanning) throw new Error('ImageFs.scan is not reentrant'); // it reuses its read buffers
-    this.scanning = true;
-    try {
-      return await this.scanLayers(paths);
-    } finally {
-      this.scanning = false;
-    }
-  }
-
-  private scanning = false;
-
-  private async scanLayers(paths: Iterable<string>): Promise<ImageScan> {
-    const byContent = new Map<number, { node: ImageFileNode; hash: Hash; digest?: string }>();
-    const asked: [string, number][] = [];
-    for (const p of paths) {
-      const node = this.fileNode(p);
-      if (!byContent.has(node.offset)) byContent.set(node.offset, { node, hash: createHash('sha256') });
-      asked.push([p, node.offset]);
-    }
-    const perLayer = this.image.layerRegions.map(() => [] as { node: ImageFileNode; hash: Hash }[]);
-    for (const c of byContent.values()) perLayer[c.node.layer]!.push(c);
-    let layerBytes = 0;
-    let fileBytes = 0;
-    const layerDigests = new Map<number, string>(); // by region offset: a layer listed twice is read once
-    for (let i = 0; i < this.image.layerRegions.length; i++) {
-      const region = this.image.layerRegions[i]!;
-      const files = perLayer[i]!.sort((a, b) => a.node.offset - b.node.offset);
-      let digest = layerDigests.get(region.offset);
-      if (digest === undefined || files.length > 0) {
-        const layerHash = createHash('sha256');
-        let next = 0; // first file not yet complete
-        const end = region.offset + region.size;
-        // Two buffers: the next chunk is read while this one is hashed.
-        let pending = end > region.offset ? this.readChunk(region.offset, end, 0) : undefined;
-        for (let pos = region.offset, turn = 0; pos < end; pos += READ_CHUNK, turn ^= 1) {
-          const buf = await pending!;
-          const n = buf.length;
-          if (n !== Math.min(READ_CHUNK, end - pos)) {
-            throw new InputError('ERR_PACKAGE_CORRUPT', `${this.where}: truncated layer ${i + 1}`);
-          }
-          pending = pos + n < end ? this.readChunk(pos + n, end, turn ^ 1) : undefined;
-          layerHash.update(buf);
-          for (let k = next; k < files.length && files[k]!.node.offset < pos + n; k++) {
-            const f = files[k]!;
-            const s = Math.max(f.node.offset, pos);
-            const e = Math.min(f.node.offset + f.node.size, pos + n);
-            if (e > s) f.hash.update(buf.subarray(s - pos, e - pos));
-          }
-          while (next < files.length && files[next]!.node.offset + files[next]!.node.size <= pos + n) next++;
-        }
-        digest = `sha256:${layerHash.digest('hex')}`;
-        layerDigests.set(region.offset, digest);
-        layerBytes += region.size;
-      }
-      if (digest !== this.image.diffIds[i]) {
-        throw new InputError(
-          'ERR_PACKAGE_IMAGE_LAYER',
-          `${this.where}: layer ${i + 1} (${this.image.layers[i]}) hashes to ${digest}, the config says ${this.image.diffIds[i]}`,
-          { hint: 'The image archive was modified after `docker save`: do not use this package.' },
-        );
-      }
-    }
-    for (const c of byContent.values()) {
-      c.digest = c.hash.digest('hex');
-      fileBytes += c.node.size;
-    }
-    return {
-      hashes: new Map(asked.map(([p, offset]) => [p, byContent.get(offset)!.digest!])),
-      filesHashed: byContent.size,
-      fileBytes,
-      layerBytes,
-    };
   }
 }
 

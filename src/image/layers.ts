@@ -257,6 +257,29 @@ export type Resolved = { node: ImageNode; path: string } | { error: ResolveFailu
  * canonical path, or why it failed (`at` names the path reached).
  */
 export function resolveImagePath(root: ImageDirNode, path: string, followLast: boolean): Resolved {
+  return resolveCanonical(root, path, followLast) ?? resolveSlowly(root, path, followLast);
+}
+
+/**
+ * The common case without allocation: a canonical absolute path (no `.`, `..`, empty component or
+ * trailing `/`) that meets no symbolic link to follow and exists. Undefined otherwise.
+ */
+function resolveCanonical(root: ImageDirNode, path: string, followLast: boolean): Resolved | undefined {
+  if (path === '/') return { node: root, path };
+  let node: ImageNode = root;
+  for (let start = 1; ;) {
+    const end = path.indexOf('/', start);
+    const part = end < 0 ? path.slice(start) : path.slice(start, end);
+    if (part === '' || part === '.' || part === '..' || node.kind !== 'directory') return undefined;
+    const child: ImageNode | undefined = node.children.get(part);
+    if (child === undefined || (child.kind === 'symlink' && (end >= 0 || followLast))) return undefined;
+    if (end < 0) return { node: child, path };
+    node = child;
+    start = end + 1;
+  }
+}
+
+function resolveSlowly(root: ImageDirNode, path: string, followLast: boolean): Resolved {
   const pending = path.split('/').reverse();
   const names: string[] = [];
   const nodes: ImageNode[] = [];
