@@ -62,6 +62,10 @@ describe('evidence.json (MSE format)', () => {
     assert.match(err({ tcb_info: 'not base64!' }), /tcb_info is not canonical/);
     assert.match(err({ qe_identity: Buffer.from('{"x":1}').toString('base64') }), /qe_identity is not a PCS/);
     assert.match(err({ input_args: { ...(base.input_args as object), size: -1 } }), /input_args.size/);
+    assert.match(
+      err({ input_args: { ...(base.input_args as object), python_path: '/tmp' } }),
+      /input_args\.python_path is not a spawn argument this verifier knows/,
+    );
     assert.match(err({ signer_pk: 'abc' }), /signer_pk must be a PEM/);
     assert.match(err({ root_ca_crl: '-----BEGIN X509 CRL-----\nAAAA\n' }), /root_ca_crl/);
     assert.match(err({ platform: 'tdx' }), /platform/);
@@ -85,14 +89,20 @@ describe('verifyEvidence on MSE’s real evidence (as testvectors/mse/README.md 
     }
   });
 
-  it('passes every DCAP check with Intel time semantics at 2023-06-10, and reports the subject mismatch', () => {
+  it('passes every DCAP check with Intel time semantics at 2023-06-10, and reports the subject and expiration mismatch', () => {
     const v = verifyEvidence({
       evidence: e,
       expected,
       at: new Date('2023-06-10T00:00:00Z'),
       policy: { ignoreIssueDates: true },
     });
-    assert.deepEqual(notPassed(v), ['ratls.subject:fail']);
+    assert.deepEqual(notPassed(v), [
+      'ratls.subject:fail',
+      'ratls.expiration:fail',
+      'identity.input-args.size:warn',
+      'identity.input-args.app_id:warn',
+      'identity.input-args.application:warn',
+    ]);
     assert.equal(v.valid, false);
     assert.equal(v.mrenclave, MRENCLAVE);
     assert.equal(v.debug, false);
@@ -106,6 +116,12 @@ describe('verifyEvidence on MSE’s real evidence (as testvectors/mse/README.md 
     assert.equal(subject.code, 'ERR_RATLS_SUBJECT_MISMATCH');
     assert.match(subject.message!, /Cosmian Tech/);
     assert.equal(v.checks.find((c) => c.id === 'ratls.key-binding')!.status, 'pass');
+    const expiration = v.checks.find((c) => c.id === 'ratls.expiration')!;
+    assert.equal(expiration.code, 'ERR_RATLS_EXPIRATION_MISMATCH');
+    assert.match(
+      expiration.message!,
+      /2024-04-26T09:38:33.000Z \(1714124313\) differs from input_args.expiration_date 1714058115/,
+    );
   });
 
   it('detects a signer key that does not match MRSIGNER, and a wrong expected MRENCLAVE (policy)', () => {

@@ -21,12 +21,14 @@
  * manifest, measured with the package's Gramine PAL, gives the quoted MRENCLAVE (docs/verification.md).
  *
  * Parsing is strict and only throws {@link InputError} (`ERR_EVIDENCE_FORMAT`, `ERR_EVIDENCE_FIELD`)
- * naming the field. Nothing here verifies anything: see verify-evidence.ts.
+ * naming the field; `input_args` may hold MSE's six fields and nothing else (an argument this verifier does
+ * not know could change what runs unnoticed). Nothing here verifies anything: see verify-evidence.ts.
  */
-import { InputError } from '../errors.js';
-import { toHex } from './bytes.js';
+import { AttestationError, InputError } from '../errors.js';
+import { bytesEqual, toHex } from './bytes.js';
+import { derFail } from './der.js';
 import { decodeCrlText, decodeUtf8, splitSignedBody, type Collateral } from './collateral.js';
-import { toPem } from './x509.js';
+import { pemBlocks, toPem } from './x509.js';
 
 /** The spawn arguments, as MSE records them. */
 export interface InputArgs {
@@ -40,6 +42,35 @@ export interface InputArgs {
   appId: string;
   /** `module:variable`. */
   application: string;
+}
+
+/** MSE's `input_args` keys, in MSE's order: the only ones evidence may carry. */
+export const INPUT_ARG_FIELDS = [
+  'subject',
+  'subject_alternative_name',
+  'expiration_date',
+  'size',
+  'app_id',
+  'application',
+] as const;
+export type InputArgField = (typeof INPUT_ARG_FIELDS)[number];
+
+/** The value of `field` in parsed input args (as the evidence writes it). */
+export function inputArgValue(a: InputArgs, field: InputArgField): string | number | null {
+  switch (field) {
+    case 'subject':
+      return a.subject;
+    case 'subject_alternative_name':
+      return a.subjectAlternativeName;
+    case 'expiration_date':
+      return a.expirationDate;
+    case 'size':
+      return a.size;
+    case 'app_id':
+      return a.appId;
+    case 'application':
+      return a.application;
+  }
 }
 
 export interface Evidence {
@@ -135,6 +166,11 @@ export function parseEvidence(text: string): Evidence {
   const ia = o.input_args;
   if (typeof ia !== 'object' || ia === null || Array.isArray(ia)) bad('input_args', 'must be an object');
   const a = ia as Record<string, unknown>;
+  for (const key of Object.keys(a)) {
+    if (!(INPUT_ARG_FIELDS as readonly string[]).includes(key)) {
+      bad(`input_args.${key}`, `is not a spawn argument this verifier knows (${INPUT_ARG_FIELDS.join(', ')})`);
+    }
+  }
   const inputArgs: InputArgs = {
     subject: str(a, 'subject', 'input_args.subject'),
     subjectAlternativeName: str(a, 'subject_alternative_name', 'input_args.subject_alternative_name'),
@@ -235,9 +271,42 @@ export function serializeEvidence(e: Evidence): string {
 }
 
 /**
+ * Check that `tcb_cert` is the signing certificate of every issuer chain the evidence also carries
+ * (`tcb_info_issuer_chain`, `qe_identity_issuer_chain`: their first certificate, DER-equal). The chains
+ * are what the appraisal uses when present (see {@link evidenceCollateral}); without this check a
+ * replaced `tcb_cert` would be silently ignored. Throws `AttestationError` (stage `collateral`,
+ * `ERR_EVIDENCE_TCB_CERT_MISMATCH`) naming the chain. Returns the names of the chains compared.
+ */
+export function checkTcbCertAgreement(e: Evidence): string[] {
+  const ctx = { stage: 'collateral', code: 'ERR_EVIDENCE_TCB_CERT_MISMATCH', what: 'tcb_cert' };
+  const chains = [
+    ['tcb_info_issuer_chain', e.tcbInfoIssuerChain],
+    ['qe_identity_issuer_chain', e.qeIdentityIssuerChain],
+  ].filter((c): c is [string, string] => c[1] !== undefined);
+  if (chains.length === 0) return [];
+  const own = pemBlocks(e.tcbCert.trim(), 'CERTIFICATE', ctx);
+  if (own.length !== 1) derFail(ctx, `holds ${own.length} certificates, expected exactly one`);
+  for (const [field, chain] of chains) {
+    const leaf = pemBlocks(chain.trim(), 'CERTIFICATE', { ...ctx, what: field })[0];
+    if (!leaf || !bytesEqual(leaf, own[0]!)) {
+      throw new AttestationError(
+        'collateral',
+        'ERR_EVIDENCE_TCB_CERT_MISMATCH',
+        `tcb_cert is not the signing certificate of ${field} (its first certificate)`,
+        {
+          hint: 'The evidence was edited: tcb_cert and the issuer chains must name the same TCB signing certificate. Collect it again with `mse home evidence`.',
+        },
+      );
+    }
+  }
+  return chains.map((c) => c[0]);
+}
+
+/**
  * The DCAP collateral inside evidence, for the quote whose PCK chain is `pckChain` (leaf, CA, root DER).
- * MSE's evidence carries no issuer chains: they are rebuilt from the quote's own PCK CA and root and the
- * TCB signing certificate; appraisal then requires that root to be a trusted one anyway.
+ * The issuer chains are ours when present (as the PCCS served them; {@link checkTcbCertAgreement} makes
+ * `tcb_cert` agree with them). MSE's evidence carries none: they are rebuilt from the quote's own PCK CA
+ * and root and `tcb_cert`; appraisal then requires that root to be a trusted one anyway.
  */
 export function evidenceCollateral(e: Evidence, pckChain: { intermediate: Uint8Array; root: Uint8Array }): Collateral {
   const rootPem = toPem(pckChain.root);

@@ -4,7 +4,7 @@
  * implementation: `verify` checks evidence's signer_pk with it, the simulated platform signs with it.
  */
 import { createHash, createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
-import { CryptoError } from '../errors.js';
+import { InputError } from '../errors.js';
 
 function toPublicKey(key: KeyObject | string | Uint8Array): KeyObject {
   try {
@@ -14,7 +14,7 @@ function toPublicKey(key: KeyObject | string | Uint8Array): KeyObject {
     }
     return key.type === 'private' ? createPublicKey(key) : key;
   } catch (error) {
-    throw new CryptoError('ERR_SIGNER_KEY_PARSE', 'the signer key is not a readable PEM public or private key', {
+    throw new InputError('ERR_SIGNER_KEY_PARSE', 'the signer key is not a readable PEM public or private key', {
       hint: 'signer_pk must be a PEM SubjectPublicKeyInfo ("BEGIN PUBLIC KEY") of an RSA key.',
       cause: error,
     });
@@ -28,7 +28,7 @@ function toPublicKey(key: KeyObject | string | Uint8Array): KeyObject {
 export function mrsignerFromPublicKey(key: KeyObject | string | Uint8Array): Uint8Array {
   const pub = toPublicKey(key);
   if (pub.asymmetricKeyType !== 'rsa') {
-    throw new CryptoError(
+    throw new InputError(
       'ERR_SIGNER_KEY_TYPE',
       `the signer key is ${pub.asymmetricKeyType ?? 'unknown'}, expected RSA`,
     );
@@ -37,7 +37,7 @@ export function mrsignerFromPublicKey(key: KeyObject | string | Uint8Array): Uin
   const n = Buffer.from(pub.export({ format: 'jwk' }).n ?? '', 'base64url');
   const size = Math.ceil(bits / 8);
   if (n.length > size || n.length === 0)
-    throw new CryptoError('ERR_SIGNER_KEY_TYPE', 'the signer key modulus is malformed');
+    throw new InputError('ERR_SIGNER_KEY_TYPE', 'the signer key modulus is malformed');
   const le = Buffer.alloc(size); // big-endian n, zero-padded to key_size/8, then reversed
   n.copy(le, size - n.length);
   le.reverse();

@@ -3,6 +3,7 @@
  * and hint, then the enclave's identity and platform facts. `--json` prints the Verdict object itself.
  */
 import type { Check, Verdict } from './appraise.js';
+import type { BindingResult, InputArgBinding } from './verify-evidence.js';
 
 export interface ReportOptions {
   color?: boolean;
@@ -24,8 +25,8 @@ export function verdictSummary(v: Verdict): string {
   return `INVALID: ${first ? first.code : 'verification incomplete'}`;
 }
 
-/** Render the verdict as text lines. */
-export function formatVerdict(v: Verdict, options: ReportOptions = {}): string {
+/** Render the verdict as text lines (with the input_args table when it is an evidence verdict). */
+export function formatVerdict(v: Verdict & { inputArgs?: InputArgBinding[] }, options: ReportOptions = {}): string {
   const c = options.color === true;
   const paint = (code: string, s: string): string => (c ? `\u001b[${code}m${s}\u001b[0m` : s);
   const colorOf: Record<Check['status'], string> = { pass: '32', fail: '31', warn: '33', skip: '2' };
@@ -71,6 +72,30 @@ export function formatVerdict(v: Verdict, options: ReportOptions = {}): string {
     ],
   ];
   for (const [k, val] of facts) if (val) lines.push(`  ${k.padEnd(13)}${val}`);
+  if (v.inputArgs) lines.push(...formatInputArgs(v.inputArgs, paint));
   for (const w of v.warnings) lines.push(paint('33', `  warning: ${w}`));
   return lines.join('\n');
+}
+
+const BINDING_MARK: Record<BindingResult, string> = { pass: '✓', fail: '✗', 'not-checked': '·' };
+
+/**
+ * The input_args table: per binding (measured, package, certificate) ✓ held, ✗ failed, · not checked,
+ * blank when it does not apply; then the value. Fields no binding covered say NOT VERIFIED.
+ */
+function formatInputArgs(bindings: InputArgBinding[], paint: (code: string, s: string) => string): string[] {
+  const lines = ['', `  ${'input_args'.padEnd(26)}measured  package  certificate  value`];
+  const mark = (r: BindingResult | null): string =>
+    r === null ? ' ' : paint(r === 'pass' ? '32' : r === 'fail' ? '31' : '2', BINDING_MARK[r]);
+  for (const b of bindings) {
+    let value = b.value === null ? 'null' : typeof b.value === 'string' ? JSON.stringify(b.value) : String(b.value);
+    const date = b.field === 'expiration_date' && typeof b.value === 'number' ? new Date(b.value * 1000) : undefined;
+    if (date && !Number.isNaN(date.getTime())) value += ` (${date.toISOString().replace('.000Z', 'Z')})`;
+    const status =
+      b.status === 'bound' ? '' : b.status === 'mismatch' ? paint('31', '  MISMATCH') : paint('33', '  NOT VERIFIED');
+    lines.push(
+      `  ${b.field.padEnd(26)}${mark(b.measured)}${' '.repeat(9)}${mark(b.package)}${' '.repeat(8)}${mark(b.certificate)}${' '.repeat(12)}${value}${status}`,
+    );
+  }
+  return lines;
 }

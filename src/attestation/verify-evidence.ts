@@ -3,8 +3,10 @@
  * carries (with the evidence's collateral), and the enclave identity against the provider's
  * expectations. Pure: (evidence, expectations, policy, time, extra roots) → verdict.
  *
- * The expected MRENCLAVE comes from the caller: `--mrenclave HEX` today, and, for `--package`, a value
- * computed from the package and `input_args` (pluggable: see {@link ExpectedIdentity}).
+ * The expected MRENCLAVE comes from the caller: `--mrenclave HEX`, or, for `--package`, a value computed
+ * from the package and `input_args` (see {@link ExpectedIdentity}). Every `input_args` field is reported
+ * with what bound it (the measurement, the package, the certificate) or, when nothing did, a warning that
+ * it is only shown (docs/verification.md, "What binds input_args").
  */
 import { subjectsEqual } from '../ratls/dn.js';
 import {
@@ -19,7 +21,14 @@ import { AttestationError, isMseError } from '../errors.js';
 import { appraise, quotePckChain, type Check, type Failure, type Verdict } from './appraise.js';
 import { bytesEqual, toHex } from './bytes.js';
 import { EMPTY_COLLATERAL } from './collateral.js';
-import { evidenceCollateral, type Evidence } from './evidence.js';
+import {
+  checkTcbCertAgreement,
+  evidenceCollateral,
+  INPUT_ARG_FIELDS,
+  inputArgValue,
+  type Evidence,
+  type InputArgField,
+} from './evidence.js';
 import { mrsignerFromPublicKey } from './mrsigner.js';
 import type { Policy } from './policy.js';
 import { parseQuote } from './quote.js';
@@ -27,6 +36,14 @@ import { parseQuote } from './quote.js';
 /** What the provider expects the enclave to be. Unset fields are not checked. */
 export interface ExpectedIdentity {
   mrenclave?: Uint8Array;
+  /**
+   * True when `mrenclave` was computed from the package *and this evidence's input_args* (`verify
+   * --package`): a match then binds every input_args field. False or unset (`--mrenclave HEX`): the value
+   * binds whatever arguments it was computed for, which this verifier cannot know.
+   */
+  inputArgsMeasured?: boolean;
+  /** The entry point the package defines (`mse.toml` `python_application`): input_args.application must equal it. */
+  application?: string;
   mrsigner?: Uint8Array;
   isvProdId?: number;
   minIsvSvn?: number;
@@ -37,6 +54,39 @@ export interface MeasurementExplanation {
   check: Check;
   details: Record<string, unknown>;
 }
+
+/** Outcome of one way of binding an input_args field. `not-checked`: that comparison was not made. */
+export type BindingResult = 'pass' | 'fail' | 'not-checked';
+
+/** How one `input_args` field is bound to the enclave, in the verdict. */
+export interface InputArgBinding {
+  /** MSE's name of the field. */
+  field: InputArgField;
+  /** As the evidence carries it. */
+  value: string | number | null;
+  /** What the enclave does with it. */
+  role: string;
+  /** Part of the MRENCLAVE recomputed from the package and these input_args, and the quote matched it. */
+  measured: BindingResult;
+  /** Compared with the package; null when a package does not define this field. */
+  package: BindingResult | null;
+  /** Compared with the RA-TLS certificate; null when the certificate does not carry it. */
+  certificate: BindingResult | null;
+  /** `bound`: a comparison held and none failed; `mismatch`: one failed; `unbound`: none was made (only shown). */
+  status: 'bound' | 'mismatch' | 'unbound';
+  /** Why the field is not bound (status `unbound`). */
+  reason?: string;
+}
+
+/** What the bootstrap does with each field (docs/measurement.md). */
+const INPUT_ARG_ROLES: Record<InputArgField, string> = {
+  subject: 'subject of the RA-TLS certificate',
+  subject_alternative_name: 'SAN of the RA-TLS certificate',
+  expiration_date: 'notAfter of the RA-TLS certificate',
+  size: 'enclave size (MiB)',
+  app_id: 'deployment UUID the configuration request must carry',
+  application: 'entry point the enclave runs (module:variable)',
+};
 
 export interface EvidenceVerificationInput {
   evidence: Evidence;
@@ -59,23 +109,27 @@ export interface EvidenceVerdict extends Verdict {
   signerKeyMrsigner: string | null;
   /** `platform` as the evidence declares it (MSE's evidence has none: sgx). */
   declaredPlatform: 'sgx' | 'sim';
+  /** Every input_args field with what bound it, in MSE's order. */
+  inputArgs: InputArgBinding[];
   /** From {@link EvidenceVerificationInput.explainMeasurement}, when given. */
   measurement?: Record<string, unknown>;
 }
 
-function check(id: string, stage: 'ratls' | 'identity', title: string, fn: () => string | void): Check {
+type EvidenceStage = 'ratls' | 'identity' | 'collateral';
+
+function check(id: string, stage: EvidenceStage, title: string, fn: () => string | void, policy = false): Check {
   try {
     const message = fn();
-    return { id, stage, title, status: 'pass', policy: false, ...(message ? { message } : {}) };
+    return { id, stage, title, status: 'pass', policy, ...(message ? { message } : {}) };
   } catch (error) {
     const e = isMseError(error)
       ? error
       : new AttestationError(stage, 'ERR_VERIFIER_INTERNAL', `internal verifier error: ${String(error)}`);
-    return { id, stage, title, status: 'fail', policy: false, code: e.code, message: e.message, hint: e.hint };
+    return { id, stage, title, status: 'fail', policy, code: e.code, message: e.message, hint: e.hint };
   }
 }
 
-const skipped = (id: string, stage: 'ratls' | 'identity', title: string, why: string): Check => ({
+const skipped = (id: string, stage: EvidenceStage, title: string, why: string): Check => ({
   id,
   stage,
   title,
@@ -83,6 +137,10 @@ const skipped = (id: string, stage: 'ratls' | 'identity', title: string, why: st
   policy: false,
   message: why,
 });
+
+const EXPIRATION_ID = 'ratls.expiration';
+const EXPIRATION_TITLE = 'Certificate notAfter = input_args.expiration_date';
+const APPLICATION_ID = 'identity.application';
 
 /** Verify evidence. Never throws for bad evidence: every problem is a failed check. */
 export function verifyEvidence(input: EvidenceVerificationInput): EvidenceVerdict {
@@ -126,6 +184,20 @@ export function verifyEvidence(input: EvidenceVerificationInput): EvidenceVerdic
           );
         }
       }),
+      ia.expirationDate === null
+        ? skipped(EXPIRATION_ID, 'ratls', EXPIRATION_TITLE, 'input_args.expiration_date is null')
+        : check(EXPIRATION_ID, 'ratls', EXPIRATION_TITLE, () => {
+            // the bootstrap writes the certificate's notAfter from --expiration, to the second
+            const notAfter = c.notAfter.getTime() / 1000;
+            if (notAfter !== ia.expirationDate) {
+              throw new AttestationError(
+                'ratls',
+                'ERR_RATLS_EXPIRATION_MISMATCH',
+                `certificate notAfter ${c.notAfter.toISOString()} (${notAfter}) differs from input_args.expiration_date ${ia.expirationDate}`,
+                { hint: 'The certificate was not made for these spawn arguments: the evidence is inconsistent.' },
+              );
+            }
+          }),
     );
   } else {
     const why = 'not run: the certificate could not be read';
@@ -135,8 +207,15 @@ export function verifyEvidence(input: EvidenceVerificationInput): EvidenceVerdic
       skipped('ratls.key-binding', 'ratls', 'report_data[0:32] = SHA-256(certificate public key)', why),
       skipped('ratls.subject', 'ratls', 'Certificate subject = input_args.subject', why),
       skipped('ratls.san', 'ratls', 'Certificate SAN = input_args.subject_alternative_name', why),
+      skipped(EXPIRATION_ID, 'ratls', EXPIRATION_TITLE, why),
     );
   }
+  pre.push(
+    check('collateral.tcb-cert', 'collateral', 'tcb_cert = the issuer chains’ signing certificate', () => {
+      const compared = checkTcbCertAgreement(e);
+      return compared.length ? `same as ${compared.join(' and ')}` : 'no issuer chains: tcb_cert is used';
+    }),
+  );
 
   // Collateral from the evidence, with issuer chains rebuilt from the quote's own chain when absent.
   let collateral = EMPTY_COLLATERAL;
@@ -179,8 +258,48 @@ export function verifyEvidence(input: EvidenceVerificationInput): EvidenceVerdic
   ];
   const explained = input.explainMeasurement?.(verdict.mrenclave);
   if (explained) post.push(explained.check);
+  if (expected.application !== undefined) {
+    const want = expected.application;
+    post.push(
+      check(
+        APPLICATION_ID,
+        'identity',
+        'input_args.application = the package’s mse.toml python_application',
+        () => {
+          if (ia.application !== want) {
+            throw new AttestationError(
+              'identity',
+              'ERR_IDENTITY_APPLICATION_MISMATCH',
+              `the enclave runs the entry point "${ia.application}" (input_args.application), the package's mse.toml names "${want}"`,
+              {
+                hint: 'The operator spawned the package with another entry point (e.g. an edited copy of mse.toml): this enclave does not run your app. Do not seal secrets to it.',
+                policy: true,
+              },
+            );
+          }
+        },
+        true,
+      ),
+    );
+  }
+  const inputArgs = bindInputArgs(e, expected, [...pre, ...verdict.checks, ...post]);
+  for (const b of inputArgs) {
+    if (b.status !== 'unbound') continue;
+    post.push({
+      id: `identity.input-args.${b.field}`,
+      stage: 'identity',
+      title: `input_args.${b.field} bound to the enclave`,
+      status: 'warn',
+      policy: false,
+      code: 'WARN_INPUT_ARG_UNBOUND',
+      message: `input_args.${b.field} = ${JSON.stringify(b.value)} (${b.role}) is NOT verified: ${b.reason}`,
+      hint: 'Only shown. --package binds every spawn argument (simulated platform).',
+    });
+  }
   const declaredPlatform = e.platform ?? 'sgx';
   const warnings = [...verdict.warnings];
+  const unbound = inputArgs.filter((b) => b.status === 'unbound').map((b) => b.field);
+  if (unbound.length) warnings.push(`input_args not verified, only shown: ${unbound.join(', ')}`);
   if (declaredPlatform === 'sim' && verdict.trustAnchor?.kind === 'intel') {
     warnings.push('evidence says platform "sim" but its quote chains to Intel’s root');
   }
@@ -212,6 +331,44 @@ export function verifyEvidence(input: EvidenceVerificationInput): EvidenceVerdic
       : null,
     signerKeyMrsigner,
     declaredPlatform,
+    inputArgs,
     ...(explained ? { measurement: explained.details } : {}),
   };
+}
+
+/** Pure: the binding of every input_args field, from the checks that ran. */
+function bindInputArgs(e: Evidence, expected: ExpectedIdentity, checks: Check[]): InputArgBinding[] {
+  const result = (id: string): BindingResult => {
+    const s = checks.find((c) => c.id === id)?.status;
+    return s === 'pass' ? 'pass' : s === 'fail' ? 'fail' : 'not-checked';
+  };
+  const measured: BindingResult = expected.inputArgsMeasured ? result('policy.mrenclave') : 'not-checked';
+  const certificateCheck: Partial<Record<InputArgField, string>> = {
+    subject: 'ratls.subject',
+    subject_alternative_name: 'ratls.san',
+    expiration_date: EXPIRATION_ID,
+  };
+  return INPUT_ARG_FIELDS.map((field) => {
+    const cert = certificateCheck[field];
+    const b: InputArgBinding = {
+      field,
+      value: inputArgValue(e.inputArgs, field),
+      role: INPUT_ARG_ROLES[field],
+      measured,
+      package:
+        field === 'application' ? (expected.application !== undefined ? result(APPLICATION_ID) : 'not-checked') : null,
+      certificate: cert ? result(cert) : null,
+      status: 'unbound',
+    };
+    const outcomes = [b.measured, b.package, b.certificate];
+    b.status = outcomes.includes('fail') ? 'mismatch' : outcomes.includes('pass') ? 'bound' : 'unbound';
+    if (b.status === 'unbound') {
+      b.reason = expected.inputArgsMeasured
+        ? 'the MRENCLAVE comparison did not run'
+        : expected.mrenclave
+          ? 'an MRENCLAVE given with --mrenclave binds the arguments it was computed for, not necessarily these'
+          : 'no expected MRENCLAVE';
+    }
+    return b;
+  });
 }

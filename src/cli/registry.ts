@@ -50,6 +50,12 @@ export const COMMANDS: CommandEntry[] = [
     load: () => import('./commands/decrypt.js'),
   },
   {
+    name: 'doctor',
+    role: 'operator',
+    summary: 'Check what this host needs for the sgx and sim platforms, with the fixes',
+    load: () => import('./commands/doctor.js'),
+  },
+  {
     name: 'spawn',
     role: 'operator',
     summary: 'Start a packaged app in an enclave; collect evidence.json and ratls.pem',

@@ -3,6 +3,7 @@
  * The container's command line is the single source of truth for a deployment's arguments (as in MSE):
  * `spawn` writes it, and `evidence`, `run`, `status` and `verify` read it back. Pure.
  */
+import type { InputArgs as EvidenceInputArgs } from '../attestation/evidence.js';
 import { InputError, UsageError } from '../errors.js';
 import { PYTHON_APPLICATION_PATTERN } from '../project/config.js';
 
@@ -56,6 +57,31 @@ export function checkInputArgs(a: InputArgs): InputArgs {
     throw new UsageError('ERR_SUBJECT', 'the certificate subject must be a one-line RFC 4514 name');
   }
   return a;
+}
+
+/**
+ * The spawn arguments as `evidence.json` records them (`input_args`), for measuring a package with them.
+ * Throws `ERR_EVIDENCE_FIELD` when `expiration_date` is null: mse-home's enclaves always have one, and the
+ * measurement covers it. (The inverse is `evidenceInputArgs` in ./evidence.ts.)
+ */
+export function spawnArgsOfEvidence(a: EvidenceInputArgs): InputArgs {
+  if (a.expirationDate === null) {
+    throw new InputError(
+      'ERR_EVIDENCE_FIELD',
+      'evidence field input_args.expiration_date is null: cannot measure the package',
+      {
+        hint: 'Evidence of an mse-home enclave always has an expiration date: collect it again with `mse home evidence`.',
+      },
+    );
+  }
+  return {
+    size: a.size,
+    subject: a.subject,
+    san: a.subjectAlternativeName,
+    appId: a.appId,
+    application: a.application,
+    expiration: a.expirationDate,
+  };
 }
 
 /** The `mse-run` argument vector, in MSE's order. */

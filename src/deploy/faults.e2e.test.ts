@@ -11,14 +11,14 @@ import { after, before, describe } from 'node:test';
 import type { CliResult } from '../testing/cli.js';
 import {
   containerChanges,
-  copyFixture,
   createWorld,
   expectExit,
   freePort,
   freshSecrets,
   jsonOf,
-  PACKAGE_TIMEOUT_MS,
+  packageFixture,
   pinnedHttps,
+  spawnDeployment,
   story,
   type World,
 } from '../testing/e2e.js';
@@ -33,7 +33,6 @@ interface Deployment {
 
 describe('faults: configuration protocol, spawn conflicts, apps failing after run', () => {
   let w: World;
-  let project: string;
   let packageFile: string;
   let crash: Deployment;
   let slow: Deployment;
@@ -43,23 +42,7 @@ describe('faults: configuration protocol, spawn conflicts, apps failing after ru
     jsonOf<{ status: string }>(expectExit(await w.mse(['status', name, '--json']), `status ${name}`)).status;
 
   const spawn = (d: Deployment, name = d.name, port = d.port, workspace = d.workspace): Promise<CliResult> =>
-    w.mse([
-      'spawn',
-      name,
-      '--package',
-      packageFile,
-      '--san',
-      'localhost',
-      '--size',
-      '2048',
-      '--port',
-      String(port),
-      '--output',
-      workspace,
-      '--signer-key',
-      w.signerKey,
-      '--json',
-    ]);
+    spawnDeployment(w, { name, packageFile, port, workspace });
 
   /** Secrets for `run`: the fixture's, plus fault switches. */
   const secretsWith = async (label: string, fault: Record<string, unknown>): Promise<string> => {
@@ -77,19 +60,7 @@ describe('faults: configuration protocol, spawn conflicts, apps failing after ru
 
   before(async () => {
     w = await createWorld('faults');
-    project = path.join(w.root, 'provider', 'fastapi_app');
-    await copyFixture('fastapi-tutorial', project);
-    const p = jsonOf<{ package: string; image: string; name: string }>(
-      expectExit(
-        await w.mse(['package', '--project', project, '--output', path.join(w.root, 'provider'), '--json'], {
-          timeoutMs: PACKAGE_TIMEOUT_MS,
-        }),
-        'package',
-      ),
-    );
-    w.trackImage(p.image);
-    w.trackImage(`${p.name}:latest`);
-    packageFile = p.package;
+    packageFile = await packageFixture(w, 'fastapi-tutorial', 'fastapi_app');
     await fs.mkdir(path.join(w.root, 'operator'), { recursive: true });
     const mk = async (label: string): Promise<Deployment> => ({
       name: w.deploymentName(label),

@@ -18,7 +18,7 @@ import type { Logger } from '../cli/log.js';
 import { serializeEvidence } from '../attestation/evidence.js';
 import type { DockerEngine } from '../docker/engine.js';
 import { checkPortFree } from '../docker/localtest.js';
-import { InputError, StateError, UsageError } from '../errors.js';
+import { InputError, NetworkError, StateError, UsageError } from '../errors.js';
 import { imageRepository } from '../docker/app-image.js';
 import { writeFileAtomic } from '../fs/files.js';
 import { readPackage } from '../package/read.js';
@@ -257,7 +257,7 @@ async function waitForConfigurationServer(engine: DockerEngine, d: Deployment, t
       last = (error as Error).message;
     }
     if (Date.now() > deadline) {
-      throw new StateError(
+      throw new NetworkError(
         'ERR_TIMEOUT',
         `${d.name}: no configuration server after ${Math.round(timeoutMs / 1000)} s (${last})`,
         {

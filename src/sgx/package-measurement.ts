@@ -3,7 +3,8 @@
  * alone and the spawn arguments: the image's file system read from image.tar (src/image/), our enclave
  * manifest for that image, code and arguments (./enclave-manifest.ts), finalized and measured with the
  * image's own Gramine PAL exactly as `gramine-sgx-sign` would (src/gramine/). `measure --package` prints
- * it, `verify --package` compares it with the quote, `spawn --platform sgx` signs it.
+ * it, `verify --package` compares it with the quote, `spawn --platform sgx` signs it (with
+ * {@link withPackageImage} and {@link measureGramineImage}).
  */
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
@@ -12,7 +13,7 @@ import { InputError } from '../errors.js';
 import { gramineSign, type FinalManifest } from '../gramine/index.js';
 import { ImageFileSource } from '../image/file-source.js';
 import { openImageFs, type ImageFs } from '../image/image-fs.js';
-import { readPackage, type CodeFile, type PackageContents } from '../package/read.js';
+import type { CodeFile, PackageContents } from '../package/read.js';
 import { fileSource } from '../package/tar-read.js';
 import { enclaveManifest, GRAMINE_LIBPAL, TEMPLATE_MARKER, type EnclaveManifest } from './enclave-manifest.js';
 
@@ -100,14 +101,4 @@ export async function withPackageImage<T>(pkg: PackageContents, fn: (image: Imag
   } finally {
     await fh.close();
   }
-}
-
-/** Read `packageFile` and measure it for SGX with `args` (see {@link measureGramineImage}). */
-export async function measureGraminePackage(
-  packageFile: string,
-  args: InputArgs,
-): Promise<GramineMeasurement & { package: PackageContents }> {
-  const pkg = await readPackage(packageFile);
-  const m = await withPackageImage(pkg, (image) => measureGramineImage(image, pkg.appFiles, args));
-  return { ...m, package: pkg };
 }

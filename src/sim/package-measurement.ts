@@ -2,8 +2,9 @@
  * The simulated MRENCLAVE of a package deployed with given arguments: what `spawn` has the quoting
  * service sign, and what `verify --package` recomputes offline, with no Docker, from the same two inputs.
  */
-import type { InputArgs } from '../deploy/args.js';
-import { readPackage, type PackageContents } from '../package/read.js';
+import type { InputArgs as EvidenceInputArgs } from '../attestation/evidence.js';
+import { spawnArgsOfEvidence, type InputArgs } from '../deploy/args.js';
+import type { PackageContents } from '../package/read.js';
 import { computeSimMrenclave } from './measurement.js';
 
 /** Pure: the measurement of read package contents with `args`. */
@@ -18,7 +19,14 @@ export function simMrenclaveOf(
   });
 }
 
-/** Read `packageFile` (headers, mse.toml, app.tar and image JSON only; layers are skipped) and measure it. */
-export async function simMrenclaveOfPackageFile(packageFile: string, args: InputArgs): Promise<Uint8Array> {
-  return simMrenclaveOf(await readPackage(packageFile), args);
+/**
+ * Pure: the measurement of read package contents with the spawn arguments as `evidence.json` records them
+ * (what `verify --package` recomputes). Throws `ERR_EVIDENCE_FIELD` when `expiration_date` is null: a
+ * simulated enclave always has one, and the measurement covers it.
+ */
+export function simMrenclaveOfEvidence(
+  pkg: Pick<PackageContents, 'imageConfigDigest' | 'appFiles'>,
+  a: EvidenceInputArgs,
+): Uint8Array {
+  return simMrenclaveOf(pkg, spawnArgsOfEvidence(a));
 }

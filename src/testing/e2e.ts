@@ -223,6 +223,54 @@ export async function copyFixture(name: string, dest: string): Promise<void> {
   await fs.writeFile(dockerfile, text.replace(/^FROM mse-home-base:\S+/m, `FROM ${BASE_IMAGE}`));
 }
 
+/**
+ * The provider's side for one fixture: copy fixture project `name` to `<world>/provider/<dir>` and package
+ * it with the real CLI into `<world>/provider`; the images it tags are removed at clean-up. Returns the
+ * package file.
+ */
+export async function packageFixture(w: World, name: string, dir: string): Promise<string> {
+  const project = path.join(w.root, 'provider', dir);
+  await copyFixture(name, project);
+  const p = jsonOf<{ package: string; image: string; name: string }>(
+    expectExit(
+      await w.mse(['package', '--project', project, '--output', path.join(w.root, 'provider'), '--json'], {
+        timeoutMs: PACKAGE_TIMEOUT_MS,
+      }),
+      'package',
+    ),
+  );
+  w.trackImage(p.image);
+  w.trackImage(`${p.name}:latest`);
+  return p.package;
+}
+
+/**
+ * `spawn NAME --package F --san localhost --size 2048 --port P --output DIR --signer-key <world's> --json`:
+ * the operator's spawn every e2e story uses (simulated platform by default on this machine).
+ */
+export function spawnDeployment(
+  w: World,
+  d: { name: string; packageFile: string; port: number; workspace: string },
+): Promise<CliResult> {
+  return w.mse([
+    'spawn',
+    d.name,
+    '--package',
+    d.packageFile,
+    '--san',
+    'localhost',
+    '--size',
+    '2048',
+    '--port',
+    String(d.port),
+    '--output',
+    d.workspace,
+    '--signer-key',
+    w.signerKey,
+    '--json',
+  ]);
+}
+
 /** Fresh secrets in the scaffold's shape: `aes_key` (hex, plaintext secrets) and `result_sk` (Fernet key). */
 export function freshSecrets(): { secrets: { aes_key: string }; sealed: { result_sk: string } } {
   return {

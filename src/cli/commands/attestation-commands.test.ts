@@ -213,7 +213,7 @@ describe('quote verify', () => {
 describe('verify (evidence.json)', () => {
   const MRENCLAVE = '0e4ec55e690b06a574af59dfd51baa3866ac4c8d37896effc0f1fad17b31cf3b';
 
-  it('reports MSE’s real evidence as invalid (subject mismatch) and writes nothing', async () => {
+  it('reports MSE’s real evidence as invalid (subject and expiration mismatch) and writes nothing', async () => {
     const out = mkdtempSync(path.join(dir, 'out-'));
     const r = await runMse([
       'home',
@@ -236,7 +236,7 @@ describe('verify (evidence.json)', () => {
     assert.equal(v.mrenclave, MRENCLAVE);
     assert.deepEqual(
       v.failures.filter((f) => !f.policy).map((f) => f.code),
-      ['ERR_RATLS_SUBJECT_MISMATCH'],
+      ['ERR_RATLS_SUBJECT_MISMATCH', 'ERR_RATLS_EXPIRATION_MISMATCH'],
     );
     assert.deepEqual(readdirSync(out), []);
   });

@@ -2,7 +2,7 @@
 import { randomBytes } from 'node:crypto';
 import { generateFernetKey } from '../../crypto/fernet.js';
 import { generateX25519KeyPair } from '../../crypto/sealedbox.js';
-import { UsageError } from '../../errors.js';
+import { InputError, UsageError } from '../../errors.js';
 import { pathExists, writeFileAtomic } from '../../fs/files.js';
 import { requireOneOf, stringOption, type CommandSpec } from '../command.js';
 import { printJson } from '../output.js';
@@ -40,7 +40,7 @@ const spec: CommandSpec = {
     } else {
       const pub = `${output}.pub`;
       if (await pathExists(pub)) {
-        throw new UsageError('ERR_OUTPUT_EXISTS', `refusing to overwrite existing file ${pub}`, {
+        throw new InputError('ERR_OUTPUT_EXISTS', `refusing to overwrite existing file ${pub}`, {
           hint: 'Choose another --output.',
         });
       }

@@ -200,11 +200,11 @@ describe('verify --package on SGX evidence', () => {
   });
 
   it('rejects input_args changed by one byte, naming the argument', async () => {
-    // The certificate's subject and SAN are also compared with input_args: those evidence are invalid (11).
+    // The certificate's subject, SAN and notAfter are also compared with input_args: those evidence are invalid (11).
     const changed: [keyof Evidence['inputArgs'], string | number, string, number][] = [
       ['appId', '63322f85-1ff8-4483-91ae-f18d7398d158', '--id', 10],
       ['application', 'app:apq', '--application', 10],
-      ['expirationDate', ARGS.expiration + 1, '--expiration', 10],
+      ['expirationDate', ARGS.expiration + 1, '--expiration', 11],
       ['subject', 'CN=app.example.com,O=Examplf,C=FR', '--subject', 11],
       ['subjectAlternativeName', 'app.example.con', '--san', 11],
     ];

@@ -8,10 +8,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { serializeEvidence, parseEvidence, type Evidence } from '../../attestation/evidence.js';
-import { mrsignerFromPublicKey } from '../../attestation/mrsigner.js';
-import { createRatlsCertificate, ratlsReportData } from '../../ratls/certificate.js';
 import { loadOrCreateSimPlatform, type SimPlatform } from '../../sim/platform.js';
 import { runMse } from '../../testing/cli.js';
+import { makeSimEvidence } from '../../testing/sim-evidence.js';
 import { readVectorText } from '../../testing/vectors.js';
 
 let dir: string;
@@ -23,51 +22,22 @@ const MRENCLAVE = mrEnclave.toString('hex');
 before(async () => {
   dir = mkdtempSync(path.join(os.tmpdir(), 'mse-verify-sim-'));
   sim = await loadOrCreateSimPlatform({ dir: path.join(dir, 'sim') });
-  const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-  const x25519 = generateKeyPairSync('x25519').publicKey.export({ format: 'jwk' }).x!;
-  // The signer key of MSE's real evidence: its MRSIGNER is what the sim quote carries.
-  const signerPk = parseEvidence(readVectorText('mse', 'evidence.json')).signerPk;
   const now = new Date();
-  const quote = sim.signQuote({
+  evidence = makeSimEvidence({
+    sim,
     mrEnclave,
-    mrSigner: mrsignerFromPublicKey(signerPk),
-    reportData: ratlsReportData(publicKey, new Uint8Array(Buffer.from(x25519, 'base64url'))),
-    isvProdId: 0,
-    isvSvn: 0,
-  });
-  const subject = 'CN=app.example.com,O=Example,C=FR';
-  const cert = createRatlsCertificate({
-    privateKey,
-    publicKey,
-    quote,
-    subject,
-    san: 'app.example.com',
-    notBefore: new Date(now.getTime() - 60_000),
-    notAfter: new Date(now.getTime() + 86400_000),
-  });
-  const c = sim.buildCollateral({ now });
-  evidence = {
+    // The signer key of MSE's real evidence: its MRSIGNER is what the sim quote carries.
+    signerPk: parseEvidence(readVectorText('mse', 'evidence.json')).signerPk,
     inputArgs: {
-      subject,
+      subject: 'CN=app.example.com,O=Example,C=FR',
       subjectAlternativeName: 'app.example.com',
       expirationDate: Math.floor(now.getTime() / 1000) + 86400,
       size: 4096,
       appId: '63322f85-1ff8-4483-91ae-f18d7398d157',
       application: 'app:app',
     },
-    ratlsCertificate: cert.pem,
-    rootCaCrl: c.rootCaCrlDer,
-    pckCrl: c.pckCrlDer,
-    tcbInfoBody: new Uint8Array(Buffer.from(c.tcbInfo.body)),
-    qeIdentityBody: new Uint8Array(Buffer.from(c.qeIdentity.body)),
-    tcbCert: sim.tcbSigning.pem,
-    signerPk,
-    platform: 'sim',
-    collectedAt: now.toISOString(),
-    pckCrlIssuerChain: c.pckCrlIssuerChainPem,
-    tcbInfoIssuerChain: c.tcbInfoIssuerChainPem,
-    qeIdentityIssuerChain: c.qeIdentityIssuerChainPem,
-  };
+    now,
+  });
 });
 after(() => rmSync(dir, { recursive: true, force: true }));
 

@@ -13,47 +13,44 @@ import {
   type EvidenceVerificationInput,
   type ExpectedIdentity,
 } from '../../attestation/verify-evidence.js';
-import { isMseError, UsageError } from '../../errors.js';
+import { spawnArgsOfEvidence } from '../../deploy/args.js';
+import { isMseError } from '../../errors.js';
 import { pathExists, readUserText, requireDirectory, writeFileAtomic } from '../../fs/files.js';
+import { readPackage } from '../../package/read.js';
 import { explainGramineMeasurement, unmeasurableArguments } from '../../sgx/explain.js';
-import { measureGraminePackage } from '../../sgx/package-measurement.js';
-import { simMrenclaveOfPackageFile } from '../../sim/package-measurement.js';
+import { measureGramineImage, withPackageImage } from '../../sgx/package-measurement.js';
+import { simMrenclaveOfEvidence } from '../../sim/package-measurement.js';
 import { requireOneOf, stringOption, type CommandContext, type CommandSpec } from '../command.js';
 import { POLICY_OPTIONS, appraisalSettings, reportVerdict } from '../attestation-options.js';
 
 /**
- * The MRENCLAVE a package must produce with the evidence's input_args, recomputed offline with no Docker.
- * Simulated platform: the sim construction (docs/measurement.md). Real SGX: Gramine's measurement of our
- * enclave manifest over the package's image (docs/sgx.md), with an explanation of any mismatch.
+ * What a package binds: the MRENCLAVE it must produce with the evidence's input_args, and the entry point
+ * its mse.toml names (which input_args.application must equal: the measurement alone takes the entry point
+ * from the evidence, so an operator who spawned an edited mse.toml would otherwise go unnoticed). Both are
+ * recomputed offline with no Docker. Simulated platform: the sim construction (docs/measurement.md). Real
+ * SGX: Gramine's measurement of our enclave manifest over the package's image (docs/sgx.md), with a check
+ * that explains a mismatch (the differing manifest entries).
  */
-async function measurePackage(
+async function expectedFromPackage(
   ctx: CommandContext,
   file: string,
   evidence: Evidence,
-): Promise<{ mrenclave?: Uint8Array; explain?: EvidenceVerificationInput['explainMeasurement'] }> {
-  const a = evidence.inputArgs;
-  if (a.expirationDate === null) {
-    throw new UsageError(
-      'ERR_EVIDENCE_FIELD',
-      'evidence input_args.expiration_date is null: cannot measure the package',
-    );
+): Promise<{ expected: ExpectedIdentity; explain?: EvidenceVerificationInput['explainMeasurement'] }> {
+  const pkg = await readPackage(file);
+  const bound: ExpectedIdentity = { inputArgsMeasured: true, application: pkg.config.pythonApplication };
+  if (evidence.platform === 'sim') {
+    return { expected: { ...bound, mrenclave: simMrenclaveOfEvidence(pkg, evidence.inputArgs) } };
   }
-  const args = {
-    size: a.size,
-    subject: a.subject,
-    san: a.subjectAlternativeName,
-    appId: a.appId,
-    application: a.application,
-    expiration: a.expirationDate,
-  };
-  if (evidence.platform === 'sim') return { mrenclave: await simMrenclaveOfPackageFile(file, args) };
+  const args = spawnArgsOfEvidence(evidence.inputArgs);
   const started = performance.now();
   let m;
   try {
-    m = await measureGraminePackage(file, args);
+    m = await withPackageImage(pkg, (image) => measureGramineImage(image, pkg.appFiles, args));
   } catch (error) {
     // Arguments no enclave can run with: a rejection naming the argument, not a failure to verify.
-    if (isMseError(error) && error.code === 'ERR_SGX_ARGUMENT') return { explain: unmeasurableArguments(error) };
+    if (isMseError(error) && error.code === 'ERR_SGX_ARGUMENT') {
+      return { expected: bound, explain: unmeasurableArguments(error) };
+    }
     throw error;
   }
   const seconds = (performance.now() - started) / 1000;
@@ -61,18 +58,21 @@ async function measurePackage(
     `measured the package for SGX in ${seconds.toFixed(2)} s: ${m.stats.filesHashed} files hashed ` +
       `(${(m.stats.fileBytes / 1e6).toFixed(1)} MB), ${(m.stats.layerBytes / 1e6).toFixed(1)} MB of layers checked`,
   );
-  return { mrenclave: m.mrenclave, explain: explainGramineMeasurement(m, evidence) };
+  return { expected: { ...bound, mrenclave: m.mrenclave }, explain: explainGramineMeasurement(m, evidence) };
 }
 
 const spec: CommandSpec = {
   name: 'verify',
   summary: 'Verify an enclave’s evidence.json offline and save its RA-TLS certificate',
-  description: `Checks, from evidence.json alone: the RA-TLS certificate (signature, validity, subject and SAN equal to
+  description: `Checks, from evidence.json alone: the RA-TLS certificate (signature, validity, subject, SAN and notAfter equal to
 input_args, report_data bound to its key), the full Intel DCAP appraisal of its quote with the evidence's
 collateral (chain to the pinned Intel SGX Root CA, CRLs, TCB info, QE identity, signatures, TCB level),
 MRSIGNER against signer_pk, and the policy (expected MRENCLAVE, debug, TCB status, advisories).
-On acceptance OUTPUT/ratls.pem is written. Exit codes: 0 accepted, 10 valid but rejected by the policy,
-11 invalid.`,
+With --package (simulated platform) the MRENCLAVE is recomputed from the package and every input_args
+field, and input_args.application must equal the package's mse.toml python_application. With
+--mrenclave, size, app_id and application cannot be bound: the report says so with a warning for each.
+The report lists every input_args field with what bound it. On acceptance OUTPUT/ratls.pem is written.
+Exit codes: 0 accepted, 10 valid but rejected by the policy, 11 invalid.`,
   options: {
     evidence: {
       type: 'string',
@@ -81,7 +81,11 @@ On acceptance OUTPUT/ratls.pem is written. Exit codes: 0 accepted, 10 valid but 
       required: true,
     },
     mrenclave: { type: 'string', placeholder: 'HEX', description: 'Expected MRENCLAVE (64 hex characters)' },
-    package: { type: 'string', placeholder: 'FILE', description: 'Compute the expected MRENCLAVE from this package' },
+    package: {
+      type: 'string',
+      placeholder: 'FILE',
+      description: 'Bind the evidence to this package: MRENCLAVE recomputed from it, entry point = its mse.toml',
+    },
     output: { type: 'string', placeholder: 'DIR', description: 'Existing directory for ratls.pem', required: true },
     ...POLICY_OPTIONS,
   },
@@ -96,12 +100,12 @@ On acceptance OUTPUT/ratls.pem is written. Exit codes: 0 accepted, 10 valid but 
     const settings = await appraisalSettings(ctx);
     const evidenceFile = stringOption(ctx.values, 'evidence')!;
     const evidence = parseEvidence(await readUserText(evidenceFile, 'evidence file', 16 * 1024 * 1024));
-    const measured =
+    const measured: Awaited<ReturnType<typeof expectedFromPackage>> =
       which === 'mrenclave'
-        ? { mrenclave: parseMeasurement(stringOption(ctx.values, 'mrenclave')!, '--mrenclave') }
-        : await measurePackage(ctx, stringOption(ctx.values, 'package')!, evidence);
+        ? { expected: { mrenclave: parseMeasurement(stringOption(ctx.values, 'mrenclave')!, '--mrenclave') } }
+        : await expectedFromPackage(ctx, stringOption(ctx.values, 'package')!, evidence);
     const expected: ExpectedIdentity = {
-      ...(measured.mrenclave ? { mrenclave: measured.mrenclave } : {}),
+      ...measured.expected,
       ...(settings.policy.mrSigner ? { mrsigner: settings.policy.mrSigner } : {}),
       ...(settings.policy.isvProdId !== undefined ? { isvProdId: settings.policy.isvProdId } : {}),
       ...(settings.policy.minIsvSvn !== undefined ? { minIsvSvn: settings.policy.minIsvSvn } : {}),
