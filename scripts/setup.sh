@@ -8,9 +8,10 @@ SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 
 # Debian's Python stack (the scaffolded app and its tests run with /usr/bin/python3), TLS tools, Docker,
-# wrk (the load generator of bench/enclave.js).
+# wrk (the load generator of bench/enclave.js), tomli/tomli_w (the peers of the Gramine manifest writer's
+# differential test; Gramine's signer uses tomli_w 1.0.0, Debian 12's version).
 PACKAGES=(python3 python3-flask python3-fastapi python3-uvicorn python3-cryptography python3-nacl
-  python3-pytest python3-requests curl openssl ca-certificates docker.io mmdebstrap wrk)
+  python3-pytest python3-requests python3-tomli python3-tomli-w curl openssl ca-certificates docker.io mmdebstrap wrk)
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -63,6 +63,10 @@ export interface Measurement {
 
 const CHUNK = 1 << 20; // a multiple of every record size used below
 const ZERO_PAGE = new Uint8Array(PAGE_SIZE);
+const TAG = (s: string): Uint8Array => new Uint8Array(Buffer.from(s.padEnd(8, '\0'), 'latin1'));
+const ECREATE = TAG('ECREATE');
+const EADD = TAG('EADD');
+const EEXTEND = TAG('EEXTEND');
 
 /** The record stream: a reused buffer flushed into the hash in large chunks. */
 class RecordStream {
@@ -95,14 +99,14 @@ class RecordStream {
 
   ecreate(size: number): void {
     const at = this.reserve(64);
-    this.buf.write('ECREATE', at, 'latin1');
+    this.buf.set(ECREATE, at);
     this.view.setUint32(at + 8, SSA_FRAME_SIZE / PAGE_SIZE, true);
     this.u64(at + 12, size);
   }
 
   eadd(offset: number, flags: number): void {
     const at = this.reserve(64);
-    this.buf.write('EADD', at, 'latin1');
+    this.buf.set(EADD, at);
     this.u64(at + 8, offset);
     this.u64(at + 16, flags);
   }
@@ -112,7 +116,7 @@ class RecordStream {
     this.eadd(offset, flags);
     for (let i = 0; i < PAGE_SIZE; i += 256) {
       const at = this.reserve(64 + 256);
-      this.buf.write('EEXTEND', at, 'latin1');
+      this.buf.set(EEXTEND, at);
       this.u64(at + 8, offset + i);
       if (content !== ZERO_PAGE) this.buf.set(content.subarray(i, i + 256), at + 64);
     }
@@ -123,7 +127,7 @@ class RecordStream {
     this.flush();
     for (let at = 0; at < CHUNK; at += 64) {
       this.buf.fill(0, at, at + 64);
-      this.buf.write('EADD', at, 'latin1');
+      this.buf.set(EADD, at);
       this.u64(at + 16, flags);
     }
     let page = start;

@@ -7,9 +7,8 @@
  * Q1 = ⌊s² / n⌋ and Q2 = ⌊(s² mod n) · s / n⌋ let the CPU check s³ mod n without a division.
  */
 import { createPublicKey, constants, sign, verify, type KeyObject } from 'node:crypto';
-import { mrsignerFromModulus } from '../attestation/mrsigner.js';
+import { assertSgxSigningKey, mrsignerFromModulus } from '../attestation/mrsigner.js';
 import { InputError } from '../errors.js';
-import { assertSgxSigningKey } from '../sim/signer.js';
 import type { EnclaveAttributes } from './manifest.js';
 
 export const SIGSTRUCT_SIZE = 1808;

@@ -310,6 +310,14 @@ print(json.dumps([tomli_w.dumps(build(d)) for d in json.load(sys.stdin)]))`,
       'a = 9223372036854775808',
       '[[a]]\nb = 1\n[a.c]\nd = 2\n',
       'a = []\nb = [[], [[]]]\n',
+      '[a.b]\nc = 1\n[a]\nd = 2\n',
+      '[x]\n[x.y.z]\n',
+      'a."".b = 1\n"" = 2\n',
+      '[t]\n7 = "only key"\n',
+      'a = [ { b = { c = [ 1 ] } } ]\n',
+      'a = [\n  1, # comment\n  2,\n]\n',
+      "s = '''\n\\n'''\n",
+      '',
     ];
     const py = runPython<({ ok: true; out: string } | { ok: false })[]>(
       `import io, json, sys, tomli, tomli_w

@@ -14,6 +14,7 @@ import {
 } from '../testing/gramine.js';
 import {
   computeMrenclave,
+  finalizeManifest,
   gramineSign,
   parseSigstruct,
   signSigstruct,
@@ -78,6 +79,17 @@ for (const c of gramineCases()) {
       assert.equal(hex(r.sigstruct!), hex(c.sigstruct));
       assert.equal(hex(r.mrsigner!), c.mrsigner);
       assert.ok(source.touched.length > 0, 'the input files were read through the source');
+    });
+
+    it('finalizing the final manifest again changes nothing and reads no file (what an auditor re-signs)', async () => {
+      const source = new ConfinedTestSource(path.join(c.dir, 'expected'));
+      const again = await finalizeManifest(c.finalManifest, source);
+      assert.deepEqual(Buffer.from(again.bytes), Buffer.from(c.finalManifest));
+      assert.equal(
+        again.trustedFiles.every((t) => !t.hashed),
+        true,
+      );
+      assert.equal(again.entrypoint.hashed, false);
     });
   });
 }

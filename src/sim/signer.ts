@@ -11,13 +11,15 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { InputError } from '../errors.js';
 import { readUserFile } from '../fs/files.js';
-import { mrsignerFromPublicKey } from '../attestation/mrsigner.js';
+import {
+  assertSgxSigningKey,
+  mrsignerFromPublicKey,
+  SIGNER_KEY_BITS,
+  SIGNER_PUBLIC_EXPONENT,
+} from '../attestation/mrsigner.js';
 import { publishExclusive } from './publish.js';
 
-export { mrsignerFromPublicKey };
-
-export const SIGNER_KEY_BITS = 3072;
-export const SIGNER_PUBLIC_EXPONENT = 3;
+export { assertSgxSigningKey, mrsignerFromPublicKey, SIGNER_KEY_BITS, SIGNER_PUBLIC_EXPONENT };
 
 export interface SignerKey {
   privateKey: KeyObject;
@@ -27,30 +29,6 @@ export interface SignerKey {
   mrSigner: Uint8Array;
   /** True when this call generated the key. */
   created: boolean;
-}
-
-/**
- * Throw unless `key` is an SGX enclave signing key: RSA-3072 with public exponent 3 (what EINIT accepts).
- * `what` names the key in messages. `ERR_SIGNER_KEY_EXPONENT` for an RSA-3072 key with another exponent,
- * `ERR_SIGNER_KEY_INVALID` for any other kind or size.
- */
-export function assertSgxSigningKey(key: KeyObject, what: string): void {
-  const d = key.asymmetricKeyDetails;
-  if (key.asymmetricKeyType === 'rsa' && d?.modulusLength === SIGNER_KEY_BITS && d.publicExponent !== undefined) {
-    if (d.publicExponent === BigInt(SIGNER_PUBLIC_EXPONENT)) return;
-    throw new InputError(
-      'ERR_SIGNER_KEY_EXPONENT',
-      `${what} is RSA-3072 with public exponent ${d.publicExponent}; SGX requires exponent 3`,
-      { hint: 'Use a Gramine enclave key (gramine-sgx-gen-private-key, or openssl genrsa -3 3072).' },
-    );
-  }
-  const kind =
-    key.asymmetricKeyType === 'rsa'
-      ? `RSA-${d?.modulusLength ?? '?'} with e=${d?.publicExponent ?? '?'}`
-      : key.asymmetricKeyType;
-  throw new InputError('ERR_SIGNER_KEY_INVALID', `${what} is ${kind}; SGX enclave signing needs RSA-3072 with e=3`, {
-    hint: 'Use a Gramine enclave key: RSA-3072 with public exponent 3 (gramine-sgx-gen-private-key makes one).',
-  });
 }
 
 function loaded(privateKey: KeyObject, created: boolean): SignerKey {
