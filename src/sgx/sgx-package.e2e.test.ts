@@ -32,7 +32,7 @@ import {
   TEST_PREFIX,
   type TestProject,
 } from '../testing/docker.js';
-import { tamperPackageCode } from '../testing/e2e.js';
+import { flipByte, tamperPackageCode } from '../testing/e2e.js';
 import { buildGramineTestImage } from '../testing/gramine-image.js';
 import { sgxTestEvidence } from '../testing/sgx-evidence.js';
 import { parseArgvFile } from './enclave-manifest.js';
@@ -209,11 +209,7 @@ describe('SGX package: measure, then verify with no Docker and no Gramine (real 
     const region = p.image.layerRegions[0]!;
     const fh = await open(copy, 'r+');
     try {
-      const at = p.members['image.tar'].offset + region.offset + Math.floor(region.size / 2);
-      const b = Buffer.alloc(1);
-      await fh.read(b, 0, 1, at);
-      b[0] = b[0]! ^ 0x20;
-      await fh.write(b, 0, 1, at);
+      await flipByte(fh, p.members['image.tar'].offset + region.offset + Math.floor(region.size / 2), 0x20);
     } finally {
       await fh.close();
     }

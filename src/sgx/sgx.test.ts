@@ -10,7 +10,13 @@ import type { InputArgs } from '../deploy/args.js';
 import { computeMrenclave, type TomlTable } from '../gramine/index.js';
 import { openImageFs } from '../image/image-fs.js';
 import { bufferSource } from '../package/tar-read.js';
-import { gramineTestImage, gramineTestLayers, STANDIN_LIBOS, STANDIN_LIBPAL } from '../testing/gramine-image.js';
+import {
+  gramineTestImage,
+  gramineTestLayers,
+  STANDIN_LIBOS,
+  STANDIN_LIBPAL,
+  testSpawnArgs,
+} from '../testing/gramine-image.js';
 import { runPython } from '../testing/python.js';
 import {
   ARGS_FILE,
@@ -26,15 +32,7 @@ import { describeDifference, diffManifests } from './manifest-diff.js';
 import { measureGramineImage, sgxImageKind, type GramineMeasurement } from './package-measurement.js';
 
 const sha = (b: string | Buffer): string => createHash('sha256').update(b).digest('hex');
-// 1 GiB keeps each measurement short (the heap's EADD records dominate its cost).
-const ARGS: InputArgs = {
-  size: 1024,
-  subject: 'CN=app.example.com,O=Example,C=FR',
-  san: 'app.example.com',
-  appId: '63322f85-1ff8-4483-91ae-f18d7398d157',
-  application: 'app:app',
-  expiration: 1900000000,
-};
+const ARGS: InputArgs = testSpawnArgs();
 const CODE = [
   { path: 'templates/index.html', sha256: sha('<html>') },
   { path: 'app.py', sha256: sha('app = 1') },
@@ -68,7 +66,7 @@ describe('enclave manifest template v1', () => {
       '--application',
       'app:app',
       '--expiration',
-      '1900000000',
+      String(ARGS.expiration),
       '--host',
       '0.0.0.0',
       '--port',
@@ -186,7 +184,7 @@ describe('native SGX measurement of a Gramine-shaped image', () => {
       ['san', measure({ ...ARGS, san: 'app.example.con' })],
       ['appId', measure({ ...ARGS, appId: '63322f85-1ff8-4483-91ae-f18d7398d158' })],
       ['application', measure({ ...ARGS, application: 'app:apq' })],
-      ['expiration', measure({ ...ARGS, expiration: 1900000001 })],
+      ['expiration', measure({ ...ARGS, expiration: ARGS.expiration + 1 })],
     ];
     const [lower, top] = gramineTestLayers();
     const stdlib = lower!.map((e) =>

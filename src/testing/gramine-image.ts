@@ -6,6 +6,7 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import type { InputArgs } from '../deploy/args.js';
 import { BASE_IMAGE } from '../docker/base-image.js';
 import { entriesContext } from '../docker/context.js';
 import type { DockerEngine } from '../docker/engine.js';
@@ -65,6 +66,21 @@ export function gramineTestImage(layers: RawEntry[][] = gramineTestLayers()): Bu
     layers.map((layer) => rawTar(layer)),
     { repoTag: 'gramine_test_app:1' },
   ).tar;
+}
+
+/**
+ * Spawn arguments for tests: 1 GiB keeps each measurement short (the heap's EADD records dominate its
+ * cost); the certificate expires in a day.
+ */
+export function testSpawnArgs(): InputArgs {
+  return {
+    size: 1024,
+    subject: 'CN=app.example.com,O=Example,C=FR',
+    san: 'app.example.com',
+    appId: '63322f85-1ff8-4483-91ae-f18d7398d157',
+    application: 'app:app',
+    expiration: Math.floor(Date.now() / 1000) + 86_400,
+  };
 }
 
 export const TEST_MSE_TOML =

@@ -12,21 +12,14 @@ import type { InputArgs } from '../../deploy/args.js';
 import { parseArgvFile } from '../../sgx/enclave-manifest.js';
 import { loadOrCreateSimPlatform, type SimPlatform } from '../../sim/platform.js';
 import { runMse } from '../../testing/cli.js';
-import { gramineTestImage, gramineTestLayers, writeTestPackage } from '../../testing/gramine-image.js';
+import { gramineTestImage, gramineTestLayers, testSpawnArgs, writeTestPackage } from '../../testing/gramine-image.js';
 import { sgxTestEvidence } from '../../testing/sgx-evidence.js';
 
 let dir: string;
 let sim: SimPlatform;
 let pkg: string;
 const CODE = { 'app.py': 'from flask import Flask\napp = Flask(__name__)\n', 'templates/index.html': '<p>hi</p>\n' };
-const ARGS: InputArgs = {
-  size: 1024,
-  subject: 'CN=app.example.com,O=Example,C=FR',
-  san: 'app.example.com',
-  appId: '63322f85-1ff8-4483-91ae-f18d7398d157',
-  application: 'app:app',
-  expiration: Math.floor(Date.now() / 1000) + 86_400,
-};
+const ARGS: InputArgs = testSpawnArgs();
 const argFlags = (a: InputArgs = ARGS): string[] => [
   '--size',
   String(a.size),
