@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { bufferSource } from '../package/tar-read.js';
 import { dockerArchive, rawTar, type RawEntry } from '../testing/rawtar.js';
-import { openImageFs, READ_CHUNK, type ImageFs } from './image-fs.js';
+import { openImageFs, PARALLEL_CHUNK, READ_CHUNK, type ImageFs } from './image-fs.js';
 import { MAX_SYMLINK_HOPS } from './layers.js';
 
 const file = (name: string, text: string, mode = 0o644): RawEntry => ({ name, data: Buffer.from(text), mode });
@@ -237,7 +237,8 @@ describe('image file system: one pass checks every layer and hashes the files as
   });
 
   it('gives the same results with the layer hash on a second thread (used for large images)', async () => {
-    const big = Buffer.alloc(READ_CHUNK * 3 + 7, 0x5a);
+    const big = Buffer.alloc(PARALLEL_CHUNK * 2 + 7);
+    for (let i = 0; i < big.length; i += 4096) big[i] = (i >> 12) & 0xff;
     const fs = await image(
       [dir('a'), { name: 'a/big', data: big }, file('a/x', 'x')],
       [file('a/y', 'y'), file('a/x', 'x2')],
@@ -248,7 +249,7 @@ describe('image file system: one pass checks every layer and hashes the files as
     assert.deepEqual(parallel, inline);
     assert.equal(parallel.hashes.get('/a/big'), sha(big));
     const { tar } = dockerArchive([rawTar([{ name: 'big', data: big }])]);
-    const at = tar.indexOf(big) + READ_CHUNK + 1;
+    const at = tar.indexOf(big) + PARALLEL_CHUNK + 1;
     tar[at] = tar[at]! ^ 1;
     const tampered = await openImageFs(bufferSource(tar), 'image.tar');
     await assert.rejects(tampered.scan(['/big'], { parallel: true }), { code: 'ERR_PACKAGE_IMAGE_LAYER' });

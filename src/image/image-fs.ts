@@ -60,6 +60,8 @@ export interface ImageScan {
 
 /** Bytes read at a time by {@link ImageFs.scan} and file streams. */
 export const READ_CHUNK = 1 << 20;
+/** Bytes per shared chunk when the layer hash runs on a second thread (fewer hand-overs between threads). */
+export const PARALLEL_CHUNK = 4 << 20;
 
 /** Layers adding up to this many bytes get their hash computed on a second thread (when there is a core for it). */
 export const PARALLEL_MIN_BYTES = 64 << 20;
@@ -235,7 +237,7 @@ export class ImageFs {
     for (const c of byContent.values()) perLayer[c.node.layer]!.push(c);
     const total = this.image.layerRegions.reduce((n, r) => n + r.size, 0);
     const auto = total >= PARALLEL_MIN_BYTES && availableParallelism() > 1;
-    const worker = (parallel ?? auto) ? new WorkerSha256(READ_CHUNK) : undefined;
+    const worker = (parallel ?? auto) ? new WorkerSha256(PARALLEL_CHUNK) : undefined;
     let layerBytes = 0;
     let fileBytes = 0;
     try {
@@ -313,9 +315,9 @@ export class ImageFs {
     const region = this.image.layerRegions[i]!;
     const end = region.offset + region.size;
     let next = 0;
-    for (let pos = region.offset, slot = 0; pos < end; pos += READ_CHUNK, slot = (slot + 1) % SLOTS) {
+    for (let pos = region.offset, slot = 0; pos < end; pos += worker.slotSize, slot = (slot + 1) % SLOTS) {
       await worker.consumed(slot);
-      const want = Math.min(READ_CHUNK, end - pos);
+      const want = Math.min(worker.slotSize, end - pos);
       const buf = worker.slot(slot).subarray(0, want);
       const got = this.src.readInto ? await this.src.readInto(pos, buf) : (await this.src.read(pos, want)).copy(buf);
       if (got !== want) throw this.truncated(i);
