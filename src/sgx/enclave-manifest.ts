@@ -48,6 +48,8 @@ export const ARCH_LIBDIR = '/usr/lib/x86_64-linux-gnu';
 export const PYTHON_DIST_PACKAGES = '/usr/lib/python3';
 /** Host address the bootstrap serves on inside the container (fixed, hence measured). */
 export const ENCLAVE_HOST = '0.0.0.0';
+/** Largest enclave measured (MiB): 1 TiB, beyond the EPC of any SGX platform; its heap alone is 17 GB of records. */
+export const MAX_ENCLAVE_MIB = 1 << 20;
 /** Threads per enclave: Node's main thread, libuv's pool (4), V8's platform workers and Gramine's helpers. */
 export const MAX_THREADS = 32;
 
@@ -118,8 +120,8 @@ function spawnArgError(field: string, message: string): InputError {
 /**
  * The enclave's argv for spawn arguments `args` (MSE's `mse-run` order, then the fixed host and port).
  * Throws `ERR_SGX_ARGUMENT` for an argument no enclave can run with: a string with a NUL character (argv
- * strings end at NUL) or not well-formed Unicode, a size that is not a power of two of MiB (SGX), an
- * expiration that is not a positive integer.
+ * strings end at NUL) or not well-formed Unicode, a size that is not a power of two of MiB (SGX) or is
+ * more than {@link MAX_ENCLAVE_MIB}, an expiration that is not a positive integer.
  */
 export function enclaveArgv(args: InputArgs): string[] {
   for (const [field, value] of Object.entries(args)) {
@@ -128,8 +130,15 @@ export function enclaveArgv(args: InputArgs): string[] {
     }
   }
   const size = args.size;
-  if (!Number.isSafeInteger(size) || size < 1 || size > 2 ** 30 || (size & (size - 1)) !== 0) {
+  if (!Number.isSafeInteger(size) || size < 1 || (size & (size - 1)) !== 0) {
     throw spawnArgError('size', `= ${size} MiB is not a power of two`);
+  }
+  if (size > MAX_ENCLAVE_MIB) {
+    // Measuring it would hash 64 bytes per page: a bound on what untrusted input_args can cost a verifier.
+    throw spawnArgError(
+      'size',
+      `= ${size} MiB is more than ${MAX_ENCLAVE_MIB} MiB (1 TiB), more than any SGX platform has`,
+    );
   }
   if (!Number.isSafeInteger(args.expiration) || args.expiration < 1) {
     throw spawnArgError('expiration', `= ${args.expiration} is not a positive Unix time`);

@@ -13,11 +13,14 @@ import type { Check } from '../attestation/appraise.js';
 import type { MeasurementExplanation } from '../attestation/verify-evidence.js';
 import { computeMrenclave, readFinalManifest } from '../gramine/index.js';
 import { isMseError, type MseError } from '../errors.js';
+import { MAX_ENCLAVE_MIB } from './enclave-manifest.js';
 import { describeDifference, diffManifests, type ManifestDifference } from './manifest-diff.js';
 import type { GramineMeasurement } from './package-measurement.js';
 
 /** Differences listed in the check's message (all of them go to the JSON verdict, up to {@link MAX_LISTED}). */
 const SHOWN = 5;
+/** Most threads of an enclave manifest from the evidence that is measured (about 2 GB of records). */
+const MAX_MEASURED_THREADS = 4096;
 const MAX_LISTED = 100;
 
 const TITLE = "MRENCLAVE recomputed from the package's image, code and input_args (Gramine)";
@@ -66,12 +69,21 @@ export function explainGramineMeasurement(
     let measured: string;
     try {
       const bytes = new Uint8Array(Buffer.from(evidence.gramineManifest, 'utf8'));
-      theirs = readFinalManifest(bytes).table;
+      const read = readFinalManifest(bytes);
+      theirs = read.table;
+      const a = read.attributes;
+      // The operator chose these: bound what measuring them may cost (heap records, threads' pages).
+      if ((!a.edmm && a.enclaveSize > MAX_ENCLAVE_MIB * 2 ** 20) || a.maxThreads > MAX_MEASURED_THREADS) {
+        throw new Error(
+          `its enclave (${a.enclaveSize} bytes, ${a.maxThreads} threads) is larger than any this verifier measures ` +
+            `(${MAX_ENCLAVE_MIB} MiB, ${MAX_MEASURED_THREADS} threads)`,
+        );
+      }
       measured = toHex(computeMrenclave(bytes, ours.libpal).mrenclave);
     } catch (error) {
       status('unreadable');
       return fail(
-        `${head}; the evidence's gramine_manifest cannot be measured (${isMseError(error) ? error.message : String(error)})`,
+        `${head}; the evidence's gramine_manifest cannot be measured (${isMseError(error) || error instanceof Error ? error.message : String(error)})`,
         'The evidence was altered or not written by mse-home; its manifest says nothing.',
       );
     }

@@ -141,6 +141,10 @@ describe('enclave manifest template v1', () => {
       assert.throws(() => gen({ ...ARGS, size }), { code: 'ERR_SGX_ARGUMENT', message: /size .* power of two/ });
     }
     assert.throws(() => gen({ ...ARGS, expiration: -1 }), { code: 'ERR_SGX_ARGUMENT', message: /expiration/ });
+    assert.throws(() => gen({ ...ARGS, size: 2 ** 21 }), {
+      code: 'ERR_SGX_ARGUMENT',
+      message: /more than 1048576 MiB/,
+    });
     for (const bad of ['../x.py', '/abs.py', 'a//b', 'a/./b', '']) {
       assert.throws(() => gen(ARGS, [{ path: bad, sha256: sha('x') }]), { code: 'ERR_MEASUREMENT_INPUT' }, bad);
     }
@@ -284,6 +288,18 @@ describe('explaining a MRENCLAVE mismatch', () => {
 
     const broken = explain(evidence(enclave, { gramineManifest: 'not = [toml' }));
     assert.equal(broken.details.enclaveManifest, 'unreadable');
+
+    // An operator's manifest that would cost too much to measure is not measured (bounded work).
+    for (const [from, to] of [
+      ['enclave_size = "1024M"', 'enclave_size = "2048G"'],
+      ['max_threads = 32', 'max_threads = 100000'],
+    ] as const) {
+      const started = Date.now();
+      const huge = explain(evidence(enclave, { gramineManifest: enclave.final.text.replace(from, to) }));
+      assert.equal(huge.details.enclaveManifest, 'unreadable', to);
+      assert.match(huge.check.message!, /larger than any this verifier measures/);
+      assert.ok(Date.now() - started < 5000, 'refused before measuring');
+    }
   });
 
   it('lists every differing file of another image in the JSON details, the first ones in the message', async () => {
