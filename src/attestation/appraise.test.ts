@@ -26,6 +26,7 @@ import { parseCollateralJson, type Collateral, type TcbStatus } from './collater
 import { INTEL_SGX_ROOT_CA_DER } from './intel-root.js';
 import type { Policy } from './policy.js';
 import { parseQuote } from './quote.js';
+import { parseCertificate, parseCrl } from './x509.js';
 
 /** Intel QVL status names in vectors.json → our stable codes. */
 const STATUS_TO_CODE: [RegExp, RegExp][] = [
@@ -63,6 +64,7 @@ function acceptingPolicy(status: string, advisories: string[], debug: boolean): 
 }
 
 const sorted = (a: unknown): string[] => [...(a as string[])].sort();
+const DAY = 86400;
 const failureCodes = (v: Verdict): string[] => v.failures.map((f) => f.code);
 
 function assertNoInternal(v: Verdict): void {
@@ -131,10 +133,21 @@ describe('appraise: every case of vectors.json', () => {
       const strict = run(c);
       assert.ok(Date.parse(strict.collateralWindow!.from) > Date.parse(strict.collateralWindow!.until));
       const ig = c.expect.if_crl_time_ignored as Record<string, unknown>;
-      const v = run(c, { ignoreIssueDates: true, allowExpiredCollateral: true, allowDebug: true });
+      // The PCK CRL expired 51 days before the upstream verification time: a 30-day bound refuses it.
+      const short = run(c, { ignoreIssueDates: true, expiredCollateralToleranceSeconds: 30 * DAY, allowDebug: true });
+      assert.equal(short.valid, false);
+      assert.deepEqual(
+        failureCodes(short).filter((f) => !f.startsWith('ERR_POLICY')),
+        ['ERR_DCAP_CRL_EXPIRED'],
+      );
+      assert.match(
+        short.failures[0]!.message,
+        /PCK CRL .* expired \(nextUpdate .*, 51d 22h before .*beyond the tolerated 30d/,
+      );
+      const v = run(c, { ignoreIssueDates: true, expiredCollateralToleranceSeconds: 60 * DAY, allowDebug: true });
       assert.equal(v.valid, true, JSON.stringify(v.failures));
       assert.equal(v.collateralExpired, true);
-      assert.ok(v.warnings.some((w) => /PCK CRL .* expired/.test(w)));
+      assert.ok(v.warnings.some((w) => /PCK CRL .* expired .*within the tolerated 60d/.test(w)));
       assert.equal(v.checks.find((ch) => ch.id === 'crl.validity')!.status, 'warn');
       assert.equal(v.tcbStatus, ig.tcb_status);
       if (ig.platform_tcb_status) assert.equal(v.platformTcbStatus, ig.platform_tcb_status);
@@ -198,16 +211,92 @@ describe('appraise: oasis 2022 (no CRLs published)', () => {
       pck_crl_issuer_chain: borrowed.pck_crl_issuer_chain,
     }),
   );
-  const tolerant: Partial<Policy> = { allowExpiredCollateral: true };
   const at = (t: number): Date => new Date(t * 1000);
+  const aug2025 = new Date('2025-08-20T00:00:00Z');
+  const intel: Partial<Policy> = {
+    ignoreIssueDates: true,
+    acceptedTcbStatuses: ['SWHardeningNeeded', 'OutOfDate'],
+    allowedAdvisoryIds: ['00615', '00657', '00730', '00738', '00767', '00828', '00837', '00960'],
+  };
 
-  it('is SWHardeningNeeded {00615, 00657} when only CRL dates are tolerated', () => {
-    const v = appraise({ quote: caseQuote(c), collateral, at: caseTime(c), policy: tolerant });
+  // Issue 8 item 2: this 2022 TCB info (expired January 2023) was accepted for 2025 as SWHardeningNeeded
+  // with 2 advisories under an unbounded --allow-expired-collateral, where current collateral says
+  // OutOfDate with 8. The tolerance is now a bound, and these items are ~2.6 years past it.
+  it('2022 TCB info in 2025: refused beyond the tolerated bound, naming each item and how long ago it expired', () => {
+    const current = appraise({
+      quote: caseQuote(c),
+      collateral: caseCollateral(dcapCase('oasis-quote@2025-08')),
+      at: aug2025,
+      policy: intel,
+    });
+    assert.equal(current.tcbStatus, 'OutOfDate');
+    assert.equal(current.advisoryIds.length, 8);
+
+    const v = appraise({
+      quote: caseQuote(c),
+      collateral,
+      at: aug2025,
+      policy: { ...intel, expiredCollateralToleranceSeconds: 30 * DAY },
+    });
+    assert.equal(v.valid, false);
+    assert.equal(v.accepted, false);
+    assert.equal(v.collateralExpired, false, 'nothing was within the bound');
+    const tcb = v.checks.find((ch) => ch.id === 'tcb-info.validity')!;
+    assert.equal(tcb.status, 'fail');
+    assert.equal(tcb.code, 'ERR_DCAP_TCB_INFO_EXPIRED');
+    assert.match(
+      tcb.message!,
+      /TCB info expired \(nextUpdate 2023-01-18T09:40:10Z, 944d 14h before .*beyond the tolerated 30d/,
+    );
+    assert.match(
+      tcb.message!,
+      /TCB info signing certificate expired \(notAfter 2025-05-21T10:50:10Z, 90d 13h before .*\): beyond the tolerated 30d/,
+    );
+    const qe = v.checks.find((ch) => ch.id === 'qe-identity.validity')!;
+    assert.equal(qe.status, 'fail');
+    assert.equal(qe.code, 'ERR_DCAP_QE_IDENTITY_EXPIRED');
+    assert.match(qe.message!, /QE identity expired \(nextUpdate 2023-01-15T12:45:36Z, 947d 11h before/);
+    assert.deepEqual(v.collateralAge, {
+      tcbInfo: { issued: '2022-12-19T09:40:10Z', seconds: 84205190 },
+      qeIdentity: { issued: '2022-12-16T12:45:36Z', seconds: 84453264 },
+      expired: { item: 'QE identity nextUpdate', expiry: '2023-01-15T12:45:36Z', seconds: 81861264 },
+      toleranceSeconds: 30 * DAY,
+    });
+  });
+
+  it('2022 TCB info in 2025: accepted only when the bound covers it, and says how stale it is', () => {
+    const v = appraise({
+      quote: caseQuote(c),
+      collateral,
+      at: aug2025,
+      policy: { ...intel, expiredCollateralToleranceSeconds: 1000 * DAY },
+    });
     assert.equal(v.valid, true, JSON.stringify(v.failures));
+    assert.equal(v.accepted, true);
     assert.equal(v.tcbStatus, c.expect.tcb_status);
     assert.deepEqual(v.advisoryIds, sorted(c.expect.advisory_ids));
-    const notPass = v.checks.filter((ch) => ch.status !== 'pass' && !ch.policy).map((ch) => ch.id);
-    assert.deepEqual(notPass, ['crl.validity']);
+    assert.equal(v.collateralExpired, true);
+    const notPass = v.checks.filter((ch) => ch.status !== 'pass' && !ch.policy).map((ch) => [ch.id, ch.status]);
+    assert.deepEqual(notPass, [
+      ['tcb-info.validity', 'warn'],
+      ['qe-identity.validity', 'warn'],
+    ]);
+    assert.equal(v.collateralAge?.expired?.seconds, 81861264);
+    assert.ok(v.warnings.some((w) => /QE identity expired .*947d 11h.*within the tolerated 1000d/.test(w)));
+  });
+
+  it('CRLs issued after the verification time are refused even with a tolerance (they are not stale)', () => {
+    const v = appraise({
+      quote: caseQuote(c),
+      collateral,
+      at: caseTime(c),
+      policy: { expiredCollateralToleranceSeconds: 3650 * DAY },
+    });
+    assert.equal(v.valid, false);
+    const crl = v.checks.find((ch) => ch.id === 'crl.validity')!;
+    assert.equal(crl.status, 'fail');
+    assert.equal(crl.code, 'ERR_DCAP_CRL_NOT_YET_VALID');
+    assert.equal(v.collateralExpired, false);
   });
 
   const cases: [number, string, string][] = [
@@ -240,6 +329,46 @@ describe('appraise: oasis 2022 (no CRLs published)', () => {
     });
     assert.ok(failureCodes(v).includes('ERR_DCAP_TCB_INFO_SIGNING_CHAIN'), JSON.stringify(v.failures));
     assert.equal(v.checks.find((x) => x.id === 'tcb-info.chain')!.status, 'fail');
+  });
+});
+
+describe('appraise: an expired TCB signing certificate is bound like every other item', () => {
+  // Current (2025-08) collateral, but its issuer chains carry the previous TCB signing certificate: same
+  // key and serial (Intel renewed it), notAfter 2025-05-21. Everything else is valid on 2025-08-20.
+  const c = dcapCase('automata-quotev3-platform@2025-08');
+  const old = (JSON.parse(readVectorText('dcap', 'oasis-core/collateral_no_crl.json')) as Record<string, string>)
+    .tcb_info_issuer_chain!;
+  const collateral: Collateral = {
+    ...caseCollateral(c),
+    tcb_info_issuer_chain: old,
+    qe_identity_issuer_chain: old,
+  };
+  const accept = acceptingPolicy('SWHardeningNeeded', ['INTEL-SA-00615'], false);
+  const signing = (v: Verdict) =>
+    v.checks.filter((ch) => ch.id === 'tcb-info.validity' || ch.id === 'qe-identity.validity');
+
+  it('is refused by default and beyond the bound, with its own code and how long ago it expired', () => {
+    for (const tolerance of [0, 30 * DAY]) {
+      const v = run(c, { ...accept, expiredCollateralToleranceSeconds: tolerance }, collateral);
+      assert.equal(v.valid, false);
+      for (const ch of signing(v)) {
+        assert.equal(ch.status, 'fail');
+        assert.equal(ch.code, 'ERR_DCAP_TCB_SIGNING_CERT_EXPIRED');
+        assert.match(ch.message!, /signing certificate expired \(notAfter 2025-05-21T10:50:10Z, 90d 13h before/);
+      }
+    }
+  });
+
+  it('is a warning within the bound, reported in the age', () => {
+    const v = run(c, { ...accept, expiredCollateralToleranceSeconds: 91 * DAY }, collateral);
+    assert.equal(v.accepted, true, JSON.stringify(v.failures));
+    assert.deepEqual(
+      signing(v).map((ch) => ch.status),
+      ['warn', 'warn'],
+    );
+    assert.equal(v.collateralExpired, true);
+    assert.equal(v.collateralAge?.expired?.item, 'TCB info signing certificate notAfter');
+    assert.equal(v.collateralAge?.toleranceSeconds, 91 * DAY);
   });
 });
 
@@ -342,6 +471,59 @@ describe('appraise: semantics', () => {
     const q = parseQuote(caseQuote(phala));
     const v = appraise({ quote: q, collateral: caseCollateral(phala), at: caseTime(phala), policy: accept });
     assert.equal(v.accepted, true);
+  });
+});
+
+describe('appraise: memoised parses are shared, so a caller cannot change them', () => {
+  const phala = dcapCase('phala-sgx-v3-processor');
+  const accept = acceptingPolicy('ConfigurationAndSWHardeningNeeded', ['INTEL-SA-00289', '00615'], false);
+  const ctx = { stage: 'pck-chain', code: 'ERR_DCAP_PCK_CHAIN_FORMAT', what: 'test' };
+
+  it("moving a returned certificate's notAfter, or editing its extension or bytes, changes no later appraisal", () => {
+    const chain = quotePckChain(parseQuote(caseQuote(phala)));
+    const expiry = chain.leaf.notAfter.getTime();
+    const late = new Date(expiry + 1000);
+    const expired = (v: Verdict) => v.failures.some((f) => f.code === 'ERR_DCAP_PCK_CHAIN_EXPIRED');
+    assert.equal(expired(run(phala, accept, undefined, late)), true);
+
+    const leaf = parseCertificate(chain.leaf.der, ctx);
+    assert.equal(leaf, chain.leaf, 'the same shared object');
+    assert.throws(() => leaf.notAfter.setTime(Date.parse('2100-01-01T00:00:00Z')), TypeError);
+    assert.throws(() => leaf.notAfter.setUTCFullYear(2100), TypeError);
+    assert.throws(() => {
+      (leaf as { notAfter: Date }).notAfter = new Date('2100-01-01T00:00:00Z');
+    }, TypeError);
+    assert.throws(() => {
+      (chain.extension.tcb.components as number[])[0] = 255;
+    }, TypeError);
+    assert.throws(() => {
+      (chain.extension as { sgxType: number }).sgxType = 0;
+    }, TypeError);
+    chain.extension.fmspc.fill(0);
+    chain.leaf.publicKeyPoint!.fill(0);
+    chain.root.der.fill(0);
+    chain.root.subject.der.fill(0);
+    assert.equal(chain.leaf.notAfter.getTime(), expiry);
+
+    assert.equal(expired(run(phala, accept, undefined, late)), true);
+    const v = run(phala, accept);
+    assert.equal(v.accepted, true, JSON.stringify(v.failures));
+    assert.equal(v.fmspc, phala.expect.fmspc);
+    assert.equal(v.tcbStatus, phala.expect.tcb_status);
+  });
+
+  it('returns deep-frozen values: frozen objects, read-only dates and sets, byte fields as copies', () => {
+    const c = caseCollateral(phala);
+    const crl = parseCrl(c.pck_crl, ctx);
+    assert.ok(Object.isFrozen(crl) && Object.isFrozen(crl.issuer) && Object.isFrozen(crl.issuer.attributes));
+    assert.throws(() => crl.nextUpdate.setTime(0), TypeError);
+    assert.notEqual(crl.der, crl.der, 'each read is a fresh copy');
+    assert.deepEqual(crl.der, new Uint8Array(c.pck_crl));
+    const leaf = quotePckChain(parseQuote(caseQuote(phala))).leaf;
+    assert.ok(Object.isFrozen(leaf.extensions) && leaf.extensions.every((e) => Object.isFrozen(e)));
+    // JSON and spreads still see every field.
+    assert.equal(JSON.parse(JSON.stringify(leaf)).serialHex, leaf.serialHex);
+    assert.equal({ ...leaf }.der.length, leaf.der.length);
   });
 });
 

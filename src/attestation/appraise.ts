@@ -26,6 +26,8 @@ import {
   type TcbInfo,
   type TcbStatus,
 } from './collateral.js';
+import { formatDuration } from './duration.js';
+import { bytesOf } from './frozen.js';
 import { INTEL_SGX_ROOT_CA_DER } from './intel-root.js';
 import { parsePckExtension, type PckExtension } from './pck.js';
 import { makePolicy, TCB_STATUS_EXPLANATIONS, type Policy } from './policy.js';
@@ -108,16 +110,36 @@ export interface Verdict {
   trustAnchor: TrustAnchor | null;
   /** The chain roots in something other than Intel's root. */
   simulated: boolean;
-  /** Some collateral time check failed but was tolerated (policy.allowExpiredCollateral). */
+  /** Some item had expired at the verification time and was tolerated (policy.expiredCollateralToleranceSeconds). */
   collateralExpired: boolean;
   /** Latest start and earliest end of every dated item seen (strict semantics). */
   collateralWindow: { from: string; until: string } | null;
+  /** How old the collateral is at the verification time; null when no dated item was read. */
+  collateralAge: CollateralAge | null;
   /** Verification time, ISO 8601. */
   at: string;
   timeSemantics: 'strict' | 'intel';
   checks: Check[];
   failures: Failure[];
   warnings: string[];
+}
+
+/**
+ * The age of the collateral at the verification time, in seconds (docs/verification.md). Dated items: the
+ * PCK chain, the collateral's issuer chains, both CRLs, the TCB info and the QE identity.
+ */
+export interface CollateralAge {
+  /**
+   * When the TCB info (it decides the TCB status and advisories) was issued, and its age at the
+   * verification time (negative when issued after it); null when it was not read.
+   */
+  tcbInfo: { issued: string; seconds: number } | null;
+  /** The same for the QE identity. */
+  qeIdentity: { issued: string; seconds: number } | null;
+  /** The item expired the longest before the verification time (notAfter / nextUpdate); null when none. */
+  expired: { item: string; expiry: string; seconds: number } | null;
+  /** How long an item may have expired and still be accepted (policy); 0 = not at all. */
+  toleranceSeconds: number;
 }
 
 export interface AppraisalInput {
@@ -189,7 +211,7 @@ export const CHECK_PLAN: readonly PlanEntry[] = [
 
 const PLAN_BY_ID = new Map(CHECK_PLAN.map((p) => [p.id, p]));
 
-/** A non-terminal problem found by a soft check. */
+/** A problem found by a check. */
 interface Problem {
   code: string;
   message: string;
@@ -239,25 +261,20 @@ class Recorder {
     }
   }
 
-  /** Run a soft check returning problems; `tolerate` turns failures into warnings. */
-  soft(id: string, fn: () => Problem[], tolerate = false): boolean {
-    let problems: Problem[];
-    try {
-      problems = fn();
-    } catch (error) {
-      problems = [toProblem(error)];
-    }
-    if (problems.length === 0) {
-      this.pass(id);
-      return true;
-    }
+  /**
+   * Record a non-terminal check from its problems: pass when there are none, warn when every one is
+   * tolerated, fail otherwise (the code is the first untolerated problem's; messages are joined).
+   */
+  nonTerminal(id: string, problems: (Problem & { tolerated: boolean })[]): void {
+    if (problems.length === 0) return this.pass(id);
+    const failing = problems.filter((p) => !p.tolerated);
+    const lead = failing[0] ?? problems[0]!;
     const merged: Problem = {
-      code: problems[0]!.code,
+      code: lead.code,
       message: problems.map((p) => p.message).join('; '),
-      hint: problems[0]!.hint,
+      hint: lead.hint,
     };
-    this.problem(id, tolerate ? 'warn' : 'fail', merged);
-    return false;
+    this.problem(id, failing.length ? 'fail' : 'warn', merged);
   }
 
   checks(haltReason: string): Check[] {
@@ -316,7 +333,7 @@ function checkIssued(
   stage: Stage,
   code: string,
 ): void {
-  if (!bytesEqual(cert.issuer.der, issuer.subject.der)) {
+  if (!bytesEqual(bytesOf(cert.issuer).der, bytesOf(issuer.subject).der)) {
     fail(
       stage,
       code,
@@ -339,7 +356,7 @@ function checkIssued(
       'The issuer’s key usage forbids certificate signing.',
     );
   }
-  if (!issuer.publicKeyPoint)
+  if (!bytesOf(issuer).publicKeyPoint)
     fail(stage, code, `${issuerName} does not have a P-256 key`, 'SGX DCAP chains use ECDSA P-256 throughout.');
   if (!verifySignedBy(cert, issuer)) {
     fail(
@@ -364,7 +381,7 @@ function checkIssued(
 }
 
 function checkSelfSigned(root: Certificate, what: string, stage: Stage, code: string): void {
-  if (!bytesEqual(root.issuer.der, root.subject.der))
+  if (!bytesEqual(bytesOf(root.issuer).der, bytesOf(root.subject).der))
     fail(
       stage,
       code,
@@ -382,7 +399,7 @@ function checkCrlIssued(
   stage: Stage,
   code: string,
 ): void {
-  if (!bytesEqual(crl.issuer.der, issuer.subject.der)) {
+  if (!bytesEqual(bytesOf(crl.issuer).der, bytesOf(issuer.subject).der)) {
     fail(
       stage,
       code,
@@ -416,7 +433,10 @@ export interface PckChain {
   caType: 'processor' | 'platform' | null;
 }
 
-/** Parse the PCK chain embedded in a quote (certification data type 5). */
+/**
+ * Parse the PCK chain embedded in a quote (certification data type 5). The certificates and the extension
+ * are shared with every other parse of the same bytes, so everything returned is deeply immutable.
+ */
 export function quotePckChain(q: Quote): PckChain {
   if (q.pckChainPem === null) {
     fail(
@@ -458,7 +478,7 @@ export function quotePckChain(q: Quote): PckChain {
   }
   const cn = intermediate.subject.commonName ?? '';
   const caType = /platform/i.test(cn) ? 'platform' : /processor/i.test(cn) ? 'processor' : null;
-  return { leaf, intermediate, root, extension, caType };
+  return Object.freeze({ leaf, intermediate, root, extension, caType });
 }
 
 /** Root → PCK CA → PCK leaf: issuer names, CA flags, key usages and signatures. */
@@ -538,9 +558,17 @@ interface Dated {
   untilName: string;
   /** Checked even with Intel semantics (CRL thisUpdate). */
   fromAlwaysChecked: boolean;
+  codes: { expired: string; early: string };
 }
 
-function certDates(c: Certificate, what: string): Dated {
+const PCK_CHAIN_CODES = { expired: 'ERR_DCAP_PCK_CHAIN_EXPIRED', early: 'ERR_DCAP_PCK_CHAIN_NOT_YET_VALID' };
+const CRL_CODES = { expired: 'ERR_DCAP_CRL_EXPIRED', early: 'ERR_DCAP_CRL_NOT_YET_VALID' };
+const SIGNING_CERT_CODES = {
+  expired: 'ERR_DCAP_TCB_SIGNING_CERT_EXPIRED',
+  early: 'ERR_DCAP_TCB_SIGNING_CERT_NOT_YET_VALID',
+};
+
+function certDates(c: Certificate, what: string, codes: Dated['codes']): Dated {
   return {
     what,
     from: c.notBefore,
@@ -548,6 +576,7 @@ function certDates(c: Certificate, what: string): Dated {
     fromName: 'notBefore',
     untilName: 'notAfter',
     fromAlwaysChecked: false,
+    codes,
   };
 }
 
@@ -579,34 +608,40 @@ export function appraise(input: AppraisalInput): Verdict {
   let completed = false;
   let haltReason = 'not run: an earlier check failed';
 
-  const timeCheck = (id: string, items: Dated[], _stage: Stage, codes: { expired: string; early: string }): void => {
-    const ok = r.soft(
-      id,
-      () => {
-        const out: Problem[] = [];
-        for (const d of items) {
-          if (atMs > d.until.getTime()) {
-            out.push({
-              code: codes.expired,
-              message: `${d.what} expired: ${d.untilName} ${iso(d.until)} is before the verification time ${iso(at)}`,
-              hint: `Fetch fresh collateral (PCCS) and verify again, or verify at an earlier --at time.`,
-            });
-          } else if ((strict || d.fromAlwaysChecked) && atMs < d.from.getTime()) {
-            out.push({
-              code: codes.early,
-              message: `${d.what} is not yet valid: ${d.fromName} ${iso(d.from)} is after the verification time ${iso(at)}`,
-              hint:
-                d.fromName === 'issueDate' || d.fromName === 'notBefore'
-                  ? 'Check the clock or --at; --ignore-issue-dates applies Intel QVL semantics (issue dates unchecked).'
-                  : 'Check the clock or --at.',
-            });
-          }
-        }
-        return out;
-      },
-      policy.allowExpiredCollateral,
-    );
-    if (!ok && policy.allowExpiredCollateral) collateralExpired = true;
+  const tolerance = policy.expiredCollateralToleranceSeconds;
+  const toleranceText = formatDuration(tolerance);
+  // Expiry within the tolerance is a warning; beyond it, and any not-yet-valid item, a failure.
+  const timeCheck = (id: string, items: Dated[]): void => {
+    const problems: (Problem & { tolerated: boolean })[] = [];
+    for (const d of items) {
+      if (atMs > d.until.getTime()) {
+        const by = (atMs - d.until.getTime()) / 1000;
+        const tolerated = by <= tolerance;
+        const when = `${d.untilName} ${iso(d.until)}, ${formatDuration(by)} before the verification time ${iso(at)}`;
+        problems.push({
+          code: d.codes.expired,
+          tolerated,
+          message: tolerated
+            ? `${d.what} expired (${when}): within the tolerated ${toleranceText}`
+            : `${d.what} expired (${when})${tolerance ? `: beyond the tolerated ${toleranceText}` : ''}`,
+          hint: tolerated
+            ? 'Tolerated by --allow-expired-collateral; fetch fresh collateral (PCCS) to verify without it.'
+            : `Fetch fresh collateral (PCCS) and verify again, or verify at an earlier --at time. Accepting it would take --allow-expired-collateral ${formatDuration(Math.ceil(by / 86400) * 86400)}: only if what Intel published since does not matter to you.`,
+        });
+      } else if ((strict || d.fromAlwaysChecked) && atMs < d.from.getTime()) {
+        problems.push({
+          code: d.codes.early,
+          tolerated: false,
+          message: `${d.what} is not yet valid: ${d.fromName} ${iso(d.from)} is after the verification time ${iso(at)}`,
+          hint:
+            d.fromName === 'issueDate' || d.fromName === 'notBefore'
+              ? 'Check the clock or --at; --ignore-issue-dates applies Intel QVL semantics (issue dates unchecked).'
+              : 'Check the clock or --at.',
+        });
+      }
+    }
+    r.nonTerminal(id, problems);
+    if (problems.some((p) => p.tolerated)) collateralExpired = true;
   };
 
   try {
@@ -644,9 +679,9 @@ export function appraise(input: AppraisalInput): Verdict {
 
     r.run('pck-chain.root', () => {
       const sha = pckRoot.sha256;
-      if (input.trustIntelRoot !== false && bytesEqual(pckRoot.der, INTEL_SGX_ROOT_CA_DER)) {
+      if (input.trustIntelRoot !== false && bytesEqual(bytesOf(pckRoot).der, INTEL_SGX_ROOT_CA_DER)) {
         anchor = { kind: 'intel', subject: pckRoot.subject.text, sha256: sha };
-      } else if ((input.trustedRoots ?? []).some((t) => bytesEqual(t, pckRoot.der))) {
+      } else if ((input.trustedRoots ?? []).some((t) => bytesEqual(t, bytesOf(pckRoot).der))) {
         anchor = { kind: 'extra', subject: pckRoot.subject.text, sha256: sha };
       } else if (policy.allowSimulation) {
         anchor = { kind: 'simulation', subject: pckRoot.subject.text, sha256: sha };
@@ -667,9 +702,9 @@ export function appraise(input: AppraisalInput): Verdict {
 
     r.run('pck-chain.signatures', () => verifyPckChainSignatures(pckLeaf, pckCa, root));
     dated.push(
-      certDates(pckLeaf, 'PCK certificate'),
-      certDates(pckCa, `PCK CA certificate "${pckCa.subject.commonName}"`),
-      certDates(root, 'root CA certificate'),
+      certDates(pckLeaf, 'PCK certificate', PCK_CHAIN_CODES),
+      certDates(pckCa, `PCK CA certificate "${pckCa.subject.commonName}"`, PCK_CHAIN_CODES),
+      certDates(root, 'root CA certificate', PCK_CHAIN_CODES),
     );
 
     // --- collateral structure ------------------------------------------------------------------------
@@ -706,7 +741,11 @@ export function appraise(input: AppraisalInput): Verdict {
       // Intel QVL: the PCK CRL issuer must be the PCK certificate's issuer (raw DN comparison).
       checkCrlIssued(parsed.pckCrl, pckCa, 'PCK CRL', 'the PCK CA', 'crl', 'ERR_DCAP_PCK_CRL_INVALID');
       const chain = parsed.pckCrlChain;
-      if (chain.length !== 2 || !bytesEqual(chain[0]!.der, pckCa.der) || !bytesEqual(chain[1]!.der, root.der)) {
+      if (
+        chain.length !== 2 ||
+        !bytesEqual(bytesOf(chain[0]!).der, bytesOf(pckCa).der) ||
+        !bytesEqual(bytesOf(chain[1]!).der, bytesOf(root).der)
+      ) {
         fail(
           'crl',
           'ERR_DCAP_PCK_CRL_INVALID',
@@ -733,10 +772,7 @@ export function appraise(input: AppraisalInput): Verdict {
         );
       }
     });
-    timeCheck('pck-chain.validity', dated.slice(), 'pck-chain', {
-      expired: 'ERR_DCAP_PCK_CHAIN_EXPIRED',
-      early: 'ERR_DCAP_PCK_CHAIN_NOT_YET_VALID',
-    });
+    timeCheck('pck-chain.validity', dated.slice());
     const crlDates: Dated[] = [
       {
         what: 'root CA CRL',
@@ -745,6 +781,7 @@ export function appraise(input: AppraisalInput): Verdict {
         fromName: 'thisUpdate',
         untilName: 'nextUpdate',
         fromAlwaysChecked: true,
+        codes: CRL_CODES,
       },
       {
         what: `PCK CRL (${parsed.pckCrl.issuer.commonName})`,
@@ -753,13 +790,11 @@ export function appraise(input: AppraisalInput): Verdict {
         fromName: 'thisUpdate',
         untilName: 'nextUpdate',
         fromAlwaysChecked: true,
+        codes: CRL_CODES,
       },
     ];
     dated.push(...crlDates);
-    timeCheck('crl.validity', crlDates, 'crl', {
-      expired: 'ERR_DCAP_CRL_EXPIRED',
-      early: 'ERR_DCAP_CRL_NOT_YET_VALID',
-    });
+    timeCheck('crl.validity', crlDates);
 
     // --- TCB info and QE identity --------------------------------------------------------------------
     const signedDoc = <T>(
@@ -789,7 +824,7 @@ export function appraise(input: AppraisalInput): Verdict {
             'The document must be signed by the TCB signing certificate.',
           );
         }
-        if (!bytesEqual(rt.der, root.der)) {
+        if (!bytesEqual(bytesOf(rt).der, bytesOf(root).der)) {
           fail(
             kind,
             code,
@@ -829,11 +864,12 @@ export function appraise(input: AppraisalInput): Verdict {
         }
       });
       const doc = r.run(`${kind}.parse`, parse);
-      dated.push(certDates(signer, `${label} signing certificate`));
+      dated.push(certDates(signer, `${label} signing certificate`, SIGNING_CERT_CODES));
       return doc;
     };
 
-    // A signed document's validity: its signing certificate's dates and its own issueDate..nextUpdate.
+    // A signed document's validity: its own issueDate..nextUpdate, then its signing certificate's dates
+    // (the signing certificate is bound like every other dated item, as Intel QvE's expiry status counts it).
     const checkDocumentDates = (
       stage: 'tcb-info' | 'qe-identity',
       what: string,
@@ -848,9 +884,10 @@ export function appraise(input: AppraisalInput): Verdict {
         fromName: 'issueDate',
         untilName: 'nextUpdate',
         fromAlwaysChecked: false,
+        codes,
       };
       dated.push(own);
-      timeCheck(`${stage}.validity`, [certDates(signer, `${what} signing certificate`), own], stage, codes);
+      timeCheck(`${stage}.validity`, [own, certDates(signer, `${what} signing certificate`, SIGNING_CERT_CODES)]);
     };
 
     tcbInfo = signedDoc('tcb-info', parsed.tcbChain, c.tcb_info, c.tcb_info_signature, () => {
@@ -889,7 +926,7 @@ export function appraise(input: AppraisalInput): Verdict {
           `TCB info tcbType ${ti.tcbType} is not supported (expected 0)`,
           'Only component-wise TCB comparison (tcbType 0) is defined.',
         );
-      if (!bytesEqual(ti.fmspc, e.fmspc)) {
+      if (!bytesEqual(bytesOf(ti).fmspc, bytesOf(e).fmspc)) {
         fail(
           'tcb-info',
           code,
@@ -897,7 +934,7 @@ export function appraise(input: AppraisalInput): Verdict {
           'Fetch the TCB info for this platform’s FMSPC.',
         );
       }
-      if (!bytesEqual(ti.pceId, e.pceId)) {
+      if (!bytesEqual(bytesOf(ti).pceId, bytesOf(e).pceId)) {
         fail(
           'tcb-info',
           code,
@@ -918,8 +955,9 @@ export function appraise(input: AppraisalInput): Verdict {
           `QE identity is for "${qi.id}", not the SGX quoting enclave "QE"`,
           'Fetch /sgx/certification/v4/qe/identity.',
         );
+      const qb = bytesOf(qi);
       const misc = qr.raw.subarray(16, 20);
-      if (!misc.every((b, i) => (b & qi.miscselectMask[i]!) === qi.miscselect[i])) {
+      if (!misc.every((b, i) => (b & qb.miscselectMask[i]!) === qb.miscselect[i])) {
         fail(
           'qe-identity',
           code,
@@ -927,7 +965,7 @@ export function appraise(input: AppraisalInput): Verdict {
           'The quote was not produced by Intel’s quoting enclave.',
         );
       }
-      if (!qr.attributes.every((b, i) => (b & qi.attributesMask[i]!) === qi.attributes[i])) {
+      if (!qr.attributes.every((b, i) => (b & qb.attributesMask[i]!) === qb.attributes[i])) {
         fail(
           'qe-identity',
           code,
@@ -935,7 +973,7 @@ export function appraise(input: AppraisalInput): Verdict {
           'The quoting enclave runs with unexpected attributes (e.g. debug).',
         );
       }
-      if (!bytesEqual(qr.mrSigner, qi.mrsigner)) {
+      if (!bytesEqual(qr.mrSigner, qb.mrsigner)) {
         fail(
           'qe-identity',
           code,
@@ -1119,13 +1157,32 @@ export function appraise(input: AppraisalInput): Verdict {
   const valid = completed && failures.every((f) => f.policy);
   const accepted = valid && failures.length === 0;
   const warnings = [...r.warnings];
-  for (const ch of checks) if (ch.status === 'warn' && !ch.policy) warnings.push(`${ch.message} (tolerated by policy)`);
+  // Non-policy warnings are tolerated expiries; their messages say so and against which bound.
+  for (const ch of checks) if (ch.status === 'warn' && !ch.policy) warnings.push(ch.message!);
 
   let window: Verdict['collateralWindow'] = null;
+  let age: CollateralAge | null = null;
   if (dated.length) {
     const from = Math.max(...dated.map((d) => d.from.getTime()));
     const until = Math.min(...dated.map((d) => d.until.getTime()));
     window = { from: iso(new Date(from)), until: iso(new Date(until)) };
+    const issued = (doc: { issueDate: Date } | undefined) =>
+      doc ? { issued: iso(doc.issueDate), seconds: Math.floor((atMs - doc.issueDate.getTime()) / 1000) } : null;
+    const worst = dated
+      .filter((d) => d.until.getTime() < atMs)
+      .reduce<Dated | undefined>((w, d) => (!w || d.until < w.until ? d : w), undefined);
+    age = {
+      tcbInfo: issued(tcbInfo),
+      qeIdentity: issued(identity),
+      expired: worst
+        ? {
+            item: `${worst.what} ${worst.untilName}`,
+            expiry: iso(worst.until),
+            seconds: Math.floor((atMs - worst.until.getTime()) / 1000),
+          }
+        : null,
+      toleranceSeconds: tolerance,
+    };
   }
   const b = quote?.body;
   return {
@@ -1151,6 +1208,7 @@ export function appraise(input: AppraisalInput): Verdict {
     simulated: anchor !== undefined && anchor.kind !== 'intel',
     collateralExpired,
     collateralWindow: window,
+    collateralAge: age,
     at: iso(at),
     timeSemantics: strict ? 'strict' : 'intel',
     checks,

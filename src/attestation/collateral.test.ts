@@ -137,6 +137,26 @@ describe('collateral JSON', () => {
     assert.equal(errorOf(() => parseCollateralJson('[]')).code, 'ERR_COLLATERAL_FORMAT');
     assert.equal(errorOf(() => parseCollateralJson('{')).code, 'ERR_COLLATERAL_FORMAT');
   });
+
+  it('ignores one leading UTF-8 byte order mark of the file, and moves no signed byte', () => {
+    const json = readVectorText('dcap', 'phala-dcap-qvl/sgx_quote_collateral.json');
+    const plain = parseCollateralJson(json);
+    // As read from a file whose first bytes are EF BB BF.
+    const bom = Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(json)]).toString('utf8');
+    assert.equal(bom.charCodeAt(0), 0xfeff);
+    assert.deepEqual(parseCollateralJson(bom), plain);
+    const two = errorOf(() => parseCollateralJson('\ufeff' + bom));
+    assert.equal(two.code, 'ERR_COLLATERAL_FORMAT');
+    assert.match(two.message, /two byte order marks/);
+    // A BOM inside a signed value is not the file's: it stays, and the signature no longer verifies.
+    const o = JSON.parse(json) as Record<string, string>;
+    const inner = parseCollateralJson(JSON.stringify({ ...o, tcb_info: '\ufeff' + o.tcb_info }));
+    assert.deepEqual(inner.tcb_info.subarray(0, 3), new Uint8Array([0xef, 0xbb, 0xbf]));
+    const ctx = { stage: 'collateral', code: 'ERR_DCAP_COLLATERAL_FORMAT', what: 'TCB signing certificate' };
+    const signer = parseCertificate(pemBlocks(inner.tcb_info_issuer_chain, 'CERTIFICATE', ctx)[0]!, ctx);
+    assert.equal(verifyP1363WithCert(plain.tcb_info, plain.tcb_info_signature, signer), true);
+    assert.equal(verifyP1363WithCert(inner.tcb_info, inner.tcb_info_signature, signer), false);
+  });
 });
 
 describe('TCB info and QE identity', () => {

@@ -8,7 +8,8 @@
  */
 import { AttestationError, InputError } from '../errors.js';
 import { fromHexStrict, toHex } from './bytes.js';
-import { topLevelSpans } from './json-span.js';
+import { immutable } from './frozen.js';
+import { parseJsonFile, topLevelSpans } from './json-span.js';
 
 /**
  * Verification collateral for one quote. PEM chains are issuer-first (intermediate or signing cert, then
@@ -119,16 +120,13 @@ function fieldBytes(obj: Record<string, unknown>, key: string, kind: 'text' | 'h
 /**
  * Parse collateral JSON: the vectors' / `@phala/dcap-qvl` layout (hex CRLs and signatures, signed JSON as
  * strings), also accepting PEM CRLs, byte arrays, and `tcb_info` / `qe_identity` given as whole PCS
- * response bodies (`{"tcbInfo":…,"signature":…}`) without a separate signature field.
- * Throws InputError `ERR_COLLATERAL_FORMAT` / `ERR_COLLATERAL_MISSING_FIELD`.
+ * response bodies (`{"tcbInfo":…,"signature":…}`) without a separate signature field. One leading byte
+ * order mark is ignored. Throws InputError `ERR_COLLATERAL_FORMAT` / `ERR_COLLATERAL_MISSING_FIELD`.
  */
 export function parseCollateralJson(text: string): Collateral {
-  let obj: unknown;
-  try {
-    obj = JSON.parse(text);
-  } catch (error) {
-    inputFail('ERR_COLLATERAL_FORMAT', `collateral is not valid JSON: ${(error as Error).message}`);
-  }
+  const obj = parseJsonFile(text, (reason) =>
+    inputFail('ERR_COLLATERAL_FORMAT', `collateral is not valid JSON: ${reason}`),
+  );
   if (typeof obj !== 'object' || obj === null || Array.isArray(obj)) {
     inputFail('ERR_COLLATERAL_FORMAT', 'collateral must be a JSON object');
   }
@@ -352,7 +350,10 @@ class Fields {
   }
 }
 
-/** Parse verified TCB Info bytes (v2 or v3). Throws AttestationError ERR_DCAP_TCB_INFO_FORMAT. */
+/**
+ * Parse verified TCB Info bytes (v2 or v3). Throws AttestationError ERR_DCAP_TCB_INFO_FORMAT. The result is
+ * deeply immutable (frozen.ts): the appraisal memoises it by content.
+ */
 export function parseTcbInfo(signed: Uint8Array): TcbInfo {
   const f = new Fields('tcb-info', 'ERR_DCAP_TCB_INFO_FORMAT', 'TCB info');
   const o = f.document(signed, 'tcbInfo');
@@ -393,7 +394,7 @@ export function parseTcbInfo(signed: Uint8Array): TcbInfo {
     };
   });
   if (levels.length === 0) f.fail('tcbLevels', 'is empty');
-  return {
+  return immutable({
     version: version as 2 | 3,
     id,
     issueDate: f.date(o.issueDate, 'issueDate'),
@@ -403,10 +404,13 @@ export function parseTcbInfo(signed: Uint8Array): TcbInfo {
     tcbType: f.int(o.tcbType, 'tcbType'),
     tcbEvaluationDataNumber: f.int(o.tcbEvaluationDataNumber, 'tcbEvaluationDataNumber'),
     levels,
-  };
+  });
 }
 
-/** Parse verified QE Identity bytes (v2). Throws AttestationError ERR_DCAP_QE_IDENTITY_FORMAT. */
+/**
+ * Parse verified QE Identity bytes (v2). Throws AttestationError ERR_DCAP_QE_IDENTITY_FORMAT. Deeply
+ * immutable, like {@link parseTcbInfo}'s result.
+ */
 export function parseEnclaveIdentity(signed: Uint8Array): EnclaveIdentity {
   const f = new Fields('qe-identity', 'ERR_DCAP_QE_IDENTITY_FORMAT', 'QE identity');
   const o = f.document(signed, 'enclaveIdentity');
@@ -427,7 +431,7 @@ export function parseEnclaveIdentity(signed: Uint8Array): EnclaveIdentity {
     };
   });
   if (levels.length === 0) f.fail('tcbLevels', 'is empty');
-  return {
+  return immutable({
     id: f.string(o.id, 'id'),
     version: 2,
     issueDate: f.date(o.issueDate, 'issueDate'),
@@ -440,7 +444,7 @@ export function parseEnclaveIdentity(signed: Uint8Array): EnclaveIdentity {
     mrsigner: f.hex(o.mrsigner, 'mrsigner', 32),
     isvProdId: f.int(o.isvprodid, 'isvprodid', 0xffff),
     levels,
-  };
+  });
 }
 
 // ---------------------------------------------------------------------------------------------------

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { generateKeyPairSync } from 'node:crypto';
+import { createPublicKey, generateKeyPairSync } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { InputError } from '../errors.js';
 import { createRatlsCertificate, readRatlsCertificate } from '../ratls/certificate.js';
@@ -74,6 +74,16 @@ describe('evidence.json (MSE format)', () => {
     assert.match(err({ gramine_argv: [] }), /gramine_argv must be/);
     assert.throws(() => parseEvidence('[]'), /JSON object/);
   });
+
+  it('ignores one leading UTF-8 byte order mark, and names a second one', () => {
+    const bom = Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(text)]).toString('utf8');
+    assert.equal(bom.charCodeAt(0), 0xfeff);
+    assert.deepEqual(parseEvidence(bom), parseEvidence(text));
+    assert.throws(() => parseEvidence('\ufeff' + bom), {
+      code: 'ERR_EVIDENCE_FORMAT',
+      message: /two byte order marks/,
+    });
+  });
 });
 
 describe('verifyEvidence on MSE’s real evidence (as testvectors/mse/README.md describes)', () => {
@@ -137,6 +147,38 @@ describe('verifyEvidence on MSE’s real evidence (as testvectors/mse/README.md 
     assert.ok(codes.includes('ERR_IDENTITY_SIGNER_KEY_MISMATCH'));
     assert.ok(codes.includes('ERR_POLICY_MRENCLAVE_MISMATCH'));
     assert.equal(v.failures.find((f) => f.code === 'ERR_POLICY_MRENCLAVE_MISMATCH')!.policy, true);
+  });
+
+  it('refuses a signer_pk with the right modulus but an exponent other than 3 (MRSIGNER covers the modulus only)', () => {
+    const n = createPublicKey(e.signerPk).export({ format: 'jwk' }).n!;
+    const withExponent = (x: number): string =>
+      createPublicKey({ key: { kty: 'RSA', n, e: Buffer.from([x]).toString('base64url') }, format: 'jwk' })
+        .export({ type: 'spki', format: 'pem' })
+        .toString();
+    const at = new Date('2023-06-10T00:00:00Z');
+    const policy = { ignoreIssueDates: true };
+    const ok = verifyEvidence({ evidence: { ...e, signerPk: withExponent(3) }, expected, at, policy });
+    assert.equal(ok.checks.find((c) => c.id === 'identity.signer-key')!.status, 'pass');
+    for (const x of [0, 1, 5, 11, 65]) {
+      const v = verifyEvidence({ evidence: { ...e, signerPk: withExponent(x) }, expected, at, policy });
+      const ch = v.checks.find((c) => c.id === 'identity.signer-key')!;
+      assert.equal(ch.status, 'fail', `e=${x}`);
+      assert.equal(ch.code, 'ERR_SIGNER_KEY_EXPONENT');
+      assert.match(
+        ch.message!,
+        new RegExp(`signer_pk is RSA-3072 with e=${x}; SGX enclave signing needs RSA-3072 with e=3`),
+      );
+      assert.equal(v.valid, false);
+      assert.equal(v.signerKeyMrsigner, null);
+    }
+    const { publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048, publicExponent: 3 });
+    const small = verifyEvidence({
+      evidence: { ...e, signerPk: publicKey.export({ type: 'spki', format: 'pem' }).toString() },
+      expected,
+      at,
+      policy,
+    });
+    assert.equal(small.checks.find((c) => c.id === 'identity.signer-key')!.code, 'ERR_SIGNER_KEY_SIZE');
   });
 
   it('compares the SAN as a host name: case-insensitively', () => {

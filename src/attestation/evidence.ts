@@ -27,6 +27,7 @@
 import { AttestationError, InputError } from '../errors.js';
 import { bytesEqual, toHex } from './bytes.js';
 import { derFail } from './der.js';
+import { parseJsonFile } from './json-span.js';
 import { decodeCrlText, decodeUtf8, splitSignedBody, type Collateral } from './collateral.js';
 import { pemBlocks, toPem } from './x509.js';
 
@@ -149,16 +150,13 @@ function signedBody(o: Record<string, unknown>, field: string): { body: Uint8Arr
   return { body: raw, hex: false };
 }
 
-/** Parse `evidence.json` text. Throws InputError naming the field. */
+/** Parse `evidence.json` text (one leading byte order mark is ignored). Throws InputError naming the field. */
 export function parseEvidence(text: string): Evidence {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text);
-  } catch (error) {
-    throw new InputError('ERR_EVIDENCE_FORMAT', `evidence is not valid JSON: ${(error as Error).message}`, {
+  const raw = parseJsonFile(text, (reason) => {
+    throw new InputError('ERR_EVIDENCE_FORMAT', `evidence is not valid JSON: ${reason}`, {
       hint: 'Pass the evidence.json written by `mse home evidence`.',
     });
-  }
+  });
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
     throw new InputError('ERR_EVIDENCE_FORMAT', 'evidence must be a JSON object');
   }

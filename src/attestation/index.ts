@@ -10,6 +10,7 @@ export {
   type AppraisalInput,
   type Check,
   type CheckStatus,
+  type CollateralAge,
   type Failure,
   type PckChain,
   type Stage,
@@ -36,7 +37,7 @@ export {
 } from './collateral.js';
 export { evidenceCollateral, parseEvidence, serializeEvidence, type Evidence, type InputArgs } from './evidence.js';
 export { INTEL_SGX_ROOT_CA_DER, INTEL_SGX_ROOT_CA_SHA256 } from './intel-root.js';
-export { mrsignerFromPublicKey } from './mrsigner.js';
+export { checkSgxSignerKey, mrsignerFromPublicKey } from './mrsigner.js';
 export { parsePckExtension, type PckExtension, type PckTcb } from './pck.js';
 export { DEFAULT_POLICY, makePolicy, normalizeAdvisoryId, type Policy } from './policy.js';
 export {

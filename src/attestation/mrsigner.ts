@@ -1,15 +1,20 @@
 /**
- * MRSIGNER: the SGX measurement of an enclave signer's RSA public key, SHA-256 of the modulus in
- * little-endian byte order over key_size/8 bytes (how the CPU hashes SIGSTRUCT's modulus), and what an SGX
- * signing key must be (RSA-3072, e = 3). The one implementation: `verify` checks evidence's signer_pk with
- * it, the simulated platform signs with it, Gramine SIGSTRUCTs are signed and read with it.
+ * Enclave signer keys and MRSIGNER, the one implementation: `verify` checks evidence's `signer_pk` with it,
+ * the simulated platform (and Gramine's signing) load the operator's key file with it.
+ *
+ * An SGX enclave is signed with RSA-3072 and public exponent 3: SIGSTRUCT has room for a 384-byte modulus
+ * only, and the CPU's EINIT verifies the signature with e = 3 whatever key is presented. MRSIGNER is the
+ * SHA-256 of the modulus, little-endian, over key_size/8 bytes (how the CPU hashes SIGSTRUCT's modulus). It
+ * covers the modulus only, so a key that claims another exponent would hash to the same MRSIGNER although
+ * it is not the key that signed: {@link checkSgxSignerKey} refuses it.
  */
 import { createHash, createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
 import { InputError } from '../errors.js';
 
-/** SGX enclave signing keys: RSA-3072 with public exponent 3 (what EINIT accepts). */
-export const SIGNER_KEY_BITS = 3072;
-export const SIGNER_PUBLIC_EXPONENT = 3;
+/** The modulus size SIGSTRUCT holds. */
+export const SGX_SIGNER_KEY_BITS = 3072;
+/** The only public exponent EINIT verifies with. */
+export const SGX_SIGNER_PUBLIC_EXPONENT = 3;
 
 function toPublicKey(key: KeyObject | string | Uint8Array): KeyObject {
   try {
@@ -27,22 +32,43 @@ function toPublicKey(key: KeyObject | string | Uint8Array): KeyObject {
 }
 
 /**
- * MRSIGNER of enclaves signed by this RSA key: SHA-256 of the modulus, little-endian, on key_size/8 bytes.
- * Accepts a KeyObject (public or private) or PEM text. Throws `ERR_SIGNER_KEY_PARSE` / `ERR_SIGNER_KEY_TYPE`.
+ * Refuse a key SGX cannot sign enclaves with: not RSA (`ERR_SIGNER_KEY_TYPE`), a modulus other than 3072
+ * bits (`ERR_SIGNER_KEY_SIZE`), a public exponent other than 3 (`ERR_SIGNER_KEY_EXPONENT`). All are
+ * InputErrors; `what` names the key in the message ("signer_pk", "signer key FILE") and `hint` says what to
+ * do about it. Accepts a public or private KeyObject.
  */
-export function mrsignerFromPublicKey(key: KeyObject | string | Uint8Array): Uint8Array {
+export function checkSgxSignerKey(key: KeyObject, what = 'the signer key', hint?: string): void {
+  const d = key.asymmetricKeyDetails;
+  const is =
+    key.asymmetricKeyType === 'rsa'
+      ? `RSA-${d?.modulusLength ?? '?'} with e=${d?.publicExponent ?? '?'}`
+      : (key.asymmetricKeyType ?? 'of an unknown type');
+  const refuse = (code: string): never => {
+    throw new InputError(code, `${what} is ${is}; SGX enclave signing needs RSA-${SGX_SIGNER_KEY_BITS} with e=3`, {
+      hint:
+        hint ??
+        (code === 'ERR_SIGNER_KEY_EXPONENT'
+          ? 'MRSIGNER covers only the modulus: a key with another exponent is not the key that signed the enclave.'
+          : 'Use the RSA-3072, e=3 key the enclave was signed with (Gramine: gramine-sgx-gen-private-key).'),
+    });
+  };
+  if (key.asymmetricKeyType !== 'rsa') refuse('ERR_SIGNER_KEY_TYPE');
+  if (d?.modulusLength !== SGX_SIGNER_KEY_BITS) refuse('ERR_SIGNER_KEY_SIZE');
+  if (d?.publicExponent !== BigInt(SGX_SIGNER_PUBLIC_EXPONENT)) refuse('ERR_SIGNER_KEY_EXPONENT');
+}
+
+/**
+ * MRSIGNER of enclaves signed by this key: SHA-256 of the modulus, little-endian, on key_size/8 bytes.
+ * Accepts a KeyObject (public or private) or PEM text, and only a key SGX can sign with
+ * ({@link checkSgxSignerKey}). Throws `ERR_SIGNER_KEY_PARSE`, `ERR_SIGNER_KEY_TYPE`, `ERR_SIGNER_KEY_SIZE`,
+ * `ERR_SIGNER_KEY_EXPONENT`.
+ */
+export function mrsignerFromPublicKey(key: KeyObject | string | Uint8Array, what = 'the signer key'): Uint8Array {
   const pub = toPublicKey(key);
-  if (pub.asymmetricKeyType !== 'rsa') {
-    throw new InputError(
-      'ERR_SIGNER_KEY_TYPE',
-      `the signer key is ${pub.asymmetricKeyType ?? 'unknown'}, expected RSA`,
-    );
-  }
-  const bits = pub.asymmetricKeyDetails?.modulusLength ?? 0;
+  checkSgxSignerKey(pub, what);
+  const size = SGX_SIGNER_KEY_BITS / 8;
   const n = Buffer.from(pub.export({ format: 'jwk' }).n ?? '', 'base64url');
-  const size = Math.ceil(bits / 8);
-  if (n.length > size || n.length === 0)
-    throw new InputError('ERR_SIGNER_KEY_TYPE', 'the signer key modulus is malformed');
+  if (n.length > size || n.length === 0) throw new InputError('ERR_SIGNER_KEY_TYPE', `${what} modulus is malformed`);
   const le = Buffer.alloc(size); // big-endian n, zero-padded to key_size/8, then reversed
   n.copy(le, size - n.length);
   le.reverse();
@@ -52,28 +78,4 @@ export function mrsignerFromPublicKey(key: KeyObject | string | Uint8Array): Uin
 /** MRSIGNER from a modulus already in SIGSTRUCT form: little-endian, key_size/8 bytes (SIGSTRUCT[128:512]). */
 export function mrsignerFromModulus(modulusLE: Uint8Array): Uint8Array {
   return new Uint8Array(createHash('sha256').update(modulusLE).digest());
-}
-
-/**
- * Throw unless `key` is an SGX enclave signing key: RSA-3072 with public exponent 3 (what EINIT accepts).
- * `what` names the key in messages. `ERR_SIGNER_KEY_EXPONENT` for an RSA-3072 key with another exponent,
- * `ERR_SIGNER_KEY_INVALID` for any other kind or size.
- */
-export function assertSgxSigningKey(key: KeyObject, what: string): void {
-  const d = key.asymmetricKeyDetails;
-  if (key.asymmetricKeyType === 'rsa' && d?.modulusLength === SIGNER_KEY_BITS && d.publicExponent !== undefined) {
-    if (d.publicExponent === BigInt(SIGNER_PUBLIC_EXPONENT)) return;
-    throw new InputError(
-      'ERR_SIGNER_KEY_EXPONENT',
-      `${what} is RSA-3072 with public exponent ${d.publicExponent}; SGX requires exponent 3`,
-      { hint: 'Use a Gramine enclave key (gramine-sgx-gen-private-key, or openssl genrsa -3 3072).' },
-    );
-  }
-  const kind =
-    key.asymmetricKeyType === 'rsa'
-      ? `RSA-${d?.modulusLength ?? '?'} with e=${d?.publicExponent ?? '?'}`
-      : key.asymmetricKeyType;
-  throw new InputError('ERR_SIGNER_KEY_INVALID', `${what} is ${kind}; SGX enclave signing needs RSA-3072 with e=3`, {
-    hint: 'Use a Gramine enclave key: RSA-3072 with public exponent 3 (gramine-sgx-gen-private-key makes one).',
-  });
 }

@@ -18,6 +18,7 @@ import {
   type DerContext,
   type Tlv,
 } from './der.js';
+import { immutable } from './frozen.js';
 import { findExtension, OID, type Certificate } from './x509.js';
 
 const SGX = OID.sgxExtension;
@@ -56,7 +57,10 @@ export function parsePckExtension(cert: Certificate): PckExtension {
   return parsePckExtensionValue(ext.value);
 }
 
-/** Parse the DER value of the SGX extension (the content of its extnValue OCTET STRING). */
+/**
+ * Parse the DER value of the SGX extension (the content of its extnValue OCTET STRING). The result is
+ * deeply immutable (frozen.ts): the appraisal shares it per certificate.
+ */
 export function parsePckExtensionValue(der: Uint8Array): PckExtension {
   const entries = byOid(readRoot(der, CTX, TAG.SEQUENCE), 'SGX extension');
   const take = (suffix: string, required: boolean): ReturnType<typeof entries.get> => {
@@ -104,7 +108,7 @@ export function parsePckExtensionValue(der: Uint8Array): PckExtension {
     if (ck !== undefined) out.configuration.cachedKeys = ck;
     if (smt !== undefined) out.configuration.smtEnabled = smt;
   }
-  return out;
+  return immutable(out);
 }
 
 const ENTRY_NAMES: Record<string, string> = {

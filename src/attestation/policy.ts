@@ -6,6 +6,7 @@
 import { UsageError } from '../errors.js';
 import { fromHexStrict } from './bytes.js';
 import { TCB_STATUSES, type TcbStatus } from './collateral.js';
+import { DURATION_SYNTAX, parseDurationSeconds } from './duration.js';
 
 export interface Policy {
   /** Expected MRENCLAVE (32 bytes). */
@@ -35,10 +36,12 @@ export interface Policy {
    */
   ignoreIssueDates: boolean;
   /**
-   * Intel QvE semantics for expired collateral: report it (verdict.collateralExpired) but do not fail.
-   * Default false.
+   * How long, in seconds, an item may have expired before the verification time and still be accepted
+   * (with a warning, and verdict.collateralExpired): any certificate of the PCK chain or of the collateral's
+   * issuer chains (notAfter), either CRL and the TCB info / QE identity (nextUpdate). Intel QvE tolerates
+   * any expiry; here the tolerance is a bound. Default 0: every expired item fails.
    */
-  allowExpiredCollateral: boolean;
+  expiredCollateralToleranceSeconds: number;
 }
 
 /** The production defaults. */
@@ -48,7 +51,7 @@ export const DEFAULT_POLICY: Readonly<Policy> = Object.freeze({
   allowedAdvisoryIds: [] as string[],
   allowSimulation: false,
   ignoreIssueDates: false,
-  allowExpiredCollateral: false,
+  expiredCollateralToleranceSeconds: 0,
 });
 
 /** A complete policy from a partial one (defaults for the rest). */
@@ -58,7 +61,20 @@ export function makePolicy(p: Partial<Policy> = {}): Policy {
     acceptedTcbStatuses: [...DEFAULT_POLICY.acceptedTcbStatuses],
     allowedAdvisoryIds: [...DEFAULT_POLICY.allowedAdvisoryIds],
   };
+  if ('allowExpiredCollateral' in p) {
+    // The unbounded boolean of earlier versions: refuse it rather than guess a bound.
+    throw new UsageError('ERR_OPTION_VALUE', 'policy.allowExpiredCollateral was replaced by a bound', {
+      hint: 'Set expiredCollateralToleranceSeconds to the longest expiry you accept (e.g. 30 * 86400).',
+    });
+  }
   for (const [k, v] of Object.entries(p)) if (v !== undefined) (out as unknown as Record<string, unknown>)[k] = v;
+  const tol = out.expiredCollateralToleranceSeconds;
+  if (typeof tol !== 'number' || !Number.isSafeInteger(tol) || tol < 0) {
+    throw new UsageError(
+      'ERR_OPTION_VALUE',
+      `policy.expiredCollateralToleranceSeconds must be a whole number of seconds ≥ 0, got ${String(tol)}`,
+    );
+  }
   out.allowedAdvisoryIds = out.allowedAdvisoryIds.map(normalizeAdvisoryId);
   return out;
 }
@@ -79,6 +95,20 @@ export function parseTcbStatus(name: string, flag = '--accept-tcb-status'): TcbS
     });
   }
   return found;
+}
+
+/**
+ * Parse the bound of `--allow-expired-collateral` (`30d`, `12h`, `90s`, `5m`) into seconds; throws
+ * UsageError `ERR_OPTION_VALUE` naming the syntax.
+ */
+export function parseExpiryTolerance(text: string, flag = '--allow-expired-collateral'): number {
+  const seconds = parseDurationSeconds(text);
+  if (seconds === undefined || !Number.isSafeInteger(seconds)) {
+    throw new UsageError('ERR_OPTION_VALUE', `${flag} '${text}' is not a duration`, {
+      hint: `${flag} takes how long collateral may have expired: ${DURATION_SYNTAX}.`,
+    });
+  }
+  return seconds;
 }
 
 /** Parse a 32-byte measurement given as 64 hex characters; throws UsageError naming the flag. */

@@ -2,7 +2,8 @@
  * The verdict as a readable report (for stderr): every check with its outcome, failures with code, message
  * and hint, then the enclave's identity and platform facts. `--json` prints the Verdict object itself.
  */
-import type { Check, Verdict } from './appraise.js';
+import type { Check, CollateralAge, Verdict } from './appraise.js';
+import { formatDuration } from './duration.js';
 import type { BindingResult, InputArgBinding } from './verify-evidence.js';
 
 export interface ReportOptions {
@@ -23,6 +24,23 @@ export function verdictSummary(v: Verdict): string {
     return `VALID BUT REJECTED BY POLICY (${v.failures.length} policy failure${v.failures.length === 1 ? '' : 's'})`;
   const first = v.failures.find((f) => !f.policy);
   return `INVALID: ${first ? first.code : 'verification incomplete'}`;
+}
+
+/**
+ * The collateral's age in one line: how old the TCB info and QE identity are, and whether (and how long)
+ * anything had expired at the verification time, against the tolerated bound.
+ */
+export function formatAge(a: CollateralAge): string {
+  const old = (name: string, d: { seconds: number } | null): string[] =>
+    d
+      ? [d.seconds >= 0 ? `${name} ${formatDuration(d.seconds)} old` : `${name} issued after the verification time`]
+      : [];
+  const parts = [...old('TCB info', a.tcbInfo), ...old('QE identity', a.qeIdentity)];
+  const bound = a.toleranceSeconds ? `tolerated up to ${formatDuration(a.toleranceSeconds)}` : 'no expiry tolerated';
+  const expiry = a.expired
+    ? `EXPIRED ${formatDuration(a.expired.seconds)} before the verification time (${a.expired.item} ${a.expired.expiry}; ${bound})`
+    : `nothing expired (${bound})`;
+  return parts.length ? `${parts.join(', ')}; ${expiry}` : expiry;
 }
 
 /** Render the verdict as text lines (with the input_args table when it is an evidence verdict). */
@@ -70,6 +88,7 @@ export function formatVerdict(v: Verdict & { inputArgs?: InputArgBinding[] }, op
           (Date.parse(v.collateralWindow.from) > Date.parse(v.collateralWindow.until) ? ' (NO COMMON WINDOW)' : '') +
           (v.tcbEvaluationDataNumber !== null ? `, TCB evaluation data number ${v.tcbEvaluationDataNumber}` : ''),
     ],
+    ['Age', v.collateralAge && formatAge(v.collateralAge)],
   ];
   for (const [k, val] of facts) if (val) lines.push(`  ${k.padEnd(13)}${val}`);
   if (v.inputArgs) lines.push(...formatInputArgs(v.inputArgs, paint));

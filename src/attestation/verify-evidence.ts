@@ -242,8 +242,8 @@ export function verifyEvidence(input: EvidenceVerificationInput): EvidenceVerdic
 
   let signerKeyMrsigner: string | null = null;
   const post: Check[] = [
-    check('identity.signer-key', 'identity', 'MRSIGNER = SHA-256 of signer_pk modulus', () => {
-      const m = mrsignerFromPublicKey(e.signerPk);
+    check('identity.signer-key', 'identity', 'signer_pk is RSA-3072 e=3, MRSIGNER = SHA-256 of its modulus', () => {
+      const m = mrsignerFromPublicKey(e.signerPk, 'signer_pk');
       signerKeyMrsigner = toHex(m);
       if (verdict.mrsigner === null) return 'quote not readable';
       if (!bytesEqual(m, Buffer.from(verdict.mrsigner, 'hex'))) {

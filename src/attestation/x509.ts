@@ -7,6 +7,7 @@
 import { createPublicKey, verify as cryptoVerify, type KeyObject } from 'node:crypto';
 import { AttestationError } from '../errors.js';
 import { ContentMemo, asBuffer, registerMemo, registerWeakMemo, sha256, toHex } from './bytes.js';
+import { bytesOf, immutable } from './frozen.js';
 import {
   TAG,
   bitStringBytes,
@@ -98,7 +99,7 @@ export interface Crl {
   thisUpdate: Date;
   nextUpdate: Date;
   /** Revoked serial numbers (hex of the minimal DER INTEGER content). */
-  revokedSerials: Set<string>;
+  revokedSerials: ReadonlySet<string>;
   crlNumber: number | undefined;
   signatureAlgorithm: string;
   signature: Uint8Array;
@@ -117,7 +118,8 @@ const docSigMemo = registerMemo<ContentMemo<WeakMap<Certificate, boolean>>>(64);
 
 /**
  * Parse a DER certificate strictly. `what` names it in errors ("PCK leaf certificate"); `stage`/`code` say
- * where the failure belongs in a verdict.
+ * where the failure belongs in a verdict. Memoised by content: the result is shared and deeply immutable
+ * (frozen; dates cannot be moved; every byte field returns a fresh copy), see frozen.ts.
  */
 export function parseCertificate(der: Uint8Array, ctx: DerContext): Certificate {
   return certMemo.get(der, (copy) => parseCertificateUncached(copy, ctx));
@@ -268,7 +270,7 @@ function parseCertificateUncached(der: Uint8Array, ctx: DerContext): Certificate
     if (e.oid === OID.basicConstraints) isCa = parseBasicConstraints(e.value, ctx);
     else if (e.oid === OID.keyUsage) keyUsage = parseKeyUsage(e.value, ctx);
   }
-  return {
+  return immutable({
     der,
     tbs: f.tbs,
     serial,
@@ -285,10 +287,13 @@ function parseCertificateUncached(der: Uint8Array, ctx: DerContext): Certificate
     isCa,
     keyUsage,
     sha256: toHex(sha256(der)),
-  };
+  });
 }
 
-/** Parse a DER CRL (X.509 v2) strictly; `nextUpdate` is required. */
+/**
+ * Parse a DER CRL (X.509 v2) strictly; `nextUpdate` is required. Memoised by content: the result is shared
+ * and deeply immutable (`revokedSerials` is read-only), like {@link parseCertificate}'s.
+ */
 export function parseCrl(der: Uint8Array, ctx: DerContext): Crl {
   return crlMemo.get(der, (copy) => parseCrlUncached(copy, ctx));
 }
@@ -348,7 +353,7 @@ function parseCrlUncached(der: Uint8Array, ctx: DerContext): Crl {
   );
   if (!sameBytes(encoding(innerAlg), encoding(algT))) derFail(ctx, 'the inner and outer signature algorithms differ');
   const signature = bitStringBytes(sigT, ctx, 'signatureValue');
-  return {
+  return immutable({
     der,
     tbs: encoding(tbsT),
     issuer,
@@ -359,7 +364,7 @@ function parseCrlUncached(der: Uint8Array, ctx: DerContext): Crl {
     signatureAlgorithm,
     signature,
     sha256: toHex(sha256(der)),
-  };
+  });
 }
 
 /** Read a Name's RDNs without interpreting the values (see {@link NameFields}); RDNs may be empty here. */
@@ -559,8 +564,9 @@ function p256Key(point: Uint8Array): KeyObject {
 
 /** The KeyObject of a certificate's P-256 key (memoised); throws if it has none or it is invalid. */
 export function certificateKey(cert: Certificate): KeyObject {
-  if (!cert.publicKeyPoint) throw new Error(`"${cert.subject.text}" does not have a P-256 key`);
-  return p256Key(cert.publicKeyPoint);
+  const point = bytesOf(cert).publicKeyPoint;
+  if (!point) throw new Error(`"${cert.subject.text}" does not have a P-256 key`);
+  return p256Key(point);
 }
 
 /**
@@ -590,14 +596,15 @@ export function verifyP1363(data: Uint8Array, signature: Uint8Array, key: KeyObj
  * memoised per (object, issuer). Never throws: a malformed signature is simply invalid.
  */
 export function verifySignedBy(signed: Certificate | Crl, issuer: Certificate): boolean {
-  if (!issuer.publicKeyPoint) return false;
+  if (!bytesOf(issuer).publicKeyPoint) return false;
   let perIssuer = signedByMemo.get(signed);
   if (!perIssuer) perIssuer = signedByMemo.set(signed, new WeakMap());
   const hit = perIssuer.get(issuer);
   if (hit !== undefined) return hit;
   let ok: boolean;
   try {
-    ok = cryptoVerify('sha256', signed.tbs, certificateKey(issuer), signed.signature);
+    const b = bytesOf<Certificate | Crl>(signed);
+    ok = cryptoVerify('sha256', b.tbs, certificateKey(issuer), b.signature);
   } catch {
     ok = false;
   }
@@ -615,7 +622,7 @@ export function verifyP1363WithCert(
   signer: Certificate,
   memo = true,
 ): boolean {
-  if (!signer.publicKeyPoint || signature.length !== 64) return false;
+  if (!bytesOf(signer).publicKeyPoint || signature.length !== 64) return false;
   const compute = (): boolean => {
     try {
       return verifyP1363(data, signature, certificateKey(signer));

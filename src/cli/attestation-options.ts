@@ -6,7 +6,14 @@ import { readUserFile } from '../fs/files.js';
 import { bytesEqual } from '../attestation/bytes.js';
 import type { Verdict } from '../attestation/appraise.js';
 import { INTEL_SGX_ROOT_CA_DER } from '../attestation/intel-root.js';
-import { normalizeAdvisoryId, parseMeasurement, parseTcbStatus, type Policy } from '../attestation/policy.js';
+import { DURATION_SYNTAX, formatDuration } from '../attestation/duration.js';
+import {
+  normalizeAdvisoryId,
+  parseExpiryTolerance,
+  parseMeasurement,
+  parseTcbStatus,
+  type Policy,
+} from '../attestation/policy.js';
 import { formatVerdict, verdictExitCode } from '../attestation/report.js';
 import { parseCertificate, pemBlocks } from '../attestation/x509.js';
 import { useColor } from './log.js';
@@ -55,8 +62,10 @@ export const POLICY_OPTIONS: Record<string, OptionSpec> = {
     description: 'Intel QVL time semantics: do not check issue dates (notBefore, issueDate)',
   },
   'allow-expired-collateral': {
-    type: 'boolean',
-    description: 'Intel QvE semantics: report expired collateral as a warning instead of failing',
+    type: 'string',
+    placeholder: 'DURATION',
+    description: `Accept collateral that expired at most DURATION before the verification time, with a warning (${DURATION_SYNTAX})`,
+    valueHint: `--allow-expired-collateral takes a bound: how long collateral may have expired, ${DURATION_SYNTAX}. There is no unbounded form.`,
   },
 };
 
@@ -113,13 +122,14 @@ async function readRoot(file: string): Promise<Uint8Array> {
 export async function appraisalSettings(ctx: CommandContext): Promise<AppraisalSettings> {
   const v = ctx.values;
   const mrsigner = stringOption(v, 'mrsigner');
+  const tolerance = stringOption(v, 'allow-expired-collateral');
   const policy: Partial<Policy> = {
     acceptedTcbStatuses: ['UpToDate', ...list(v, 'accept-tcb-status').map((s) => parseTcbStatus(s))],
     allowedAdvisoryIds: list(v, 'allow-advisory').map(normalizeAdvisoryId),
     allowDebug: v['allow-debug'] === true,
     allowSimulation: v['allow-simulation'] === true,
     ignoreIssueDates: v['ignore-issue-dates'] === true,
-    allowExpiredCollateral: v['allow-expired-collateral'] === true,
+    expiredCollateralToleranceSeconds: tolerance === undefined ? 0 : parseExpiryTolerance(tolerance),
     ...(mrsigner ? { mrSigner: parseMeasurement(mrsigner, '--mrsigner') } : {}),
   };
   const isv = integerOption(v, 'isvprodid', 0, 0xffff);
@@ -147,7 +157,11 @@ export async function appraisalSettings(ctx: CommandContext): Promise<AppraisalS
   if (trustedRoots.length)
     ctx.log.warn(`--trusted-root: ${trustedRoots.length} root(s) other than Intel's are trusted`);
   if (policy.allowDebug) ctx.log.warn('--allow-debug: a DEBUG enclave is accepted; its memory is not confidential');
-  if (policy.allowExpiredCollateral) ctx.log.warn('--allow-expired-collateral: expired collateral is only a warning');
+  if (tolerance !== undefined) {
+    ctx.log.warn(
+      `--allow-expired-collateral ${tolerance}: collateral that expired up to ${formatDuration(policy.expiredCollateralToleranceSeconds!)} before the verification time is accepted (with a warning)`,
+    );
+  }
   for (const s of policy.acceptedTcbStatuses!) if (s !== 'UpToDate') ctx.log.warn(`accepting TCB status ${s}`);
   return { policy, trustedRoots, at };
 }

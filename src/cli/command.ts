@@ -17,6 +17,8 @@ export interface OptionSpec {
   placeholder?: string;
   description: string;
   required?: boolean;
+  /** For a string flag: what its value must be, shown as the hint when the flag is given without one. */
+  valueHint?: string;
 }
 
 export interface PositionalSpec {
@@ -121,8 +123,9 @@ export function parseCommandArgs(spec: CommandSpec, argv: string[]): ParsedArgs 
 
 function translateParseError(error: Error & { code?: string }, spec: CommandSpec): UsageError {
   const hint = `Run 'mse home ${spec.name} --help' for usage.`;
-  const m = /'(-[^']*)'/.exec(error.message);
+  const m = /'(--?[A-Za-z0-9-]+)/.exec(error.message);
   const flag = m?.[1] ?? '';
+  const option = flag.startsWith('--') ? spec.options[flag.slice(2)] : undefined;
   switch (error.code) {
     case 'ERR_PARSE_ARGS_UNKNOWN_OPTION':
       return new UsageError(
@@ -132,17 +135,17 @@ function translateParseError(error: Error & { code?: string }, spec: CommandSpec
           hint,
         },
       );
-    case 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE':
+    case 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE': {
+      // "argument missing" (last on the line) and "argument is ambiguous" (followed by a dash) both mean
+      // the string flag got no value; only "does not take an argument" is a value given to a boolean.
+      const needsValue = /argument missing|argument is ambiguous/.test(error.message);
+      const dash = /ambiguous/.test(error.message) ? ` (a value starting with '-' is written ${flag}=VALUE)` : '';
       return new UsageError(
         'ERR_OPTION_VALUE',
-        `option ${flag || ''} ${/argument missing/.test(error.message) ? 'needs a value' : 'takes no value'}`.replace(
-          '  ',
-          ' ',
-        ),
-        {
-          hint,
-        },
+        `option ${flag || ''} ${needsValue ? `needs a value${dash}` : 'takes no value'}`.replace('  ', ' '),
+        { hint: (needsValue && option?.valueHint) || hint },
       );
+    }
     default:
       return new UsageError('ERR_USAGE', error.message, { hint });
   }
@@ -197,7 +200,7 @@ export function renderHelp(spec: CommandSpec): string {
   for (const [name, o] of Object.entries({ ...spec.options, ...GLOBAL_OPTIONS })) {
     const flag = `${o.short ? `-${o.short}, ` : ''}--${name}${o.type === 'string' ? ` ${o.placeholder ?? 'VALUE'}` : ''}`;
     const req = o.required ? ' (required)' : '';
-    lines.push(`  ${flag.padEnd(28)}${o.description}${req}`);
+    lines.push(`  ${`${flag}  `.padEnd(28)}${o.description}${req}`);
   }
   lines.push('', spec.examples.length > 1 ? 'Examples:' : 'Example:');
   for (const e of spec.examples) lines.push(`  ${e}`);

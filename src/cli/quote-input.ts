@@ -15,8 +15,11 @@ export interface QuoteInput {
 /** Decode the contents of a quote file; `file` names it in errors. */
 export function decodeQuoteFile(raw: Uint8Array, file: string): QuoteInput {
   const buf = Buffer.from(raw);
-  // A DCAP quote starts with version 3/4 and key type 2 (little-endian): 03 00 02 00 / 04 00 02 00.
-  if (buf.length >= 4 && (buf[0] === 3 || buf[0] === 4) && buf[1] === 0 && buf[3] === 0) {
+  // A binary quote starts with two little-endian u16s, version and key type (03 00 02 00 for DCAP v3; EPID
+  // v2 is 02 00 0x 00, TDX v5 05 00 02 00): bytes 1 and 3 are zero, which no text encoding (hex, base64,
+  // PEM) and no DER certificate (30 8x …) has. Any version is handed to the quote parser, which names an
+  // unsupported one (ERR_QUOTE_VERSION_UNSUPPORTED) rather than "not a quote".
+  if (buf.length >= 4 && buf[0] !== 0 && buf[1] === 0 && buf[3] === 0) {
     return { bytes: new Uint8Array(buf), format: 'binary' };
   }
   const text = buf.toString('latin1').trim();

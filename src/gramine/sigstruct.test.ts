@@ -102,11 +102,11 @@ describe('signSigstruct', () => {
     const e65537 = generateKeyPairSync('rsa', { modulusLength: 3072 }).privateKey;
     assert.throws(() => signSigstruct(input, e65537), { code: 'ERR_SIGNER_KEY_EXPONENT', message: /exponent 65537/ });
     const small = generateKeyPairSync('rsa', { modulusLength: 2048, publicExponent: 3 }).privateKey;
-    assert.throws(() => signSigstruct(input, small), { code: 'ERR_SIGNER_KEY_INVALID', message: /RSA-2048 with e=3/ });
+    assert.throws(() => signSigstruct(input, small), { code: 'ERR_SIGNER_KEY_SIZE', message: /RSA-2048 with e=3/ });
     const ec = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey;
-    assert.throws(() => signSigstruct(input, ec), { code: 'ERR_SIGNER_KEY_INVALID' });
+    assert.throws(() => signSigstruct(input, ec), { code: 'ERR_SIGNER_KEY_TYPE' });
     assert.throws(() => signSigstruct(input, createPublicKey(createPrivateKey(c4.keyPem))), {
-      code: 'ERR_SIGNER_KEY_INVALID',
+      code: 'ERR_SIGNER_KEY_NOT_PRIVATE',
     });
   });
 

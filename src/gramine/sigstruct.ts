@@ -7,7 +7,7 @@
  * Q1 = ⌊s² / n⌋ and Q2 = ⌊(s² mod n) · s / n⌋ let the CPU check s³ mod n without a division.
  */
 import { createPublicKey, constants, sign, verify, type KeyObject } from 'node:crypto';
-import { assertSgxSigningKey, mrsignerFromModulus } from '../attestation/mrsigner.js';
+import { checkSgxSignerKey, mrsignerFromModulus } from '../attestation/mrsigner.js';
 import { InputError } from '../errors.js';
 import type { EnclaveAttributes } from './manifest.js';
 
@@ -178,15 +178,15 @@ function quotients(s: bigint, n: bigint): { q1: bigint; q2: bigint } {
 /**
  * Build and sign a SIGSTRUCT as `gramine-sgx-sign` does: the result is byte-identical to Gramine's for
  * the same inputs (PKCS#1 v1.5 signatures are deterministic). `key` must be an RSA-3072 private key with
- * e = 3: `ERR_SIGNER_KEY_EXPONENT` / `ERR_SIGNER_KEY_INVALID` otherwise.
+ * e = 3 (`ERR_SIGNER_KEY_NOT_PRIVATE`, `ERR_SIGNER_KEY_TYPE`, `_SIZE`, `_EXPONENT` otherwise).
  */
 export function signSigstruct(input: SigstructInput, key: KeyObject): Uint8Array {
   if (key.type !== 'private') {
-    throw new InputError('ERR_SIGNER_KEY_INVALID', 'the enclave signing key must be a private key', {
+    throw new InputError('ERR_SIGNER_KEY_NOT_PRIVATE', 'the enclave signing key must be a private key', {
       hint: 'Pass the PEM private key (BEGIN RSA PRIVATE KEY).',
     });
   }
-  assertSgxSigningKey(key, 'the enclave signing key');
+  checkSgxSignerKey(key, 'the enclave signing key');
   const b = Buffer.from(unsignedSigstruct(input));
   const sigBE = sign('sha256', sigstructSigningData(b), { key, padding: constants.RSA_PKCS1_PADDING });
   const n = BigInt('0x' + Buffer.from(key.export({ format: 'jwk' }).n ?? '', 'base64url').toString('hex'));

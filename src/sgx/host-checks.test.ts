@@ -194,7 +194,7 @@ describe('checkHost (pure)', () => {
     f.signerKey = {
       path: '/k.pem',
       state: 'invalid',
-      error: { code: 'ERR_SIGNER_KEY_INVALID', message: 'signer key /k.pem is ec', hint: 'Use RSA-3072.' },
+      error: { code: 'ERR_SIGNER_KEY_TYPE', message: 'signer key /k.pem is ec', hint: 'Use RSA-3072.' },
     };
     report = checkHost(f);
     assert.deepEqual(report.platforms.sim.blockers, ['signer-key']);

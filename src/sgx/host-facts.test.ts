@@ -290,7 +290,7 @@ describe('signer key facts (real key files)', () => {
       await fs.writeFile(ec, privateKey.export({ type: 'pkcs8', format: 'pem' }));
       const bad = await keyFacts(ec);
       assert.equal(bad.state, 'invalid');
-      assert.ok(bad.state === 'invalid' && bad.error.code === 'ERR_SIGNER_KEY_INVALID');
+      assert.ok(bad.state === 'invalid' && bad.error.code === 'ERR_SIGNER_KEY_TYPE');
     } finally {
       await host.close();
     }

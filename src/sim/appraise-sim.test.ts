@@ -10,13 +10,14 @@ import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { appraise, type Verdict } from '../attestation/appraise.js';
+import { appraise, quotePckChain, type Verdict } from '../attestation/appraise.js';
 import { parseCollateralJson, type Collateral } from '../attestation/collateral.js';
 import { collateralToJson, loadOrCreateSimPlatform, type SimCollateralOptions, type SimPlatform } from './platform.js';
 import { startSimPccs } from './pccs.js';
 import { SIM_TCB_EVALUATION_DATA_NUMBER } from './collateral.js';
 import { PccsClient } from '../pccs/client.js';
 import { parseQuote } from '../attestation/quote.js';
+import { parseCrl } from '../attestation/x509.js';
 
 let dir: string;
 let p: SimPlatform;
@@ -213,4 +214,34 @@ test("another sim platform (another operator) is not trusted by this one's root"
   const v = appraise({ quote: q, collateral: c, at, trustedRoots: [p.root.der] });
   assert.equal(v.valid, false);
   assert.deepEqual(failureCodes(v), ['ERR_DCAP_PCK_CHAIN_UNTRUSTED']);
+});
+
+test('a caller editing a parsed CRL or certificate cannot make the next appraisal accept a revoked PCK', () => {
+  const at = new Date();
+  const collateral = collateralOf({ now: at, revoke: { pck: true } });
+  const q = quote();
+  const input = { quote: q, collateral, at, trustedRoots: [p.root.der] };
+  assert.ok(failureCodes(appraise(input)).includes('ERR_DCAP_PCK_REVOKED'));
+
+  // The parsers are memoised: these are the very objects the next appraisal will be handed.
+  const ctx = { stage: 'collateral', code: 'ERR_DCAP_COLLATERAL_FORMAT', what: 'PCK CRL' };
+  const crl = parseCrl(collateral.pck_crl, ctx);
+  const leaf = quotePckChain(parseQuote(q)).leaf;
+  assert.equal(crl.revokedSerials.has(leaf.serialHex), true);
+  assert.throws(() => (crl.revokedSerials as Set<string>).clear(), TypeError);
+  assert.throws(() => (crl.revokedSerials as Set<string>).delete(leaf.serialHex), TypeError);
+  assert.throws(() => Set.prototype.clear.call(crl.revokedSerials), TypeError);
+  assert.throws(() => {
+    (crl as { revokedSerials: ReadonlySet<string> }).revokedSerials = new Set();
+  }, TypeError);
+  // Byte fields are copies: scribbling on them changes nothing shared.
+  crl.der.fill(0);
+  crl.tbs.fill(0);
+  leaf.der.fill(0);
+  assert.notEqual(crl.der[0], 0);
+  assert.equal(parseCrl(collateral.pck_crl, ctx).revokedSerials.has(leaf.serialHex), true);
+
+  const again = appraise(input);
+  assert.equal(again.valid, false);
+  assert.ok(failureCodes(again).includes('ERR_DCAP_PCK_REVOKED'), JSON.stringify(again.failures));
 });

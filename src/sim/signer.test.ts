@@ -62,7 +62,7 @@ test('a signer key of the wrong kind is refused, never replaced', async () => {
   const pem = k.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
   await fs.writeFile(wrong, pem);
   await assert.rejects(loadOrCreateSignerKey(wrong), (e: unknown) => {
-    assert.equal((e as { code?: string }).code, 'ERR_SIGNER_KEY_INVALID');
+    assert.equal((e as { code?: string }).code, 'ERR_SIGNER_KEY_SIZE');
     assert.match((e as Error).message, /RSA-2048 with e=65537.*RSA-3072 with e=3/);
     return true;
   });
@@ -72,7 +72,7 @@ test('a signer key of the wrong kind is refused, never replaced', async () => {
     ec,
     generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ type: 'pkcs8', format: 'pem' }),
   );
-  await assert.rejects(loadOrCreateSignerKey(ec), /ERR_SIGNER_KEY_INVALID|is ec/);
+  await assert.rejects(loadOrCreateSignerKey(ec), { code: 'ERR_SIGNER_KEY_TYPE' });
   const junk = path.join(dir, 'junk.pem');
   await fs.writeFile(junk, 'not a key');
   await assert.rejects(
@@ -85,13 +85,34 @@ test('a signer key of the wrong kind is refused, never replaced', async () => {
     k.privateKey.export({ type: 'pkcs8', format: 'pem', cipher: 'aes-256-cbc', passphrase: 'x' }),
   );
   await assert.rejects(loadOrCreateSignerKey(encrypted), /passphrase-protected/);
-  assert.throws(
-    () => mrsignerFromPublicKey(generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey),
-    /expected RSA/,
-  );
+  assert.throws(() => mrsignerFromPublicKey(generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey), {
+    code: 'ERR_SIGNER_KEY_TYPE',
+    message: /the signer key is ec; SGX enclave signing needs RSA-3072 with e=3/,
+  });
   assert.throws(
     () => mrsignerFromPublicKey('garbage'),
     (e: unknown) => (e as { code?: string }).code === 'ERR_SIGNER_KEY_PARSE',
   );
+  await fs.rm(dir, { recursive: true });
+});
+
+test('a signer key file with a public exponent other than 3 is refused (MRSIGNER would not tell)', async () => {
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'mse-sim-signer-'));
+  const file = path.join(dir, 'e5.pem');
+  const k = generateKeyPairSync('rsa', { modulusLength: 3072, publicExponent: 5 });
+  const pem = k.privateKey.export({ type: 'pkcs1', format: 'pem' }).toString();
+  await fs.writeFile(file, pem);
+  for (const load of [loadSignerKey, loadOrCreateSignerKey]) {
+    await assert.rejects(load(file), (e: unknown) => {
+      assert.equal((e as { code?: string }).code, 'ERR_SIGNER_KEY_EXPONENT');
+      assert.match(
+        (e as Error).message,
+        /signer key .*e5\.pem is RSA-3072 with e=5; SGX enclave signing needs RSA-3072 with e=3/,
+      );
+      return true;
+    });
+  }
+  assert.equal(await fs.readFile(file, 'utf8'), pem, 'never replaced');
+  assert.throws(() => mrsignerFromPublicKey(k.publicKey), { code: 'ERR_SIGNER_KEY_EXPONENT' });
   await fs.rm(dir, { recursive: true });
 });

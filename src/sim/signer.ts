@@ -12,14 +12,14 @@ import { promisify } from 'node:util';
 import { InputError } from '../errors.js';
 import { readUserFile } from '../fs/files.js';
 import {
-  assertSgxSigningKey,
+  SGX_SIGNER_KEY_BITS,
+  SGX_SIGNER_PUBLIC_EXPONENT,
+  checkSgxSignerKey,
   mrsignerFromPublicKey,
-  SIGNER_KEY_BITS,
-  SIGNER_PUBLIC_EXPONENT,
 } from '../attestation/mrsigner.js';
 import { publishExclusive } from './publish.js';
 
-export { assertSgxSigningKey, mrsignerFromPublicKey, SIGNER_KEY_BITS, SIGNER_PUBLIC_EXPONENT };
+export { mrsignerFromPublicKey };
 
 export interface SignerKey {
   privateKey: KeyObject;
@@ -29,6 +29,14 @@ export interface SignerKey {
   mrSigner: Uint8Array;
   /** True when this call generated the key. */
   created: boolean;
+}
+
+function checkSignerKey(file: string, key: KeyObject): void {
+  checkSgxSignerKey(
+    key,
+    `signer key ${file}`,
+    'Point --signer-key at a Gramine enclave key (RSA-3072, e=3), or at a path that does not exist yet to generate one.',
+  );
 }
 
 function loaded(privateKey: KeyObject, created: boolean): SignerKey {
@@ -68,15 +76,16 @@ function parseSignerKey(file: string, pem: Buffer): KeyObject {
  */
 export async function loadSignerKey(file: string): Promise<SignerKey> {
   const key = parseSignerKey(file, await readUserFile(file, 'signer key', 1024 * 1024));
-  assertSgxSigningKey(key, `signer key ${file}`);
+  checkSignerKey(file, key);
   return loaded(key, false);
 }
 
 /**
  * Load the enclave signing key at `file`, or generate it (RSA-3072, e=3, PKCS#1 PEM as Gramine's
  * `gramine-sgx-gen-private-key` writes it, mode 0600, parent directories 0700) when the file does not
- * exist. Concurrent first calls agree on one key. Throws `ERR_SIGNER_KEY_INVALID` for a key of the wrong
- * kind and `ERR_SIGNER_KEY_PARSE` for an unreadable or passphrase-protected one.
+ * exist. Concurrent first calls agree on one key. Throws `ERR_SIGNER_KEY_TYPE` / `ERR_SIGNER_KEY_SIZE` /
+ * `ERR_SIGNER_KEY_EXPONENT` for a key SGX cannot sign with (attestation/mrsigner.ts), and
+ * `ERR_SIGNER_KEY_PARSE` for an unreadable or passphrase-protected one.
  */
 export async function loadOrCreateSignerKey(file: string): Promise<SignerKey> {
   const existing = await fs.stat(file).then(
@@ -85,8 +94,8 @@ export async function loadOrCreateSignerKey(file: string): Promise<SignerKey> {
   );
   if (existing) return loadSignerKey(file);
   const { privateKey } = await promisify(generateKeyPair)('rsa', {
-    modulusLength: SIGNER_KEY_BITS,
-    publicExponent: SIGNER_PUBLIC_EXPONENT,
+    modulusLength: SGX_SIGNER_KEY_BITS,
+    publicExponent: SGX_SIGNER_PUBLIC_EXPONENT,
   });
   const pem = privateKey.export({ type: 'pkcs1', format: 'pem' }).toString();
   try {

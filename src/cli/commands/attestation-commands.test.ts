@@ -1,7 +1,7 @@
 // `quote show`, `quote verify` and `verify` through the real CLI: exit codes (0 accepted, 10 rejected by
 // policy, 11 invalid), JSON output, the readable report, PCCS fetching, and no output on failure.
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -67,6 +67,37 @@ describe('quote show', () => {
     const j = await runMse(['home', 'quote', 'show', junk]);
     assert.equal(j.code, 3);
     assert.match(j.stderr, /ERR_QUOTE_FILE/);
+  });
+
+  // Issue 8 item 6: a quote of another version is a quote, refused as such (exit 11), not "not a quote".
+  it('names a quote of an unsupported version (v2, v5) instead of calling it not a quote', async () => {
+    const v2 = await runMse(['home', 'quote', 'show', V('derived-negative/bad_version.bin')]);
+    assert.equal(v2.code, 11, v2.stderr);
+    assert.match(v2.stderr, /error\[ERR_QUOTE_VERSION_UNSUPPORTED\]: quote header field version is 2/);
+    const v5 = Buffer.from(readFileSync(V('phala-dcap-qvl/sgx_quote.bin')));
+    v5[0] = 5;
+    const file = path.join(dir, 'v5.bin');
+    writeFileSync(file, v5);
+    const r5 = await runMse(['home', 'quote', 'show', file]);
+    assert.equal(r5.code, 11, r5.stderr);
+    assert.match(r5.stderr, /ERR_QUOTE_VERSION_UNSUPPORTED.*version is 5/);
+    const verify = await runMse([
+      'home',
+      'quote',
+      'verify',
+      '--quote',
+      V('derived-negative/bad_version.bin'),
+      '--collateral',
+      V('phala-dcap-qvl/sgx_quote_collateral.json'),
+      ...AT,
+      '--json',
+    ]);
+    assert.equal(verify.code, 11, verify.stderr);
+    const v = (JSON.parse(verify.stdout) as { verdict: { failures: { stage: string; code: string }[] } }).verdict;
+    assert.deepEqual(
+      v.failures.map((f) => [f.stage, f.code]),
+      [['quote', 'ERR_QUOTE_VERSION_UNSUPPORTED']],
+    );
   });
 });
 
@@ -137,8 +168,79 @@ describe('quote verify', () => {
       '1752919279',
       ...ACCEPT,
       '--allow-expired-collateral',
+      '1d',
     ]);
     assert.equal(tolerated.code, 0, tolerated.stderr);
+    assert.match(
+      tolerated.stderr,
+      /Age .*EXPIRED 1s before the verification time \(QE identity nextUpdate 2025-07-19T10:01:18Z; tolerated up to 1d\)/,
+    );
+  });
+
+  // Issue 8 item 2: a 2022 TCB info (expired January 2023) with 2025 CRLs, for the oasis quote in 2025.
+  it('--allow-expired-collateral is a bound: stale collateral beyond it is refused, and the age is shown', async () => {
+    const own = JSON.parse(readVectorText('dcap', 'oasis-core/collateral_no_crl.json')) as Record<string, string>;
+    const now = JSON.parse(readVectorText('dcap', 'automata-dcap-attestation/collateral-2025-08.json')) as Record<
+      string,
+      string
+    >;
+    const stale = path.join(dir, 'stale-collateral.json');
+    const { root_ca_crl, pck_crl, pck_crl_issuer_chain } = now;
+    writeFileSync(stale, JSON.stringify({ ...own, root_ca_crl, pck_crl, pck_crl_issuer_chain }));
+    const args = (bound: string[]) => [
+      'home',
+      'quote',
+      'verify',
+      '--quote',
+      V('oasis-core/quote_v3_ecdsa_p256_pck_chain.bin'),
+      '--collateral',
+      stale,
+      '--at',
+      '2025-08-20',
+      '--ignore-issue-dates',
+      '--accept-tcb-status',
+      'SWHardeningNeeded',
+      '--allow-advisory',
+      '00615',
+      '--allow-advisory',
+      '00657',
+      ...bound,
+      '--json',
+    ];
+    const r = await runMse(args(['--allow-expired-collateral', '30d']));
+    assert.equal(r.code, 11, r.stderr);
+    assert.match(
+      r.stderr,
+      /ERR_DCAP_TCB_INFO_EXPIRED: TCB info expired \(nextUpdate 2023-01-18T09:40:10Z, 944d 14h before .*beyond the tolerated 30d/,
+    );
+    assert.match(r.stderr, /Age +TCB info 974d 14h old, QE identity 977d 11h old; EXPIRED 947d 11h before/);
+    const v = (JSON.parse(r.stdout) as { verdict: { accepted: boolean; collateralAge: Record<string, unknown> } })
+      .verdict;
+    assert.equal(v.accepted, false);
+    assert.deepEqual(v.collateralAge.expired, {
+      item: 'QE identity nextUpdate',
+      expiry: '2023-01-15T12:45:36Z',
+      seconds: 81861264,
+    });
+    assert.equal(v.collateralAge.toleranceSeconds, 30 * 86400);
+    // A bound that covers ~2.6 years of staleness is what it takes to accept it now, and it says so.
+    const wide = await runMse(args(['--allow-expired-collateral', '1000d']));
+    assert.equal(wide.code, 0, wide.stderr);
+    assert.match(wide.stderr, /--allow-expired-collateral 1000d: collateral that expired up to 1000d/);
+  });
+
+  it('--allow-expired-collateral without a duration is refused with the syntax, never unbounded', async () => {
+    for (const tail of [['--allow-expired-collateral'], ['--allow-expired-collateral', '--json']]) {
+      const r = await runMse(['home', 'quote', 'verify', ...PHALA, ...AT, ...tail]);
+      assert.equal(r.code, 2, r.stderr);
+      assert.match(r.stderr, /error\[ERR_OPTION_VALUE\]: option --allow-expired-collateral needs a value/);
+      assert.match(r.stderr, /hint: .*takes a bound.*30d/);
+    }
+    for (const bad of ['30', 'forever', '1y', '-1d', '1.5d']) {
+      const r = await runMse(['home', 'quote', 'verify', ...PHALA, ...AT, `--allow-expired-collateral=${bad}`]);
+      assert.equal(r.code, 2, `${bad}: ${r.stderr}`);
+      assert.match(r.stderr, /ERR_OPTION_VALUE.*is not a duration/);
+    }
   });
 
   it('rejects bad flags with usage errors', async () => {
@@ -239,6 +341,47 @@ describe('verify (evidence.json)', () => {
       ['ERR_RATLS_SUBJECT_MISMATCH', 'ERR_RATLS_EXPIRATION_MISMATCH'],
     );
     assert.deepEqual(readdirSync(out), []);
+  });
+
+  it('reads collateral and evidence files that start with a UTF-8 byte order mark', async () => {
+    const bom = (from: string, name: string): string => {
+      const f = path.join(dir, name);
+      writeFileSync(f, Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), readFileSync(from)]));
+      return f;
+    };
+    const col = await runMse([
+      'home',
+      'quote',
+      'verify',
+      '--quote',
+      V('phala-dcap-qvl/sgx_quote.bin'),
+      '--collateral',
+      bom(V('phala-dcap-qvl/sgx_quote_collateral.json'), 'bom-collateral.json'),
+      ...AT,
+      ...ACCEPT,
+    ]);
+    assert.equal(col.code, 0, col.stderr);
+    const ev = await runMse([
+      'home',
+      'verify',
+      '--evidence',
+      bom(vectorPath('mse', 'evidence.json'), 'bom-evidence.json'),
+      '--mrenclave',
+      MRENCLAVE,
+      '--output',
+      mkdtempSync(path.join(dir, 'out-')),
+      '--at',
+      '2023-06-10',
+      '--ignore-issue-dates',
+      '--json',
+    ]);
+    // The same verdict as without the BOM (see above), not ERR_EVIDENCE_FORMAT.
+    assert.equal(ev.code, 11, ev.stderr);
+    const v = (JSON.parse(ev.stdout) as { verdict: { failures: { code: string; policy: boolean }[] } }).verdict;
+    assert.deepEqual(
+      v.failures.filter((f) => !f.policy).map((f) => f.code),
+      ['ERR_RATLS_SUBJECT_MISMATCH', 'ERR_RATLS_EXPIRATION_MISMATCH'],
+    );
   });
 
   it('needs --mrenclave or --package, and an existing output directory', async () => {

@@ -2,7 +2,7 @@
 // Intel's), accepted with --allow-simulation or the sim root as --trusted-root, writing ratls.pem; every
 // inconsistency (wrong MRENCLAVE, wrong signer key, wrong SAN) rejected without output.
 import assert from 'node:assert/strict';
-import { createHash, generateKeyPairSync } from 'node:crypto';
+import { createHash, createPublicKey, generateKeyPairSync } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -130,7 +130,7 @@ describe('verify on simulated-platform evidence', () => {
     ]);
     assert.equal(wrong.code, 10, wrong.stderr);
     assert.match(wrong.stderr, /ERR_POLICY_MRENCLAVE_MISMATCH/);
-    const { publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    const { publicKey } = generateKeyPairSync('rsa', { modulusLength: 3072, publicExponent: 3 });
     const otherSigner = { ...evidence, signerPk: publicKey.export({ type: 'spki', format: 'pem' }).toString() };
     const signer = await runMse([
       'home',
@@ -159,5 +159,31 @@ describe('verify on simulated-platform evidence', () => {
     ]);
     assert.equal(s.code, 11);
     assert.match(s.stderr, /ERR_RATLS_SAN_MISMATCH/);
+  });
+
+  // Issue 8 item 3: the quote's MRSIGNER is SHA-256 of the modulus only, so this evidence was ACCEPTED.
+  it('refuses evidence whose signer_pk has the right modulus but e=5 (exit 11), and writes nothing', async () => {
+    const n = createPublicKey(evidence.signerPk).export({ format: 'jwk' }).n!;
+    const e5 = createPublicKey({ key: { kty: 'RSA', n, e: Buffer.from([5]).toString('base64url') }, format: 'jwk' })
+      .export({ type: 'spki', format: 'pem' })
+      .toString();
+    const out = outDir();
+    const r = await runMse([
+      'home',
+      'verify',
+      '--evidence',
+      write('e5.json', { ...evidence, signerPk: e5 }),
+      '--mrenclave',
+      MRENCLAVE,
+      '--output',
+      out,
+      '--allow-simulation',
+    ]);
+    assert.equal(r.code, 11, r.stderr);
+    assert.match(
+      r.stderr,
+      /ERR_SIGNER_KEY_EXPONENT: signer_pk is RSA-3072 with e=5; SGX enclave signing needs RSA-3072 with e=3/,
+    );
+    assert.equal(existsSync(path.join(out, 'ratls.pem')), false);
   });
 });
