@@ -100,7 +100,7 @@ describe('signSigstruct', () => {
 
   it('refuses keys SGX would refuse: exponent ≠ 3 (its own code), another size, another type, a public key', () => {
     const e65537 = generateKeyPairSync('rsa', { modulusLength: 3072 }).privateKey;
-    assert.throws(() => signSigstruct(input, e65537), { code: 'ERR_SIGNER_KEY_EXPONENT', message: /exponent 65537/ });
+    assert.throws(() => signSigstruct(input, e65537), { code: 'ERR_SIGNER_KEY_EXPONENT', message: /e=65537/ });
     const small = generateKeyPairSync('rsa', { modulusLength: 2048, publicExponent: 3 }).privateKey;
     assert.throws(() => signSigstruct(input, small), { code: 'ERR_SIGNER_KEY_SIZE', message: /RSA-2048 with e=3/ });
     const ec = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey;
