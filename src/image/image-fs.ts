@@ -78,21 +78,30 @@ function subSource(src: TarSource, start: number, length: number): TarSource {
 
 /**
  * Serve the small sequential reads of the tar indexer (one 512-byte header at a time, bodies skipped) from
- * a block read ahead: the headers of small files share a block, so a layer of thousands of entries costs a
- * few hundred reads instead of thousands. Returned buffers are views of the block: read-only for callers.
+ * a 1 MiB block read ahead: the headers of small files share a block, so a layer of thousands of entries
+ * costs a few hundred reads instead of thousands (each read is a round trip to libuv's thread pool). One
+ * buffer is reused: a returned view is valid until the next read, which is how the indexer uses it.
  */
-function readAhead(src: TarSource, blockSize = 64 * 1024): TarSource {
+function readAhead(src: TarSource, blockSize = READ_CHUNK): TarSource {
   let start = -1;
-  let block: Buffer = Buffer.alloc(0);
+  let length = 0;
+  let block: Buffer | undefined;
   return {
     size: src.size,
-    async read(offset, length) {
-      if (length > blockSize) return src.read(offset, length);
-      if (offset < start || offset + length > start + block.length) {
+    async read(offset, want) {
+      if (want > blockSize) return src.read(offset, want);
+      if (offset < start || offset + want > start + length) {
+        const n = Math.min(blockSize, src.size - offset);
+        if (src.readInto) {
+          block ??= Buffer.allocUnsafe(blockSize);
+          length = await src.readInto(offset, block.subarray(0, n));
+        } else {
+          block = await src.read(offset, n);
+          length = block.length;
+        }
         start = offset;
-        block = await src.read(offset, Math.min(blockSize, src.size - offset));
       }
-      return block.subarray(offset - start, Math.min(offset - start + length, block.length));
+      return block!.subarray(offset - start, Math.min(offset - start + want, length));
     },
   };
 }
