@@ -229,7 +229,8 @@ export async function indexTar(src: TarSource, archive: string, limits: TarReadL
     }
     const block = await src.read(pos, BLOCK);
     if (block.length < BLOCK) throw corrupt('unexpected end of file');
-    if (block.every((b) => b === 0)) {
+    // Every header has a name, so a first byte other than 0 rules out the end marker without a full scan.
+    if (block[0] === 0 && block.every((b) => b === 0)) {
       if (pax || longName !== undefined || longLink !== undefined) throw corrupt('an extended header has no entry');
       await checkTrailer(src, pos + BLOCK, archive);
       return entries;
