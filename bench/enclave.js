@@ -347,7 +347,6 @@ async function startDirect(dep) {
   const enclaveSpec = planEnclaveContainer({
     name,
     image: d.image,
-    args: d.args,
     healthcheckEndpoint: d.healthcheckEndpoint,
     platform: 'sim',
     inputDir: dir,

@@ -21,7 +21,7 @@ import { serializeEvidence } from '../dist/attestation/evidence.js';
 import { createLogger } from '../dist/cli/log.js';
 import { ensureBaseImage } from '../dist/docker/base-image.js';
 import { DockerEngine } from '../dist/docker/engine.js';
-import { parseArgvFile } from '../dist/sgx/enclave-manifest.js';
+import { parseArgvFile } from '../dist/deploy/args.js';
 import { loadOrCreateSimPlatform } from '../dist/sim/platform.js';
 import { buildGramineTestImage } from '../dist/testing/gramine-image.js';
 import { sgxTestEvidence } from '../dist/testing/sgx-evidence.js';

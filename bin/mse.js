@@ -9,6 +9,6 @@ const bundled = mtime('../dist/bundle/main.mjs');
 const compiled = mtime('../dist/.tsbuildinfo');
 const fresh = bundled !== undefined && (compiled === undefined || compiled <= bundled);
 if (process.env.MSE_BACKTRACE === 'full') process.setSourceMapsEnabled(true);
-const { main } = await (fresh ? import('../dist/bundle/main.mjs') : import('../dist/cli/main.js'));
+const { runCli } = await (fresh ? import('../dist/bundle/main.mjs') : import('../dist/cli/main.js'));
 
-process.exitCode = await main(process.argv.slice(2));
+process.exitCode = await runCli(process.argv.slice(2));

@@ -34,6 +34,12 @@ export const ExitCode = {
   policyRejected: 10,
   /** Attestation evidence is invalid (signature, chain, collateral, measurement). */
   invalidEvidence: 11,
+  /** Interrupted by SIGINT (Ctrl-C): 128 + 2, as shells report it. What the command was creating is removed. */
+  interrupted: 130,
+  /** stdout or stderr closed under the command (`mse home list | head -1`): 128 + SIGPIPE (13). */
+  outputClosed: 141,
+  /** Terminated by SIGTERM: 128 + 15. What the command was creating is removed. */
+  terminated: 143,
 } as const;
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
 
@@ -42,6 +48,11 @@ export interface MseErrorOptions {
   hint?: string;
   /** Underlying error, kept for `MSE_BACKTRACE=full`. */
   cause?: unknown;
+  /**
+   * Fields of the command's `--json` result that still hold on failure (e.g. the test summary of a failed
+   * test run); printed beside `ok: false` and `error`.
+   */
+  data?: Record<string, unknown>;
 }
 
 /** Base class of every error mse-home reports on purpose. */
@@ -52,6 +63,8 @@ export class MseError extends Error {
   readonly hint: string;
   /** Process exit code for the CLI. */
   readonly exitCode: ExitCode;
+  /** Extra `--json` result fields (see {@link MseErrorOptions.data}). */
+  readonly data: Record<string, unknown> | undefined;
 
   constructor(code: string, message: string, exitCode: ExitCode, options: MseErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
@@ -59,6 +72,7 @@ export class MseError extends Error {
     this.code = code;
     this.hint = options.hint ?? '';
     this.exitCode = exitCode;
+    this.data = options.data;
   }
 
   /** The shape printed by `--json`. */
@@ -119,6 +133,37 @@ export class AttestationError extends MseError {
     super(code, message, options?.policy ? ExitCode.policyRejected : ExitCode.invalidEvidence, options);
     this.stage = stage;
   }
+}
+
+/** The interrupts a command reacts to: Ctrl-C, `kill`, and its output pipe closing (see docs/cli.md). */
+export type InterruptSignal = 'SIGINT' | 'SIGTERM' | 'SIGPIPE';
+
+const INTERRUPT_EXIT: Record<InterruptSignal, ExitCode> = {
+  SIGINT: ExitCode.interrupted,
+  SIGTERM: ExitCode.terminated,
+  SIGPIPE: ExitCode.outputClosed,
+};
+
+/**
+ * The command was interrupted (`ERR_INTERRUPTED`) and undid what it was creating. Exit code 130 (SIGINT),
+ * 143 (SIGTERM) or 141 (stdout/stderr closed), as a shell reports a process killed by that signal.
+ */
+export class InterruptedError extends MseError {
+  readonly signal: InterruptSignal;
+  constructor(signal: InterruptSignal, options: MseErrorOptions = {}) {
+    super(
+      'ERR_INTERRUPTED',
+      signal === 'SIGPIPE' ? 'interrupted: the output was closed' : `interrupted by ${signal}`,
+      INTERRUPT_EXIT[signal],
+      { hint: 'Nothing was kept: what the command had created so far was removed.', ...options },
+    );
+    this.signal = signal;
+  }
+}
+
+/** Exit code of a process interrupted by `signal` (130, 143, 141). */
+export function interruptExitCode(signal: InterruptSignal): ExitCode {
+  return INTERRUPT_EXIT[signal];
 }
 
 /** True for errors mse-home raised on purpose. */

@@ -67,13 +67,49 @@ export interface ParsedArgs {
   positionals: string[];
 }
 
+/** A negative number (`-1`, `-0.5`): a value, never an option, since no option is named by digits. */
+const NEGATIVE_NUMBER = /^-[0-9]+(?:\.[0-9]+)?$/;
+
+/**
+ * `--opt -1` → `--opt=-1` (and `-o -1` → `--opt=-1`) for options that take a value: `util.parseArgs`
+ * refuses a value starting with `-` as ambiguous, but a negative number cannot be an option. The value is
+ * then checked (and refused with its range) by the option's own parser, e.g. {@link integerOption}.
+ */
+export function joinNegativeValues(argv: string[], options: Record<string, OptionSpec>): string[] {
+  const takesValue = (arg: string): string | undefined => {
+    const long = /^--([^=]+)$/.exec(arg)?.[1];
+    if (long !== undefined) return options[long]?.type === 'string' ? long : undefined;
+    const short = /^-([^-])$/.exec(arg)?.[1];
+    if (short === undefined) return undefined;
+    const entry = Object.entries(options).find(([, o]) => o.short === short);
+    return entry?.[1].type === 'string' ? entry[0] : undefined;
+  };
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === '--') {
+      out.push(...argv.slice(i));
+      break;
+    }
+    const name = takesValue(arg);
+    const next = argv[i + 1];
+    if (name !== undefined && next !== undefined && NEGATIVE_NUMBER.test(next)) {
+      out.push(`--${name}=${next}`);
+      i++;
+    } else {
+      out.push(arg);
+    }
+  }
+  return out;
+}
+
 /** Parse `argv` for `spec`, strictly. Throws `UsageError` with a specific code. */
 export function parseCommandArgs(spec: CommandSpec, argv: string[]): ParsedArgs {
   const options = { ...GLOBAL_OPTIONS, ...spec.options };
   let parsed;
   try {
     parsed = parseArgs({
-      args: argv,
+      args: joinNegativeValues(argv, options),
       options: Object.fromEntries(
         Object.entries(options).map(([name, o]) => [
           name,
@@ -123,9 +159,8 @@ export function parseCommandArgs(spec: CommandSpec, argv: string[]): ParsedArgs 
 
 function translateParseError(error: Error & { code?: string }, spec: CommandSpec): UsageError {
   const hint = `Run 'mse home ${spec.name} --help' for usage.`;
-  const m = /'(--?[A-Za-z0-9-]+)/.exec(error.message);
+  const m = /'(-[^' ]*)/.exec(error.message);
   const flag = m?.[1] ?? '';
-  const option = flag.startsWith('--') ? spec.options[flag.slice(2)] : undefined;
   switch (error.code) {
     case 'ERR_PARSE_ARGS_UNKNOWN_OPTION':
       return new UsageError(
@@ -136,19 +171,29 @@ function translateParseError(error: Error & { code?: string }, spec: CommandSpec
         },
       );
     case 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE': {
-      // "argument missing" (last on the line) and "argument is ambiguous" (followed by a dash) both mean
-      // the string flag got no value; only "does not take an argument" is a value given to a boolean.
-      const needsValue = /argument missing|argument is ambiguous/.test(error.message);
-      const dash = /ambiguous/.test(error.message) ? ` (a value starting with '-' is written ${flag}=VALUE)` : '';
-      return new UsageError(
-        'ERR_OPTION_VALUE',
-        `option ${flag || ''} ${needsValue ? `needs a value${dash}` : 'takes no value'}`.replace('  ', ' '),
-        { hint: (needsValue && option?.valueHint) || hint },
-      );
+      const name = longName(flag, spec);
+      if (/does not take an argument/.test(error.message)) {
+        return new UsageError('ERR_OPTION_VALUE', `option ${name} takes no value`, { hint });
+      }
+      // "argument missing", or "ambiguous": the next word starts with '-' and is taken for an option.
+      const own = spec.options[name.slice(2)]?.valueHint;
+      return new UsageError('ERR_OPTION_VALUE', `option ${name} needs a value`, {
+        hint: /ambiguous/.test(error.message)
+          ? `A value that starts with '-' is written ${name}=VALUE. ${own ?? hint}`
+          : (own ?? hint),
+      });
     }
     default:
       return new UsageError('ERR_USAGE', error.message, { hint });
   }
+}
+
+/** `--name` for a flag as typed (`-o` → `--output`), for messages. */
+function longName(flag: string, spec: CommandSpec): string {
+  const short = /^-([^-])$/.exec(flag)?.[1];
+  if (short === undefined) return flag;
+  const entry = Object.entries({ ...GLOBAL_OPTIONS, ...spec.options }).find(([, o]) => o.short === short);
+  return entry ? `--${entry[0]}` : flag;
 }
 
 /** Exactly one of `names` must be set (or at most one when `required` is false). */
@@ -172,15 +217,15 @@ export function stringOption(values: OptionValues, name: string): string | undef
   return typeof v === 'string' ? v : undefined;
 }
 
-/** Parse a decimal integer flag strictly (no sign, no exponent, no spaces). */
+/** Parse a decimal integer flag strictly (no `+`, no exponent, no spaces; `-` only when `min` allows it). */
 export function integerOption(values: OptionValues, name: string, min: number, max: number): number | undefined {
   const raw = stringOption(values, name);
   if (raw === undefined) return undefined;
-  if (!/^[0-9]+$/.test(raw)) {
+  if (!/^-?[0-9]+$/.test(raw)) {
     throw new UsageError('ERR_OPTION_VALUE', `--${name} must be a whole number, got '${raw}'`);
   }
   const n = Number(raw);
-  if (!Number.isSafeInteger(n) || n < min || n > max) {
+  if (!Number.isSafeInteger(n) || n < min || n > max || (raw.startsWith('-') && min >= 0)) {
     throw new UsageError('ERR_OPTION_VALUE', `--${name} must be between ${min} and ${max}, got ${raw}`);
   }
   return n;

@@ -3,16 +3,49 @@
  * Resolves the command, parses its flags strictly, runs it, and turns errors into one clear line (or JSON)
  * and a documented exit code.
  */
-import { ExitCode, MseError, UsageError, isMseError } from '../errors.js';
+import { holdInterruptsAfterCommit, interruptActiveScopes } from '../docker/cleanup.js';
+import { ExitCode, InterruptedError, MseError, UsageError, isMseError } from '../errors.js';
 import { parseCommandArgs, renderHelp } from './command.js';
 import { createLogger, formatError } from './log.js';
 import { COMMANDS, findCommand } from './registry.js';
+import { outputError } from '../fs/files.js';
+import { guardOutputStreams, isReaderGone } from './stdio.js';
 import { VERSION } from '../version.js';
 
 export interface RunOptions {
   stdout?: NodeJS.WritableStream & { isTTY?: boolean };
   stderr?: NodeJS.WritableStream & { isTTY?: boolean };
   env?: NodeJS.ProcessEnv;
+}
+
+/**
+ * The `mse` process (bin/mse.js): {@link main} on the process's stdio, plus what only a whole process can
+ * do. When stdout or stderr closes under a command (`mse home list | head -1`), the command is interrupted
+ * like a Ctrl-C but quietly: a command that was creating something undoes it (see `docker/cleanup.ts`),
+ * and the process exits 141 (128 + SIGPIPE, what a shell reports for `yes | head -1`) without a stack
+ * trace or a message. A write that fails for another reason (`> /dev/full`: ENOSPC) stops the command the
+ * same way but is reported on the other stream with its code (`ERR_DISK_FULL`, exit 3). After an interrupt the process exits at once, even if an engine call that could not
+ * be cancelled is still pending.
+ */
+export async function runCli(argv: string[]): Promise<number> {
+  holdInterruptsAfterCommit();
+  // A device error (stdout redirected to a full disk) is not a reader that left: say so on the other
+  // stream, and exit with its code rather than 141.
+  let failure: MseError | undefined;
+  guardOutputStreams([process.stdout, process.stderr], (error, stream) => {
+    if (!isReaderGone(error)) {
+      const name = stream === process.stdout ? 'stdout' : 'stderr';
+      failure = outputError(error, name, 'to');
+      const other = stream === process.stdout ? process.stderr : process.stdout;
+      other.write(formatError(failure.code, failure.message, failure.hint, process.env, other) + '\n');
+    }
+    if (!interruptActiveScopes('SIGPIPE')) process.exit(failure?.exitCode ?? ExitCode.outputClosed);
+  });
+  const code = await main(argv);
+  if (code === ExitCode.interrupted || code === ExitCode.terminated || code === ExitCode.outputClosed) {
+    process.exit(code === ExitCode.outputClosed && failure ? failure.exitCode : code);
+  }
+  return code;
 }
 
 /** Run the CLI with `argv` (without `node` and the script) and return the exit code. */
@@ -94,7 +127,9 @@ function report(
           cause: error,
         },
       );
-  if (json) stdout.write(JSON.stringify({ ok: false, error: e.toJSON() }) + '\n');
+  if (json) stdout.write(JSON.stringify({ ok: false, ...e.data, error: e.toJSON() }) + '\n');
+  // Closing the output is the user's doing, not an error to report (and there is nowhere to report it).
+  if (e instanceof InterruptedError && e.signal === 'SIGPIPE') return e.exitCode;
   stderr.write(formatError(e.code, e.message, e.hint, env, stderr) + '\n');
   if (env.MSE_BACKTRACE === 'full') {
     stderr.write(`${(error as Error)?.stack ?? String(error)}\n`);

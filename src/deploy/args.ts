@@ -1,11 +1,17 @@
 /**
- * The enclave's spawn arguments (MSE's `input_args`) and their command-line form, `mse-run --size …`.
- * The container's command line is the single source of truth for a deployment's arguments (as in MSE):
- * `spawn` writes it, and `evidence`, `run`, `status` and `verify` read it back. Pure.
+ * The enclave's spawn arguments (MSE's `input_args`), their argument-vector form (`mse-run --size …`) and
+ * the **argv file** that carries them: NUL-terminated strings, argv[0] first (the format of Gramine's
+ * `loader.argv_src_file`, so one file serves both platforms). `spawn` writes that file into the
+ * deployment's private state directory, mounted read-only into the container at `/opt/input/argv`; the
+ * bootstrap reads it there, and `evidence`, `run`, `status` read it back through the engine. It is the
+ * single source of truth of a deployment's arguments. It never goes on a command line: it holds the
+ * deployment UUID, the credential of the configuration request (see docs/enclave.md). Pure.
  */
 import type { InputArgs as EvidenceInputArgs } from '../attestation/evidence.js';
+import { isIP } from 'node:net';
 import { InputError, UsageError } from '../errors.js';
 import { PYTHON_APPLICATION_PATTERN } from '../project/config.js';
+import { parseSubject } from '../ratls/dn.js';
 
 /** What Gramine would measure besides the code and image, as `evidence.json` carries it. */
 export interface InputArgs {
@@ -41,11 +47,7 @@ export function checkEnclaveSize(size: number): void {
 /** Check every field; throws `UsageError` naming the field. */
 export function checkInputArgs(a: InputArgs): InputArgs {
   checkEnclaveSize(a.size);
-  if (!SAN.test(a.san)) {
-    throw new UsageError('ERR_SAN', `--san must be one DNS name or IP address, got '${a.san}'`, {
-      hint: 'For example --san localhost or --san 192.0.2.10.',
-    });
-  }
+  checkSan(a.san);
   if (!UUID.test(a.appId)) throw new InputError('ERR_APP_ID', `app id '${a.appId}' is not a version 4 UUID`);
   if (!PYTHON_APPLICATION_PATTERN.test(a.application)) {
     throw new InputError('ERR_APPLICATION', `application '${a.application}' is not "module:variable"`);
@@ -53,10 +55,41 @@ export function checkInputArgs(a: InputArgs): InputArgs {
   if (!Number.isSafeInteger(a.expiration) || a.expiration <= 0) {
     throw new InputError('ERR_EXPIRATION', `expiration '${a.expiration}' is not a Unix time`);
   }
-  if (a.subject.length === 0 || a.subject.length > 1024 || /[\0\n\r]/.test(a.subject)) {
-    throw new UsageError('ERR_SUBJECT', 'the certificate subject must be a one-line RFC 4514 name');
-  }
+  checkSubject(a.subject);
   return a;
+}
+
+/** `--san`: one DNS name or IP literal (the certificate's single subjectAltName). */
+export function checkSan(san: string): void {
+  if (!SAN.test(san)) {
+    throw new UsageError('ERR_SAN', `--san must be one DNS name or IP address, got '${san}'`, {
+      hint: 'For example --san localhost or --san 192.0.2.10.',
+    });
+  }
+}
+
+/**
+ * `--subject`: an RFC 4514 name the enclave can put in its certificate, checked with the parser the
+ * enclave uses ({@link parseSubject}), so a bad subject is refused on the host before anything starts.
+ */
+export function checkSubject(subject: string): void {
+  try {
+    parseSubject(subject);
+  } catch (error) {
+    throw new UsageError('ERR_SUBJECT', `--subject: ${(error as Error).message}`, {
+      hint: 'Write it as an RFC 4514 name, e.g. "CN=app.example.com,O=Example Corp,C=FR".',
+      cause: error,
+    });
+  }
+}
+
+/** `--host`: the host address a deployment's port is published on must be an IP literal. */
+export function checkHostAddress(host: string): void {
+  if (isIP(host) === 0) {
+    throw new UsageError('ERR_HOST', `--host must be an IPv4 or IPv6 address, got '${host}'`, {
+      hint: 'For example --host 127.0.0.1 (this machine only) or --host 0.0.0.0 (every interface).',
+    });
+  }
 }
 
 /**
@@ -102,13 +135,51 @@ export function toEnclaveArgv(a: InputArgs): string[] {
   ];
 }
 
-/** Read `input_args` back from a container's command line (MSE's `--key value` pairs). */
+/** argv[0] of the argv file (what Gramine would start; ignored by the sim bootstrap). */
+export const ARGV_FILE_PROGRAM = 'mse-run';
+/** Largest argv file read back (the arguments are a few hundred bytes). */
+export const MAX_ARGV_FILE_BYTES = 64 * 1024;
+
+/** Serialize an argument vector as an argv file: each string NUL-terminated, argv[0] first. */
+export function serializeArgvFile(argv: readonly string[]): Buffer {
+  for (const a of argv) {
+    if (a.includes('\0')) throw new InputError('ERR_ARGV_FILE', 'an argument contains a NUL character');
+  }
+  return Buffer.from(argv.map((a) => `${a}\0`).join(''), 'utf8');
+}
+
+/** Parse an argv file back into its vector (argv[0] included). Throws `ERR_ARGV_FILE`. */
+export function parseArgvFile(bytes: Uint8Array): string[] {
+  if (bytes.length === 0 || bytes.length > MAX_ARGV_FILE_BYTES || bytes[bytes.length - 1] !== 0) {
+    throw new InputError('ERR_ARGV_FILE', 'the argv file is empty, too large or not NUL-terminated', {
+      hint: "The deployment's argv file is written by mse home spawn; spawn the deployment again.",
+    });
+  }
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(0, bytes.length - 1));
+  } catch (cause) {
+    throw new InputError('ERR_ARGV_FILE', 'the argv file is not UTF-8', { cause });
+  }
+  return text.split('\0');
+}
+
+/** The argv file of a deployment: `mse-run` followed by {@link toEnclaveArgv}. */
+export function enclaveArgvFile(a: InputArgs): Buffer {
+  return serializeArgvFile([ARGV_FILE_PROGRAM, ...toEnclaveArgv(a)]);
+}
+
+/** Read `input_args` back from a deployment's argv file. */
+export function fromEnclaveArgvFile(bytes: Uint8Array): InputArgs {
+  return fromEnclaveArgv(parseArgvFile(bytes).slice(1));
+}
+
+/** Read `input_args` back from an argument vector (MSE's `--key value` pairs, without argv[0]). */
 export function fromEnclaveArgv(argv: string[]): InputArgs {
   const map = new Map<string, string>();
   for (let i = 0; i < argv.length; i++) {
     const k = argv[i]!;
-    if (!k.startsWith('--'))
-      throw new InputError('ERR_CONTAINER_CMD', `unexpected word '${k}' in the enclave command line`);
+    if (!k.startsWith('--')) throw new InputError('ERR_ARGV_FILE', `unexpected word '${k}' in the enclave arguments`);
     const v = argv[i + 1];
     if (v === undefined || v.startsWith('--')) map.set(k.slice(2), 'true');
     else {
@@ -119,13 +190,13 @@ export function fromEnclaveArgv(argv: string[]): InputArgs {
   const need = (k: string): string => {
     const v = map.get(k);
     if (v === undefined)
-      throw new InputError('ERR_CONTAINER_CMD', `the enclave command line has no --${k}`, {
+      throw new InputError('ERR_ARGV_FILE', `the enclave arguments have no --${k}`, {
         hint: 'The container was not created by mse home spawn.',
       });
     return v;
   };
   const size = /^(\d+)M$/.exec(need('size'));
-  if (!size) throw new InputError('ERR_CONTAINER_CMD', `bad --size '${need('size')}' in the enclave command line`);
+  if (!size) throw new InputError('ERR_ARGV_FILE', `bad --size '${need('size')}' in the enclave arguments`);
   return {
     size: Number(size[1]),
     subject: need('subject'),

@@ -1,15 +1,19 @@
 /**
  * A deployment's container, planned and read back. `planEnclaveContainer` is pure: it turns a spawn
  * request into the Engine API's create body; `deploymentFromInspect` turns the engine's inspect answer
- * back into a {@link Deployment}. The engine is the only state store for deployments (as in MSE): labels,
- * the command line, port bindings and mounts say everything later commands need.
+ * back into a {@link DeploymentSummary}. The engine is the only state store for deployments (as in MSE):
+ * labels, port bindings and mounts say everything later commands need, and the arguments are read from
+ * the argv file the container mounts (`/opt/input/argv`, see `./args.ts`), never from its command line.
  */
-import path from 'node:path';
 import type { BindMount, ContainerSpec } from '../docker/engine.js';
 import { InputError } from '../errors.js';
-import { fromEnclaveArgv, toEnclaveArgv, type InputArgs } from './args.js';
+import type { InputArgs } from './args.js';
 
 export type Platform = 'sim' | 'sgx';
+
+/** File names `spawn`/`evidence` write in the deployment's workspace (`--output`). */
+export const EVIDENCE_FILE = 'evidence.json';
+export const RATLS_FILE = 'ratls.pem';
 
 /** Label on every deployment container (MSE's). */
 export const DEPLOYMENT_LABEL = 'mse-home';
@@ -21,8 +25,18 @@ export const WORKSPACE_LABEL = 'mse-home.workspace';
 /** The enclave signer key's path and its MRSIGNER (hex): `evidence` uses that key, and only that one. */
 export const SIGNER_KEY_LABEL = 'mse-home.signer-key';
 export const MRSIGNER_LABEL = 'mse-home.mrsigner';
-/** Where `spawn --output` is mounted in the container: the package members and the evidence. */
+/**
+ * Tags `spawn` created on the engine by loading the package's image (comma-separated; empty when the
+ * image was already there): `stop --remove` removes exactly those.
+ */
+export const LOADED_TAGS_LABEL = 'mse-home.loaded-image-tags';
+/**
+ * Where the deployment's private input directory is mounted (read-only): `app.tar` (the code exactly as
+ * measured) and `argv` (the arguments, with the deployment UUID).
+ */
 export const INPUT_DIR = '/opt/input';
+/** The argv file inside the container (also Gramine's `loader.argv_src_file` on sgx). */
+export const ARGV_FILE_IN_CONTAINER = `${INPUT_DIR}/argv`;
 /** Where the sim quoting service's socket directory is mounted. */
 export const SIM_SOCKET_DIR = '/var/run/mse-sim';
 /** Port the enclave serves on inside the container. */
@@ -33,10 +47,9 @@ const SIGNER_KEY_IN_CONTAINER = '/root/.config/gramine/enclave-key.pem';
 export interface EnclaveContainerRequest {
   name: string;
   image: string;
-  args: InputArgs;
   healthcheckEndpoint: string;
   platform: Platform;
-  /** Host directory with the extracted package, mounted at /opt/input. */
+  /** Host directory (private) holding `app.tar` and `argv`, mounted read-only at /opt/input. */
   inputDir: string;
   /** The deployment's workspace (evidence, certificate). */
   outputDir: string;
@@ -49,6 +62,8 @@ export interface EnclaveContainerRequest {
   mrSigner: string;
   /** sim: host directory holding the quoting service's socket. */
   simSocketDir?: string;
+  /** Image tags this spawn created by loading the package (removed again by `stop --remove`). */
+  loadedTags?: readonly string[];
 }
 
 /** Pure: the container of an enclave deployment, for {@link DockerEngine.createContainer}. */
@@ -67,7 +82,8 @@ export function planEnclaveContainer(r: EnclaveContainerRequest): ContainerSpec 
     name: r.name,
     image: r.image,
     entrypoint: ['mse-run'],
-    cmd: toEnclaveArgv(r.args),
+    // The arguments hold the deployment UUID: they go in the argv file, never on a command line.
+    cmd: ['--argv-file', ARGV_FILE_IN_CONTAINER],
     labels: {
       [DEPLOYMENT_LABEL]: '1',
       [HEALTHCHECK_LABEL]: r.healthcheckEndpoint,
@@ -75,6 +91,7 @@ export function planEnclaveContainer(r: EnclaveContainerRequest): ContainerSpec 
       [WORKSPACE_LABEL]: r.outputDir,
       [SIGNER_KEY_LABEL]: r.signerKeyPath,
       [MRSIGNER_LABEL]: r.mrSigner,
+      [LOADED_TAGS_LABEL]: (r.loadedTags ?? []).join(','),
     },
     binds,
     ports: [{ container: `${ENCLAVE_PORT}/tcp`, hostIp: r.host, hostPort: r.port }],
@@ -96,25 +113,33 @@ export function planEnclaveContainer(r: EnclaveContainerRequest): ContainerSpec 
 
 export type ContainerState = 'created' | 'running' | 'paused' | 'restarting' | 'removing' | 'exited' | 'dead';
 
-/** A deployment as read back from the engine. */
-export interface Deployment {
+/** A deployment as read back from the engine's inspect answer (its arguments are read separately). */
+export interface DeploymentSummary {
   name: string;
   id: string;
   image: string;
   state: ContainerState;
   exitCode: number;
   startedAt: string;
-  args: InputArgs;
   healthcheckEndpoint: string;
   platform: Platform;
   host: string;
   port: number;
   outputDir: string;
+  /** Host directory mounted at /opt/input (the deployment's private input: app.tar, argv). */
+  inputDir: string;
   /** sim: the host directory of the quoting service's socket (operator-side state of this deployment). */
   simSocketDir?: string;
   /** The signer key spawn used and its MRSIGNER (hex); absent on containers spawned before they were recorded. */
   signerKeyPath?: string;
   mrSigner?: string;
+  /** Image tags spawn created by loading the package. */
+  loadedTags: string[];
+}
+
+/** A deployment with its arguments (read from its argv file). */
+export interface Deployment extends DeploymentSummary {
+  args: InputArgs;
 }
 
 /** The subset of the engine's `GET /containers/{id}/json` answer read here. */
@@ -128,7 +153,7 @@ export interface ContainerInspect {
 }
 
 /** Pure: a deployment from the engine's inspect answer. Throws if the container is not an mse-home enclave. */
-export function deploymentFromInspect(info: ContainerInspect): Deployment {
+export function deploymentFromInspect(info: ContainerInspect): DeploymentSummary {
   const name = info.Name.replace(/^\//, '');
   const labels = info.Config.Labels ?? {};
   if (labels[DEPLOYMENT_LABEL] !== '1') {
@@ -139,10 +164,11 @@ export function deploymentFromInspect(info: ContainerInspect): Deployment {
   const binding = info.HostConfig.PortBindings?.[`${ENCLAVE_PORT}/tcp`]?.[0];
   const input = info.Mounts.find((m) => m.Destination === INPUT_DIR);
   const socketDir = info.Mounts.find((m) => m.Destination === SIM_SOCKET_DIR);
-  if (!binding || !input) {
+  const workspace = labels[WORKSPACE_LABEL];
+  if (!binding || !input || !workspace) {
     throw new InputError(
       'ERR_NOT_A_DEPLOYMENT',
-      `container ${name} lacks the port binding or the ${INPUT_DIR} mount of a deployment`,
+      `container ${name} lacks the port binding, the ${INPUT_DIR} mount or the workspace label of a deployment`,
     );
   }
   const platform = labels[PLATFORM_LABEL] === 'sim' ? 'sim' : 'sgx';
@@ -153,15 +179,16 @@ export function deploymentFromInspect(info: ContainerInspect): Deployment {
     state: info.State.Status as ContainerState,
     exitCode: info.State.ExitCode,
     startedAt: info.State.StartedAt,
-    args: fromEnclaveArgv(info.Config.Cmd ?? []),
     healthcheckEndpoint: labels[HEALTHCHECK_LABEL] ?? '/',
     platform,
     host: binding.HostIp || '0.0.0.0',
     port: Number(binding.HostPort),
-    outputDir: labels[WORKSPACE_LABEL] ?? path.dirname(input.Source),
+    outputDir: workspace,
+    inputDir: input.Source,
     ...(socketDir ? { simSocketDir: socketDir.Source } : {}),
     ...(labels[SIGNER_KEY_LABEL] ? { signerKeyPath: labels[SIGNER_KEY_LABEL] } : {}),
     ...(labels[MRSIGNER_LABEL] ? { mrSigner: labels[MRSIGNER_LABEL] } : {}),
+    loadedTags: (labels[LOADED_TAGS_LABEL] ?? '').split(',').filter((t) => t !== ''),
   };
 }
 

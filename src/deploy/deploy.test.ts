@@ -1,7 +1,20 @@
 import assert from 'node:assert/strict';
+import path from 'node:path';
 import { describe, it } from 'node:test';
-import { checkInputArgs, fromEnclaveArgv, toEnclaveArgv, type InputArgs } from './args.js';
+import {
+  checkInputArgs,
+  enclaveArgvFile,
+  fromEnclaveArgv,
+  fromEnclaveArgvFile,
+  parseArgvFile,
+  serializeArgvFile,
+  toEnclaveArgv,
+  type InputArgs,
+} from './args.js';
 import { deploymentFromInspect, localAddress, planEnclaveContainer, type ContainerInspect } from './container.js';
+import { failureLine, notRunningError, type LifecycleFacts } from './lifecycle.js';
+import { pinMismatch } from './pinning.js';
+import { planSpawn, type SpawnInput } from './spawn.js';
 import { classifyStatus } from './status.js';
 
 const args: InputArgs = {
@@ -28,8 +41,61 @@ describe('enclave arguments', () => {
     for (const san of ['localhost', 'app.example.com', '192.0.2.1', '::1'])
       assert.doesNotThrow(() => checkInputArgs({ ...args, san }));
     assert.throws(() => checkInputArgs({ ...args, appId: 'nope' }), { code: 'ERR_APP_ID' });
-    assert.throws(() => checkInputArgs({ ...args, subject: 'a\nb' }), { code: 'ERR_SUBJECT' });
-    assert.throws(() => fromEnclaveArgv(['--size', '2048M']), { code: 'ERR_CONTAINER_CMD' });
+    // the enclave's own RFC 4514 parser decides (one implementation on both sides)
+    for (const subject of ['a\nb', 'CN=a, O=b', 'nonsense', 'CN=', 'XX=a'])
+      assert.throws(() => checkInputArgs({ ...args, subject }), { code: 'ERR_SUBJECT' }, subject);
+    assert.throws(() => fromEnclaveArgv(['--size', '2048M']), { code: 'ERR_ARGV_FILE' });
+  });
+
+  it("round-trip through the argv file (Gramine's argv_src_file format: NUL-terminated, argv[0] first)", () => {
+    const file = enclaveArgvFile(args);
+    assert.equal(file.at(-1), 0);
+    assert.deepEqual(parseArgvFile(file), ['mse-run', ...toEnclaveArgv(args)]);
+    assert.equal(file.toString('utf8'), ['mse-run', ...toEnclaveArgv(args)].map((a) => `${a}\0`).join(''));
+    assert.deepEqual(fromEnclaveArgvFile(file), args);
+    assert.deepEqual(parseArgvFile(serializeArgvFile(['x', '', 'y z'])), ['x', '', 'y z']);
+    for (const bad of [Buffer.alloc(0), Buffer.from('mse-run\0--size'), Buffer.from([0x6d, 0xff, 0x00])])
+      assert.throws(() => parseArgvFile(bad), { code: 'ERR_ARGV_FILE' });
+    assert.throws(() => serializeArgvFile(['a\0b']), { code: 'ERR_ARGV_FILE' });
+  });
+});
+
+describe('spawn plan: every argument checked before anything is read or created', () => {
+  const good: Omit<SpawnInput, 'engine' | 'log'> = {
+    env: { MSE_HOME_STATE_DIR: '/state' },
+    name: 'demo',
+    packageFile: 'pkg.tar',
+    outputDir: 'out',
+    san: 'localhost',
+    host: '127.0.0.1',
+    port: 7443,
+    size: 2048,
+    subject: 'CN=localhost,O=Example,C=FR',
+    days: 30,
+    signerKeyPath: 'key.pem',
+    platform: 'sim',
+    timeoutMs: 60_000,
+  };
+  it('fixes absolute paths and the private state directory', () => {
+    const plan = planSpawn(good);
+    assert.equal(plan.outputDir, path.resolve('out'));
+    assert.equal(plan.signerKeyPath, path.resolve('key.pem'));
+    assert.equal(plan.stateDir, '/state/deployments/demo');
+  });
+  it('refuses each bad argument with its own code', () => {
+    const cases: [Partial<typeof good>, string][] = [
+      [{ name: 'a/b' }, 'ERR_DEPLOYMENT_NAME'],
+      [{ size: 1000 }, 'ERR_ENCLAVE_SIZE'],
+      [{ san: 'two words' }, 'ERR_SAN'],
+      [{ subject: 'CN=a, O=b' }, 'ERR_SUBJECT'],
+      [{ host: 'notanip' }, 'ERR_HOST'],
+      [{ host: 'localhost' }, 'ERR_HOST'],
+      [{ days: 0 }, 'ERR_OPTION_VALUE'],
+      [{ outputDir: '' }, 'ERR_OPTION_VALUE'],
+      [{ platform: 'sgx' }, 'ERR_SGX_UNAVAILABLE'],
+    ];
+    for (const [change, code] of cases) assert.throws(() => planSpawn({ ...good, ...change }), { code }, code);
+    assert.doesNotThrow(() => planSpawn({ ...good, host: '::1' }));
   });
 });
 
@@ -37,25 +103,29 @@ describe('deployment container', () => {
   const plan = planEnclaveContainer({
     name: 'demo',
     image: 'demo:1',
-    args,
     healthcheckEndpoint: '/health',
     platform: 'sim',
-    inputDir: '/work/out/enclave-input',
+    inputDir: '/state/deployments/demo/input',
     outputDir: '/work/out',
     host: '127.0.0.1',
     port: 9443,
     signerKeyPath: '/keys/signer.pem',
     mrSigner: 'ab'.repeat(32),
-    simSocketDir: '/state/sim/demo',
+    simSocketDir: '/state/deployments/demo/sim',
+    loadedTags: ['demo_app:1700000000000000000'],
   });
 
   it('is labelled for list/status, mounts read-only, drops privileges, has no SGX devices in sim', () => {
     assert.equal(plan.labels!['mse-home'], '1');
     assert.equal(plan.labels!.healthcheck_endpoint, '/health');
+    assert.equal(plan.labels!['mse-home.loaded-image-tags'], 'demo_app:1700000000000000000');
     assert.deepEqual(plan.binds, [
-      { host: '/work/out/enclave-input', container: '/opt/input', readOnly: true },
-      { host: '/state/sim/demo', container: '/var/run/mse-sim', readOnly: true },
+      { host: '/state/deployments/demo/input', container: '/opt/input', readOnly: true },
+      { host: '/state/deployments/demo/sim', container: '/var/run/mse-sim', readOnly: true },
     ]);
+    // the arguments (with the deployment UUID) are in the argv file, never on the command line
+    assert.deepEqual([...plan.entrypoint!, ...plan.cmd!], ['mse-run', '--argv-file', '/opt/input/argv']);
+    assert.ok(!JSON.stringify(plan).includes(args.appId));
     assert.deepEqual(plan.extra!.HostConfig!.Devices, []);
     assert.deepEqual(plan.extra!.HostConfig!.CapDrop, ['ALL']);
     assert.deepEqual(plan.ports, [{ container: '443/tcp', hostIp: '127.0.0.1', hostPort: 9443 }]);
@@ -69,20 +139,25 @@ describe('deployment container', () => {
       State: { Status: 'running', ExitCode: 0, StartedAt: '2026-11-27T00:00:00Z' },
       HostConfig: { PortBindings: { '443/tcp': [{ HostIp: '127.0.0.1', HostPort: '9443' }] } },
       Mounts: [
-        { Source: '/work/out/enclave-input', Destination: '/opt/input' },
-        { Source: '/state/sim/demo', Destination: '/var/run/mse-sim' },
+        { Source: '/state/deployments/demo/input', Destination: '/opt/input' },
+        { Source: '/state/deployments/demo/sim', Destination: '/var/run/mse-sim' },
       ],
     };
     const d = deploymentFromInspect(info);
-    assert.deepEqual(d.args, args);
+    assert.equal(d.inputDir, '/state/deployments/demo/input');
+    assert.deepEqual(d.loadedTags, ['demo_app:1700000000000000000']);
     assert.equal(d.platform, 'sim');
     assert.equal(d.port, 9443);
     assert.equal(d.outputDir, '/work/out');
     assert.equal(localAddress(d), '127.0.0.1');
     assert.equal(d.signerKeyPath, '/keys/signer.pem');
-    assert.equal(d.simSocketDir, '/state/sim/demo');
+    assert.equal(d.simSocketDir, '/state/deployments/demo/sim');
     assert.equal(d.mrSigner, 'ab'.repeat(32));
     assert.throws(() => deploymentFromInspect({ ...info, Config: { ...info.Config, Labels: {} } }), {
+      code: 'ERR_NOT_A_DEPLOYMENT',
+    });
+    const { 'mse-home.workspace': _, ...noWorkspace } = plan.labels!;
+    assert.throws(() => deploymentFromInspect({ ...info, Config: { ...info.Config, Labels: noWorkspace } }), {
       code: 'ERR_NOT_A_DEPLOYMENT',
     });
   });
@@ -105,6 +180,70 @@ describe('status', () => {
     assert.equal(classifyStatus({ ...running, state: 'exited', exitCode: 143 }, undefined, now), 'stopped');
     assert.equal(classifyStatus({ ...running, state: 'exited', exitCode: 137 }, undefined, now), 'on error');
     assert.equal(classifyStatus(running, undefined, new Date(2_000_000_000_000)), 'expired');
+    // never started, paused: said as such, not "stopped"
+    assert.equal(classifyStatus({ ...running, state: 'created', exitCode: 0 }, undefined, now), 'created');
+    assert.equal(classifyStatus({ ...running, state: 'paused', exitCode: 0 }, undefined, now), 'paused');
+    const problem = { code: 'ERR_NO_CERTIFICATE' as const, message: 'm', hint: 'h' };
+    assert.equal(classifyStatus(running, undefined, now, problem), 'unverified');
+  });
+});
+
+describe('deployment states: one message and the next command each', () => {
+  const facts = (f: Partial<LifecycleFacts>): LifecycleFacts => ({
+    name: 'demo',
+    state: 'exited',
+    exitCode: 0,
+    configured: false,
+    ...f,
+  });
+  const cases: [Partial<LifecycleFacts>, string, RegExp, RegExp][] = [
+    [{ state: 'created' }, 'ERR_DEPLOYMENT_NOT_STARTED', /never started/, /mse home restart demo/],
+    [{ state: 'paused' }, 'ERR_DEPLOYMENT_PAUSED', /paused/, /docker unpause demo/],
+    [{ exitCode: 0 }, 'ERR_DEPLOYMENT_STOPPED', /stopped while waiting/, /restart demo', then 'mse home run demo/],
+    [{ exitCode: 143, configured: true }, 'ERR_DEPLOYMENT_STOPPED', /stopped; it is configured/, /restart demo/],
+    [{ exitCode: 137, configured: true }, 'ERR_DEPLOYMENT_STOPPED', /was killed; it is configured/, /restart demo/],
+    [
+      { exitCode: 3, configured: true, reason: 'RuntimeError: boom' },
+      'ERR_APP_CRASHED',
+      /app stopped \(exit code 3\) after the enclave was configured: RuntimeError: boom/,
+      /stop --remove demo' and spawn/,
+    ],
+    [{ exitCode: 2 }, 'ERR_ENCLAVE_EXITED', /stopped \(exit code 2\) before it was configured/, /logs demo/],
+  ];
+  it('per state', () => {
+    assert.equal(notRunningError(facts({ state: 'running' })), undefined);
+    for (const [f, code, message, hint] of cases) {
+      const e = notRunningError(facts(f))!;
+      assert.equal(e.code, code, JSON.stringify(f));
+      assert.match(e.message, message);
+      assert.match(e.hint, hint);
+      assert.equal(e.exitCode, 7);
+    }
+  });
+  it("quote the app's last line after configuration, the bootstrap's error before", () => {
+    const logs = [
+      '[2030-01-01 00:00:00] [INFO] Starting the app: mse-serve',
+      'Traceback (most recent call last):',
+      "mse-serve: error: cannot import module 'app': RuntimeError: boom",
+      '[2030-01-01 00:00:01] [ERROR] The app exited with code 3',
+      '',
+    ].join('\n');
+    assert.equal(failureLine(logs, true), "mse-serve: error: cannot import module 'app': RuntimeError: boom");
+    assert.equal(failureLine(logs, false), 'The app exited with code 3');
+    assert.equal(failureLine('', true), undefined);
+    assert.equal(failureLine('x'.repeat(400), true)!.length, 300);
+  });
+});
+
+describe('pinning', () => {
+  it('names both fingerprints on a mismatch', () => {
+    const p = pinMismatch('demo', '/w/ratls.pem', Buffer.from('a'), Buffer.from('b'))!;
+    assert.equal(p.code, 'ERR_CERTIFICATE_MISMATCH');
+    assert.match(
+      p.message,
+      /^demo presents certificate sha256:ca978112[0-9a-f]{56}, but \/w\/ratls.pem pins sha256:3e23e816[0-9a-f]{56}$/,
+    );
+    assert.equal(pinMismatch('demo', 'f', Buffer.from('a'), Buffer.from('a')), undefined);
   });
 });
 

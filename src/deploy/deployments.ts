@@ -7,22 +7,27 @@ import path from 'node:path';
 import type { DockerEngine } from '../docker/engine.js';
 import { StateError } from '../errors.js';
 import { stateRoot } from '../sim/state.js';
+import { fromEnclaveArgvFile, MAX_ARGV_FILE_BYTES, type InputArgs } from './args.js';
 import {
+  ARGV_FILE_IN_CONTAINER,
   deploymentFromInspect,
   DEPLOYMENT_LABEL,
   localAddress,
   type ContainerInspect,
   type Deployment,
+  type DeploymentSummary,
 } from './container.js';
 import { probe, type EnclaveEndpoint, type ProbeResult } from './enclave-client.js';
+import { checkPinnedCertificate, type PinProblem } from './pinning.js';
 import { classifyStatus, type DeploymentStatus } from './status.js';
 
-/** File names `spawn`/`evidence` write in the deployment's output directory. */
-export const EVIDENCE_FILE = 'evidence.json';
-export const RATLS_FILE = 'ratls.pem';
+export { EVIDENCE_FILE, RATLS_FILE } from './container.js';
 
-/** The deployment named `name`. Throws `ERR_DEPLOYMENT_NOT_FOUND` when there is none. */
-export async function findDeployment(engine: DockerEngine, name: string): Promise<Deployment> {
+/**
+ * The deployment named `name`, without its arguments (enough to stop or remove it, or list it). Throws
+ * `ERR_DEPLOYMENT_NOT_FOUND` when there is none.
+ */
+export async function findDeploymentSummary(engine: DockerEngine, name: string): Promise<DeploymentSummary> {
   const info = await engine.inspectContainer(name);
   if (!info) {
     throw new StateError('ERR_DEPLOYMENT_NOT_FOUND', `no deployment named '${name}'`, { hint: "See 'mse home list'." });
@@ -30,10 +35,31 @@ export async function findDeployment(engine: DockerEngine, name: string): Promis
   return deploymentFromInspect(info as unknown as ContainerInspect);
 }
 
+/** The deployment named `name` with its arguments (read from its argv file through the engine). */
+export async function findDeployment(engine: DockerEngine, name: string): Promise<Deployment> {
+  const summary = await findDeploymentSummary(engine, name);
+  return { ...summary, args: await readDeploymentArgs(engine, summary) };
+}
+
+/**
+ * A deployment's arguments, from the argv file its container mounts: the one copy the enclave itself reads
+ * (single source of truth), read through the engine, so any user of the engine can read it and no one
+ * else (the file is private to the operator on the host).
+ */
+export async function readDeploymentArgs(engine: DockerEngine, d: DeploymentSummary): Promise<InputArgs> {
+  const bytes = await engine.readContainerFile(d.id, ARGV_FILE_IN_CONTAINER, MAX_ARGV_FILE_BYTES);
+  if (!bytes) {
+    throw new StateError('ERR_ARGV_FILE_MISSING', `${d.name} has no argv file (${d.inputDir}/argv is missing)`, {
+      hint: `Its private state was deleted; remove it with 'mse home stop --remove ${d.name}' and spawn again.`,
+    });
+  }
+  return fromEnclaveArgvFile(bytes);
+}
+
 /** Every deployment the engine knows (running or not). */
-export async function listDeployments(engine: DockerEngine): Promise<Deployment[]> {
+export async function listDeployments(engine: DockerEngine): Promise<DeploymentSummary[]> {
   const summaries = await engine.listContainers({ [DEPLOYMENT_LABEL]: '1' });
-  const out: Deployment[] = [];
+  const out: DeploymentSummary[] = [];
   for (const s of summaries) {
     const info = await engine.inspectContainer(s.id);
     if (!info) continue; // removed meanwhile
@@ -51,44 +77,41 @@ export function endpointOf(d: Deployment): EnclaveEndpoint {
   return { address: localAddress(d), port: d.port, san: d.args.san };
 }
 
-/** The deployment's RA-TLS certificate as `spawn` collected it, or undefined before that. */
-export async function readDeploymentCertificate(d: Deployment): Promise<string | undefined> {
-  try {
-    return await fs.readFile(path.join(d.outputDir, RATLS_FILE), 'utf8');
-  } catch {
-    return undefined;
-  }
-}
-
 export interface DeploymentReport {
   deployment: Deployment;
   status: DeploymentStatus;
   probe?: ProbeResult;
+  /** Why the enclave could not be checked against the deployment's ratls.pem. */
+  problem?: PinProblem;
 }
 
 /** Status of a deployment: container state plus a probe pinned to its certificate. */
 export async function deploymentStatus(d: Deployment, now = new Date()): Promise<DeploymentReport> {
   if (d.state !== 'running') return { deployment: d, status: classifyStatus(d, undefined, now) };
-  const pem = await readDeploymentCertificate(d);
-  const result: ProbeResult = pem
-    ? await probe(endpointOf(d), pem, d.healthcheckEndpoint)
-    : { kind: 'unreachable', reason: 'no certificate collected yet' };
+  const pin = await checkPinnedCertificate(d, endpointOf(d));
+  if (pin.problem) {
+    return { deployment: d, status: classifyStatus(d, undefined, now, pin.problem), problem: pin.problem };
+  }
+  const result = await probe(endpointOf(d), pin.pem, d.healthcheckEndpoint);
   return { deployment: d, status: classifyStatus(d, result, now), probe: result };
 }
 
-/** The operator-side state directory of deployment `name` (sim: its quoting socket directory). */
+/** The operator-side state directory of deployment `name` (private: its input and quoting socket). */
 export function deploymentStateDir(name: string, env: NodeJS.ProcessEnv = process.env): string {
   return path.join(stateRoot(env), 'deployments', name);
 }
 
 /**
  * Delete a removed deployment's operator-side state (`stop --remove`). Only the directory this state root
- * assigns to its name, and only when the container mounted exactly that one: a path read from the engine
- * is never deleted on its own say-so.
+ * assigns to its name, and only when the container mounted its input from exactly there: a path read from
+ * the engine is never deleted on its own say-so. Returns true when something was deleted.
  */
-export async function removeDeploymentState(d: Deployment, env: NodeJS.ProcessEnv = process.env): Promise<void> {
+export async function removeDeploymentState(
+  d: DeploymentSummary,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<boolean> {
   const dir = deploymentStateDir(d.name, env);
-  if (d.simSocketDir !== undefined && path.resolve(d.simSocketDir) === dir) {
-    await fs.rm(dir, { recursive: true, force: true });
-  }
+  if (path.dirname(path.resolve(d.inputDir)) !== dir) return false;
+  await fs.rm(dir, { recursive: true, force: true });
+  return true;
 }

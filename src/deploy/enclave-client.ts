@@ -5,11 +5,11 @@
  * - `unverified`: only for fetching the certificate the enclave presents, which `evidence` then checks
  *   itself (RA-TLS binding, quote) before anyone trusts it.
  */
-import { X509Certificate } from 'node:crypto';
+import { createHash, X509Certificate } from 'node:crypto';
 import https from 'node:https';
 import tls from 'node:tls';
 import { isIP } from 'node:net';
-import { NetworkError } from '../errors.js';
+import { isMseError, NetworkError, StateError, type MseError } from '../errors.js';
 
 export interface EnclaveEndpoint {
   /** Address to connect to. */
@@ -77,19 +77,49 @@ export function pinnedRequest(
       },
     );
     req.on('timeout', () => req.destroy(new Error(`no answer within ${request.timeoutMs} ms`)));
-    req.on('error', (e) =>
-      reject(
-        new NetworkError(
-          'ERR_ENCLAVE_UNREACHABLE',
-          `cannot reach the enclave at ${endpoint.address}:${endpoint.port}: ${e.message}`,
-          {
-            hint: "Check 'mse home status NAME' and 'mse home logs NAME'.",
-            cause: e,
-          },
-        ),
-      ),
-    );
+    req.on('error', (e) => void explainFailure(endpoint, pinnedPem, e).then(reject));
     req.end(request.body);
+  });
+}
+
+/** `sha256:<hex>` of a certificate's DER. */
+export function certificateFingerprint(der: Uint8Array): string {
+  return `sha256:${createHash('sha256').update(der).digest('hex')}`;
+}
+
+/**
+ * The error for a failed pinned request. A TLS verification failure is told apart: the enclave presents
+ * another certificate than the pinned one (both fingerprints named), or the pinned certificate itself is
+ * refused (expired, wrong name); anything else is "unreachable".
+ */
+async function explainFailure(endpoint: EnclaveEndpoint, pinnedPem: string, e: Error): Promise<MseError> {
+  const where = `${endpoint.address}:${endpoint.port}`;
+  const code = (e as NodeJS.ErrnoException).code ?? '';
+  if (/CERT|SELF_SIGNED|SIGNATURE|ALTNAME/.test(code) || /pinned RA-TLS certificate/.test(e.message)) {
+    const presented = await fetchPresentedCertificate(endpoint, 3_000).catch(() => undefined);
+    const pinned = new X509Certificate(pinnedPem).raw;
+    if (presented && !presented.equals(pinned)) {
+      return new StateError(
+        'ERR_CERTIFICATE_MISMATCH',
+        `the enclave at ${where} presents certificate ${certificateFingerprint(presented)}, ` +
+          `not the pinned ${certificateFingerprint(pinned)}`,
+        {
+          hint: "The pinned ratls.pem is not this enclave's certificate: nothing was sent. See docs/user-guide.md.",
+          cause: e,
+        },
+      );
+    }
+    if (presented) {
+      return new NetworkError(
+        'ERR_CERTIFICATE_REFUSED',
+        `the enclave at ${where} presents the pinned certificate, but TLS refuses it: ${e.message}`,
+        { hint: 'An expired certificate, or a SAN other than the address used; nothing was sent.', cause: e },
+      );
+    }
+  }
+  return new NetworkError('ERR_ENCLAVE_UNREACHABLE', `cannot reach the enclave at ${where}: ${e.message}`, {
+    hint: "Check 'mse home status NAME' and 'mse home logs NAME'.",
+    cause: e,
   });
 }
 
@@ -124,7 +154,7 @@ export function fetchPresentedCertificate(endpoint: EnclaveEndpoint, timeoutMs =
 
 /** What a health probe saw. */
 export type ProbeResult =
-  { kind: 'answer'; status: number; waiting: boolean } | { kind: 'unreachable'; reason: string };
+  { kind: 'answer'; status: number; waiting: boolean } | { kind: 'unreachable'; reason: string; error?: MseError };
 
 /** GET `path` pinned to the certificate; never throws. */
 export async function probe(
@@ -137,6 +167,6 @@ export async function probe(
     const a = await pinnedRequest(endpoint, pinnedPem, { method: 'GET', path, timeoutMs });
     return { kind: 'answer', status: a.status, waiting: a.headers['mse-status'] !== undefined };
   } catch (e) {
-    return { kind: 'unreachable', reason: (e as Error).message };
+    return { kind: 'unreachable', reason: (e as Error).message, ...(isMseError(e) ? { error: e } : {}) };
   }
 }

@@ -78,7 +78,11 @@ describe('faults: configuration protocol, spawn conflicts, apps failing after ru
   step('spawn: two enclaves of one package wait for their secrets', async () => {
     const results = await Promise.all([spawn(crash), spawn(slow)]);
     for (const [i, d] of [crash, slow].entries()) {
-      d.appId = jsonOf<{ appId: string }>(expectExit(results[i]!, `spawn ${d.name}`)).appId;
+      expectExit(results[i]!, `spawn ${d.name}`);
+      const evidence = JSON.parse(await fs.readFile(path.join(d.workspace, 'evidence.json'), 'utf8')) as {
+        input_args: { app_id: string };
+      };
+      d.appId = evidence.input_args.app_id;
       d.pem = await fs.readFile(path.join(d.workspace, 'ratls.pem'), 'utf8');
       assert.equal(await statusOf(d.name), 'waiting for secrets');
     }
@@ -150,7 +154,7 @@ describe('faults: configuration protocol, spawn conflicts, apps failing after ru
       assert.match(r.stderr, /hint: Choose another --port; 'mse home list' shows the ports deployments use/);
       assert.equal(await w.engine.inspectContainer(name), undefined, 'no container created');
       assert.ok(!existsSync(path.join(w.stateDir, 'deployments', name)), 'no state left');
-      assert.ok(!existsSync(path.join(workspace, 'enclave-input')), 'no package extracted');
+      assert.ok(!existsSync(workspace), 'no output created');
     },
     { independent: true },
   );
@@ -167,7 +171,7 @@ describe('faults: configuration protocol, spawn conflicts, apps failing after ru
       assert.equal(now?.Id, before?.Id);
       assert.equal(now?.State.StartedAt, before?.State.StartedAt);
       assert.ok(existsSync(path.join(w.stateDir, 'deployments', crash.name)), 'its state is kept');
-      assert.ok(!existsSync(path.join(workspace, 'enclave-input')), 'no package extracted');
+      assert.ok(!existsSync(workspace), 'no output created');
       assert.equal(await statusOf(crash.name), 'waiting for secrets');
     },
     { independent: true },
@@ -189,22 +193,39 @@ describe('faults: configuration protocol, spawn conflicts, apps failing after ru
     },
   );
 
-  step('an app that crashes on import after run: run fails naming the crash, status on error', async () => {
-    const secrets = await secretsWith('crash', { crash_on_import: true });
-    const r = await w.mse(['run', crash.name, '--secrets', secrets]);
-    expectExit(r, 'run of a crashing app', 7);
-    assert.match(r.stderr, new RegExp(`ERR_ENCLAVE_EXITED.*${crash.name} is not running \\(exit code [1-9]\\d*\\)`));
-    assert.match(r.stderr, /RuntimeError: fastapi_app: crash_on_import is set in the secrets/, 'the log tail says why');
-    assert.equal(await statusOf(crash.name), 'on error');
-    // the enclave was configured (its secrets kept, inside the container); restarting crashes the same way
-    const again = await w.mse(['restart', crash.name, '--timeout', '30']);
-    expectExit(again, 'restart of a crashing app', 7);
-    assert.match(again.stderr, /ERR_ENCLAVE_EXITED/);
-    assert.equal(await statusOf(crash.name), 'on error');
-    const logs = expectExit(await w.mse(['logs', crash.name]), 'logs').stdout;
-    assert.match(logs, /Already configured/);
-    assert.match(logs, /The app exited with code [1-9]/);
-  });
+  step(
+    'an app that crashes on import after run: run, run again and restart all say to remove and respawn',
+    async () => {
+      const secrets = await secretsWith('crash', { crash_on_import: true });
+      const crashed = new RegExp(
+        `error\\[ERR_APP_CRASHED\\]: ${crash.name}: the app stopped \\(exit code [1-9]\\d*\\) after the enclave was configured: ` +
+          '.*RuntimeError: fastapi_app: crash_on_import is set in the secrets',
+      );
+      const next = new RegExp(`hint: .*accepts no new secrets.*'mse home stop --remove ${crash.name}' and spawn`);
+      const r = await w.mse(['run', crash.name, '--secrets', secrets]);
+      expectExit(r, 'run of a crashing app', 7);
+      assert.match(r.stderr, crashed, 'the reason in one line');
+      assert.match(r.stderr, next);
+      assert.doesNotMatch(r.stderr, /Traceback|last log lines/, 'no traceback');
+      const s = jsonOf<{ status: string; configured: boolean; detail: { code: string } }>(
+        expectExit(await w.mse(['status', crash.name, '--json']), 'status'),
+      );
+      assert.deepEqual([s.status, s.configured, s.detail.code], ['on error', true, 'ERR_APP_CRASHED']);
+      // the enclave was configured (its secrets kept, inside the container): run again says the same
+      const second = await w.mse(['run', crash.name, '--secrets', secrets]);
+      expectExit(second, 'run again', 7);
+      assert.match(second.stderr, crashed);
+      // restarting starts the same app: the same one message
+      const again = await w.mse(['restart', crash.name, '--timeout', '30']);
+      expectExit(again, 'restart of a crashing app', 7);
+      assert.match(again.stderr, crashed);
+      assert.match(again.stderr, next);
+      assert.equal(await statusOf(crash.name), 'on error');
+      const logs = expectExit(await w.mse(['logs', crash.name]), 'logs').stdout;
+      assert.match(logs, /Already configured/);
+      assert.match(logs, /The app exited with code [1-9]/);
+    },
+  );
 
   step(
     'a slow app whose health check answers 500: initializing while it starts, then run fails, on error',

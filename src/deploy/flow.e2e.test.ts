@@ -216,12 +216,11 @@ describe('the MSE Home tutorial end to end (real CLI, real Docker engine, simula
       const signerPks = new Set<string>();
       for (const [i, a] of apps.entries()) {
         const r = expectExit(results[i]!, `spawn ${a.label}`);
-        const s = jsonOf<{ name: string; platform: string; appId: string; mrenclave: string; evidence: string }>(r);
+        const s = jsonOf<{ name: string; platform: string; mrenclave: string; evidence: string }>(r);
         assert.equal(s.name, a.name);
         assert.equal(s.platform, 'sim');
         assert.match(r.stderr, /SIMULATED enclave/);
         assert.match(s.mrenclave, /^[0-9a-f]{64}$/);
-        a.appId = s.appId;
         a.mrenclave = s.mrenclave;
         const evidence = JSON.parse(await fs.readFile(path.join(a.workspace, 'evidence.json'), 'utf8')) as {
           platform: string;
@@ -229,13 +228,15 @@ describe('the MSE Home tutorial end to end (real CLI, real Docker engine, simula
           ratls_certificate: string;
           input_args: Record<string, unknown>;
         };
+        a.appId = evidence.input_args.app_id as string;
+        assert.match(a.appId, /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
         assert.equal(evidence.platform, 'sim');
         assert.deepEqual(evidence.input_args, {
           subject: 'CN=cosmian.com,O=Cosmian Tech,C=FR,L=Paris,ST=Ile-de-France',
           subject_alternative_name: 'localhost',
           expiration_date: evidence.input_args.expiration_date,
           size: 2048,
-          app_id: s.appId,
+          app_id: a.appId,
           application: 'app:app',
         });
         const served = await fs.readFile(path.join(a.workspace, 'ratls.pem'), 'utf8');

@@ -1,14 +1,18 @@
 /**
- * `spawn`: from a package to an enclave waiting for its secrets, and the evidence to prove it.
+ * `spawn`: from a package to an enclave waiting for its secrets, and the evidence to prove it. Three steps:
  *
- * 1. check the name, the port and the package (extracted into `<output>/enclave-input/`);
- * 2. load the image, check it is the one the package names (image ID = config digest);
- * 3. fix the enclave's arguments (app id, expiry) and, on the simulated platform, its MRENCLAVE, computed
- *    from the package and the arguments exactly as `verify` recomputes it, and start the quoting service
- *    that signs quotes for that MRENCLAVE only;
- * 4. start the container and wait for the configuration server;
- * 5. collect `evidence.json` and `ratls.pem` into `<output>`.
- * A failure after the container exists removes it again: nothing half-spawned stays behind.
+ * 1. **plan** ({@link planSpawn}, pure): every argument checked (name, platform, size, SAN, subject with the
+ *    enclave's own parser, host address, port, days, output path) before anything is read or created;
+ * 2. **preflight** (reads only): the engine answers, the name, the port and the output are free, the
+ *    package is read and checked (without copying it), the signer key loads;
+ * 3. **apply**, with an undo for every effect, run on failure and on SIGINT/SIGTERM (then `spawn` exits
+ *    130/143 with nothing left behind): the deployment's private state directory (`app.tar` exactly as
+ *    measured, the argv file, the quoting socket), the image loaded from the package in place, the
+ *    quoting service for this MRENCLAVE only, the container, the wait for its configuration server, and
+ *    last `evidence.json` (0600) and `ratls.pem` in the output directory.
+ *
+ * The deployment UUID lives only in the argv file (mode 0600 in a 0700 directory), in the enclave and in
+ * `evidence.json` (0600): never on a command line, in a log line or in a world-readable file.
  */
 import { randomUUID } from 'node:crypto';
 import { existsSync, promises as fs } from 'node:fs';
@@ -16,28 +20,53 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Logger } from '../cli/log.js';
 import { serializeEvidence } from '../attestation/evidence.js';
+import { withCleanup } from '../docker/cleanup.js';
 import type { DockerEngine } from '../docker/engine.js';
 import { checkPortFree } from '../docker/localtest.js';
-import { InputError, NetworkError, StateError, UsageError } from '../errors.js';
+import { InputError, InterruptedError, NetworkError, StateError, UsageError } from '../errors.js';
 import { imageRepository } from '../docker/app-image.js';
-import { writeFileAtomic } from '../fs/files.js';
-import { readPackage } from '../package/read.js';
+import { MAX_APP_TAR_BYTES } from '../enclave/app-code.js';
+import { checkOutputDirectory, createOutputDirectories, outputError, writeFileAtomic } from '../fs/files.js';
+import { readPackage, type PackageContents } from '../package/read.js';
 import { APP_NAME_PATTERN } from '../project/config.js';
 import { readRatlsCertificate } from '../ratls/read.js';
-import { loadOrCreateSignerKey, loadOrCreateSimPlatform, startQuotingService, startSimPccs } from '../sim/index.js';
+import {
+  loadOrCreateSignerKey,
+  loadOrCreateSimPlatform,
+  startQuotingService,
+  startSimPccs,
+  type SignerKey,
+} from '../sim/index.js';
+import type { SimPlatform } from '../sim/platform.js';
 import { simMrenclaveOf } from '../sim/package-measurement.js';
-import { checkInputArgs, type InputArgs } from './args.js';
-import { planEnclaveContainer, type Deployment, type Platform } from './container.js';
-import { deploymentStateDir, EVIDENCE_FILE, findDeployment, RATLS_FILE, endpointOf } from './deployments.js';
+import {
+  checkEnclaveSize,
+  checkHostAddress,
+  checkInputArgs,
+  checkSan,
+  checkSubject,
+  enclaveArgvFile,
+  type InputArgs,
+} from './args.js';
+import {
+  deploymentFromInspect,
+  planEnclaveContainer,
+  type ContainerInspect,
+  type Deployment,
+  type DeploymentSummary,
+  type Platform,
+} from './container.js';
+import { deploymentStateDir, endpointOf, EVIDENCE_FILE, listDeployments, RATLS_FILE } from './deployments.js';
 import { collectEvidence } from './evidence.js';
 import { fetchPresentedCertificate, probe } from './enclave-client.js';
-import { assertRunning } from './wait.js';
+import { assertRunning, sleep, throwIfInterrupted } from './wait.js';
 
-/** Where `spawn` extracts the package inside `--output` (mounted at /opt/input). */
-export const ENCLAVE_INPUT_DIR = 'enclave-input';
 /** ISV product id and SVN of mse-home enclaves (as MSE's Gramine manifest). */
 export const ENCLAVE_ISV_PROD_ID = 1;
 export const ENCLAVE_ISV_SVN = 10;
+/** Inside a deployment's state directory: the input mounted at /opt/input, the quoting socket's directory. */
+export const STATE_INPUT_DIR = 'input';
+export const STATE_SIM_DIR = 'sim';
 
 export interface SpawnInput {
   engine: DockerEngine;
@@ -77,8 +106,23 @@ export function defaultSignerKeyPath(): string {
   return path.join(os.homedir(), '.config', 'gramine', 'enclave-key.pem');
 }
 
-export async function spawnDeployment(input: SpawnInput): Promise<SpawnResult> {
-  const { engine, log } = input;
+/** What {@link planSpawn} fixed from the arguments alone. */
+export interface SpawnPlan {
+  name: string;
+  packageFile: string;
+  /** Absolute. */
+  outputDir: string;
+  /** Absolute. */
+  signerKeyPath: string;
+  /** The operator-side state directory of this deployment (absolute). */
+  stateDir: string;
+}
+
+/**
+ * Pure: check every argument of `spawn` and fix the paths. Throws `UsageError` naming the first bad one;
+ * nothing has been read or created yet.
+ */
+export function planSpawn(input: Omit<SpawnInput, 'engine' | 'log'>): SpawnPlan {
   if (!APP_NAME_PATTERN.test(input.name)) {
     throw new UsageError('ERR_DEPLOYMENT_NAME', `invalid deployment name '${input.name}'`, {
       hint: 'Use letters, digits, "_", "." or "-".',
@@ -93,10 +137,48 @@ export async function spawnDeployment(input: SpawnInput): Promise<SpawnResult> {
       },
     );
   }
+  checkEnclaveSize(input.size);
+  checkSan(input.san);
+  checkSubject(input.subject);
+  checkHostAddress(input.host);
+  if (!Number.isSafeInteger(input.port) || input.port < 1 || input.port > 65_535) {
+    throw new UsageError('ERR_OPTION_VALUE', `--port must be from 1 to 65535, got ${input.port}`);
+  }
+  if (!Number.isSafeInteger(input.days) || input.days < 1) {
+    throw new UsageError('ERR_OPTION_VALUE', `--days must be a positive integer, got ${input.days}`);
+  }
+  for (const [flag, value] of [
+    ['--package', input.packageFile],
+    ['--output', input.outputDir],
+    ['--signer-key', input.signerKeyPath],
+  ] as const) {
+    if (value === '' || value.includes('\0')) throw new UsageError('ERR_OPTION_VALUE', `${flag} must be a path`);
+  }
+  return {
+    name: input.name,
+    packageFile: input.packageFile,
+    outputDir: path.resolve(input.outputDir),
+    signerKeyPath: path.resolve(input.signerKeyPath),
+    stateDir: deploymentStateDir(input.name, input.env),
+  };
+}
+
+/** What {@link preflight} read: everything `apply` needs, with nothing created yet (but the signer key). */
+interface Preflight {
+  pkg: PackageContents & { appTar: Buffer };
+  signer: SignerKey & { created: boolean };
+  platform: SimPlatform;
+  /** The directories to create for the output, outermost first (none when it exists). */
+  missingOutputDirs: string[];
+}
+
+/** Reads and checks everything `spawn` depends on, in order of cost. Creates nothing but the signer key. */
+async function preflight(input: SpawnInput, plan: SpawnPlan): Promise<Preflight> {
+  const { engine, log } = input;
   await engine.ping();
-  if (await engine.inspectContainer(input.name)) {
-    throw new StateError('ERR_NAME_IN_USE', `a container named '${input.name}' already exists`, {
-      hint: `Stop and remove it first: 'mse home stop --remove ${input.name}'.`,
+  if (await engine.inspectContainer(plan.name)) {
+    throw new StateError('ERR_NAME_IN_USE', `a container named '${plan.name}' already exists`, {
+      hint: `Stop and remove it first: 'mse home stop --remove ${plan.name}'.`,
     });
   }
   // (spawn has no "free port" default: --port defaults to 443)
@@ -105,96 +187,154 @@ export async function spawnDeployment(input: SpawnInput): Promise<SpawnResult> {
     "Choose another --port; 'mse home list' shows the ports deployments use.",
     input.host,
   );
-  const outputDir = path.resolve(input.outputDir);
-  await fs.mkdir(outputDir, { recursive: true, mode: 0o700 });
-  const inputDir = path.join(outputDir, ENCLAVE_INPUT_DIR);
-  if (existsSync(inputDir)) {
-    throw new StateError('ERR_OUTPUT_IN_USE', `${inputDir} already exists: ${outputDir} holds another deployment`, {
-      hint: 'Use a fresh --output directory for each deployment.',
+  const missingOutputDirs = await checkOutputDirectory(plan.outputDir, '--output');
+  const user = (await listDeployments(engine)).find((d) => path.resolve(d.outputDir) === plan.outputDir);
+  if (user) {
+    throw new StateError('ERR_OUTPUT_IN_USE', `${plan.outputDir} is the workspace of deployment '${user.name}'`, {
+      hint: `Use another --output, or remove that deployment first ('mse home stop --remove ${user.name}').`,
     });
   }
 
-  const cleanups: (() => Promise<unknown>)[] = [() => fs.rm(inputDir, { recursive: true, force: true })];
-  const cleanup = async (): Promise<void> => {
-    for (const c of cleanups.reverse()) await c().catch(() => undefined);
-  };
-  try {
-    let phase = log.phase('reading the package');
-    const pkg = await readPackage(input.packageFile, inputDir);
-    phase(`${pkg.config.name}, ${pkg.appFiles.length} code files, image ${pkg.imageConfigDigest.slice(0, 19)}`);
+  const phase = log.phase('reading the package');
+  // app.tar is held to the enclave's own limit: one limit, refused here rather than inside the container
+  const pkg = await readPackage(plan.packageFile, undefined, {
+    keepAppTar: true,
+    limits: { maxAppTarBytes: MAX_APP_TAR_BYTES },
+  });
+  phase(`${pkg.config.name}, ${pkg.appFiles.length} code files, image ${pkg.imageConfigDigest.slice(0, 19)}`);
+  // `docker load` applies every tag image.tar names: a hostile package could retag another image on this
+  // engine (e.g. the base image). Accept only the tag our packager (and MSE's) writes: <app>:<time_ns>.
+  checkImageTags(pkg.image.repoTags, pkg.config.name);
 
-    // `docker load` applies every tag image.tar names: a hostile package could retag another image on this
-    // engine (e.g. the base image). Accept only the tag our packager (and MSE's) writes: <app>:<time_ns>.
-    checkImageTags(pkg.image.repoTags, pkg.config.name);
-    phase = log.phase('loading the image');
-    await engine.loadImage(path.join(inputDir, 'image.tar'));
-    const image = await engine.inspectImage(pkg.imageConfigDigest);
-    if (!image) {
-      throw new StateError(
-        'ERR_IMAGE_MISMATCH',
-        `the engine has no image ${pkg.imageConfigDigest} after loading the package's image.tar`,
+  const signer = await loadOrCreateSignerKey(plan.signerKeyPath);
+  if (signer.created) log.info(`created the enclave signer key ${plan.signerKeyPath} (RSA-3072, e=3)`);
+  const platform = await loadOrCreateSimPlatform({ env: input.env });
+  return { pkg: pkg as Preflight['pkg'], signer, platform, missingOutputDirs };
+}
+
+export async function spawnDeployment(input: SpawnInput): Promise<SpawnResult> {
+  const plan = planSpawn(input);
+  const pre = await preflight(input, plan);
+  return withCleanup(
+    async (scope) => {
+      const { engine, log } = input;
+      // SIGINT/SIGTERM: the current step finishes (an image load is not cut off half-way: the engine
+      // would tag it after we left), then every effect is undone and spawn ends with ERR_INTERRUPTED.
+      const abort = new AbortController();
+      let committing = false;
+      void scope.interrupted.then((signal) => {
+        log.warn(
+          committing
+            ? `${signal}: the deployment is complete, finishing`
+            : `${signal}: stopping, then removing what spawn created`,
+        );
+        abort.abort(new InterruptedError(signal));
+      });
+      const checkpoint = (): void => throwIfInterrupted(abort.signal);
+      const { pkg, signer, platform } = pre;
+
+      // 0. the output directory, created now (undone on failure) and proven writable, so that nothing
+      //    fails there after the enclave was started
+      await createOutputDirectories(pre.missingOutputDirs, '--output', 0o700, (dir) =>
+        scope.onFailure(() => fs.rmdir(dir)),
       );
-    }
-    phase();
+      await fs
+        .mkdtemp(path.join(plan.outputDir, '.mse-spawn-'))
+        .then((probeDir) => fs.rmdir(probeDir))
+        .catch((cause: unknown) => {
+          throw outputError(cause, plan.outputDir, '--output');
+        });
 
-    const now = input.now ?? new Date();
-    const args: InputArgs = checkInputArgs({
-      size: input.size,
-      subject: input.subject,
-      san: input.san,
-      appId: randomUUID(),
-      application: pkg.config.pythonApplication,
-      expiration: Math.floor(now.getTime() / 1000) + input.days * 86_400,
-    });
-    const signer = await loadOrCreateSignerKey(input.signerKeyPath);
-    if (signer.created) log.info(`created the enclave signer key ${input.signerKeyPath} (RSA-3072, e=3)`);
+      // 1. the deployment's private state: 0700, files 0600 (they hold the measured code and the UUID)
+      await fs.rm(plan.stateDir, { recursive: true, force: true }); // stale: its container is gone (checked)
+      await fs.mkdir(path.dirname(plan.stateDir), { recursive: true, mode: 0o700 });
+      await fs.mkdir(plan.stateDir, { mode: 0o700 });
+      scope.onFailure(() => fs.rm(plan.stateDir, { recursive: true, force: true }));
+      const inputDir = path.join(plan.stateDir, STATE_INPUT_DIR);
+      const simDir = path.join(plan.stateDir, STATE_SIM_DIR);
+      for (const dir of [plan.stateDir, inputDir, simDir]) {
+        await fs.mkdir(dir, { recursive: true, mode: 0o700 });
+        await fs.chmod(dir, 0o700); // whatever the umask
+      }
+      const now = input.now ?? new Date();
+      const args: InputArgs = checkInputArgs({
+        size: input.size,
+        subject: input.subject,
+        san: input.san,
+        appId: randomUUID(),
+        application: pkg.config.pythonApplication,
+        expiration: Math.floor(now.getTime() / 1000) + input.days * 86_400,
+      });
+      // the code exactly as read and measured below: the enclave gets these bytes, not the package file
+      await writeFileAtomic(path.join(inputDir, 'app.tar'), pkg.appTar, { mode: 0o600 });
+      await writeFileAtomic(path.join(inputDir, 'argv'), enclaveArgvFile(args), { mode: 0o600 });
+      checkpoint();
 
-    log.warn('platform sim: a SIMULATED enclave (no SGX hardware, no confidentiality against this machine)');
-    const platform = await loadOrCreateSimPlatform({ env: input.env });
-    const mrEnclave = simMrenclaveOf(pkg, args);
-    const socketDir = deploymentStateDir(input.name, input.env);
-    await fs.rm(socketDir, { recursive: true, force: true });
-    await fs.mkdir(socketDir, { recursive: true, mode: 0o700 });
-    cleanups.push(() => fs.rm(socketDir, { recursive: true, force: true }));
-    const quoting = await startQuotingService({
-      socketPath: path.join(socketDir, 'quote.sock'),
-      platform,
-      mrEnclave,
-      mrSigner: signer.mrSigner,
-      isvProdId: ENCLAVE_ISV_PROD_ID,
-      isvSvn: ENCLAVE_ISV_SVN,
-      onQuote: () => log.info('quoting service: signed the enclave quote'),
-    });
-    cleanups.push(() => quoting.close());
+      // 2. the image, loaded from the package in place; the tags this load adds are undone on failure
+      let phase = log.phase('loading the image');
+      const tagsBefore = new Set<string>();
+      for (const tag of pkg.image.repoTags) if (await engine.inspectImage(tag)) tagsBefore.add(tag);
+      const loadedTags = pkg.image.repoTags.filter((t) => !tagsBefore.has(t));
+      scope.onFailure(async () => {
+        for (const tag of loadedTags) await engine.removeImage(tag).catch(() => undefined);
+      });
+      await engine.loadImage(plan.packageFile, undefined, pkg.members['image.tar']);
+      if (!(await engine.inspectImage(pkg.imageConfigDigest))) {
+        throw new StateError(
+          'ERR_IMAGE_MISMATCH',
+          `the engine has no image ${pkg.imageConfigDigest} after loading the package's image.tar`,
+        );
+      }
+      phase();
+      checkpoint();
 
-    phase = log.phase('starting the enclave');
-    const spec = planEnclaveContainer({
-      name: input.name,
-      image: pkg.imageConfigDigest,
-      args,
-      healthcheckEndpoint: pkg.config.healthcheckEndpoint,
-      platform: input.platform,
-      inputDir,
-      outputDir,
-      host: input.host,
-      port: input.port,
-      signerKeyPath: path.resolve(input.signerKeyPath),
-      mrSigner: Buffer.from(signer.mrSigner).toString('hex'),
-      simSocketDir: socketDir,
-    });
-    const id = await engine.runContainer(spec);
-    cleanups.push(() => engine.removeContainer(id, { force: true }));
-    const deployment = await findDeployment(engine, input.name);
-    phase();
+      // 3. the quoting service signs quotes for this MRENCLAVE only
+      log.warn('platform sim: a SIMULATED enclave (no SGX hardware, no confidentiality against this machine)');
+      const mrEnclave = simMrenclaveOf(pkg, args);
+      const quoting = await startQuotingService({
+        socketPath: path.join(simDir, 'quote.sock'),
+        platform,
+        mrEnclave,
+        mrSigner: signer.mrSigner,
+        isvProdId: ENCLAVE_ISV_PROD_ID,
+        isvSvn: ENCLAVE_ISV_SVN,
+        onQuote: () => log.info('quoting service: signed the enclave quote'),
+      });
+      scope.always(() => quoting.close());
 
-    phase = log.phase('waiting for the configuration server');
-    const ratlsPem = await waitForConfigurationServer(engine, deployment, input.timeoutMs);
-    phase();
-    await quoting.close();
+      // 4. the container
+      phase = log.phase('starting the enclave');
+      const spec = planEnclaveContainer({
+        name: plan.name,
+        image: pkg.imageConfigDigest,
+        healthcheckEndpoint: pkg.config.healthcheckEndpoint,
+        platform: input.platform,
+        inputDir,
+        outputDir: plan.outputDir,
+        host: input.host,
+        port: input.port,
+        signerKeyPath: plan.signerKeyPath,
+        mrSigner: Buffer.from(signer.mrSigner).toString('hex'),
+        simSocketDir: simDir,
+        loadedTags,
+      });
+      const id = await engine.createContainer(spec);
+      scope.onFailure(() => engine.removeContainer(id, { force: true }));
+      checkpoint();
+      await engine.startContainer(id);
+      const deployment: Deployment = { ...(await findDeploymentById(engine, id)), args };
+      phase();
 
-    phase = log.phase('collecting the evidence');
-    const pccs = input.pccsUrl ? undefined : await startSimPccs(platform);
-    try {
+      phase = log.phase('waiting for the configuration server');
+      const ratlsPem = await waitForConfigurationServer(engine, deployment, input.timeoutMs, abort.signal);
+      phase();
+      await quoting.close();
+      checkpoint();
+
+      // 5. the evidence, then the output files (the last step: nothing is written there before)
+      phase = log.phase('collecting the evidence');
+      const pccs = input.pccsUrl ? undefined : await startSimPccs(platform);
+      scope.always(async () => pccs?.close());
       const { evidence } = await collectEvidence({
         endpoint: endpointOf(deployment),
         args,
@@ -208,19 +348,26 @@ export async function spawnDeployment(input: SpawnInput): Promise<SpawnResult> {
           'the enclave presented a different certificate while the evidence was collected',
         );
       }
-      const evidenceFile = path.join(outputDir, EVIDENCE_FILE);
-      const ratlsFile = path.join(outputDir, RATLS_FILE);
+      checkpoint();
+      committing = true;
+      const evidenceFile = path.join(plan.outputDir, EVIDENCE_FILE);
+      const ratlsFile = path.join(plan.outputDir, RATLS_FILE);
+      scope.onFailure(() => Promise.all([ratlsFile, evidenceFile].map((f) => fs.rm(f, { force: true }))));
       await writeFileAtomic(ratlsFile, ratlsPem);
-      await writeFileAtomic(evidenceFile, serializeEvidence(evidence) + '\n');
+      // evidence.json carries the deployment UUID: readable by the operator only (they send it to the provider)
+      await writeFileAtomic(evidenceFile, serializeEvidence(evidence) + '\n', { mode: 0o600 });
       phase();
       return { deployment, evidenceFile, ratlsFile, mrenclave: Buffer.from(mrEnclave).toString('hex') };
-    } finally {
-      await pccs?.close();
-    }
-  } catch (error) {
-    await cleanup();
-    throw error;
-  }
+    },
+    { exitOnSignal: false },
+  );
+}
+
+/** The summary of the container just created (by ID: the name could be reused meanwhile). */
+async function findDeploymentById(engine: DockerEngine, id: string): Promise<DeploymentSummary> {
+  const info = await engine.inspectContainer(id);
+  if (!info) throw new StateError('ERR_DEPLOYMENT_NOT_FOUND', `the container ${id.slice(0, 12)} vanished`);
+  return deploymentFromInspect(info as unknown as ContainerInspect);
 }
 
 /** Refuse image.tar tags other than `<app repository>:<digits>` (see spawnDeployment). */
@@ -242,7 +389,12 @@ export function checkImageTags(repoTags: string[], appName: string): void {
  * Wait until the enclave's configuration server answers; return its certificate. The certificate is
  * read unverified, checked for self-consistency, then pinned for the status probe.
  */
-async function waitForConfigurationServer(engine: DockerEngine, d: Deployment, timeoutMs: number): Promise<string> {
+async function waitForConfigurationServer(
+  engine: DockerEngine,
+  d: Deployment,
+  timeoutMs: number,
+  signal: AbortSignal,
+): Promise<string> {
   const deadline = Date.now() + timeoutMs;
   let last: string;
   for (;;) {
@@ -265,6 +417,6 @@ async function waitForConfigurationServer(engine: DockerEngine, d: Deployment, t
         },
       );
     }
-    await new Promise((r) => setTimeout(r, 150));
+    await sleep(150, signal);
   }
 }

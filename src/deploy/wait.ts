@@ -1,33 +1,32 @@
 /** Waiting for an enclave to reach a state, with a deadline and a clear error when it cannot. */
 import type { DockerEngine } from '../docker/engine.js';
-import { NetworkError, StateError } from '../errors.js';
-import type { Deployment } from './container.js';
-import { endpointOf, readDeploymentCertificate } from './deployments.js';
+import { ExitCode, MseError, NetworkError, StateError } from '../errors.js';
+import type { ContainerState, Deployment, DeploymentSummary } from './container.js';
+import { endpointOf } from './deployments.js';
 import { probe, type ProbeResult } from './enclave-client.js';
+import { failureLine, notRunningError, type LifecycleFacts } from './lifecycle.js';
 
 export interface WaitOptions {
   timeoutMs: number;
   /** `app`: the app answers its health check (no Mse-Status); `any-ready`: the app, or the configuration server. */
   expect: 'app' | 'any-ready';
-  /** Certificate to pin; default: the deployment's collected ratls.pem. */
-  pinnedPem?: string;
+  /** The certificate to pin (the deployment's ratls.pem, checked by the caller). */
+  pinnedPem: string;
   intervalMs?: number;
+  /** Stop waiting (with `ERR_INTERRUPTED`) when aborted. */
+  signal?: AbortSignal;
 }
 
 /** Poll until the enclave is as expected. Throws if the container stops or the deadline passes. */
 export async function waitForApp(engine: DockerEngine, d: Deployment, options: WaitOptions): Promise<ProbeResult> {
-  const pem = options.pinnedPem ?? (await readDeploymentCertificate(d));
-  if (!pem) {
-    throw new StateError('ERR_NO_CERTIFICATE', `no RA-TLS certificate collected for ${d.name} in ${d.outputDir}`, {
-      hint: "Run 'mse home evidence NAME --output DIR' first.",
-    });
-  }
   const deadline = Date.now() + options.timeoutMs;
   let last: ProbeResult;
   for (;;) {
     await assertRunning(engine, d);
-    last = await probe(endpointOf(d), pem, d.healthcheckEndpoint, 3_000);
+    last = await probe(endpointOf(d), options.pinnedPem, d.healthcheckEndpoint, 3_000);
     if (last.kind === 'answer' && last.status === 200 && (options.expect === 'any-ready' || !last.waiting)) return last;
+    // another certificate than the pinned one will not change by waiting
+    if (last.kind === 'unreachable' && last.error?.code === 'ERR_CERTIFICATE_MISMATCH') throw last.error;
     if (last.kind === 'answer' && last.status >= 500 && last.status !== 503) {
       throw new StateError(
         'ERR_APP_ERROR',
@@ -48,27 +47,67 @@ export async function waitForApp(engine: DockerEngine, d: Deployment, options: W
         },
       );
     }
-    await new Promise((r) => setTimeout(r, options.intervalMs ?? 200));
+    await sleep(options.intervalMs ?? 200, options.signal);
   }
 }
 
-/** Throw `ERR_ENCLAVE_EXITED` with the last log lines when the container is not running. */
-export async function assertRunning(engine: DockerEngine, d: Pick<Deployment, 'id' | 'name'>): Promise<void> {
+/** Sleep `ms`; throws `ERR_INTERRUPTED` when `signal` aborts (before or during). */
+export async function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  throwIfInterrupted(signal);
+  await new Promise<void>((resolve) => {
+    const timer = setTimeout(done, ms);
+    function done(): void {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    }
+    signal?.addEventListener('abort', done);
+  });
+  throwIfInterrupted(signal);
+}
+
+/** Throw `ERR_INTERRUPTED` (exit 130) when `signal` was aborted by SIGINT/SIGTERM. */
+export function throwIfInterrupted(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) {
+    const reason: unknown = signal.reason;
+    if (reason instanceof MseError) throw reason;
+    throw new MseError('ERR_INTERRUPTED', 'interrupted', ExitCode.interrupted);
+  }
+}
+
+/**
+ * What the engine says about a deployment's container: its state, and whether the enclave was configured
+ * (`/mse-app` exists in the container's filesystem: the enclave's own mark), plus the log line that says
+ * why it ended when it did not end on request.
+ */
+export async function lifecycleFacts(
+  engine: DockerEngine,
+  d: Pick<DeploymentSummary, 'id' | 'name'>,
+): Promise<LifecycleFacts | undefined> {
   const info = await engine.inspectContainer(d.id);
-  if (info?.State?.Running) return;
-  const logs = info ? await engine.containerLogs(d.id, { tail: 15 }).catch(() => '') : '';
-  const code = info?.State?.ExitCode;
-  throw new StateError(
-    'ERR_ENCLAVE_EXITED',
-    `${d.name} is not running${info ? ` (exit code ${code})` : ' (container gone)'}`,
-    {
-      hint: logs
-        ? `last log lines:\n${logs
-            .trimEnd()
-            .split('\n')
-            .map((l) => `    ${l}`)
-            .join('\n')}`
-        : `See 'mse home logs ${d.name}'.`,
-    },
-  );
+  if (!info) return undefined;
+  const state = info.State.Status as ContainerState;
+  const exitCode = info.State.ExitCode;
+  const configured = (await engine.containerChanges(d.id).catch((): string[] => [])).includes('/mse-app');
+  const facts: LifecycleFacts = { name: d.name, state, exitCode, configured };
+  if (state !== 'running' && state !== 'created' && state !== 'paused') {
+    const logs = await engine.containerLogs(d.id, { tail: 30 }).catch(() => '');
+    const reason = failureLine(logs, configured);
+    if (reason) facts.reason = reason;
+  }
+  return facts;
+}
+
+/** Throw the state's error (see `./lifecycle.ts`) when the container is not running. */
+export async function assertRunning(engine: DockerEngine, d: Pick<DeploymentSummary, 'id' | 'name'>): Promise<void> {
+  const info = await engine.inspectContainer(d.id);
+  if (info?.State?.Running && !info.State.Paused) return;
+  const facts = await lifecycleFacts(engine, d);
+  if (!facts) {
+    throw new StateError('ERR_DEPLOYMENT_NOT_FOUND', `${d.name} is gone (its container was removed)`, {
+      hint: "See 'mse home list'.",
+    });
+  }
+  const error = notRunningError(facts);
+  if (error) throw error;
 }

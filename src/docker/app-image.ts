@@ -26,12 +26,33 @@ export function imageRepository(name: string): string {
 
 /** Images named in FROM lines (build args left unexpanded). */
 export function fromImages(dockerfile: string): string[] {
-  const out: string[] = [];
-  // Join continuation lines, drop comments.
+  return fromLines(dockerfile).map((f) => f.image);
+}
+
+/** FROM lines: the image and the stage name (`AS name`). Continuation lines joined, comments dropped. */
+function fromLines(dockerfile: string): { image: string; stage?: string }[] {
+  const out: { image: string; stage?: string }[] = [];
   const text = dockerfile.replace(/\\\r?\n/g, ' ');
   for (const line of text.split(/\r?\n/)) {
-    const m = /^\s*FROM\s+(?:--platform=\S+\s+)?(\S+)/i.exec(line);
-    if (m?.[1]) out.push(m[1]);
+    const m = /^\s*FROM\s+(?:--platform=\S+\s+)?(\S+)(?:\s+AS\s+(\S+))?/i.exec(line);
+    if (m?.[1]) out.push({ image: m[1], ...(m[2] ? { stage: m[2].toLowerCase() } : {}) });
+  }
+  return out;
+}
+
+/**
+ * The images a Dockerfile needs from the engine (or a registry): FROM lines minus earlier stages, `scratch`
+ * and references to build arguments (which cannot be resolved here).
+ */
+export function externalFromImages(dockerfile: string): string[] {
+  const stages = new Set<string>();
+  const out: string[] = [];
+  for (const f of fromLines(dockerfile)) {
+    const ref = f.image;
+    if (!stages.has(ref.toLowerCase()) && ref !== 'scratch' && !ref.includes('$') && !out.includes(ref)) {
+      out.push(ref);
+    }
+    if (f.stage) stages.add(f.stage);
   }
   return out;
 }
@@ -42,29 +63,60 @@ export interface AppImageOptions {
   base?: BaseImageOptions;
   /** Labels added to the image (changes its config digest: keep them deterministic). */
   labels?: Record<string, string>;
+  /** Cancels the build (Ctrl-C). */
+  signal?: AbortSignal;
+  /** {@link prepareFromImages} already ran for this Dockerfile: its result. */
+  prepared?: { image: string; id: string | undefined }[];
 }
 
-/** Build the app image; progress on `log`. Throws `ERR_DOCKER_BUILD_FAILED` with the failing output. */
-export async function buildAppImage(engine: DockerEngine, log: Logger, options: AppImageOptions): Promise<BuildResult> {
-  let text: string;
+/** Read a project's Dockerfile (`ERR_FILE_NOT_FOUND` when it is not there). */
+async function readDockerfile(dockerfile: string): Promise<string> {
   try {
-    text = await fs.readFile(options.dockerfile, 'utf8');
+    return await fs.readFile(dockerfile, 'utf8');
   } catch (cause) {
-    throw new InputError('ERR_FILE_NOT_FOUND', `Dockerfile not found: ${options.dockerfile}`, { cause });
+    throw new InputError('ERR_FILE_NOT_FOUND', `Dockerfile not found: ${dockerfile}`, { cause });
   }
-  for (const from of fromImages(text)) {
+}
+
+/**
+ * Make sure the images the Dockerfile builds FROM can be used: this version's base image is built when
+ * missing or stale, another `mse-home-base` version must be present (it cannot be built or pulled).
+ * Returns `{ image: ref, id }` for each external FROM image, `id` undefined when the engine does not have it
+ * (the build will then try a registry).
+ */
+export async function prepareFromImages(
+  engine: DockerEngine,
+  log: Logger,
+  dockerfile: string,
+  base?: BaseImageOptions,
+): Promise<{ image: string; id: string | undefined }[]> {
+  const text = await readDockerfile(dockerfile);
+  const out: { image: string; id: string | undefined }[] = [];
+  for (const from of externalFromImages(text)) {
     if (from === BASE_IMAGE) {
-      await ensureBaseImage(engine, log, options.base);
+      await ensureBaseImage(engine, log, base);
     } else if (from.startsWith(`${BASE_IMAGE_REPO}:`) && !(await engine.inspectImage(from))) {
       throw new DockerError(
         'ERR_BASE_IMAGE_VERSION',
-        `${options.dockerfile} builds FROM ${from}, which is not in the engine (this mse-home makes ${BASE_IMAGE})`,
+        `${dockerfile} builds FROM ${from}, which is not in the engine (this mse-home makes ${BASE_IMAGE})`,
         { hint: `Change the FROM line to ${BASE_IMAGE}.` },
       );
     }
+    out.push({ image: from, id: (await engine.inspectImage(from))?.Id });
   }
+  return out;
+}
+
+/**
+ * Build the app image; progress on `log` (each step's header as it starts). A failed build shows the failing
+ * step's output once and throws `ERR_DOCKER_BUILD_FAILED`; when the Dockerfile builds FROM an image the
+ * engine does not have, the hint says why that cannot work here (no registry) and what to build FROM.
+ */
+export async function buildAppImage(engine: DockerEngine, log: Logger, options: AppImageOptions): Promise<BuildResult> {
+  const froms = options.prepared ?? (await prepareFromImages(engine, log, options.dockerfile, options.base));
   const context = await directoryContext(options.dockerfile);
-  const tail: string[] = [];
+  // Output of the step running now: shown on failure (the step headers were already printed).
+  let stepOutput: string[] = [];
   const done = log.phase(`building image ${options.tags[0]} (context ${context.files} files, ${kb(context.bytes)})`);
   try {
     const result = await engine.build({
@@ -72,17 +124,33 @@ export async function buildAppImage(engine: DockerEngine, log: Logger, options: 
       dockerfile: context.dockerfile,
       tags: options.tags,
       ...(options.labels ? { labels: options.labels } : {}),
+      ...(options.signal ? { signal: options.signal } : {}),
       onProgress: (line) => {
-        tail.push(line);
-        if (tail.length > 25) tail.shift();
-        if (/^Step \d+\/\d+ : /.test(line)) log.line(`  ${line}`);
+        if (/^Step \d+\/\d+ : /.test(line)) {
+          log.line(`  ${line}`);
+          stepOutput = [];
+        } else {
+          stepOutput.push(line);
+          if (stepOutput.length > 25) stepOutput.shift();
+        }
       },
     });
     done(`${result.id.slice(7, 19)}${result.reused ? ', from cache' : ''}`);
     return result;
   } catch (error) {
     if (error instanceof DockerError && error.code === 'ERR_DOCKER_BUILD_FAILED') {
-      log.line(tail.map((l) => `  | ${l}`).join('\n'));
+      if (stepOutput.length) log.line(stepOutput.map((l) => `  | ${l}`).join('\n'));
+      const missing: string[] = [];
+      for (const f of froms) if (!(await engine.inspectImage(f.image).catch(() => undefined))) missing.push(f.image);
+      if (missing.length) {
+        throw new DockerError('ERR_DOCKER_BUILD_FAILED', error.message, {
+          hint:
+            `${options.dockerfile} builds FROM ${missing.join(', ')}, which the Docker engine does not have and ` +
+            `could not pull (mse-home assumes no registry is reachable). Build FROM ${BASE_IMAGE}, the local base ` +
+            `image, and install Python dependencies from Debian in the Dockerfile (apt-get install python3-…).`,
+          cause: error,
+        });
+      }
     }
     throw error;
   }
@@ -106,16 +174,22 @@ export async function buildAppImageScoped(
 ): Promise<BuildResult> {
   const previous = await engine.inspectImage(options.stableRef);
   const extra = options.extraTags ?? [];
+  // Registered before the build: an interrupted build may have tagged the image before it was cut off.
+  for (const t of extra) scope.always(() => engine.removeImage(t, { noPrune: true }));
+  const made: { build?: BuildResult } = {};
+  scope.onFailure(async () => {
+    if (made.build && !made.build.reused) await engine.removeImage(made.build.id, { force: true });
+    const now = await engine.inspectImage(options.stableRef);
+    if (previous && now?.Id !== previous.Id) await engine.tagImage(previous.Id, options.stableRef);
+    if (!previous && now) await engine.removeImage(options.stableRef, { noPrune: true });
+  });
   const built = await buildAppImage(engine, log, {
     dockerfile: options.dockerfile,
     tags: [...extra, options.stableRef],
+    signal: scope.signal,
     ...(options.base ? { base: options.base } : {}),
   });
-  for (const t of extra) scope.always(() => engine.removeImage(t, { noPrune: true }));
-  scope.onFailure(async () => {
-    if (previous && previous.Id !== built.id) await engine.tagImage(previous.Id, options.stableRef);
-    if (!built.reused) await engine.removeImage(built.id, { force: true });
-  });
+  made.build = built;
   if (previous && previous.Id !== built.id) {
     // Now untagged: drop it unless something (a container, another tag, a child image) still uses it.
     scope.onSuccess(() => engine.removeIfDangling(previous.Id));

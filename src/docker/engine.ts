@@ -12,12 +12,14 @@
  *
  * It never removes anything it was not asked to: the engine is shared with other users.
  */
-import { createReadStream, createWriteStream, readFileSync, promises as fs } from 'node:fs';
+import { createReadStream, readFileSync, promises as fs } from 'node:fs';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import Docker from 'dockerode';
-import { DockerError, type MseErrorOptions } from '../errors.js';
+import { DockerError, isMseError, type MseErrorOptions } from '../errors.js';
+import { createOutputStream, writingOutput } from '../fs/files.js';
+import { bufferSource, indexTar } from '../package/tar-read.js';
 
 /** Hint shown whenever no engine answers. */
 export const SETUP_HINT =
@@ -115,6 +117,8 @@ export interface BuildOptions {
   /** Use the host network for RUN steps (default: the engine's default bridge). */
   networkHost?: boolean;
   onProgress?: ProgressHandler;
+  /** Cancels the build: the connection is closed, which stops the engine's builder. */
+  signal?: AbortSignal;
 }
 
 export interface BuildResult {
@@ -211,6 +215,7 @@ export class DockerEngine {
     const seen: string[] = [];
     let finalId: string | undefined;
     let failure: string | undefined;
+    let cancel: (() => void) | undefined;
     try {
       const stream = await this.call('build an image', () =>
         this.docker.buildImage(
@@ -228,6 +233,11 @@ export class DockerEngine {
           } as unknown as Docker.ImageBuildOptions,
         ),
       );
+      cancel = (): void => {
+        (stream as unknown as Readable).destroy(options.signal?.reason as Error);
+      };
+      if (options.signal?.aborted) cancel();
+      options.signal?.addEventListener('abort', cancel, { once: true });
       await readJsonStream(stream as unknown as Readable, (msg) => {
         if (typeof msg.stream === 'string') {
           for (const line of msg.stream.split('\n')) {
@@ -246,7 +256,10 @@ export class DockerEngine {
       });
     } catch (error) {
       await this.removeNewImages(seen, before);
+      if (options.signal?.aborted) throw options.signal.reason;
       throw error;
+    } finally {
+      if (cancel) options.signal?.removeEventListener('abort', cancel);
     }
     if (failure !== undefined || finalId === undefined) {
       await this.removeNewImages(seen, before);
@@ -293,23 +306,46 @@ export class DockerEngine {
     return info.Id;
   }
 
-  /** `docker save REF > file`, atomically (temp + rename). */
-  async saveImage(ref: string, file: string): Promise<void> {
+  /**
+   * `docker save REF > file`, atomically (temp + rename). Write failures are output errors (`ERR_DISK_FULL`,
+   * `ERR_FILE_UNWRITABLE`, see `fs/files.ts`) naming `what` at `shownAs` (default: an image archive at
+   * `file`); `signal` cancels the transfer (the partial file is removed).
+   */
+  async saveImage(
+    ref: string,
+    file: string,
+    options: { signal?: AbortSignal; what?: string; shownAs?: string } = {},
+  ): Promise<void> {
     const temp = `${file}.${process.pid}.partial`;
+    const what = options.what ?? 'image archive';
+    const shownAs = options.shownAs ?? file;
     try {
       const stream = await this.call(`save image ${ref}`, () => this.docker.getImage(ref).get());
-      await pipeline(stream as unknown as Readable, createWriteStream(temp, { mode: 0o644 }));
-      await fs.rename(temp, file);
+      await pipeline(stream as unknown as Readable, createOutputStream(temp, { what, shownAs }), {
+        ...(options.signal ? { signal: options.signal } : {}),
+      });
+      await writingOutput(shownAs, what, () => fs.rename(temp, file));
     } catch (error) {
       await fs.rm(temp, { force: true });
-      throw translate(error, `save image ${ref}`);
+      if (options.signal?.aborted) throw options.signal.reason;
+      throw isMseError(error) ? error : translate(error, `save image ${ref}`);
     }
   }
 
-  /** `docker load < file` (a docker-archive tar). Returns what the engine reports as loaded. */
-  async loadImage(file: string, onProgress?: ProgressHandler): Promise<string[]> {
+  /**
+   * `docker load < file` (a docker-archive tar). Returns what the engine reports as loaded. `region` loads
+   * the `size` bytes at `offset` of `file` instead (a member of a package, with no copy).
+   */
+  async loadImage(
+    file: string,
+    onProgress?: ProgressHandler,
+    region?: { offset: number; size: number },
+  ): Promise<string[]> {
+    const source = region
+      ? createReadStream(file, { start: region.offset, end: region.offset + region.size - 1 })
+      : createReadStream(file);
     const stream = await this.call('load an image', () =>
-      this.docker.loadImage(createReadStream(file) as unknown as NodeJS.ReadableStream, { quiet: true }),
+      this.docker.loadImage(source as unknown as NodeJS.ReadableStream, { quiet: true }),
     );
     const loaded: string[] = [];
     let failure: string | undefined;
@@ -373,6 +409,20 @@ export class DockerEngine {
       if (error instanceof DockerError && error.code === 'ERR_DOCKER_CONFLICT') return false;
       throw error;
     }
+  }
+
+  /** Images with a tag in repository `repo` (`repo:*`), with their tags in that repository. */
+  async imagesInRepository(repo: string): Promise<ImageSummary[]> {
+    const list = await this.call('list images', () =>
+      this.docker.listImages({ filters: JSON.stringify({ reference: [repo] }) } as Docker.ListImagesOptions),
+    );
+    return list.map((i) => ({
+      id: i.Id,
+      repoTags: (i.RepoTags ?? []).filter((t) => t.slice(0, t.lastIndexOf(':')) === repo),
+      labels: i.Labels ?? {},
+      size: i.Size,
+      created: new Date(i.Created * 1000),
+    }));
   }
 
   /** Images carrying all the given labels (`{key: value}`, or `{key: true}` for "label present"). */
@@ -461,6 +511,50 @@ export class DockerEngine {
       if (statusOf(error) === 404) return undefined;
       throw translate(error, `inspect container ${short(id)}`);
     }
+  }
+
+  /**
+   * The content of regular file `file` inside container `id` (running or not; bind mounts included), as
+   * `docker cp` reads it, refusing more than `maxBytes`. Undefined when there is no such file.
+   */
+  async readContainerFile(id: string, file: string, maxBytes: number): Promise<Buffer | undefined> {
+    let stream: NodeJS.ReadableStream;
+    try {
+      stream = await this.docker.getContainer(id).getArchive({ path: file });
+    } catch (error) {
+      if (statusOf(error) === 404) return undefined;
+      throw translate(error, `read ${file} in container ${short(id)}`);
+    }
+    // one file in a tar: its header, its data padded to 512 bytes, the end marker
+    const limit = maxBytes + 16 * 1024;
+    const chunks: Buffer[] = [];
+    let size = 0;
+    for await (const chunk of stream as AsyncIterable<Buffer>) {
+      size += chunk.length;
+      if (size > limit) {
+        (stream as Readable).destroy();
+        throw new DockerError('ERR_CONTAINER_FILE_TOO_LARGE', `${file} in container ${short(id)} is too large`);
+      }
+      chunks.push(chunk);
+    }
+    const tar = Buffer.concat(chunks);
+    const entries = await indexTar(bufferSource(tar), `${file} in container ${short(id)}`, {
+      maxEntries: 1,
+      maxEntryBytes: maxBytes,
+      maxTotalBytes: maxBytes,
+      allow: ['file'],
+    });
+    const entry = entries[0];
+    if (!entry) throw new DockerError('ERR_CONTAINER_FILE', `${file} in container ${short(id)} is not a file`);
+    return tar.subarray(entry.offset, entry.offset + entry.size);
+  }
+
+  /** Paths added, changed or deleted in a container's own filesystem (`docker diff`), running or not. */
+  async containerChanges(id: string): Promise<string[]> {
+    const changes = (await this.call(`list the changes of container ${short(id)}`, () =>
+      this.docker.getContainer(id).changes(),
+    )) as { Path: string }[] | null;
+    return (changes ?? []).map((c) => c.Path);
   }
 
   /** Wait for a container to stop; returns its exit code. */

@@ -1,9 +1,10 @@
 // `mse home localtest` against the real Docker engine: a scaffolded Flask project and a FastAPI project
-// pass; broken projects fail with the right code and leave no container or image behind.
+// pass; broken projects fail with the right code and leave no container behind; the image is kept, content
+// addressed, reused by the next run and removed by --clean.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { appendFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, readdirSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -19,6 +20,7 @@ import {
   testProject,
 } from '../testing/docker.js';
 import { BASE_IMAGE, LABEL_INPUTS } from './base-image.js';
+import { localtestRepository } from './localtest.js';
 
 const repos: string[] = [];
 after(async () => {
@@ -28,7 +30,7 @@ after(async () => {
 
 async function project(kind: 'flask' | 'fastapi') {
   const p = await testProject(kind);
-  repos.push(`${p.name}_test`);
+  repos.push(localtestRepository(p.name));
   return p;
 }
 
@@ -42,7 +44,14 @@ function markDockerfile(dir: string, extra = ''): string {
 async function localtest(args: string[]) {
   const r = await runMse(['home', 'localtest', '--json', ...args], { timeoutMs: 180_000 });
   const out = r.stdout
-    ? (JSON.parse(r.stdout) as { ok: boolean; error?: { code: string }; tests?: string })
+    ? (JSON.parse(r.stdout) as {
+        ok: boolean;
+        error?: { code: string; message: string; hint: string };
+        tests?: string;
+        image?: string;
+        imageReused?: boolean;
+        testSummary?: { line: string; passed?: number; failed?: number } | null;
+      })
     : undefined;
   return { ...r, out };
 }
@@ -108,18 +117,36 @@ describe('localtest (real engine)', () => {
     assert.deepEqual(await localtestContainers(p.name), []);
   });
 
-  it('fails with ERR_DOCKER_BUILD_FAILED (exit 5) on a broken Dockerfile, leaving no image or container', async () => {
+  it('fails with ERR_DOCKER_BUILD_FAILED (exit 5) on a broken Dockerfile, each step shown once, leaving no image or container', async () => {
     const p = await project('flask');
     const marker = markDockerfile(p.dir, 'RUN echo about to fail && false\n');
     const r = await localtest(['--project', p.dir]);
     assert.equal(r.code, 5, r.stderr);
     assert.equal(r.out?.error?.code, 'ERR_DOCKER_BUILD_FAILED');
     assert.match(r.stderr, /about to fail/);
+    const steps = r.stderr.match(/Step \d+\/\d+ : .*/g) ?? [];
+    assert.ok(steps.length >= 3, r.stderr);
+    assert.deepEqual(steps, [...new Set(steps)], 'no step line printed twice');
     assert.deepEqual(await imagesWithLabel('mse-test-marker', marker), []);
     assert.deepEqual(await localtestContainers(p.name), []);
   });
 
-  it('fails with ERR_LOCALTEST_APP_EXITED (exit 3) and the traceback when the app crashes on import', async () => {
+  it('a Dockerfile FROM an image the engine does not have: the hint says to build FROM the local base image', async () => {
+    const p = await project('flask');
+    const absent = `mse-test-docker-absent-${randomBytes(4).toString('hex')}:1`;
+    edit(path.join(p.dir, 'Dockerfile'), (t) => t.replace(/^FROM \S+/m, `FROM ${absent}`));
+    const r = await localtest(['--project', p.dir]);
+    assert.equal(r.code, 5, r.stderr);
+    assert.equal(r.out?.error?.code, 'ERR_DOCKER_BUILD_FAILED');
+    assert.match(r.out?.error?.hint ?? '', new RegExp(`FROM ${absent}, which the Docker engine does not have`));
+    assert.match(
+      r.out?.error?.hint ?? '',
+      new RegExp(`Build FROM ${BASE_IMAGE.replace(/\./g, '\\.')}, the local base image`),
+    );
+    assert.equal((r.stderr.match(/Step 1\/1 : /g) ?? []).length, 1);
+  });
+
+  it('fails with ERR_LOCALTEST_APP_EXITED (exit 3) and the traceback when the app crashes on import; the image is kept for --clean', async () => {
     const p = await project('flask');
     const marker = markDockerfile(p.dir);
     appendFileSync(path.join(p.dir, 'mse_src', 'app.py'), '\nraise RuntimeError("crash on import")\n');
@@ -127,8 +154,15 @@ describe('localtest (real engine)', () => {
     assert.equal(r.code, 3, r.stderr);
     assert.equal(r.out?.error?.code, 'ERR_LOCALTEST_APP_EXITED');
     assert.match(r.stderr, /RuntimeError: crash on import/);
-    assert.deepEqual(await imagesWithLabel('mse-test-marker', marker), []);
+    assert.ok((await imagesWithLabel('mse-test-marker', marker)).length > 0, 'the image is a build cache: kept');
     assert.deepEqual(await localtestContainers(p.name), []);
+    const clean = await runMse(['home', 'localtest', '--clean', '--project', p.dir, '--json']);
+    assert.equal(clean.code, 0, clean.stderr);
+    assert.match(
+      (JSON.parse(clean.stdout) as { removed: string[] }).removed[0] ?? '',
+      new RegExp(`^${localtestRepository(p.name)}:[0-9a-f]{32}$`),
+    );
+    assert.deepEqual(await imagesWithLabel('mse-test-marker', marker), []);
   });
 
   it('fails with ERR_LOCALTEST_HEALTH_TIMEOUT (exit 6) when the health endpoint never answers 2xx', async () => {
@@ -158,14 +192,47 @@ describe('localtest (real engine)', () => {
     assert.deepEqual(await localtestContainers(p.name), []);
   });
 
-  it('exits 8 (ERR_TESTS_FAILED) when a test fails, and still removes the container', async () => {
+  it('exits 8 (ERR_TESTS_FAILED) when a test fails; the image is kept and reused, the project untouched', async () => {
     const p = await project('fastapi');
+    const marker = markDockerfile(p.dir, 'RUN echo built > /opt/built.txt\n');
     writeFileSync(path.join(p.dir, 'tests', 'test_fail.py'), 'def test_fails():\n    assert 1 == 2\n');
-    const r = await localtest(['--project', p.dir]);
-    assert.equal(r.code, 8, r.stderr);
-    assert.equal(r.out?.error?.code, 'ERR_TESTS_FAILED');
-    assert.match(r.stderr, /1 failed, 4 passed/);
+    const testsBefore = readdirSync(path.join(p.dir, 'tests')).sort();
+    const first = await localtest(['--project', p.dir]);
+    assert.equal(first.code, 8, first.stderr);
+    assert.match(
+      first.stderr,
+      /^error\[ERR_TESTS_FAILED\]: tests failed: python3 -m pytest -q exited with 1 \(1 failed, 4 passed/m,
+    );
+    assert.equal(first.out?.ok, false);
+    assert.equal(first.out?.error?.code, 'ERR_TESTS_FAILED');
+    assert.equal(first.out?.tests, 'failed');
+    assert.equal(first.out?.testSummary?.failed, 1);
+    assert.equal(first.out?.testSummary?.passed, 4);
+    assert.match(first.out?.image ?? '', new RegExp(`^${localtestRepository(p.name)}:[0-9a-f]{32}$`));
+    assert.match(first.stderr, /building image/);
+    assert.match(first.stderr, /is kept for the next run; remove it with 'mse home localtest --clean --config /);
     assert.deepEqual(await localtestContainers(p.name), []);
+    const kept = await (await testEngine()).inspectImage(first.out?.image ?? '-');
+    assert.equal(kept?.Config?.Labels?.['mse-test-marker'], marker, 'the image built for this project is kept');
+    // No .pytest_cache, no __pycache__: the context (hence the image tag) is unchanged for the next run.
+    assert.deepEqual(readdirSync(path.join(p.dir, 'tests')).sort(), testsBefore);
+
+    const second = await localtest(['--project', p.dir]);
+    assert.equal(second.code, 8, second.stderr);
+    assert.equal(second.out?.image, first.out?.image);
+    assert.doesNotMatch(second.stderr, /building image|Step \d/);
+    assert.match(second.stderr, /: reused \(same Dockerfile, build context and base image\)/);
+
+    // Changed inputs: a new image; the old tag goes, the old image with it (nothing else uses it).
+    writeFileSync(path.join(p.dir, 'tests', 'test_fail.py'), 'def test_passes():\n    assert 1 == 1\n');
+    const third = await localtest(['--project', p.dir]);
+    assert.equal(third.code, 0, third.stderr);
+    assert.equal(third.out?.imageReused, false);
+    assert.notEqual(third.out?.image, first.out?.image);
+    const tags = (await (await testEngine()).imagesInRepository(localtestRepository(p.name))).flatMap(
+      (i) => i.repoTags,
+    );
+    assert.deepEqual(tags, [third.out?.image]);
   });
 
   it('Ctrl-C while the tests run: exit 130, container removed', async () => {

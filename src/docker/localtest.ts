@@ -1,7 +1,12 @@
 /**
  * `mse home localtest`: run the app in its own image, outside any enclave, and run its tests against it.
  *
- * 1. Build the image from the project's Dockerfile (tag `<name>_test:latest`).
+ * 1. The image: `mse-home-localtest/<name>:<hash>`, content-addressed by its build inputs (the build
+ *    context's deterministic tar, which holds the Dockerfile, and the IDs of the images it builds FROM).
+ *    When the engine has that tag, it is reused without building; otherwise it is built and older
+ *    localtest images of the project are untagged (and removed when nothing else uses them). The image is
+ *    a build cache: kept after success, failed tests and interruptions, so the next run does not rebuild
+ *    (`localtest --clean` or `docker rmi` removes it).
  * 2. Copy the code *as it will be packaged* (`.mseignore` applied, dotfiles dropped) to a temporary
  *    directory and mount it at `/mse-app`, so that a file missing from the package fails here too.
  * 3. Run the container with the `mse-test` entrypoint (mse-serve, plain HTTP, port 5000) published on a
@@ -10,26 +15,34 @@
  * 4. Wait for the health endpoint to answer 2xx (without an `Mse-Status` header), up to a timeout; fail
  *    early with the container's logs if it exits.
  * 5. Run `/usr/bin/python3 -m <tests_cmd>` in the tests directory with `TEST_REMOTE_URL`,
- *    `TEST_SECRET_JSON`, `TEST_SEALED_SECRET_JSON` (absolute paths); a failure is `ERR_TESTS_FAILED`
- *    (exit code 8). With `noTests`, stream the app's logs until Ctrl-C instead.
- * The container and the temporary copy are always removed (Ctrl-C included); on failure, an image this run
- * created is removed too.
+ *    `TEST_SECRET_JSON`, `TEST_SEALED_SECRET_JSON` (absolute paths), writing nothing into the project; a
+ *    failure is `ERR_TESTS_FAILED` (exit 8), as for `mse home test`. With `noTests`, stream the app's logs
+ *    until Ctrl-C instead.
+ * The container and the temporary copy are always removed (interrupts included).
  */
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { pipeline } from 'node:stream/promises';
 import type { Logger } from '../cli/log.js';
-import { DockerError, ExitCode, InputError, MseError, NetworkError } from '../errors.js';
+import { DockerError, InputError, NetworkError } from '../errors.js';
 import { loadMseConfig } from '../project/config.js';
-import { checkTestRequirements, DEFAULT_PYTHON, runTests } from '../project/tests-runner.js';
+import {
+  checkTestRequirements,
+  DEFAULT_PYTHON,
+  runTests,
+  testsFailedError,
+  type TestSummary,
+} from '../project/tests-runner.js';
 import { loadMseignore, selectFiles } from '../package/files.js';
 import type { ProjectPaths } from '../package/project.js';
-import { buildAppImageScoped, imageRepository } from './app-image.js';
+import { buildAppImage, imageRepository, prepareFromImages } from './app-image.js';
 import type { BaseImageOptions } from './base-image.js';
 import { withCleanup, type CleanupScope } from './cleanup.js';
+import { directoryContext } from './context.js';
 import type { DockerEngine } from './engine.js';
 
 /** Label on every localtest container (never `mse-home`, which marks deployments). */
@@ -37,7 +50,83 @@ export const LOCALTEST_LABEL = 'mse-home.localtest';
 export const CONTAINER_SECRETS = '/root/.cache/mse/secrets.json';
 export const CONTAINER_SEALED_SECRETS = '/root/.cache/mse/sealed_secrets.json';
 export const DEFAULT_HEALTH_TIMEOUT_MS = 60_000;
+/** Repository prefix of localtest images: `mse-home-localtest/<name>:<hash>`. */
+export const LOCALTEST_REPO_PREFIX = 'mse-home-localtest/';
 export { DEFAULT_PYTHON };
+
+/** The repository of a project's localtest images. */
+export function localtestRepository(name: string): string {
+  return `${LOCALTEST_REPO_PREFIX}${imageRepository(name)}`;
+}
+
+/** What a localtest image is built from; equal inputs give an equal tag. */
+export interface LocaltestImageInputs {
+  /** SHA-256 (hex) of the deterministic build context tar (the Dockerfile is in it). */
+  contextSha256: string;
+  /** The Dockerfile's path inside the context. */
+  dockerfile: string;
+  /** The images the Dockerfile builds FROM and their IDs (undefined: not in the engine). */
+  froms: { image: string; id: string | undefined }[];
+}
+
+/** The tag (32 hex digits of a domain-separated SHA-256) of the localtest image for `inputs`. */
+export function localtestImageTag(inputs: LocaltestImageInputs): string {
+  const h = createHash('sha256');
+  h.update('mse-home localtest image v1\0');
+  h.update(JSON.stringify([inputs.dockerfile, inputs.froms.map((f) => [f.image, f.id ?? null]), inputs.contextSha256]));
+  return h.digest('hex').slice(0, 32);
+}
+
+/** The localtest image to use: reused when the engine has the tag for these inputs, else built. */
+export interface LocaltestImage {
+  ref: string;
+  id: string;
+  reused: boolean;
+}
+
+async function localtestImage(
+  engine: DockerEngine,
+  log: Logger,
+  scope: CleanupScope,
+  o: { dockerfile: string; name: string; base?: BaseImageOptions },
+): Promise<LocaltestImage> {
+  const froms = await prepareFromImages(engine, log, o.dockerfile, o.base);
+  const context = await directoryContext(o.dockerfile);
+  const hash = createHash('sha256');
+  await pipeline(context.stream, hash);
+  const repo = localtestRepository(o.name);
+  const ref = `${repo}:${localtestImageTag({ contextSha256: hash.digest('hex'), dockerfile: context.dockerfile, froms })}`;
+  const existing = await engine.inspectImage(ref);
+  if (existing) {
+    log.info(`image ${ref}: reused (same Dockerfile, build context and base image)`);
+    return { ref, id: existing.Id, reused: true };
+  }
+  const built = await buildAppImage(engine, log, {
+    dockerfile: o.dockerfile,
+    tags: [ref],
+    prepared: froms,
+    signal: scope.signal,
+  });
+  // Older inputs of this project: untag, and remove unless something still uses the image.
+  for (const img of await engine.imagesInRepository(repo)) {
+    for (const tag of img.repoTags)
+      if (tag !== ref) await engine.removeImage(tag, { noPrune: true }).catch(() => false);
+    if (img.id !== built.id) await engine.removeIfDangling(img.id).catch(() => false);
+  }
+  return { ref, id: built.id, reused: false };
+}
+
+/**
+ * `localtest --clean`: remove the project's localtest images (untag each; an image is deleted when no other
+ * tag or container uses it). Returns the tags removed.
+ */
+export async function removeLocaltestImages(engine: DockerEngine, name: string): Promise<string[]> {
+  const removed: string[] = [];
+  for (const img of await engine.imagesInRepository(localtestRepository(name))) {
+    for (const tag of img.repoTags) if (await engine.removeImage(tag)) removed.push(tag);
+  }
+  return removed;
+}
 
 export interface LocaltestOptions {
   engine: DockerEngine;
@@ -61,11 +150,12 @@ export interface LocaltestOptions {
 export interface LocaltestResult {
   url: string;
   port: number;
-  imageId: string;
+  image: LocaltestImage;
   containerName: string;
   /** From `docker start` to the first healthy answer, milliseconds. */
   healthyAfterMs: number;
   tests: 'passed' | 'skipped';
+  testSummary?: TestSummary;
 }
 
 /** A free TCP port on 127.0.0.1, chosen by the kernel. */
@@ -150,15 +240,15 @@ export async function runLocaltest(options: LocaltestOptions): Promise<Localtest
       }
       log.info(`code: ${files.length} files as they will be packaged (.mseignore applied)`);
 
-      const repo = imageRepository(config.name);
-      const built = await buildAppImageScoped(engine, log, scope, {
+      const image = await localtestImage(engine, log, scope, {
         dockerfile: paths.dockerfile,
-        stableRef: `${repo}_test:latest`,
+        name: config.name,
         ...(options.base ? { base: options.base } : {}),
       });
+      const repo = imageRepository(config.name);
 
       const { id, port, name, startedAt } = await startContainer(engine, scope, {
-        image: built.id,
+        image: image.id,
         name: `${repo}_test-${randomBytes(3).toString('hex')}`,
         projectName: config.name,
         application: config.pythonApplication,
@@ -179,41 +269,51 @@ export async function runLocaltest(options: LocaltestOptions): Promise<Localtest
       if (options.noTests) {
         log.info(`the app answers at ${url} (container ${name}); Ctrl-C stops and removes it`);
         await Promise.race([engine.followLogs(id, (t) => out.write(t), scope.signal), scope.interrupted]);
-        return { url, port, imageId: built.id, containerName: name, healthyAfterMs, tests: 'skipped' as const };
+        return { url, port, image, containerName: name, healthyAfterMs, tests: 'skipped' as const };
       }
 
-      await checkTestRequirements(options.python ?? DEFAULT_PYTHON, config.testsRequirements, log);
+      const python = options.python ?? DEFAULT_PYTHON;
+      const env = {
+        ...(options.env ?? process.env),
+        TEST_REMOTE_URL: url,
+        ...(paths.secrets ? { TEST_SECRET_JSON: paths.secrets } : {}),
+        ...(paths.sealedSecrets ? { TEST_SEALED_SECRET_JSON: paths.sealedSecrets } : {}),
+      };
+      await checkTestRequirements(python, config.testsRequirements, log, { cwd: paths.tests, env });
       const testsDone = log.phase(`tests: ${config.testsCmd}`);
-      const code = await runTests({
-        python: options.python ?? DEFAULT_PYTHON,
+      const run = await runTests({
+        python,
         testsCmd: config.testsCmd,
         cwd: paths.tests,
-        env: {
-          ...(options.env ?? process.env),
-          TEST_REMOTE_URL: url,
-          ...(paths.secrets ? { TEST_SECRET_JSON: paths.secrets } : {}),
-          ...(paths.sealedSecrets ? { TEST_SEALED_SECRET_JSON: paths.sealedSecrets } : {}),
-        },
+        env,
         output: out,
         signal: scope.signal,
       });
-      if (code !== 0) {
+      scope.signal.throwIfAborted();
+      if (run.code !== 0) {
         log.line('container logs (last 50 lines):');
         log.line(indent(await engine.containerLogs(id, { tail: 50 }).catch(() => '(unavailable)')));
-        throw new MseError(
-          'ERR_TESTS_FAILED',
-          `tests failed: python3 -m ${config.testsCmd} exited with ${code}`,
-          ExitCode.testsFailed,
-          {
-            hint: code === 5 ? 'pytest collected no tests: check the tests directory.' : 'See the test output above.',
-          },
-        );
+        log.info(keptImageNote(image.ref, paths.config));
+        throw testsFailedError(config.testsCmd, run, { url, image: image.ref, imageId: image.id });
       }
-      testsDone('passed');
-      return { url, port, imageId: built.id, containerName: name, healthyAfterMs, tests: 'passed' as const };
+      testsDone(run.summary?.line ?? 'passed');
+      return {
+        url,
+        port,
+        image,
+        containerName: name,
+        healthyAfterMs,
+        tests: 'passed' as const,
+        ...(run.summary ? { testSummary: run.summary } : {}),
+      };
     },
     { exitOnSignal: !options.noTests },
   );
+}
+
+/** Where the kept image is and how to remove it (printed after a run). */
+export function keptImageNote(ref: string, configFile: string): string {
+  return `image ${ref} is kept for the next run; remove it with 'mse home localtest --clean --config ${configFile}' or 'docker rmi ${ref}'`;
 }
 
 async function startContainer(
@@ -297,7 +397,7 @@ async function waitHealthy(
         { hint: "Check healthcheck_endpoint in mse.toml and the app's logs above." },
       );
     }
-    if (o.signal.aborted) throw new MseError('ERR_INTERRUPTED', 'interrupted', ExitCode.internal);
+    o.signal.throwIfAborted();
     await new Promise((r) => setTimeout(r, 200));
   }
 }

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { UsageError } from '../errors.js';
-import { parseBootstrapArgs } from './args.js';
+import { argvFileOf, parseBootstrapArgs } from './args.js';
 
 const now = new Date('2030-01-01T00:00:00Z');
 const base = [
@@ -61,6 +61,8 @@ describe('parseBootstrapArgs (mse-run argv)', () => {
       withValue('--expiration', '12abc'),
       withValue('--expiration', String(Date.parse('2029-01-01T00:00:00Z') / 1000)),
       withValue('--subject', 'CN=a, O=b'),
+      withValue('--subject', 'XX=a'),
+      withValue('--san', 'two words'),
       [...base, '--port', '0'],
       [...base, '--port', '70000'],
       [...base, '--timeout', '-1'],
@@ -68,5 +70,15 @@ describe('parseBootstrapArgs (mse-run argv)', () => {
       [...base, 'positional'],
     ];
     for (const argv of bad) assert.throws(() => parseBootstrapArgs(argv, now), UsageError, argv.join(' '));
+  });
+});
+
+describe('argvFileOf (mse-run --argv-file FILE)', () => {
+  it('names the file only for exactly that command line', () => {
+    assert.equal(argvFileOf(['--argv-file', '/opt/input/argv']), '/opt/input/argv');
+    assert.equal(argvFileOf(base), undefined);
+    for (const argv of [['--argv-file'], ['--argv-file', ''], ['--argv-file', '/f', '--debug']]) {
+      assert.throws(() => argvFileOf(argv), UsageError, argv.join(' '));
+    }
   });
 });

@@ -1,13 +1,16 @@
 /**
- * The enclave's command line: MSE's `mse-run` argv, which `spawn` passes as the container command and which
- * the measurement covers (`--size --subject --san --id --application --expiration`), plus the optional
- * `--host` (default 0.0.0.0), `--port` (default 443), `--timeout` (seconds to wait for the configuration;
- * default: wait forever) and `--debug`.
+ * The enclave's arguments: MSE's `mse-run` argv, which the measurement covers (`--size --subject --san --id
+ * --application --expiration`), plus the optional `--host` (default 0.0.0.0), `--port` (default 443),
+ * `--timeout` (seconds to wait for the configuration; default: wait forever) and `--debug`.
+ *
+ * They arrive one of two ways: `mse-run --argv-file FILE` (what `spawn` starts: the vector is read from the
+ * deployment's argv file, so the deployment UUID is on no command line another local user can read), or
+ * as the process's own argv (Gramine on SGX, which takes argv from its trusted argv file; and tests).
  */
 import { isIP } from 'node:net';
 import { parseArgs } from 'node:util';
 import { UsageError } from '../errors.js';
-import { parseSubject } from '../ratls/dn.js';
+import { checkSan, checkSubject } from '../deploy/args.js';
 
 export interface BootstrapArgs {
   /** Enclave size in MiB (`--size 4096M`; `G` is accepted and converted). */
@@ -32,7 +35,7 @@ export interface BootstrapArgs {
 }
 
 export const USAGE =
-  'usage: mse-run --size <N>M --subject <RFC 4514> --san <host|ip> --id <uuid> --application <module:var> ' +
+  'usage: mse-run --argv-file FILE | mse-run --size <N>M --subject <RFC 4514> --san <host|ip> --id <uuid> --application <module:var> ' +
   '--expiration <unix seconds> [--host 0.0.0.0] [--port 443] [--timeout <seconds>] [--debug]';
 
 function usage(code: string, message: string): UsageError {
@@ -41,6 +44,21 @@ function usage(code: string, message: string): UsageError {
 
 const UUID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
 const APPLICATION = /^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*:[A-Za-z_][A-Za-z0-9_]*$/;
+
+/** The option naming the argv file. */
+export const ARGV_FILE_OPTION = '--argv-file';
+
+/**
+ * The argv file named by the process's command line when it is exactly `--argv-file FILE`; undefined
+ * when the command line carries the arguments themselves.
+ */
+export function argvFileOf(argv: readonly string[]): string | undefined {
+  if (argv[0] !== ARGV_FILE_OPTION) return undefined;
+  if (argv.length !== 2 || !argv[1]) {
+    throw usage('ERR_ENCLAVE_ARGS', `${ARGV_FILE_OPTION} takes one file and nothing else may follow it`);
+  }
+  return argv[1];
+}
 
 /** Parse and validate the bootstrap's argv (without `node` and the script). Throws `UsageError`. */
 export function parseBootstrapArgs(argv: readonly string[], now = new Date()): BootstrapArgs {
@@ -77,13 +95,16 @@ export function parseBootstrapArgs(argv: readonly string[], now = new Date()): B
   if (!sizeMatch) throw usage('ERR_ENCLAVE_ARGS', `--size ${size} must be a number of MiB such as 4096M`);
   const sizeMiB = Number(sizeMatch[1]) * (sizeMatch[2] === 'G' ? 1024 : 1);
 
+  // the host's checks (spawn refuses the same values before anything starts)
   const subject = required('subject');
-  try {
-    parseSubject(subject);
-  } catch (error) {
-    throw usage('ERR_ENCLAVE_ARGS', `--subject: ${(error as Error).message}`);
-  }
   const san = required('san');
+  for (const check of [() => checkSubject(subject), () => checkSan(san)]) {
+    try {
+      check();
+    } catch (error) {
+      throw usage('ERR_ENCLAVE_ARGS', (error as Error).message);
+    }
+  }
   const id = required('id');
   if (!UUID.test(id)) throw usage('ERR_ENCLAVE_ARGS', `--id ${id} is not a UUID`);
   const application = required('application');

@@ -14,6 +14,7 @@ import { sealBox } from '../crypto/sealedbox.js';
 import { checkRatlsBinding, readRatlsCertificate } from '../ratls/certificate.js';
 import { loadOrCreateSimPlatform, startQuotingService, type QuotingService } from '../sim/index.js';
 import { DEBIAN_PYTHON, REPO_ROOT } from '../testing/vectors.js';
+import { serializeArgvFile } from '../deploy/args.js';
 import { enclavePaths } from './paths.js';
 
 const BUNDLE = path.join(REPO_ROOT, 'dist', 'enclave', 'bootstrap.mjs');
@@ -45,9 +46,9 @@ function startEnclave(
   socket: string,
   application = 'app:app',
   extra: string[] = [],
+  how: 'argv-file' | 'argv' = 'argv',
 ): Enclave {
-  const args = [
-    BUNDLE,
+  const vector = [
     '--size',
     '4096M',
     '--subject',
@@ -66,6 +67,14 @@ function startEnclave(
     String(port),
     ...extra,
   ];
+  // `spawn`'s way: the arguments (with the UUID) in a 0600 argv file, only its path on the command line
+  let args = [BUNDLE, ...vector];
+  if (how === 'argv-file') {
+    const file = path.join(root, 'argv');
+    mkdirSync(root, { recursive: true });
+    writeFileSync(file, serializeArgvFile(['mse-run', ...vector]), { mode: 0o600 });
+    args = [BUNDLE, '--argv-file', file];
+  }
   const child = spawn(NODE, args, {
     env: {
       ...process.env,
@@ -238,9 +247,12 @@ describe('enclave bootstrap (real process, real TLS, real Python app)', () => {
     const id = randomUUID();
     const port = await freePort();
     const quotesBefore = stub.requests.length;
-    const enclave = startEnclave(root, port, id, socket);
+    const enclave = startEnclave(root, port, id, socket, 'app:app', [], 'argv-file');
     try {
       await enclave.waitFor(/Configuration server listening/);
+      // the UUID is on no command line (the bootstrap's nor the app's) and in no log line
+      assert.ok(!enclave.child.spawnargs.join(' ').includes(id));
+      assert.ok(!enclave.output.some((l) => l.includes(id)), 'the UUID is never logged');
       assert.equal(stub.requests.length, quotesBefore + 1, 'exactly one quote taken');
 
       // the persisted identity: files 0600 in a 0700 directory, certificate bound to the keys
@@ -336,8 +348,10 @@ describe('enclave bootstrap (real process, real TLS, real Python app)', () => {
         SECRETS_PATH: paths.secretsFile,
         SEALED_SECRETS_PATH: paths.sealedSecretsFile,
       });
-      // the logs never carry secret material
+      // the logs never carry secret material, nor the UUID (the app's command line included)
       const logs = enclave.output.join('\n');
+      assert.match(logs, /Starting the app: /);
+      assert.ok(!logs.toLowerCase().includes(id.toLowerCase()), 'no UUID in the logs or the app command line');
       for (const secret of ['correct horse', sealedPayload.result_sk, sealed])
         assert.ok(!logs.includes(secret), 'secret in logs');
       assert.match(

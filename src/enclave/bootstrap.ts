@@ -14,13 +14,14 @@ import { isMseError } from '../errors.js';
 import { VERSION } from '../version.js';
 import { appCommand, runApp } from './app.js';
 import { loadAppArchive } from './app-code.js';
-import { parseBootstrapArgs } from './args.js';
+import { argvFileOf, parseBootstrapArgs } from './args.js';
+import { MAX_ARGV_FILE_BYTES, parseArgvFile } from '../deploy/args.js';
 import { runConfigurationServer } from './config-server.js';
 import { createLogger, type EnclaveLogger } from './log.js';
 import { enclavePaths } from './paths.js';
 import { detectQuoteProvider } from './quote.js';
 import { loadEnclaveState, loadOrCreateEnclaveState } from './state.js';
-import { pathExists } from '../fs/files.js';
+import { pathExists, readUserFile } from '../fs/files.js';
 
 /**
  * Run the bootstrap; resolves with the process exit code (the app's, or the error class's exit code when
@@ -42,11 +43,16 @@ export async function runBootstrap(
     for (const s of early) process.off(s, onSignal);
   };
   try {
-    const args = parseBootstrapArgs(argv);
+    const argvFile = argvFileOf(argv);
+    const vector = argvFile
+      ? parseArgvFile(await readUserFile(argvFile, 'argv file', MAX_ARGV_FILE_BYTES)).slice(1)
+      : argv;
+    const args = parseBootstrapArgs(vector);
     const paths = enclavePaths(env.MSE_ENCLAVE_ROOT || '/');
     log.info(`mse-home enclave bootstrap ${VERSION} (Node.js ${process.versions.node})`);
+    // The deployment UUID is a credential: never logged (nor passed on to the app).
     log.info(
-      `Deployment ${args.id}: application ${args.application}, SAN ${args.san}, subject ${args.subject}, ` +
+      `Application ${args.application}, SAN ${args.san}, subject ${args.subject}, ` +
         `expires ${args.expiration.toISOString()}, size ${args.size}`,
     );
     await fs.mkdir(paths.home, { recursive: true, mode: 0o700 });

@@ -14,6 +14,7 @@
  * decrypted in memory before any file is written. Every refusal is a {@link ConfigurationRejected} with an
  * HTTP status and a stable code.
  */
+import { createHash, timingSafeEqual } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import { MseError, ExitCode } from '../errors.js';
 import { writeFileAtomic } from '../fs/files.js';
@@ -54,6 +55,12 @@ export interface ValidatedConfiguration {
 }
 
 const FIELDS = new Set(['uuid', 'app_secrets', 'app_sealed_secrets', 'code_secret_key']);
+
+/** The uuid is the request's credential: compared in constant time (over digests, so lengths may differ). */
+function sameUuid(given: string, expected: string): boolean {
+  const digest = (s: string): Buffer => createHash('sha256').update(s, 'utf8').digest();
+  return timingSafeEqual(digest(given), digest(expected));
+}
 
 function rejected(status: number, code: string, message: string, cause?: unknown): ConfigurationRejected {
   return new ConfigurationRejected(status, code, message, { cause });
@@ -165,7 +172,7 @@ export async function validateConfiguration(
   // The uuid first: nothing else is looked at for a caller who does not know it.
   if (typeof request.uuid !== 'string')
     throw rejected(401, 'ERR_CONFIG_UUID', 'field "uuid" is missing or not a string');
-  if (request.uuid.toLowerCase() !== ctx.expectedUuid) {
+  if (!sameUuid(request.uuid.toLowerCase(), ctx.expectedUuid)) {
     throw rejected(401, 'ERR_CONFIG_UUID', 'field "uuid" does not match this enclave');
   }
   for (const key of Object.keys(request)) {

@@ -11,14 +11,17 @@
  *   engine (`docker save`), tagged `<name>:<time_ns>` inside the archive.
  * - `mse.toml`: the configuration file as is.
  * The outer tar is deterministic too. Everything is staged in a temporary directory inside the output
- * directory and renamed into place at the end: a failure (or Ctrl-C) leaves no partial file, and an image
- * this run created is removed again.
+ * directory and linked into place at the end: a failure leaves no partial file, and an image this run
+ * created is removed again. Interrupts (Ctrl-C, SIGTERM, the output closing) follow `withCleanup`: until
+ * the package and its key are in place the command stops at its next step and removes everything
+ * (package and key included), exit 130/143/141; once they are, it finishes and exits 0. A write that fails
+ * (full disk, read-only or forbidden output) is `ERR_DISK_FULL` / `ERR_FILE_UNWRITABLE`.
  *
  * Same inputs give the same `app.tar` and `tests.tar` bytes (unencrypted) and, with the engine's build
  * cache, the same image config digest.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream, createWriteStream, promises as fs } from 'node:fs';
+import { createReadStream, promises as fs } from 'node:fs';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { Logger } from '../cli/log.js';
@@ -28,7 +31,7 @@ import { withCleanup } from '../docker/cleanup.js';
 import type { DockerEngine } from '../docker/engine.js';
 import type { BaseImageOptions } from '../docker/base-image.js';
 import { InputError } from '../errors.js';
-import { writeFileAtomic } from '../fs/files.js';
+import { createOutputStream, ensureOutputDirectory, outputError, writeFileAtomic, writingOutput } from '../fs/files.js';
 import { loadMseConfig } from '../project/config.js';
 import { loadMseignore, selectFiles, type SelectedFile } from './files.js';
 import type { ProjectPaths } from './project.js';
@@ -95,8 +98,16 @@ export async function codeTarEntries(files: SelectedFile[], key?: Uint8Array): P
   return out;
 }
 
-async function writeTarFile(entries: TarEntrySource[], file: string): Promise<string> {
-  await pipeline(deterministicTar(entries), createWriteStream(file, { flags: 'wx', mode: 0o644 }));
+/** Write a staged tar; a failed write names the package (`shownAs`), the file the user asked for. */
+async function writeTarFile(
+  entries: TarEntrySource[],
+  file: string,
+  shownAs: string,
+  signal?: AbortSignal,
+): Promise<string> {
+  await pipeline(deterministicTar(entries), createOutputStream(file, { what: 'package', shownAs }), {
+    ...(signal ? { signal } : {}),
+  });
   const hash = createHash('sha256');
   await pipeline(createReadStream(file), hash);
   return hash.digest('hex');
@@ -125,21 +136,12 @@ export async function createPackage(options: CreatePackageOptions): Promise<Crea
   };
 
   return withCleanup(async (scope) => {
-    let createdOutput = false;
-    try {
-      await fs.mkdir(outputDir);
-      createdOutput = true;
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') {
-        throw new InputError('ERR_OUTPUT_DIR', `cannot create output directory ${outputDir}`, { cause: error });
-      }
-      if (!(await fs.stat(outputDir)).isDirectory()) {
-        throw new InputError('ERR_NOT_A_DIRECTORY', `output ${outputDir} is not a directory`);
-      }
-    }
-    if (createdOutput) scope.onFailure(() => fs.rmdir(outputDir));
-    const work = await fs.mkdtemp(path.join(outputDir, '.mse-package-'));
+    const createdOutput = await ensureOutputDirectory(outputDir);
+    if (createdOutput) scope.onFailure(() => fs.rm(createdOutput, { recursive: true, force: true }));
+    const work = await writingOutput(finalFile, 'package', () => fs.mkdtemp(path.join(outputDir, '.mse-package-')));
     scope.always(() => fs.rm(work, { recursive: true, force: true }));
+    // Between steps: stop at once when interrupted (withCleanup then removes everything).
+    const checkpoint = (): void => scope.signal.throwIfAborted();
 
     // code
     const key = options.encrypt ? randomBytes(32) : undefined;
@@ -152,7 +154,10 @@ export async function createPackage(options: CreatePackageOptions): Promise<Crea
       });
     }
     const appTar = path.join(work, 'app.tar');
-    const appTarSha256 = await timed('code', async () => writeTarFile(await codeTarEntries(codeFiles, key), appTar));
+    const appTarSha256 = await timed('code', async () =>
+      writeTarFile(await codeTarEntries(codeFiles, key), appTar, finalFile, scope.signal),
+    );
+    checkpoint();
     done(`${codeFiles.length} files${key ? ', encrypted' : ''}`);
 
     // tests
@@ -165,9 +170,12 @@ export async function createPackage(options: CreatePackageOptions): Promise<Crea
       writeTarFile(
         testFiles.map((f) => ({ path: f.rel, type: 'file', file: f.abs, size: f.size, executable: f.executable })),
         testsTar,
+        finalFile,
+        scope.signal,
       ),
     );
     done(`${testFiles.length} files`);
+    checkpoint();
 
     // build
     const built = await timed('build', () =>
@@ -178,11 +186,15 @@ export async function createPackage(options: CreatePackageOptions): Promise<Crea
         base: options.base ?? {},
       }),
     );
+    checkpoint();
 
     // save
     done = log.phase(`save: image.tar (${imageRef})`);
     const imageTar = path.join(work, 'image.tar');
-    await timed('save', () => engine.saveImage(imageRef, imageTar));
+    await timed('save', () =>
+      engine.saveImage(imageRef, imageTar, { signal: scope.signal, what: 'package', shownAs: finalFile }),
+    );
+    checkpoint();
     const imageFh = await fs.open(imageTar, 'r');
     let image;
     try {
@@ -212,20 +224,22 @@ export async function createPackage(options: CreatePackageOptions): Promise<Crea
       { path: 'tests.tar', type: 'file', file: testsTar, size: (await fs.stat(testsTar)).size },
     ];
     await timed('write', async () => {
-      await pipeline(deterministicTar(members), createWriteStream(staged, { flags: 'wx', mode: 0o644 }));
-      const fh = await fs.open(staged, 'r+');
-      await fh.sync();
-      await fh.close();
-      if (keyFile && key) await writeFileAtomic(keyFile, key, { mode: 0o600, exclusive: true });
-      if (keyFile) scope.onFailure(() => fs.rm(keyFile, { force: true }));
+      await pipeline(deterministicTar(members), createOutputStream(staged, { what: 'package', shownAs: finalFile }), {
+        signal: scope.signal,
+      });
+      if (keyFile && key) {
+        checkpoint();
+        await writeFileAtomic(keyFile, key, { mode: 0o600, exclusive: true });
+        scope.onFailure(() => fs.rm(keyFile, { force: true }));
+      }
+      // The commit: from here the package exists; an interrupt before the scope ends still removes it.
+      checkpoint();
       try {
         await fs.link(staged, finalFile); // fails if it exists: never overwrite a package
       } catch (error) {
-        if ((error as NodeJS.ErrnoException).code === 'EEXIST') {
-          throw new InputError('ERR_OUTPUT_EXISTS', `refusing to overwrite existing file ${finalFile}`);
-        }
-        throw error;
+        throw outputError(error, finalFile, 'package');
       }
+      scope.onFailure(() => fs.rm(finalFile, { force: true }));
     });
     const size = (await fs.stat(finalFile)).size;
     done(`${(size / 1e6).toFixed(1)} MB`);

@@ -104,6 +104,8 @@ export interface PackageContents {
   members: Record<PackageMember, { offset: number; size: number; sha256?: string }>;
   /** Where the members were written, when `destDir` was given. */
   dir?: string;
+  /** The bytes of app.tar exactly as read and measured, when `keepAppTar` was asked. */
+  appTar?: Buffer;
 }
 
 export interface ReadPackageOptions {
@@ -116,6 +118,8 @@ export interface ReadPackageOptions {
   verifyLayers?: boolean;
   /** SHA-256 of each member (a pass over the whole package; SHA-256 runs at ~350 MB/s here). */
   hashMembers?: boolean;
+  /** Return app.tar's bytes (`appTar`): the same bytes the file list and hashes were taken from. */
+  keepAppTar?: boolean;
   limits?: Partial<PackageLimits>;
 }
 
@@ -180,12 +184,8 @@ export async function readPackage(
 
     const configText = decodeUtf8(await readRegion('mse.toml'), `mse.toml in ${label}`);
     const { config, warnings } = parseMseConfig(configText, `mse.toml in ${label}`);
-    const appFiles = await readCodeTar(
-      await readRegion('app.tar'),
-      `app.tar in ${label}`,
-      limits,
-      options.withData ?? false,
-    );
+    const appTar = await readRegion('app.tar');
+    const appFiles = await readCodeTar(appTar, `app.tar in ${label}`, limits, options.withData ?? false);
     const testFiles = await readCodeTar(
       await readRegion('tests.tar'),
       `tests.tar in ${label}`,
@@ -223,6 +223,7 @@ export async function readPackage(
       image,
       members,
       ...(dir ? { dir } : {}),
+      ...(options.keepAppTar ? { appTar } : {}),
     };
   } finally {
     await fh.close();

@@ -13,7 +13,7 @@
  * marker file of the image names the version the image was built for, and an unknown one is refused.
  */
 import { createHash } from 'node:crypto';
-import { toEnclaveArgv, type InputArgs } from '../deploy/args.js';
+import { serializeArgvFile, toEnclaveArgv, type InputArgs } from '../deploy/args.js';
 import { ENCLAVE_PORT } from '../deploy/container.js';
 import { InputError } from '../errors.js';
 import { dumpToml, GRAMINE_PKGLIBDIR, type TomlTable, type TomlValue } from '../gramine/index.js';
@@ -77,7 +77,7 @@ export interface EnclaveManifest {
   text: string;
   /** The enclave's argv: `node bootstrap.mjs` and every spawn argument. */
   argv: string[];
-  /** {@link ARGS_FILE}'s content: each argument followed by a NUL byte. */
+  /** {@link ARGS_FILE}'s content: each argument followed by a NUL byte (`serializeArgvFile`, Gramine's format). */
   argsFile: Uint8Array;
   /** Python's version directory in the image, e.g. `python3.11`. */
   python: string;
@@ -93,22 +93,6 @@ function argError(field: string, message: string): InputError {
   return new InputError('ERR_MEASUREMENT_INPUT', `measurement input ${field}: ${message}`, {
     hint: 'The package or the spawn arguments are malformed; check the package and evidence.json input_args.',
   });
-}
-
-/** Gramine's argv file: every argument's UTF-8 bytes followed by a NUL (what `gramine-argv-serializer` writes). */
-export function serializeArgv(argv: readonly string[]): Uint8Array {
-  return new Uint8Array(Buffer.concat(argv.flatMap((a) => [Buffer.from(a, 'utf8'), Buffer.of(0)])));
-}
-
-/** The inverse of {@link serializeArgv}; undefined when `bytes` is not a sequence of NUL-terminated UTF-8 strings. */
-export function parseArgvFile(bytes: Uint8Array): string[] | undefined {
-  if (bytes.length === 0 || bytes[bytes.length - 1] !== 0) return undefined;
-  const decoder = new TextDecoder('utf-8', { fatal: true });
-  try {
-    return decoder.decode(bytes.subarray(0, bytes.length - 1)).split('\0');
-  } catch {
-    return undefined;
-  }
 }
 
 function spawnArgError(field: string, message: string): InputError {
@@ -207,7 +191,7 @@ export function enclaveManifest(input: EnclaveManifestInput): EnclaveManifest {
     .sort((a, b) => Buffer.compare(Buffer.from(a.path, 'utf8'), Buffer.from(b.path, 'utf8')));
 
   const argv = enclaveArgv(input.args);
-  const argsFile = serializeArgv(argv);
+  const argsFile = new Uint8Array(serializeArgvFile(argv));
   const argsSha256 = createHash('sha256').update(argsFile).digest('hex');
   const sealed = (path: string, dir: string): TomlTable =>
     table([

@@ -4,7 +4,8 @@
  */
 import { createHash } from 'node:crypto';
 import { isTomlTable, keyPath, type TomlTable, type TomlValue } from '../gramine/index.js';
-import { ARGS_FILE, serializeArgv } from './enclave-manifest.js';
+import { serializeArgvFile } from '../deploy/args.js';
+import { ARGS_FILE } from './enclave-manifest.js';
 
 export interface ManifestDifference {
   /** `option`: a manifest key; `argument`: one spawn argument; `trusted-file`: a file's hash or presence. */
@@ -101,7 +102,7 @@ export function diffManifests(ours: ManifestSide, theirs: ManifestSide): Manifes
     theirs.argv &&
     theirsArgsHash !== undefined &&
     oursFiles.get(argsUri) !== theirsArgsHash &&
-    sha256(serializeArgv(theirs.argv)) === theirsArgsHash
+    sha256(serializeArgvFile(theirs.argv)) === theirsArgsHash
   ) {
     out.push(...compareMaps('argument', argumentMap(ours.argv), argumentMap(theirs.argv)));
     oursFiles.delete(argsUri);

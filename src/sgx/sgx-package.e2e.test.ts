@@ -35,7 +35,7 @@ import {
 import { flipByte, tamperPackageCode } from '../testing/e2e.js';
 import { buildGramineTestImage } from '../testing/gramine-image.js';
 import { sgxTestEvidence } from '../testing/sgx-evidence.js';
-import { parseArgvFile } from './enclave-manifest.js';
+import { parseArgvFile } from '../deploy/args.js';
 
 const work = testTempDir('mse-e2e-sgx-');
 const gramineRepo = `${TEST_PREFIX}gramine-${randomBytes(3).toString('hex')}`;
@@ -141,7 +141,7 @@ describe('SGX package: measure, then verify with no Docker and no Gramine (real 
       mrenclave: new Uint8Array(Buffer.from(mrenclave, 'hex')),
       args: ARGS,
       gramineManifest: readFileSync(path.join(out, 'enclave.manifest.sgx'), 'utf8'),
-      gramineArgv: parseArgvFile(readFileSync(path.join(out, 'args')))!,
+      gramineArgv: parseArgvFile(readFileSync(path.join(out, 'args'))),
     });
   });
 

@@ -76,14 +76,18 @@ export function edit(file: string, fn: (text: string) => string): void {
   writeFileSync(file, fn(readFileSync(file, 'utf8')));
 }
 
-/** Remove the images tagged `<repo>:*` for the given repositories (only ours: TEST_PREFIX). */
+/**
+ * Remove the images tagged `<repo>:*` for the given repositories (only ours: TEST_PREFIX, also under
+ * localtest's `mse-home-localtest/`).
+ */
 export async function removeTestImages(repos: string[]): Promise<void> {
   const e = await testEngine();
   const images = await e.docker.listImages();
+  const ours = (repo: string): boolean => repo.replace(/^mse-home-localtest\//, '').startsWith(TEST_PREFIX);
   for (const img of images) {
     for (const tag of img.RepoTags ?? []) {
       const repo = tag.slice(0, tag.lastIndexOf(':'));
-      if (repos.includes(repo) && repo.startsWith(TEST_PREFIX)) await e.removeImage(tag).catch(() => undefined);
+      if (repos.includes(repo) && ours(repo)) await e.removeImage(tag).catch(() => undefined);
     }
   }
 }

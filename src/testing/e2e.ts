@@ -232,17 +232,7 @@ export async function copyFixture(name: string, dest: string): Promise<void> {
 export async function packageFixture(w: World, name: string, dir: string): Promise<string> {
   const project = path.join(w.root, 'provider', dir);
   await copyFixture(name, project);
-  const p = jsonOf<{ package: string; image: string; name: string }>(
-    expectExit(
-      await w.mse(['package', '--project', project, '--output', path.join(w.root, 'provider'), '--json'], {
-        timeoutMs: PACKAGE_TIMEOUT_MS,
-      }),
-      'package',
-    ),
-  );
-  w.trackImage(p.image);
-  w.trackImage(`${p.name}:latest`);
-  return p.package;
+  return packageInWorld(w, project, path.join(w.root, 'provider'));
 }
 
 /**
@@ -253,7 +243,15 @@ export function spawnDeployment(
   w: World,
   d: { name: string; packageFile: string; port: number; workspace: string },
 ): Promise<CliResult> {
-  return w.mse([
+  return w.mse([...spawnArgv(w, d), '--json']);
+}
+
+/** The command line of {@link spawnDeployment} (without `--json`), for runs that add to it or signal it. */
+export function spawnArgv(
+  w: World,
+  d: { name: string; packageFile: string; port: number; workspace: string },
+): string[] {
+  return [
     'spawn',
     d.name,
     '--package',
@@ -268,8 +266,7 @@ export function spawnDeployment(
     d.workspace,
     '--signer-key',
     w.signerKey,
-    '--json',
-  ]);
+  ];
 }
 
 /** Fresh secrets in the scaffold's shape: `aes_key` (hex, plaintext secrets) and `result_sk` (Fernet key). */
@@ -365,4 +362,20 @@ export async function waitStopped(engine: DockerEngine, name: string, timeoutMs 
     if (Date.now() > deadline) assert.fail(`${name} still running after ${timeoutMs} ms`);
     await new Promise((r) => setTimeout(r, 100));
   }
+}
+
+/**
+ * `mse home package --project PROJECT --output OUTPUT` in the world; its image tags are untagged at
+ * clean-up. Returns the package file.
+ */
+export async function packageInWorld(w: World, project: string, output: string): Promise<string> {
+  const p = jsonOf<{ package: string; image: string; name: string }>(
+    expectExit(
+      await w.mse(['package', '--project', project, '--output', output, '--json'], { timeoutMs: PACKAGE_TIMEOUT_MS }),
+      'package',
+    ),
+  );
+  w.trackImage(p.image);
+  w.trackImage(`${p.name}:latest`);
+  return p.package;
 }

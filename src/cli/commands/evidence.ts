@@ -1,12 +1,14 @@
 /** `mse home evidence NAME`: collect evidence.json (and ratls.pem) from a running deployment again. */
+import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { serializeEvidence } from '../../attestation/evidence.js';
 import { DockerEngine } from '../../docker/engine.js';
 import { endpointOf, EVIDENCE_FILE, findDeployment, RATLS_FILE } from '../../deploy/deployments.js';
 import { collectEvidence } from '../../deploy/evidence.js';
 import { assertRunning } from '../../deploy/wait.js';
+import { withCleanup } from '../../docker/cleanup.js';
 import { StateError, UsageError } from '../../errors.js';
-import { requireDirectory, writeFileAtomic } from '../../fs/files.js';
+import { checkOutputDirectory, createOutputDirectories, writeFileAtomic } from '../../fs/files.js';
 import { readQcnlConfig } from '../../pccs/config.js';
 import { loadOrCreateSimPlatform, loadSignerKey, startSimPccs } from '../../sim/index.js';
 import { defaultSignerKeyPath } from '../../deploy/spawn.js';
@@ -20,7 +22,7 @@ const spec: CommandSpec = {
     output: {
       type: 'string',
       placeholder: 'DIR',
-      description: 'Existing directory for evidence.json and ratls.pem',
+      description: 'Directory for evidence.json (mode 0600) and ratls.pem (created 0700 if missing)',
       required: true,
     },
     pccs: {
@@ -34,11 +36,15 @@ const spec: CommandSpec = {
       description: 'The enclave signer key used at spawn (default: the one spawn recorded)',
     },
   },
+  description: `Fetches the certificate the enclave presents, checks it (RA-TLS binding), collects the DCAP
+collateral for its quote from the PCCS and writes OUTPUT/evidence.json and OUTPUT/ratls.pem. evidence.json
+holds the deployment UUID (the credential of the configuration request): it is written with mode 0600.
+Ctrl-C before the files are written leaves nothing (exit 130); once writing has begun, it finishes (exit 0).`,
   positionals: [{ name: 'name', description: 'Deployment name', required: true }],
   examples: ['mse home evidence my_app --output evidence_dir'],
   async run(ctx) {
     const output = stringOption(ctx.values, 'output')!;
-    await requireDirectory(output, 'output directory');
+    const missing = await checkOutputDirectory(output, '--output');
     const engine = DockerEngine.fromEnv(ctx.env);
     const d = await findDeployment(engine, ctx.positionals[0]!);
     await assertRunning(engine, d);
@@ -69,11 +75,22 @@ const spec: CommandSpec = {
         pccsUrl,
         signerPublicKeyPem: signer.publicKeyPem,
       });
-      const evidenceFile = path.join(output, EVIDENCE_FILE);
-      await writeFileAtomic(path.join(output, RATLS_FILE), ratlsPem);
-      await writeFileAtomic(evidenceFile, serializeEvidence(evidence) + '\n');
-      if (ctx.json) printJson(ctx, { evidence: evidenceFile });
-      else ctx.log.success(`wrote ${evidenceFile}`);
+      // Until here a signal ends the process with nothing written; from here the writes finish (exit 0),
+      // and a failed write removes what this command created.
+      await withCleanup(
+        async (scope) => {
+          await createOutputDirectories(missing, '--output', 0o700, (dir) => scope.onFailure(() => fs.rmdir(dir)));
+          const evidenceFile = path.join(output, EVIDENCE_FILE);
+          const ratlsFile = path.join(output, RATLS_FILE);
+          scope.onFailure(() => Promise.all([ratlsFile, evidenceFile].map((f) => fs.rm(f, { force: true }))));
+          await writeFileAtomic(ratlsFile, ratlsPem);
+          // evidence.json carries the deployment UUID: readable by the operator only
+          await writeFileAtomic(evidenceFile, serializeEvidence(evidence) + '\n', { mode: 0o600 });
+          if (ctx.json) printJson(ctx, { evidence: evidenceFile });
+          else ctx.log.success(`wrote ${evidenceFile}`);
+        },
+        { exitOnSignal: false },
+      );
     } finally {
       await pccs?.close();
     }

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { serializeEvidence, type Evidence } from '../../attestation/evidence.js';
 import type { InputArgs } from '../../deploy/args.js';
-import { parseArgvFile } from '../../sgx/enclave-manifest.js';
+import { parseArgvFile } from '../../deploy/args.js';
 import { loadOrCreateSimPlatform, type SimPlatform } from '../../sim/platform.js';
 import { runMse } from '../../testing/cli.js';
 import { gramineTestImage, gramineTestLayers, testSpawnArgs, writeTestPackage } from '../../testing/gramine-image.js';
@@ -132,7 +132,7 @@ describe('verify --package on SGX evidence', () => {
       mrenclave: new Uint8Array(Buffer.from(measured.mrenclave, 'hex')),
       args: ARGS,
       gramineManifest: readFileSync(path.join(out, 'enclave.manifest.sgx'), 'utf8'),
-      gramineArgv: parseArgvFile(readFileSync(path.join(out, 'args')))!,
+      gramineArgv: parseArgvFile(readFileSync(path.join(out, 'args'))),
     });
   });
 

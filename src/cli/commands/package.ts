@@ -4,6 +4,7 @@
  */
 import path from 'node:path';
 import { stringOption, type CommandSpec } from '../command.js';
+import { checkOutputDirectory } from '../../fs/files.js';
 import { printJson } from '../output.js';
 import { DockerEngine } from '../../docker/engine.js';
 import { createPackage } from '../../package/create.js';
@@ -20,7 +21,12 @@ app.tar and tests.tar bytes and, with the engine's build cache, the same image c
 
 --encrypt encrypts each code file (except requirements.txt) as <file>.enc with a fresh key (NaCl secretbox,
 as MSE) written raw beside the package as package_<name>_<time_ns>.key (mode 0600); keep it to give to
-'mse home run --key'.`,
+'mse home run --key'.
+
+Nothing partial is ever kept. On a failure, or an interrupt (Ctrl-C, SIGTERM, the output closing) before
+the package is complete, everything this run made is removed (package, key, staging files, an output
+directory it created, an image it built) and it exits 130 (SIGINT), 143 (SIGTERM) or 141; an interrupt
+after that lets it finish (exit 0). A full disk is ERR_DISK_FULL, an unwritable output ERR_FILE_UNWRITABLE.`,
   options: {
     ...PROJECT_OPTIONS,
     output: {
@@ -37,6 +43,7 @@ as MSE) written raw beside the package as package_<name>_<time_ns>.key (mode 060
   ],
   async run(ctx) {
     const paths = await resolveProjectPaths(ctx.values);
+    await checkOutputDirectory(stringOption(ctx.values, 'output')!);
     const engine = DockerEngine.fromEnv(ctx.env);
     await engine.ping();
     const result = await createPackage({

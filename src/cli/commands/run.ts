@@ -1,10 +1,12 @@
 /** `mse home run NAME`: send the secrets to the enclave's configuration server, then wait for the app. */
 import { DockerEngine } from '../../docker/engine.js';
 import { buildConfigurationBody } from '../../deploy/configure.js';
-import { endpointOf, findDeployment, readDeploymentCertificate } from '../../deploy/deployments.js';
-import { pinnedRequest, probe } from '../../deploy/enclave-client.js';
-import { assertRunning, waitForApp } from '../../deploy/wait.js';
-import { NetworkError, StateError } from '../../errors.js';
+import { endpointOf, findDeployment } from '../../deploy/deployments.js';
+import { pinnedRequest } from '../../deploy/enclave-client.js';
+import { alreadyConfiguredError, expiredError } from '../../deploy/lifecycle.js';
+import { checkPinnedCertificate, pinProblemError } from '../../deploy/pinning.js';
+import { assertRunning, lifecycleFacts, waitForApp } from '../../deploy/wait.js';
+import { NetworkError } from '../../errors.js';
 import { readUserFile } from '../../fs/files.js';
 import { integerOption, stringOption, type CommandSpec } from '../command.js';
 import { printJson } from '../output.js';
@@ -14,7 +16,10 @@ const spec: CommandSpec = {
   summary: 'Send the secrets to a waiting enclave and start the app',
   description: `Sends {uuid, app_secrets, app_sealed_secrets, code_secret_key} to the configuration server over TLS
 pinned to the deployment's RA-TLS certificate (ratls.pem in its workspace), then waits for the app's
-health check. The sealed secrets are forwarded as they are: only the enclave can open them.`,
+health check. The sealed secrets are forwarded as they are: only the enclave can open them.
+Before sending anything, run checks the deployment's state without contacting the app: a stopped, paused,
+crashed or already configured deployment, a missing ratls.pem or an enclave presenting another
+certificate each get their own error and the next command to type (docs/user-guide.md, "Deployment states").`,
   options: {
     secrets: { type: 'string', placeholder: 'FILE', description: 'Plaintext secrets (JSON), readable by the operator' },
     'sealed-secrets': {
@@ -29,6 +34,7 @@ health check. The sealed secrets are forwarded as they are: only the enclave can
   examples: ['mse home run my_app --secrets my_app/secrets.json --sealed-secrets secrets_to_seal.json.sealed'],
   async run(ctx) {
     const engine = DockerEngine.fromEnv(ctx.env);
+    const timeoutMs = (integerOption(ctx.values, 'timeout', 1, 1440) ?? 5) * 60_000;
     const d = await findDeployment(engine, ctx.positionals[0]!);
     const secretsFile = stringOption(ctx.values, 'secrets');
     const sealedFile = stringOption(ctx.values, 'sealed-secrets');
@@ -39,25 +45,21 @@ health check. The sealed secrets are forwarded as they are: only the enclave can
       ...(sealedFile ? { sealedSecrets: await readUserFile(sealedFile, 'sealed secrets file', 1024 * 1024) } : {}),
       ...(keyFile ? { codeKey: await readUserFile(keyFile, 'code key file', 1024) } : {}),
     });
+
+    // The state, from the engine alone: the app is never contacted before it has its configuration.
     await assertRunning(engine, d);
-    const pem = await readDeploymentCertificate(d);
-    if (!pem) {
-      throw new StateError('ERR_NO_CERTIFICATE', `no ratls.pem in ${d.outputDir}`, {
-        hint: `Run 'mse home evidence ${d.name} --output ${d.outputDir}' first.`,
-      });
-    }
-    const state = await probe(endpointOf(d), pem, '/');
-    if (state.kind === 'answer' && !state.waiting) {
-      throw new StateError(
-        'ERR_ALREADY_CONFIGURED',
-        `${d.name} is not waiting for secrets: it was already configured`,
-        {
-          hint: 'An enclave is configured once; to change its secrets, stop --remove it and spawn again.',
-        },
-      );
-    }
+    if ((await lifecycleFacts(engine, d))?.configured) throw alreadyConfiguredError(d.name);
+    if (Date.now() / 1000 > d.args.expiration) throw expiredError(d.name, d.args.expiration);
+    const pin = await checkPinnedCertificate(d, endpointOf(d));
+    if (pin.problem) throw pinProblemError(pin.problem);
+
+    // Not configured: whatever answers on the port now is the configuration server (or nothing yet).
+    const ready = ctx.log.phase('waiting for the configuration server');
+    const first = await waitForApp(engine, d, { timeoutMs, expect: 'any-ready', pinnedPem: pin.pem });
+    if (first.kind === 'answer' && !first.waiting) throw alreadyConfiguredError(d.name); // configured meanwhile
+    ready();
     const send = ctx.log.phase('sending the secrets to the configuration server');
-    const answer = await pinnedRequest(endpointOf(d), pem, {
+    const answer = await pinnedRequest(endpointOf(d), pin.pem, {
       method: 'POST',
       path: '/',
       body,
@@ -81,11 +83,7 @@ health check. The sealed secrets are forwarded as they are: only the enclave can
     }
     send();
     const wait = ctx.log.phase('waiting for the app');
-    await waitForApp(engine, d, {
-      timeoutMs: (integerOption(ctx.values, 'timeout', 1, 1440) ?? 5) * 60_000,
-      expect: 'app',
-      pinnedPem: pem,
-    });
+    await waitForApp(engine, d, { timeoutMs, expect: 'app', pinnedPem: pin.pem });
     wait();
     if (ctx.json) printJson(ctx, { name: d.name, url: `https://${d.args.san}:${d.port}`, status: 'running' });
     else ctx.log.success(`application ready at https://${d.args.san}:${d.port} (verify with ${d.outputDir}/ratls.pem)`);

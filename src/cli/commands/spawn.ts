@@ -9,10 +9,13 @@ import { printJson } from '../output.js';
 const spec: CommandSpec = {
   name: 'spawn',
   summary: 'Start a packaged app in an enclave; collect evidence.json and ratls.pem',
-  description: `Extracts the package into OUTPUT/enclave-input, loads its image, starts the enclave container and
-waits for its configuration server, then writes OUTPUT/evidence.json (send it to the code provider) and
-OUTPUT/ratls.pem. The platform is sgx where /dev/sgx_enclave exists, else sim (a simulated enclave, said
-so everywhere); --platform overrides.`,
+  description: `Checks every argument, the engine, the name, the port, the output and the package first; then
+loads the package's image (in place, no copy), starts the enclave container and waits for its
+configuration server, and writes OUTPUT/evidence.json (mode 0600: it holds the deployment UUID; send it to
+the code provider) and OUTPUT/ratls.pem. The deployment's private state (the code as measured, the
+arguments) lives in the operator's state directory, never on a command line. A failure or Ctrl-C removes
+everything spawn created. The platform is sgx where /dev/sgx_enclave exists, else sim (a simulated
+enclave, said so everywhere); --platform overrides.`,
   options: {
     package: { type: 'string', placeholder: 'FILE', description: 'Package from `mse home package`', required: true },
     output: { type: 'string', placeholder: 'DIR', description: 'Workspace for this deployment', required: true },
@@ -82,14 +85,13 @@ so everywhere); --platform overrides.`,
       printJson(ctx, {
         name: d.name,
         platform: d.platform,
-        appId: d.args.appId,
         mrenclave: result.mrenclave,
         evidence: result.evidenceFile,
         ratls: result.ratlsFile,
       });
       return;
     }
-    ctx.log.success(`${d.name} is waiting for its secrets at https://${d.args.san}:${d.port} (app id ${d.args.appId})`);
+    ctx.log.success(`${d.name} is waiting for its secrets at https://${d.args.san}:${d.port}`);
     ctx.log.info(`evidence: ${result.evidenceFile} (send it to the code provider)`);
     ctx.log.info(`MRENCLAVE: ${result.mrenclave}`);
   },

@@ -1,29 +1,75 @@
 /** `mse home test NAME`: run the app's tests against its live enclave, TLS pinned to its certificate. */
 import path from 'node:path';
 import { DockerEngine } from '../../docker/engine.js';
+import { withCleanup } from '../../docker/cleanup.js';
 import { deploymentStatus, findDeployment, RATLS_FILE } from '../../deploy/deployments.js';
-import { ExitCode, StateError } from '../../errors.js';
+import { pinProblemError } from '../../deploy/pinning.js';
+import { StateError, UsageError } from '../../errors.js';
 import { requireDirectory } from '../../fs/files.js';
 import { loadMseConfig } from '../../project/config.js';
-import { checkTestRequirements, DEFAULT_PYTHON, runTests } from '../../project/tests-runner.js';
+import {
+  checkTestRequirements,
+  DEFAULT_PYTHON,
+  runTests,
+  testRunResult,
+  testsFailedError,
+} from '../../project/tests-runner.js';
 import { stringOption, type CommandSpec } from '../command.js';
 import { printJson } from '../output.js';
+
+/**
+ * Check a `--url` override: `https://HOST:PORT` with an optional trailing `/`, nothing else (the tests append
+ * their paths to it and verify TLS against the enclave's certificate, so plain http would test nothing).
+ */
+export function checkTestUrl(raw: string): string {
+  const refuse = (why: string): never => {
+    throw new UsageError('ERR_OPTION_VALUE', `--url ${raw}: ${why}`, {
+      hint: "Give the enclave's address as https://HOST:PORT, e.g. --url https://localhost:7443.",
+    });
+  };
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    return refuse('not a URL');
+  }
+  if (url.protocol !== 'https:') refuse(`the scheme must be https (the tests verify the enclave's certificate)`);
+  if (!url.hostname) refuse('no host');
+  // URL drops a default port (443): look at what was typed.
+  if (!/^https:\/\/(?:\[[^\]]*\]|[^/?#@:[\]]+):[0-9]+\/?$/i.test(raw)) {
+    if (url.username || url.password) refuse('credentials are not allowed');
+    if (url.search || url.hash || (url.pathname !== '/' && url.pathname !== '')) {
+      refuse('only https://HOST:PORT is allowed (no path, query or fragment)');
+    }
+    refuse('a port is required');
+  }
+  if (Number(url.port || 443) < 1 || Number(url.port || 443) > 65535) refuse('the port must be 1 to 65535');
+  return raw.replace(/\/$/, '');
+}
 
 const spec: CommandSpec = {
   name: 'test',
   summary: "Run the app's tests against its running enclave",
   description: `Runs \`python3 -m <tests_cmd>\` (from --config) in --test with TEST_REMOTE_URL=https://<san>:<port>
 and TEST_CA_BUNDLE=<workspace>/ratls.pem, so the tests verify TLS against the enclave's certificate.
---secrets passes TEST_SECRET_JSON for the tests that need the plaintext secrets. Exit code 8 when a test fails.`,
+--secrets passes TEST_SECRET_JSON for the tests that need the plaintext secrets; --url (https://HOST:PORT)
+overrides TEST_REMOTE_URL. The tests' output goes to stdout (stderr with --json). A failing test is error
+ERR_TESTS_FAILED, exit code 8 (with --json: ok false, the error and the test summary).`,
   options: {
     test: { type: 'string', placeholder: 'DIR', description: "The app's tests directory", required: true },
     config: { type: 'string', placeholder: 'FILE', description: "The app's mse.toml", required: true },
     secrets: { type: 'string', placeholder: 'FILE', description: 'The secrets sent with run (TEST_SECRET_JSON)' },
-    url: { type: 'string', placeholder: 'URL', description: 'Override TEST_REMOTE_URL (default https://<san>:<port>)' },
+    url: {
+      type: 'string',
+      placeholder: 'URL',
+      description: 'Override TEST_REMOTE_URL: https://HOST:PORT (default https://<san>:<port>)',
+    },
   },
   positionals: [{ name: 'name', description: 'Deployment name', required: true }],
   examples: ['mse home test my_app --test my_app/tests --config my_app/mse.toml'],
   async run(ctx) {
+    const urlOverride = stringOption(ctx.values, 'url');
+    if (urlOverride !== undefined) checkTestUrl(urlOverride);
     const testDir = stringOption(ctx.values, 'test')!;
     await requireDirectory(testDir, 'tests directory');
     const { config, warnings } = await loadMseConfig(stringOption(ctx.values, 'config')!);
@@ -31,6 +77,7 @@ and TEST_CA_BUNDLE=<workspace>/ratls.pem, so the tests verify TLS against the en
     const engine = DockerEngine.fromEnv(ctx.env);
     const report = await deploymentStatus(await findDeployment(engine, ctx.positionals[0]!));
     const d = report.deployment;
+    if (report.problem) throw pinProblemError(report.problem); // ratls.pem missing, or another certificate
     if (report.status !== 'running') {
       throw new StateError('ERR_NOT_RUNNING', `${d.name} is ${report.status}, not running`, {
         hint:
@@ -40,31 +87,32 @@ and TEST_CA_BUNDLE=<workspace>/ratls.pem, so the tests verify TLS against the en
       });
     }
     const url =
-      stringOption(ctx.values, 'url') ??
+      (urlOverride !== undefined ? checkTestUrl(urlOverride) : undefined) ??
       `https://${d.args.san.includes(':') ? `[${d.args.san}]` : d.args.san}:${d.port}`;
     const secrets = stringOption(ctx.values, 'secrets');
     const python = ctx.env.MSE_PYTHON ?? DEFAULT_PYTHON;
-    await checkTestRequirements(python, config.testsRequirements, ctx.log);
+    const env = {
+      ...ctx.env,
+      TEST_REMOTE_URL: url,
+      TEST_CA_BUNDLE: path.join(d.outputDir, RATLS_FILE),
+      ...(secrets ? { TEST_SECRET_JSON: path.resolve(secrets) } : {}),
+    };
+    await checkTestRequirements(python, config.testsRequirements, ctx.log, { cwd: testDir, env });
     ctx.log.info(`running 'python3 -m ${config.testsCmd}' in ${testDir} against ${url}`);
-    const code = await runTests({
-      python,
-      testsCmd: config.testsCmd,
-      cwd: testDir,
-      env: {
-        ...ctx.env,
-        TEST_REMOTE_URL: url,
-        TEST_CA_BUNDLE: path.join(d.outputDir, RATLS_FILE),
-        ...(secrets ? { TEST_SECRET_JSON: path.resolve(secrets) } : {}),
-      },
-      output: ctx.json ? process.stderr : ctx.stdout,
-      signal: new AbortController().signal,
-    });
-    if (ctx.json) printJson(ctx, { name: d.name, url, passed: code === 0, exitCode: code });
-    if (code !== 0) {
-      ctx.log.warn(`tests failed (exit code ${code})`);
-      return ExitCode.testsFailed;
-    }
-    ctx.log.success('tests passed');
+    // A scope only to stop the tests on Ctrl-C (ERR_INTERRUPTED); the command creates nothing.
+    const run = await withCleanup((scope) =>
+      runTests({
+        python,
+        testsCmd: config.testsCmd,
+        cwd: testDir,
+        env,
+        output: ctx.json ? process.stderr : ctx.stdout,
+        signal: scope.signal,
+      }),
+    );
+    if (run.code !== 0) throw testsFailedError(config.testsCmd, run, { name: d.name, url });
+    if (ctx.json) printJson(ctx, { name: d.name, url, ...testRunResult(run) });
+    ctx.log.success(`tests passed${run.summary ? `: ${run.summary.line}` : ''}`);
   },
 };
 export default spec;
