@@ -36,11 +36,14 @@ describe('evidence.json (MSE format)', () => {
       tcbInfoEncoding: 'base64',
       platform: 'sim',
       collectedAt: '2023-06-10T00:00:00Z',
+      gramineManifest: '[libos]\nentrypoint = "/usr/bin/node"\n',
+      gramineArgv: ['/usr/bin/node', '/opt/mse/bootstrap.mjs', '--size', '4096M'],
     };
     const out = serializeEvidence(e);
     const raw = JSON.parse(out) as Record<string, string>;
     assert.ok(Buffer.from(raw.tcb_info!, 'base64').toString().startsWith('{"tcbInfo"'));
     assert.equal(raw.platform, 'sim');
+    assert.equal(raw.gramine_manifest, e.gramineManifest);
     assert.deepEqual(parseEvidence(out), e);
   });
 
@@ -66,6 +69,9 @@ describe('evidence.json (MSE format)', () => {
     assert.match(err({ signer_pk: 'abc' }), /signer_pk must be a PEM/);
     assert.match(err({ root_ca_crl: '-----BEGIN X509 CRL-----\nAAAA\n' }), /root_ca_crl/);
     assert.match(err({ platform: 'tdx' }), /platform/);
+    assert.match(err({ gramine_manifest: 42 }), /gramine_manifest must be a non-empty string/);
+    assert.match(err({ gramine_argv: ['node', 'a\u0000b'] }), /gramine_argv must be/);
+    assert.match(err({ gramine_argv: [] }), /gramine_argv must be/);
     assert.throws(() => parseEvidence('[]'), /JSON object/);
   });
 

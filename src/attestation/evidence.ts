@@ -15,6 +15,10 @@
  *   platform            "sgx" | "sim"
  *   collected_at        ISO 8601 time the operator gathered the collateral
  *   pck_crl_issuer_chain, tcb_info_issuer_chain, qe_identity_issuer_chain   PEM issuer chains as served
+ *   gramine_manifest    sgx: the enclave's final Gramine manifest (`.manifest.sgx` text, as measured)
+ *   gramine_argv        sgx: the argv its trusted args file holds (one string per argument)
+ * The last two only help a provider find why a MRENCLAVE differs: `verify` trusts them only once the
+ * manifest, measured with the package's Gramine PAL, gives the quoted MRENCLAVE (docs/verification.md).
  *
  * Parsing is strict and only throws {@link InputError} (`ERR_EVIDENCE_FORMAT`, `ERR_EVIDENCE_FIELD`)
  * naming the field; `input_args` may hold MSE's six fields and nothing else (an argument this verifier does
@@ -90,6 +94,10 @@ export interface Evidence {
   pckCrlIssuerChain?: string;
   tcbInfoIssuerChain?: string;
   qeIdentityIssuerChain?: string;
+  /** sgx: the enclave's final Gramine manifest text (untrusted until it measures to the quoted MRENCLAVE). */
+  gramineManifest?: string;
+  /** sgx: the argv of the enclave's args file (untrusted until it hashes to that manifest's args entry). */
+  gramineArgv?: string[];
   /** How `tcb_info` was encoded in the file (serialization keeps it). Default `base64`. */
   tcbInfoEncoding?: 'base64' | 'base64-hex';
 }
@@ -216,6 +224,14 @@ export function parseEvidence(text: string): Evidence {
   ] as const) {
     if (o[field] !== undefined) e[key] = pem(o, field, 'CERTIFICATE');
   }
+  if (o.gramine_manifest !== undefined) e.gramineManifest = str(o, 'gramine_manifest');
+  if (o.gramine_argv !== undefined) {
+    const argv = o.gramine_argv;
+    if (!Array.isArray(argv) || argv.length === 0 || argv.some((a) => typeof a !== 'string' || a.includes('\0'))) {
+      bad('gramine_argv', 'must be a non-empty array of strings without NUL characters');
+    }
+    e.gramineArgv = argv as string[];
+  }
   return e;
 }
 
@@ -247,6 +263,8 @@ export function serializeEvidence(e: Evidence): string {
   if (e.pckCrlIssuerChain) out.pck_crl_issuer_chain = e.pckCrlIssuerChain;
   if (e.tcbInfoIssuerChain) out.tcb_info_issuer_chain = e.tcbInfoIssuerChain;
   if (e.qeIdentityIssuerChain) out.qe_identity_issuer_chain = e.qeIdentityIssuerChain;
+  if (e.gramineManifest) out.gramine_manifest = e.gramineManifest;
+  if (e.gramineArgv) out.gramine_argv = e.gramineArgv;
   return JSON.stringify(out, null, 4);
 }
 

@@ -49,6 +49,12 @@ export interface ExpectedIdentity {
   minIsvSvn?: number;
 }
 
+/** A check on how the expected MRENCLAVE was obtained, and facts for the JSON verdict. */
+export interface MeasurementExplanation {
+  check: Check;
+  details: Record<string, unknown>;
+}
+
 /** Outcome of one way of binding an input_args field. `not-checked`: that comparison was not made. */
 export type BindingResult = 'pass' | 'fail' | 'not-checked';
 
@@ -88,6 +94,12 @@ export interface EvidenceVerificationInput {
   policy?: Partial<Policy>;
   at: Date;
   trustedRoots?: Uint8Array[];
+  /**
+   * Called with the quote's MRENCLAVE (hex; null when the quote was unreadable) once it is known: a check
+   * saying what the expected value covers and, when they differ, why (SGX packages: the differing
+   * manifest entries). Must be pure.
+   */
+  explainMeasurement?: (quotedMrenclave: string | null) => MeasurementExplanation;
 }
 
 /** A verdict on evidence: the quote verdict plus the certificate and signer-key checks. */
@@ -99,6 +111,8 @@ export interface EvidenceVerdict extends Verdict {
   declaredPlatform: 'sgx' | 'sim';
   /** Every input_args field with what bound it, in MSE's order. */
   inputArgs: InputArgBinding[];
+  /** From {@link EvidenceVerificationInput.explainMeasurement}, when given. */
+  measurement?: Record<string, unknown>;
 }
 
 type EvidenceStage = 'ratls' | 'identity' | 'collateral';
@@ -242,6 +256,8 @@ export function verifyEvidence(input: EvidenceVerificationInput): EvidenceVerdic
       }
     }),
   ];
+  const explained = input.explainMeasurement?.(verdict.mrenclave);
+  if (explained) post.push(explained.check);
   if (expected.application !== undefined) {
     const want = expected.application;
     post.push(
@@ -316,6 +332,7 @@ export function verifyEvidence(input: EvidenceVerificationInput): EvidenceVerdic
     signerKeyMrsigner,
     declaredPlatform,
     inputArgs,
+    ...(explained ? { measurement: explained.details } : {}),
   };
 }
 

@@ -124,7 +124,7 @@ export const COMMANDS: CommandEntry[] = [
   {
     name: 'measure',
     role: 'tools',
-    summary: 'Compute MRENCLAVE from a Gramine manifest and libpal (gramine-sgx-sign without Gramine)',
+    summary: 'Compute MRENCLAVE: of an SGX package before spawn, or of a Gramine manifest and libpal',
     load: () => import('./commands/measure.js'),
   },
   {

@@ -7,6 +7,7 @@
  * single source of truth of a deployment's arguments. It never goes on a command line: it holds the
  * deployment UUID, the credential of the configuration request (see docs/enclave.md). Pure.
  */
+import type { InputArgs as EvidenceInputArgs } from '../attestation/evidence.js';
 import { isIP } from 'node:net';
 import { InputError, UsageError } from '../errors.js';
 import { INPUT_LIMITS } from '../fs/limits.js';
@@ -90,6 +91,31 @@ export function checkHostAddress(host: string): void {
       hint: 'For example --host 127.0.0.1 (this machine only) or --host 0.0.0.0 (every interface).',
     });
   }
+}
+
+/**
+ * The spawn arguments as `evidence.json` records them (`input_args`), for measuring a package with them.
+ * Throws `ERR_EVIDENCE_FIELD` when `expiration_date` is null: mse-home's enclaves always have one, and the
+ * measurement covers it. (The inverse is `evidenceInputArgs` in ./evidence.ts.)
+ */
+export function spawnArgsOfEvidence(a: EvidenceInputArgs): InputArgs {
+  if (a.expirationDate === null) {
+    throw new InputError(
+      'ERR_EVIDENCE_FIELD',
+      'evidence field input_args.expiration_date is null: cannot measure the package',
+      {
+        hint: 'Evidence of an mse-home enclave always has an expiration date: collect it again with `mse home evidence`.',
+      },
+    );
+  }
+  return {
+    size: a.size,
+    subject: a.subject,
+    san: a.subjectAlternativeName,
+    appId: a.appId,
+    application: a.application,
+    expiration: a.expirationDate,
+  };
 }
 
 /** The `mse-run` argument vector, in MSE's order. */

@@ -40,6 +40,12 @@ export interface FileSource {
    * computed in one pass over an image). When absent, {@link read} is streamed and hashed.
    */
   sha256?(p: string): Promise<string>;
+  /**
+   * Optional: told once, before any trusted file is hashed, every path finalization is about to hash (in
+   * order), so that a source can read them all in one pass (an image reads each layer once). Paths that
+   * are not regular files are left for the per-file checks to report.
+   */
+  prefetch?(paths: readonly string[]): Promise<void>;
 }
 
 /**

@@ -442,6 +442,7 @@ export async function finalizeManifest(
       merged.set(c.uri, c); // an existing key keeps its position, as in a Python dict
     }
   }
+  await source.prefetch?.([...merged.values()].filter((c) => c.sha256 === undefined).map((c) => c.path));
   const trustedFiles: TrustedFile[] = [];
   for (const c of merged.values()) {
     trustedFiles.push(

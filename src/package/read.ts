@@ -84,6 +84,8 @@ export interface PackageImage {
   diffIds: string[];
   /** True when every layer was hashed and matched its diff ID (`verifyLayers`). */
   layersVerified: boolean;
+  /** Where each layer's tar lies inside image.tar (same order as `layers`). */
+  layerRegions: { offset: number; size: number }[];
 }
 
 export interface PackageContents {
@@ -456,6 +458,7 @@ export async function readImageTar(
     layers,
     diffIds: diffIds as string[],
     layersVerified: verifyLayers,
+    layerRegions: layers.map((l) => ({ offset: entries.get(l)!.offset, size: entries.get(l)!.size })),
   };
 }
 

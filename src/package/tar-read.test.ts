@@ -150,6 +150,26 @@ describe('indexTar: the malicious corpus', () => {
     await rejects(rawTar([file('a'), { name: 'b', type: '1', linkname: 'a' }]), 'ERR_PACKAGE_LINK', {}, /hard link/);
   });
 
+  it('indexes devices and FIFOs only when the caller allows them (image layers), with no content', async () => {
+    const devices = rawTar([
+      { name: 'dev/null', type: '3' },
+      { name: 'dev/sda', type: '4' },
+      { name: 'dev/fifo', type: '6' },
+    ]);
+    const entries = await index(devices, { allow: ['character-device', 'block-device', 'fifo'] });
+    assert.deepEqual(
+      entries.map((e) => [e.path, e.type, e.size]),
+      [
+        ['dev/null', 'character-device', 0],
+        ['dev/sda', 'block-device', 0],
+        ['dev/fifo', 'fifo', 0],
+      ],
+    );
+    await rejects(rawTar([{ name: 'dev/null', type: '3', size: 1, data: Buffer.from('x') }]), 'ERR_PACKAGE_CORRUPT', {
+      allow: ['character-device'],
+    });
+  });
+
   it('rejects devices and FIFOs even where links are allowed', async () => {
     const allowAll: Partial<TarReadLimits> = { allow: ['file', 'directory', 'symlink', 'link'] };
     await rejects(rawTar([{ name: 'null', type: '3' }]), 'ERR_PACKAGE_SPECIAL_ENTRY', allowAll, /character-device/);

@@ -9,7 +9,8 @@
  *   applied; global PAX headers, sparse files and other exotic types are refused;
  * - the path is relative and canonical: no leading `/`, no `..`, no empty or `.` component (one leading
  *   `./` is tolerated and removed), no backslash or NUL, valid UTF-8, bounded length;
- * - the entry type is one the caller allows (links and devices are refused unless asked for), and links,
+ * - the entry type is one the caller allows (links, devices and FIFOs are refused unless asked for: only
+ *   image layers ask, see src/image/layers.ts), and links,
  *   devices and directories declare no content (Go's archive/tar, used by `docker load`, ignores such a
  *   size while other readers do not: the ambiguity is refused);
  * - no two entries have the same path (tar readers disagree on which one wins);
@@ -54,28 +55,42 @@ export const MAX_TRAILER = 64 * 1024;
 export interface TarSource {
   size: number;
   read(offset: number, length: number): Promise<Buffer>;
+  /**
+   * Optional: fill `target` with the bytes from `offset` (fewer at the end of the source); resolves with
+   * the number of bytes copied. Lets long sequential reads reuse one buffer.
+   */
+  readInto?(offset: number, target: Buffer): Promise<number>;
 }
 
 /** A source over bytes in memory. */
 export function bufferSource(buf: Buffer): TarSource {
-  return { size: buf.length, read: async (offset, length) => buf.subarray(offset, offset + length) };
+  return {
+    size: buf.length,
+    read: async (offset, length) => buf.subarray(offset, offset + length),
+    readInto: async (offset, target) => buf.copy(target, 0, offset, Math.min(buf.length, offset + target.length)),
+  };
 }
 
 /** A source over `length` bytes of an open file starting at `start`. */
 export function fileSource(fh: FileHandle, start: number, length: number): TarSource {
+  const readInto = async (offset: number, target: Buffer): Promise<number> => {
+    const n = Math.max(0, Math.min(target.length, length - offset));
+    let done = 0;
+    while (done < n) {
+      const { bytesRead } = await fh.read(target, done, n - done, start + offset + done);
+      if (bytesRead === 0) break;
+      done += bytesRead;
+    }
+    return done;
+  };
   return {
     size: length,
     async read(offset, len) {
-      const n = Math.max(0, Math.min(len, length - offset));
-      const buf = Buffer.alloc(n);
-      let done = 0;
-      while (done < n) {
-        const { bytesRead } = await fh.read(buf, done, n - done, start + offset + done);
-        if (bytesRead === 0) break;
-        done += bytesRead;
-      }
-      return done === n ? buf : buf.subarray(0, done);
+      const buf = Buffer.alloc(Math.max(0, Math.min(len, length - offset)));
+      const done = await readInto(offset, buf);
+      return done === buf.length ? buf : buf.subarray(0, done);
     },
+    readInto,
   };
 }
 
@@ -240,7 +255,8 @@ export async function indexTar(src: TarSource, archive: string, limits: TarReadL
     }
     const block = await src.read(pos, BLOCK);
     if (block.length < BLOCK) throw corrupt('unexpected end of file');
-    if (block.every((b) => b === 0)) {
+    // Every header has a name, so a first byte other than 0 rules out the end marker without a full scan.
+    if (block[0] === 0 && block.every((b) => b === 0)) {
       if (pax || longName !== undefined || longLink !== undefined) throw corrupt('an extended header has no entry');
       await checkTrailer(src, pos + BLOCK, archive);
       return entries;
@@ -318,7 +334,7 @@ export async function indexTar(src: TarSource, archive: string, limits: TarReadL
     if (type !== 'file' && size !== 0) {
       throw corrupt(`${type} entry ${JSON.stringify(name)} declares ${size} bytes of content`);
     }
-    if (type === 'character-device' || type === 'block-device' || type === 'fifo') {
+    if ((type === 'character-device' || type === 'block-device' || type === 'fifo') && !limits.allow.includes(type)) {
       throw new InputError('ERR_PACKAGE_SPECIAL_ENTRY', `${archive}: entry ${JSON.stringify(name)} is a ${type}`, {
         hint: 'Packages hold regular files only; do not use this archive.',
       });

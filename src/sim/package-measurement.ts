@@ -3,8 +3,7 @@
  * service sign, and what `verify --package` recomputes offline, with no Docker, from the same two inputs.
  */
 import type { InputArgs as EvidenceInputArgs } from '../attestation/evidence.js';
-import type { InputArgs } from '../deploy/args.js';
-import { InputError } from '../errors.js';
+import { spawnArgsOfEvidence, type InputArgs } from '../deploy/args.js';
 import type { PackageContents } from '../package/read.js';
 import { computeSimMrenclave } from './measurement.js';
 
@@ -29,21 +28,5 @@ export function simMrenclaveOfEvidence(
   pkg: Pick<PackageContents, 'imageConfigDigest' | 'appFiles'>,
   a: EvidenceInputArgs,
 ): Uint8Array {
-  if (a.expirationDate === null) {
-    throw new InputError(
-      'ERR_EVIDENCE_FIELD',
-      'evidence field input_args.expiration_date is null: cannot measure the package',
-      {
-        hint: 'Evidence of a simulated enclave always has an expiration date: collect it again with `mse home evidence`.',
-      },
-    );
-  }
-  return simMrenclaveOf(pkg, {
-    size: a.size,
-    subject: a.subject,
-    san: a.subjectAlternativeName,
-    appId: a.appId,
-    application: a.application,
-    expiration: a.expirationDate,
-  });
+  return simMrenclaveOf(pkg, spawnArgsOfEvidence(a));
 }

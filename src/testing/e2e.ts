@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
+import type { FileHandle } from 'node:fs/promises';
 import https from 'node:https';
 import net from 'node:net';
 import os from 'node:os';
@@ -334,14 +335,18 @@ export async function tamperPackageCode(packageFile: string, dest: string, codeP
     const inner = await indexTar(fileSource(fh, app.offset, app.size), 'app.tar', TAR_LIMITS);
     const file = inner.find((e) => e.path === codePath);
     assert.ok(file && file.size > 0, `app.tar has no file ${codePath}`);
-    const at = app.offset + file.offset + Math.floor(file.size / 2);
-    const byte = Buffer.alloc(1);
-    await fh.read(byte, 0, 1, at);
-    byte[0] = byte[0]! ^ 0x01;
-    await fh.write(byte, 0, 1, at);
+    await flipByte(fh, app.offset + file.offset + Math.floor(file.size / 2), 0x01);
   } finally {
     await fh.close();
   }
+}
+
+/** XOR the byte at `at` of the open file with `mask`. */
+export async function flipByte(fh: FileHandle, at: number, mask: number): Promise<void> {
+  const byte = Buffer.alloc(1);
+  await fh.read(byte, 0, 1, at);
+  byte[0] = byte[0]! ^ mask;
+  await fh.write(byte, 0, 1, at);
 }
 
 /** Paths the container added or changed in its own filesystem (the engine's `docker diff`). */

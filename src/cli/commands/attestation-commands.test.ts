@@ -388,9 +388,18 @@ describe('verify (evidence.json)', () => {
     const ev = vectorPath('mse', 'evidence.json');
     const none = await runMse(['home', 'verify', '--evidence', ev, '--output', dir]);
     assert.equal(none.code, 2);
-    const pkg = await runMse(['home', 'verify', '--evidence', ev, '--package', 'x.tar', '--output', dir]);
-    assert.equal(pkg.code, 2);
-    assert.match(pkg.stderr, /ERR_PACKAGE_MEASUREMENT_UNAVAILABLE/);
+    const pkg = await runMse([
+      'home',
+      'verify',
+      '--evidence',
+      ev,
+      '--package',
+      path.join(dir, 'x.tar'),
+      '--output',
+      dir,
+    ]);
+    assert.equal(pkg.code, 3);
+    assert.match(pkg.stderr, /ERR_FILE_NOT_FOUND/);
     const missing = await runMse([
       'home',
       'verify',

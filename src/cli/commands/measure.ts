@@ -3,8 +3,11 @@
  * `gramine-sgx-sign` without Python or Gramine: the manifest is finalized (defaults, trusted files hashed,
  * `file:` URIs relative to the manifest's folder), measured with the PAL, and optionally signed.
  *
- * Seam: `measure --package` (MRENCLAVE of an mse-home SGX package) is another mode of this command; it
- * shares {@link reportMeasurement} and plugs in where `run` checks which mode was asked for.
+ * `--package FILE --size --san --app-id --expiration [--subject]` is the MRENCLAVE an mse-home SGX package
+ * gets when spawned with those arguments: our enclave manifest over the package's image, code and
+ * arguments, finalized and measured natively from image.tar (src/sgx/package-measurement.ts); with
+ * `--output DIR` the manifest, the final manifest, the args file and the image's libpal are written there
+ * so that Gramine's own `gramine-sgx-sign` can reproduce the value (docs/measurement.md).
  */
 import path from 'node:path';
 import { UsageError } from '../../errors.js';
@@ -17,8 +20,11 @@ import {
   sigstructDate,
   type EnclaveAttributes,
 } from '../../gramine/index.js';
+import { checkInputArgs, DEFAULT_SUBJECT } from '../../deploy/args.js';
+import { readPackage } from '../../package/read.js';
+import { measureGramineImage, withPackageImage } from '../../sgx/package-measurement.js';
 import { loadSignerKey } from '../../sim/signer.js';
-import { stringOption, type CommandContext, type CommandSpec } from '../command.js';
+import { integerOption, requireOneOf, stringOption, type CommandContext, type CommandSpec } from '../command.js';
 import { printJson } from '../output.js';
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
@@ -49,6 +55,8 @@ export interface MeasurementReport {
   outputManifest?: string;
   sigfile?: string;
   date?: string;
+  /** More facts for `--json` (e.g. what `--package` read and wrote). */
+  details?: Record<string, unknown>;
 }
 
 /** Print a measurement: `mrenclave`/`mrsigner` lines on stdout, or the JSON envelope with `--json`. */
@@ -67,6 +75,7 @@ export function reportMeasurement(ctx: CommandContext, r: MeasurementReport): vo
       trustedFiles: r.trustedFiles,
       ...(r.outputManifest ? { outputManifest: r.outputManifest } : {}),
       ...(r.sigfile ? { sigfile: r.sigfile, date: r.date } : {}),
+      ...r.details,
     });
     return;
   }
@@ -153,16 +162,126 @@ async function measureManifest(ctx: CommandContext, manifestFile: string): Promi
   });
 }
 
+/** Options of one mode that the other mode does not take. */
+const MANIFEST_ONLY = ['libpal', 'output-manifest', 'key', 'date', 'sigfile'];
+const PACKAGE_ONLY = ['size', 'san', 'subject', 'app-id', 'expiration', 'output'];
+
+function refuseOptions(ctx: CommandContext, names: string[], mode: string): void {
+  const given = names.find((n) => ctx.values[n] !== undefined);
+  if (given) {
+    throw new UsageError('ERR_CONFLICTING_OPTIONS', `--${given} does not apply to measure ${mode}`, {
+      hint: "Run 'mse home measure --help' for the options of each mode.",
+    });
+  }
+}
+
+/** Files `measure --package --output DIR` writes. */
+export const PACKAGE_OUTPUTS = {
+  manifest: 'enclave.manifest',
+  finalManifest: 'enclave.manifest.sgx',
+  args: 'args',
+  libpal: 'libpal.so',
+} as const;
+
+async function measurePackageMode(ctx: CommandContext, packageFile: string): Promise<void> {
+  const need = (name: string): string => {
+    const v = stringOption(ctx.values, name);
+    if (v === undefined) {
+      throw new UsageError('ERR_MISSING_OPTION', `missing --${name} for measure --package`, {
+        hint: 'MRENCLAVE covers every spawn argument: give --size, --san, --app-id and --expiration (and --subject).',
+      });
+    }
+    return v;
+  };
+  const size = integerOption(ctx.values, 'size', 1, 1 << 30) ?? Number(need('size'));
+  const san = need('san');
+  const appId = need('app-id');
+  const expiration = integerOption(ctx.values, 'expiration', 1, 2 ** 40) ?? Number(need('expiration'));
+  const output = stringOption(ctx.values, 'output');
+  if (output !== undefined) await requireDirectory(output, 'output directory');
+
+  const started = performance.now();
+  const pkg = await readPackage(packageFile);
+  const args = checkInputArgs({
+    size,
+    san,
+    subject: stringOption(ctx.values, 'subject') ?? DEFAULT_SUBJECT,
+    appId,
+    application: pkg.config.pythonApplication,
+    expiration,
+  });
+  const done = ctx.log.phase('reading the image, finalizing and measuring the enclave manifest');
+  const m = await withPackageImage(pkg, (image) => measureGramineImage(image, pkg.appFiles, args));
+  const seconds = (performance.now() - started) / 1000;
+  const mbPerSecond = (m.stats.fileBytes + m.stats.layerBytes) / 1e6 / seconds;
+  done(
+    `${m.stats.filesHashed} files hashed (${(m.stats.fileBytes / 1e6).toFixed(1)} MB), ` +
+      `${(m.stats.layerBytes / 1e6).toFixed(1)} MB of layers checked, ${mbPerSecond.toFixed(0)} MB/s`,
+  );
+
+  const written: Record<string, string> = {};
+  if (output !== undefined) {
+    const contents: Record<keyof typeof PACKAGE_OUTPUTS, Uint8Array | string> = {
+      manifest: m.enclave.text,
+      finalManifest: m.final.bytes,
+      args: m.enclave.argsFile,
+      libpal: m.libpal,
+    };
+    for (const [key, name] of Object.entries(PACKAGE_OUTPUTS) as [keyof typeof PACKAGE_OUTPUTS, string][]) {
+      written[key] = path.join(output, name);
+      await writeFileAtomic(written[key], contents[key]);
+    }
+    ctx.log.success(`manifest, final manifest, args file and libpal written to ${output}`);
+  }
+  reportMeasurement(ctx, {
+    mrenclave: m.mrenclave,
+    attributes: m.final.attributes,
+    trustedFiles: m.stats.trustedFiles,
+    details: {
+      template: m.enclave.version,
+      imageConfigDigest: pkg.imageConfigDigest,
+      args: m.enclave.argv,
+      filesHashed: m.stats.filesHashed,
+      bytesHashed: m.stats.fileBytes,
+      layerBytesChecked: m.stats.layerBytes,
+      seconds: Number(seconds.toFixed(3)),
+      ...(output !== undefined ? { written } : {}),
+    },
+  });
+}
+
 const spec: CommandSpec = {
   name: 'measure',
-  summary: "Compute an enclave's MRENCLAVE from a Gramine manifest and libpal (gramine-sgx-sign without Gramine)",
-  description: `--manifest FILE --libpal FILE does what Gramine's gramine-sgx-sign does, with no Python and no
+  summary: "Compute an enclave's MRENCLAVE: of an SGX package before spawn, or of a Gramine manifest and libpal",
+  description: `--package FILE computes the MRENCLAVE the package gets on SGX when spawned with --size, --san,
+--app-id, --expiration and --subject (default as spawn's), from the package alone (no Docker, no Gramine):
+mse-home's enclave manifest for the package's image, code and arguments, finalized over image.tar (every
+layer checked against the image config) and measured with the image's Gramine PAL. --output DIR writes
+enclave.manifest, enclave.manifest.sgx (the final manifest), args and libpal.so there, for Gramine's own
+gramine-sgx-sign to reproduce the value (docs/measurement.md).
+
+--manifest FILE --libpal FILE does what Gramine's gramine-sgx-sign does, with no Python and no
 Gramine: the manifest is finalized (Gramine's defaults, loader.entrypoint and every trusted file hashed,
 directories expanded), written with --output-manifest exactly as Gramine writes it, and measured with the
 PAL. file: URIs that are relative are resolved from the manifest's folder; absolute ones are host paths.
 With --key (RSA-3072, public exponent 3), the SIGSTRUCT is signed and written to --sigfile, dated --date
 (default: today). MRENCLAVE (and MRSIGNER) are printed on stdout. See docs/measurement.md.`,
   options: {
+    package: { type: 'string', placeholder: 'FILE', description: 'An mse-home package built FROM the SGX base image' },
+    size: { type: 'string', placeholder: 'MiB', description: '--package: enclave size, as given to spawn' },
+    san: { type: 'string', placeholder: 'NAME', description: '--package: certificate SAN, as given to spawn' },
+    subject: { type: 'string', placeholder: 'DN', description: `--package: certificate subject (default: spawn's)` },
+    'app-id': {
+      type: 'string',
+      placeholder: 'UUID',
+      description: '--package: the deployment UUID (input_args.app_id)',
+    },
+    expiration: {
+      type: 'string',
+      placeholder: 'UNIX',
+      description: '--package: certificate expiry, Unix seconds (input_args.expiration_date)',
+    },
+    output: { type: 'string', placeholder: 'DIR', description: '--package: write the manifests, args and libpal here' },
     manifest: { type: 'string', placeholder: 'FILE', description: 'Gramine manifest (TOML, already rendered)' },
     libpal: { type: 'string', placeholder: 'FILE', description: 'Gramine’s SGX PAL, libpal.so' },
     'output-manifest': {
@@ -175,17 +294,19 @@ With --key (RSA-3072, public exponent 3), the SIGSTRUCT is signed and written to
     sigfile: { type: 'string', placeholder: 'FILE', description: 'Write the SIGSTRUCT here (with --key)' },
   },
   examples: [
+    'mse home measure --package package_my_app_1700000000.tar --size 4096 --san app.example.com --app-id 63322f85-1ff8-4483-91ae-f18d7398d157 --expiration 1735689600 --output audit',
     'mse home measure --manifest app.manifest --libpal /usr/lib/x86_64-linux-gnu/gramine/sgx/libpal.so',
     'mse home measure --manifest app.manifest --libpal libpal.so --output-manifest app.manifest.sgx --key enclave-key.pem --date 2025-01-15 --sigfile app.sig --json',
   ],
   async run(ctx) {
-    const manifest = stringOption(ctx.values, 'manifest');
-    if (manifest === undefined) {
-      throw new UsageError('ERR_MISSING_OPTION', "missing --manifest for 'mse home measure'", {
-        hint: "Run 'mse home measure --help' for usage.",
-      });
+    const mode = requireOneOf(ctx.values, ['manifest', 'package'])!;
+    if (mode === 'package') {
+      refuseOptions(ctx, MANIFEST_ONLY, '--package');
+      await measurePackageMode(ctx, stringOption(ctx.values, 'package')!);
+      return;
     }
-    await measureManifest(ctx, manifest);
+    refuseOptions(ctx, PACKAGE_ONLY, '--manifest');
+    await measureManifest(ctx, stringOption(ctx.values, 'manifest')!);
   },
 };
 export default spec;

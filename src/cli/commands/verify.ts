@@ -8,38 +8,58 @@ import path from 'node:path';
 import type { Evidence } from '../../attestation/evidence.js';
 import { parseEvidence } from '../../attestation/evidence.js';
 import { parseMeasurement } from '../../attestation/policy.js';
-import { verifyEvidence, type ExpectedIdentity } from '../../attestation/verify-evidence.js';
-import { UsageError } from '../../errors.js';
+import {
+  verifyEvidence,
+  type EvidenceVerificationInput,
+  type ExpectedIdentity,
+} from '../../attestation/verify-evidence.js';
+import { spawnArgsOfEvidence } from '../../deploy/args.js';
+import { isMseError } from '../../errors.js';
 import { pathExists, readUserText, requireDirectory, writeFileAtomic } from '../../fs/files.js';
 import { INPUT_LIMITS } from '../../fs/limits.js';
 import { readPackage } from '../../package/read.js';
+import { explainGramineMeasurement, unmeasurableArguments } from '../../sgx/explain.js';
+import { measureGramineImage, withPackageImage } from '../../sgx/package-measurement.js';
 import { simMrenclaveOfEvidence } from '../../sim/package-measurement.js';
-import { requireOneOf, stringOption, type CommandSpec } from '../command.js';
+import { requireOneOf, stringOption, type CommandContext, type CommandSpec } from '../command.js';
 import { POLICY_OPTIONS, appraisalSettings, reportVerdict } from '../attestation-options.js';
 
 /**
  * What a package binds: the MRENCLAVE it must produce with the evidence's input_args, and the entry point
  * its mse.toml names (which input_args.application must equal: the measurement alone takes the entry point
- * from the evidence, so an operator who spawned an edited mse.toml would otherwise go unnoticed).
- * Simulated platform: recomputed offline (docs/measurement.md). Real SGX: Gramine's measurement needs
- * Gramine's signer, which this build does not ship, so the expected value must be given with --mrenclave.
+ * from the evidence, so an operator who spawned an edited mse.toml would otherwise go unnoticed). Both are
+ * recomputed offline with no Docker. Simulated platform: the sim construction (docs/measurement.md). Real
+ * SGX: Gramine's measurement of our enclave manifest over the package's image (docs/sgx.md), with a check
+ * that explains a mismatch (the differing manifest entries).
  */
-async function expectedFromPackage(file: string, evidence: Evidence): Promise<ExpectedIdentity> {
-  if (evidence.platform !== 'sim') {
-    throw new UsageError(
-      'ERR_PACKAGE_MEASUREMENT_UNAVAILABLE',
-      `--package: measuring a package for real SGX (Gramine) is not available in this build`,
-      {
-        hint: "Compute the MRENCLAVE with Gramine's gramine-sgx-sign and pass it with --mrenclave HEX.",
-      },
-    );
-  }
+async function expectedFromPackage(
+  ctx: CommandContext,
+  file: string,
+  evidence: Evidence,
+): Promise<{ expected: ExpectedIdentity; explain?: EvidenceVerificationInput['explainMeasurement'] }> {
   const pkg = await readPackage(file);
-  return {
-    mrenclave: simMrenclaveOfEvidence(pkg, evidence.inputArgs),
-    inputArgsMeasured: true,
-    application: pkg.config.pythonApplication,
-  };
+  const bound: ExpectedIdentity = { inputArgsMeasured: true, application: pkg.config.pythonApplication };
+  if (evidence.platform === 'sim') {
+    return { expected: { ...bound, mrenclave: simMrenclaveOfEvidence(pkg, evidence.inputArgs) } };
+  }
+  const args = spawnArgsOfEvidence(evidence.inputArgs);
+  const started = performance.now();
+  let m;
+  try {
+    m = await withPackageImage(pkg, (image) => measureGramineImage(image, pkg.appFiles, args));
+  } catch (error) {
+    // Arguments no enclave can run with: a rejection naming the argument, not a failure to verify.
+    if (isMseError(error) && error.code === 'ERR_SGX_ARGUMENT') {
+      return { expected: bound, explain: unmeasurableArguments(error) };
+    }
+    throw error;
+  }
+  const seconds = (performance.now() - started) / 1000;
+  ctx.log.info(
+    `measured the package for SGX in ${seconds.toFixed(2)} s: ${m.stats.filesHashed} files hashed ` +
+      `(${(m.stats.fileBytes / 1e6).toFixed(1)} MB), ${(m.stats.layerBytes / 1e6).toFixed(1)} MB of layers checked`,
+  );
+  return { expected: { ...bound, mrenclave: m.mrenclave }, explain: explainGramineMeasurement(m, evidence) };
 }
 
 const spec: CommandSpec = {
@@ -81,10 +101,12 @@ Exit codes: 0 accepted, 10 valid but rejected by the policy, 11 invalid.`,
     const settings = await appraisalSettings(ctx);
     const evidenceFile = stringOption(ctx.values, 'evidence')!;
     const evidence = parseEvidence(await readUserText(evidenceFile, 'evidence file', INPUT_LIMITS.evidence));
+    const measured: Awaited<ReturnType<typeof expectedFromPackage>> =
+      which === 'mrenclave'
+        ? { expected: { mrenclave: parseMeasurement(stringOption(ctx.values, 'mrenclave')!, '--mrenclave') } }
+        : await expectedFromPackage(ctx, stringOption(ctx.values, 'package')!, evidence);
     const expected: ExpectedIdentity = {
-      ...(which === 'mrenclave'
-        ? { mrenclave: parseMeasurement(stringOption(ctx.values, 'mrenclave')!, '--mrenclave') }
-        : await expectedFromPackage(stringOption(ctx.values, 'package')!, evidence)),
+      ...measured.expected,
       ...(settings.policy.mrSigner ? { mrsigner: settings.policy.mrSigner } : {}),
       ...(settings.policy.isvProdId !== undefined ? { isvProdId: settings.policy.isvProdId } : {}),
       ...(settings.policy.minIsvSvn !== undefined ? { minIsvSvn: settings.policy.minIsvSvn } : {}),
@@ -98,6 +120,7 @@ Exit codes: 0 accepted, 10 valid but rejected by the policy, 11 invalid.`,
       policy: settings.policy,
       at: settings.at,
       trustedRoots: settings.trustedRoots,
+      ...(measured.explain ? { explainMeasurement: measured.explain } : {}),
     });
     let written: string | undefined;
     if (verdict.accepted) {

@@ -1,0 +1,240 @@
+// `mse home measure --package` and `mse home verify --package` on SGX packages, through the real CLI, with a
+// Gramine-shaped test image made byte by byte (src/testing/gramine-image.ts; no Docker) and honest test
+// evidence whose quote the simulated quoting machinery signs (src/testing/sgx-evidence.ts). The same flow
+// with an image built by the real Docker engine is in src/sgx/sgx-package.e2e.test.ts.
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { serializeEvidence, type Evidence } from '../../attestation/evidence.js';
+import type { InputArgs } from '../../deploy/args.js';
+import { parseArgvFile } from '../../deploy/args.js';
+import { loadOrCreateSimPlatform, type SimPlatform } from '../../sim/platform.js';
+import { runMse } from '../../testing/cli.js';
+import { gramineTestImage, gramineTestLayers, testSpawnArgs, writeTestPackage } from '../../testing/gramine-image.js';
+import { sgxTestEvidence } from '../../testing/sgx-evidence.js';
+
+let dir: string;
+let sim: SimPlatform;
+let pkg: string;
+const CODE = { 'app.py': 'from flask import Flask\napp = Flask(__name__)\n', 'templates/index.html': '<p>hi</p>\n' };
+const ARGS: InputArgs = testSpawnArgs();
+const argFlags = (a: InputArgs = ARGS): string[] => [
+  '--size',
+  String(a.size),
+  '--san',
+  a.san,
+  '--subject',
+  a.subject,
+  '--app-id',
+  a.appId,
+  '--expiration',
+  String(a.expiration),
+];
+
+interface MeasureJson {
+  mrenclave: string;
+  template: string;
+  trustedFiles: number;
+  filesHashed: number;
+  written: Record<string, string>;
+}
+
+let measured: MeasureJson;
+
+before(async () => {
+  dir = mkdtempSync(path.join(os.tmpdir(), 'mse-measure-pkg-'));
+  sim = await loadOrCreateSimPlatform({ dir: path.join(dir, 'sim') });
+  pkg = path.join(dir, 'package_gramine_test_app_1.tar');
+  await writeTestPackage(pkg, CODE);
+});
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+const fresh = (name: string): string => mkdtempSync(path.join(dir, `${name}-`));
+
+describe('measure --package', () => {
+  it('prints the MRENCLAVE and writes what gramine-sgx-sign needs to reproduce it', async () => {
+    const out = fresh('out');
+    const r = await runMse(['home', 'measure', '--package', pkg, ...argFlags(), '--output', out, '--json']);
+    assert.equal(r.code, 0, r.stderr);
+    measured = JSON.parse(r.stdout) as MeasureJson;
+    assert.match(measured.mrenclave, /^[0-9a-f]{64}$/);
+    assert.equal(measured.template, 'mse-home-gramine-manifest-v1');
+    assert.deepEqual(readdirSync(out).sort(), ['args', 'enclave.manifest', 'enclave.manifest.sgx', 'libpal.so']);
+    assert.deepEqual(parseArgvFile(readFileSync(path.join(out, 'args'))), [
+      '/usr/bin/node',
+      '/opt/mse/bootstrap.mjs',
+      ...['--size', '1024M'],
+      ...['--subject', ARGS.subject, '--san', ARGS.san, '--id', ARGS.appId, '--application', 'app:app'],
+      ...['--expiration', String(ARGS.expiration), '--host', '0.0.0.0', '--port', '443'],
+    ]);
+    assert.match(r.stderr, /files hashed .* MB of layers checked, \d+ MB\/s/);
+
+    // The final manifest is self-contained: measuring it again (the other mode, gramine-sgx-sign's twin)
+    // with the image's PAL gives the same value, and writes the same bytes.
+    const again = await runMse([
+      'home',
+      'measure',
+      '--manifest',
+      path.join(out, 'enclave.manifest.sgx'),
+      '--libpal',
+      path.join(out, 'libpal.so'),
+      '--output-manifest',
+      path.join(out, 'again.manifest.sgx'),
+      '--json',
+    ]);
+    assert.equal(again.code, 0, again.stderr);
+    assert.equal((JSON.parse(again.stdout) as MeasureJson).mrenclave, measured.mrenclave);
+    assert.ok(
+      readFileSync(path.join(out, 'again.manifest.sgx')).equals(readFileSync(path.join(out, 'enclave.manifest.sgx'))),
+    );
+
+    const plain = await runMse(['home', 'measure', '--package', pkg, ...argFlags()]);
+    assert.equal(plain.code, 0, plain.stderr);
+    assert.equal(plain.stdout, `mrenclave: ${measured.mrenclave}\n`);
+  });
+
+  it('checks the arguments as spawn does and refuses options of the other mode', async () => {
+    const noAppId = argFlags().filter((a, i, all) => a !== '--app-id' && all[i - 1] !== '--app-id');
+    const missing = await runMse(['home', 'measure', '--package', pkg, ...noAppId]);
+    assert.equal(missing.code, 2);
+    assert.match(missing.stderr, /ERR_MISSING_OPTION.*--app-id/);
+    const badSize = await runMse(['home', 'measure', '--package', pkg, ...argFlags({ ...ARGS, size: 1000 })]);
+    assert.equal(badSize.code, 2);
+    assert.match(badSize.stderr, /ERR_ENCLAVE_SIZE/);
+    const mixed = await runMse(['home', 'measure', '--package', pkg, ...argFlags(), '--libpal', 'x.so']);
+    assert.equal(mixed.code, 2);
+    assert.match(mixed.stderr, /ERR_CONFLICTING_OPTIONS.*--libpal/);
+    const both = await runMse(['home', 'measure', '--package', pkg, '--manifest', 'm']);
+    assert.equal(both.code, 2);
+  });
+
+  it('refuses a package whose image is not an mse-home Gramine image, writing nothing', async () => {
+    const plain = path.join(dir, 'package_plain_1.tar');
+    const [base, top] = gramineTestLayers({ libpal: false });
+    await writeTestPackage(plain, CODE, gramineTestImage([base!, top!]));
+    const out = fresh('plain');
+    const r = await runMse(['home', 'measure', '--package', plain, ...argFlags(), '--output', out]);
+    assert.equal(r.code, 3);
+    assert.match(r.stderr, /ERR_SGX_NOT_GRAMINE_IMAGE/);
+    assert.deepEqual(readdirSync(out), []);
+  });
+});
+
+describe('verify --package on SGX evidence', () => {
+  let evidence: Evidence;
+
+  before(() => {
+    const out = path.dirname(measured.written.finalManifest!);
+    evidence = sgxTestEvidence({
+      sim,
+      mrenclave: new Uint8Array(Buffer.from(measured.mrenclave, 'hex')),
+      args: ARGS,
+      gramineManifest: readFileSync(path.join(out, 'enclave.manifest.sgx'), 'utf8'),
+      gramineArgv: parseArgvFile(readFileSync(path.join(out, 'args'))),
+    });
+  });
+
+  async function verify(
+    e: Evidence,
+    packageFile = pkg,
+  ): Promise<{ code: number; stderr: string; verdict: Verdict; out: string }> {
+    const file = path.join(fresh('ev'), 'evidence.json');
+    writeFileSync(file, serializeEvidence(e));
+    const out = fresh('verified');
+    const r = await runMse([
+      'home',
+      'verify',
+      '--evidence',
+      file,
+      '--package',
+      packageFile,
+      '--output',
+      out,
+      '--allow-simulation',
+      '--json',
+    ]);
+    return { code: r.code, stderr: r.stderr, verdict: (JSON.parse(r.stdout) as { verdict: Verdict }).verdict, out };
+  }
+
+  interface Verdict {
+    accepted: boolean;
+    mrenclave: string;
+    failures: { code: string; message: string; policy: boolean }[];
+    measurement: { enclaveManifest?: string; differences?: { kind: string; name: string }[]; trustedFiles: number };
+    warnings: string[];
+  }
+
+  it('accepts evidence carrying the MRENCLAVE measure printed, recomputing it from the package', async () => {
+    const r = await verify(evidence);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.verdict.accepted, true);
+    assert.equal(r.verdict.mrenclave, measured.mrenclave);
+    assert.equal(r.verdict.measurement.trustedFiles, measured.trustedFiles);
+    assert.ok(r.verdict.warnings.some((w) => /does not chain to Intel/.test(w)));
+    assert.ok(existsSync(path.join(r.out, 'ratls.pem')));
+    assert.match(r.stderr, /measured the package for SGX in .* files hashed/);
+  });
+
+  it('rejects a package whose code differs by one byte, naming the file', async () => {
+    const other = path.join(dir, 'package_gramine_test_app_2.tar');
+    await writeTestPackage(other, { ...CODE, 'app.py': CODE['app.py'].replace('Flask(', 'Flask (') });
+    const r = await verify(evidence, other);
+    assert.equal(r.code, 10, r.stderr);
+    const f = r.verdict.failures.find((x) => x.code === 'ERR_SGX_MEASUREMENT_MISMATCH')!;
+    assert.match(f.message, /trusted file file:\/opt\/mse\/enclave\/app\/app\.py: package [0-9a-f]{64}, enclave/);
+    assert.equal(r.verdict.measurement.enclaveManifest, 'trusted');
+    assert.deepEqual(
+      r.verdict.measurement.differences!.map((d) => d.name),
+      ['file:/opt/mse/enclave/app/app.py'],
+    );
+    assert.deepEqual(readdirSync(r.out), []);
+  });
+
+  it('rejects input_args changed by one byte, naming the argument', async () => {
+    // The certificate's subject, SAN and notAfter are also compared with input_args: those evidence are invalid (11).
+    const changed: [keyof Evidence['inputArgs'], string | number, string, number][] = [
+      ['appId', '63322f85-1ff8-4483-91ae-f18d7398d158', '--id', 10],
+      ['application', 'app:apq', '--application', 10],
+      ['expirationDate', ARGS.expiration + 1, '--expiration', 11],
+      ['subject', 'CN=app.example.com,O=Examplf,C=FR', '--subject', 11],
+      ['subjectAlternativeName', 'app.example.con', '--san', 11],
+    ];
+    for (const [field, value, argument, exit] of changed) {
+      const r = await verify({ ...evidence, inputArgs: { ...evidence.inputArgs, [field]: value } });
+      assert.equal(r.code, exit, `${field}: ${r.stderr}`);
+      const f = r.verdict.failures.find((x) => x.code === 'ERR_SGX_MEASUREMENT_MISMATCH')!;
+      assert.match(f.message, new RegExp(`argument ${argument}: package `), field);
+      assert.deepEqual(
+        r.verdict.measurement.differences!.map((d) => d.name),
+        [argument],
+        field,
+      );
+    }
+    const size = await verify({ ...evidence, inputArgs: { ...evidence.inputArgs, size: 2048 } });
+    assert.equal(size.code, 10);
+    assert.deepEqual(
+      size.verdict.measurement.differences!.map((d) => d.name),
+      ['sgx.enclave_size', '--size'],
+    );
+    const impossible = await verify({ ...evidence, inputArgs: { ...evidence.inputArgs, size: 1025 } });
+    assert.equal(impossible.code, 10);
+    assert.match(
+      impossible.verdict.failures.find((x) => x.code === 'ERR_SGX_MEASUREMENT_MISMATCH')!.message,
+      /spawn argument size = 1025 MiB is not a power of two/,
+    );
+  });
+
+  it('ignores an enclave manifest that does not measure to the quote', async () => {
+    const forged = evidence.gramineManifest!.replace('log_level = "error"', 'log_level = "debug"');
+    const r = await verify({
+      ...evidence,
+      inputArgs: { ...evidence.inputArgs, application: 'app:apq' },
+      gramineManifest: forged,
+    });
+    assert.equal(r.code, 10);
+    assert.equal(r.verdict.measurement.enclaveManifest, 'untrusted');
+    assert.equal(r.verdict.measurement.differences, undefined);
+  });
+});

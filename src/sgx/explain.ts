@@ -1,0 +1,138 @@
+/**
+ * The `identity.manifest` check of `verify --package` on SGX evidence: what the MRENCLAVE recomputed from
+ * the package covers and, when the quote's differs, which manifest entries make the difference.
+ *
+ * The enclave's own final manifest comes from `evidence.json` (`gramine_manifest`), written by the
+ * operator: it is used only once measuring it with the package's Gramine PAL gives exactly the quoted
+ * MRENCLAVE (then it is, byte for byte, the manifest the CPU measured); its argv (`gramine_argv`) only
+ * once it hashes to that manifest's args file entry. Pure.
+ */
+import { toHex } from '../attestation/bytes.js';
+import type { Evidence } from '../attestation/evidence.js';
+import type { Check } from '../attestation/appraise.js';
+import type { MeasurementExplanation } from '../attestation/verify-evidence.js';
+import { computeMrenclave, readFinalManifest } from '../gramine/index.js';
+import { isMseError, type MseError } from '../errors.js';
+import { MAX_ENCLAVE_MIB } from './enclave-manifest.js';
+import { describeDifference, diffManifests, type ManifestDifference } from './manifest-diff.js';
+import type { GramineMeasurement } from './package-measurement.js';
+
+/** Differences listed in the check's message (all of them go to the JSON verdict, up to {@link MAX_LISTED}). */
+const SHOWN = 5;
+/** Most threads of an enclave manifest from the evidence that is measured (about 2 GB of records). */
+const MAX_MEASURED_THREADS = 4096;
+const MAX_LISTED = 100;
+
+const TITLE = "MRENCLAVE recomputed from the package's image, code and input_args (Gramine)";
+
+/** What became of the enclave manifest carried by the evidence. */
+export type EnclaveManifestStatus = 'absent' | 'unreadable' | 'untrusted' | 'trusted';
+
+/** Build the explanation for `verifyEvidence` (see `EvidenceVerificationInput.explainMeasurement`). */
+export function explainGramineMeasurement(
+  ours: GramineMeasurement,
+  evidence: Evidence,
+): (quotedMrenclave: string | null) => MeasurementExplanation {
+  return (quoted) => {
+    const mrenclave = toHex(ours.mrenclave);
+    const details: Record<string, unknown> = {
+      platform: 'sgx',
+      template: ours.enclave.version,
+      mrenclave,
+      trustedFiles: ours.stats.trustedFiles,
+      filesHashed: ours.stats.filesHashed,
+      bytesHashed: ours.stats.fileBytes,
+      layerBytesChecked: ours.stats.layerBytes,
+    };
+    const check = (status: Check['status'], message: string, extra: Partial<Check> = {}): MeasurementExplanation => ({
+      check: { id: 'identity.manifest', stage: 'identity', title: TITLE, status, policy: true, message, ...extra },
+      details,
+    });
+    const summary = `${ours.stats.trustedFiles} trusted files, template ${ours.enclave.version}`;
+    if (quoted === null) return check('skip', 'quote not readable');
+    if (quoted === mrenclave) return check('pass', summary);
+
+    const fail = (message: string, hint: string): MeasurementExplanation =>
+      check('fail', message, { code: 'ERR_SGX_MEASUREMENT_MISMATCH', hint });
+    const status = (s: EnclaveManifestStatus): void => {
+      details.enclaveManifest = s;
+    };
+    const head = `the enclave (MRENCLAVE ${quoted}) does not run this package with these input_args (${mrenclave})`;
+    if (evidence.gramineManifest === undefined) {
+      status('absent');
+      return fail(
+        `${head}; the evidence carries no enclave manifest to say what differs`,
+        'Ask the operator for evidence written by `mse home evidence` (it includes the enclave’s manifest).',
+      );
+    }
+    let theirs: ReturnType<typeof readFinalManifest>['table'];
+    let measured: string;
+    try {
+      const bytes = new Uint8Array(Buffer.from(evidence.gramineManifest, 'utf8'));
+      const read = readFinalManifest(bytes);
+      theirs = read.table;
+      const a = read.attributes;
+      // The operator chose these: bound what measuring them may cost (heap records, threads' pages).
+      if ((!a.edmm && a.enclaveSize > MAX_ENCLAVE_MIB * 2 ** 20) || a.maxThreads > MAX_MEASURED_THREADS) {
+        throw new Error(
+          `its enclave (${a.enclaveSize} bytes, ${a.maxThreads} threads) is larger than any this verifier measures ` +
+            `(${MAX_ENCLAVE_MIB} MiB, ${MAX_MEASURED_THREADS} threads)`,
+        );
+      }
+      measured = toHex(computeMrenclave(bytes, ours.libpal).mrenclave);
+    } catch (error) {
+      status('unreadable');
+      return fail(
+        `${head}; the evidence's gramine_manifest cannot be measured (${isMseError(error) || error instanceof Error ? error.message : String(error)})`,
+        'The evidence was altered or not written by mse-home; its manifest says nothing.',
+      );
+    }
+    if (measured !== quoted) {
+      status('untrusted');
+      details.enclaveManifestMrenclave = measured;
+      return fail(
+        `${head}; the evidence's gramine_manifest measures to ${measured}, not the quoted MRENCLAVE: it is not the enclave's manifest and is ignored`,
+        'The evidence was altered, or the enclave does not use this package’s Gramine (libpal).',
+      );
+    }
+    status('trusted');
+    const differences: ManifestDifference[] = diffManifests(
+      { table: ours.final.table, argv: ours.enclave.argv },
+      { table: theirs, ...(evidence.gramineArgv ? { argv: evidence.gramineArgv } : {}) },
+    );
+    if (differences.length === 0) {
+      return fail(
+        `${head}: the two manifests hold the same entries written differently (not as Gramine's signer writes them)`,
+        'The enclave’s manifest was not finalized by mse-home or gramine-sgx-sign.',
+      );
+    }
+    details.differenceCount = differences.length;
+    details.differences = differences.slice(0, MAX_LISTED);
+    const shown = differences.slice(0, SHOWN).map(describeDifference).join('; ');
+    const more = differences.length > SHOWN ? `; and ${differences.length - SHOWN} more (see --json)` : '';
+    return fail(
+      `${head}: ${differences.length} manifest entr${differences.length === 1 ? 'y differs' : 'ies differ'}: ${shown}${more}`,
+      'Each entry names what the enclave runs differently from the package and input_args: a changed file, argument or setting.',
+    );
+  };
+}
+
+/**
+ * The explanation when input_args cannot be measured at all (`ERR_SGX_ARGUMENT`, e.g. a size that is not
+ * a power of two): no enclave runs with them, so the evidence is rejected, naming the argument.
+ */
+export function unmeasurableArguments(error: MseError): (quotedMrenclave: string | null) => MeasurementExplanation {
+  return () => ({
+    check: {
+      id: 'identity.manifest',
+      stage: 'identity',
+      title: TITLE,
+      status: 'fail',
+      policy: true,
+      code: 'ERR_SGX_MEASUREMENT_MISMATCH',
+      message: `input_args cannot be what the enclave runs with: ${error.message}`,
+      hint: error.hint,
+    },
+    details: { platform: 'sgx', unmeasurable: error.message },
+  });
+}

@@ -1,0 +1,110 @@
+/**
+ * The MRENCLAVE a package gets on real SGX, computed natively: no Docker, no Gramine. From the package
+ * alone and the spawn arguments: the image's file system read from image.tar (src/image/), our enclave
+ * manifest for that image, code and arguments (./enclave-manifest.ts), finalized and measured with the
+ * image's own Gramine PAL exactly as `gramine-sgx-sign` would (src/gramine/). `measure --package` prints
+ * it, `verify --package` compares it with the quote, `spawn --platform sgx` signs it (with
+ * {@link withPackageImage} and {@link measureGramineImage}).
+ */
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import type { InputArgs } from '../deploy/args.js';
+import { InputError } from '../errors.js';
+import { openUserFile } from '../fs/files.js';
+import { INPUT_LIMITS } from '../fs/limits.js';
+import { gramineSign, type FinalManifest } from '../gramine/index.js';
+import { ImageFileSource } from '../image/file-source.js';
+import { openImageFs, type ImageFs } from '../image/image-fs.js';
+import type { CodeFile, PackageContents } from '../package/read.js';
+import { fileSource } from '../package/tar-read.js';
+import { enclaveManifest, GRAMINE_LIBPAL, TEMPLATE_MARKER, type EnclaveManifest } from './enclave-manifest.js';
+
+/** Largest libpal.so read (Gramine's is about 1 MB). */
+const MAX_LIBPAL_BYTES = 64 << 20;
+const MAX_MARKER_BYTES = 4096;
+
+/** What kind of image a package carries, for picking how to measure it. */
+export type SgxImageKind =
+  /** Gramine's PAL and our template marker: measurable here. */
+  | { kind: 'gramine'; templateVersion: string }
+  /** Gramine's PAL but not our marker (e.g. an MSE image): its manifest is not ours to rebuild. */
+  | { kind: 'foreign-gramine' }
+  /** No Gramine PAL. */
+  | { kind: 'not-gramine' };
+
+/** Look at an image: Gramine's SGX PAL at its Debian path, and our template marker's first line. */
+export async function sgxImageKind(image: ImageFs): Promise<SgxImageKind> {
+  if (image.stat(GRAMINE_LIBPAL)?.kind !== 'file') return { kind: 'not-gramine' };
+  if (image.stat(TEMPLATE_MARKER)?.kind !== 'file') return { kind: 'foreign-gramine' };
+  const text = (await image.readFile(TEMPLATE_MARKER, MAX_MARKER_BYTES)).toString('utf8');
+  return { kind: 'gramine', templateVersion: text.split('\n')[0]!.trim() };
+}
+
+export interface GramineMeasurement {
+  mrenclave: Uint8Array;
+  /** The final manifest (what `gramine-sgx-sign --output` would write); `final.bytes` are measured. */
+  final: FinalManifest;
+  /** The manifest before finalization, and the args file. */
+  enclave: EnclaveManifest;
+  /** The image's PAL, which the measurement covers (and which measures an operator's manifest). */
+  libpal: Uint8Array;
+  /** What was read: files hashed, their bytes, layer bytes checked against their diff IDs. */
+  stats: { trustedFiles: number; filesHashed: number; fileBytes: number; layerBytes: number };
+}
+
+/**
+ * Measure `codeFiles` run with `args` in the Gramine image `image`: generate our manifest, finalize it
+ * over the image (every layer checked against its diff ID in the same pass), measure it with the
+ * image's libpal. Throws `ERR_SGX_NOT_GRAMINE_IMAGE` for an image that is not ours to measure.
+ */
+export async function measureGramineImage(
+  image: ImageFs,
+  codeFiles: readonly Pick<CodeFile, 'path' | 'sha256'>[],
+  args: InputArgs,
+): Promise<GramineMeasurement> {
+  const kind = await sgxImageKind(image);
+  if (kind.kind !== 'gramine') {
+    throw new InputError(
+      'ERR_SGX_NOT_GRAMINE_IMAGE',
+      kind.kind === 'foreign-gramine'
+        ? `${image.where} holds Gramine but was not built from an mse-home SGX base image (no ${TEMPLATE_MARKER})`
+        : `${image.where} is not a Gramine image (no ${GRAMINE_LIBPAL})`,
+      {
+        hint:
+          'Its MRENCLAVE on SGX cannot be recomputed from the package; build the app FROM the mse-home SGX base ' +
+          'image, or pass the expected value with --mrenclave.',
+      },
+    );
+  }
+  const enclave = enclaveManifest({ image, templateVersion: kind.templateVersion, codeFiles, args });
+  const libpal = await image.readFile(GRAMINE_LIBPAL, MAX_LIBPAL_BYTES);
+  const source = new ImageFileSource(image);
+  const signed = await gramineSign(enclave.text, source, libpal);
+  const read = await source.verified();
+  return {
+    mrenclave: signed.measurement.mrenclave,
+    final: signed.manifest,
+    enclave,
+    libpal: new Uint8Array(libpal),
+    stats: { trustedFiles: signed.manifest.trustedFiles.length, ...read },
+  };
+}
+
+/** Open the image of a read package (image.tar inside `pkg.file`) and run `fn` on it; the file is closed after. */
+export async function withPackageImage<T>(pkg: PackageContents, fn: (image: ImageFs) => Promise<T>): Promise<T> {
+  const member = pkg.members['image.tar'];
+  const where = `image.tar in ${path.basename(pkg.file)}`;
+  const { handle: fh } = await openUserFile(pkg.file, 'package', INPUT_LIMITS.package);
+  try {
+    const image = await openImageFs(fileSource(fh, member.offset, member.size), where);
+    // The package is opened again by path: it must still hold the image readPackage checked.
+    if (image.image.configDigest !== pkg.imageConfigDigest) {
+      throw new InputError('ERR_FILE_CHANGED', `${pkg.file} changed while it was read (${where} is another image)`, {
+        hint: 'Do not modify the package while mse-home reads it.',
+      });
+    }
+    return await fn(image);
+  } finally {
+    await fh.close();
+  }
+}
