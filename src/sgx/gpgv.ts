@@ -33,7 +33,8 @@ export interface GpgvStatus {
   revokedKey: string[];
   expiredSig: string[];
   noPubkey: string[];
-  errors: string[];
+  /** ERRSIG: the signature could not be checked; `rc` 9 = no public key, 5 = refused digest (SHA-1), 4 = unknown algorithm. */
+  errors: { keyId: string; rc: number; fingerprint?: string }[];
   noData: boolean;
 }
 
@@ -82,7 +83,12 @@ export function parseGpgvStatus(text: string): GpgvStatus {
         s.noPubkey.push((args[0] ?? '').toUpperCase());
         break;
       case 'ERRSIG':
-        s.errors.push((args[0] ?? '').toUpperCase());
+        // ERRSIG <keyid> <pkalgo> <hashalgo> <sig_class> <time> <rc> [<fpr>]
+        s.errors.push({
+          keyId: (args[0] ?? '').toUpperCase(),
+          rc: Number(args[5] ?? NaN),
+          ...(args[6] && /^[0-9A-Fa-f]{40}$/.test(args[6]) ? { fingerprint: args[6].toUpperCase() } : {}),
+        });
         break;
       case 'NODATA':
         s.noData = true;
@@ -117,8 +123,25 @@ export function judgeSignature(status: GpgvStatus, trusted: ReadonlySet<string>,
   if (status.expiredKey.length > 0) throw invalid(`signed by expired key ${status.expiredKey.join(', ')}`);
   if (status.revokedKey.length > 0) throw invalid(`signed by revoked key ${status.revokedKey.join(', ')}`);
   if (status.expiredSig.length > 0) throw invalid(`the signature expired (${status.expiredSig.join(', ')})`);
+  const uncheckable = status.errors.filter((e) => e.rc !== 9);
+  if (uncheckable.length > 0) {
+    const why = uncheckable.map((e) =>
+      e.rc === 5
+        ? 'its digest algorithm is refused (SHA-1, as apt refuses it)'
+        : `gpgv cannot check it (error ${e.rc})`,
+    );
+    throw invalid(
+      `the signature by key ${uncheckable.map((e) => e.keyId).join(', ')} cannot be accepted: ${why.join('; ')}`,
+    );
+  }
   if (status.noPubkey.length > 0 || status.errors.length > 0) {
-    const ids = [...new Set([...status.noPubkey, ...status.errors])];
+    const ids = [
+      ...new Set(
+        [...status.errors.map((e) => e.fingerprint ?? e.keyId), ...status.noPubkey].map((id) => formatFingerprint(id)),
+      ),
+    ].filter(
+      (id, _, all) => !all.some((other) => other !== id && other.replace(/ /g, '').endsWith(id.replace(/ /g, ''))),
+    );
     throw new CryptoError(
       'ERR_SGX_GRAMINE_KEY_UNTRUSTED',
       `${what} is signed by key ${ids.join(', ')}, which is not one of the trusted keys (${[...trusted].map(formatFingerprint).join('; ')})`,
