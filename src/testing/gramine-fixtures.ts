@@ -12,7 +12,7 @@
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
@@ -163,10 +163,17 @@ export interface TestDeb {
   version: string;
 }
 
-/** Build the test-double `gramine` package with dpkg-deb (version `version`, the files recording `filesVersion`). */
-export function buildTestDoubleDeb(dir: string, version = GRAMINE_VERSION, filesVersion = version): TestDeb {
-  const root = path.join(dir, `deb-root-${version}`);
-  writeTestDoubleTree(root, filesVersion);
+/**
+ * Build the test-double `gramine` package with dpkg-deb: package version `version`, files recording
+ * `filesVersion` (default the same), and an optional Depends line.
+ */
+export function buildTestDoubleDeb(
+  dir: string,
+  options: { version?: string; filesVersion?: string; depends?: string } = {},
+): TestDeb {
+  const version = options.version ?? GRAMINE_VERSION;
+  const root = path.join(dir, `deb-root-${version}-${Math.random().toString(16).slice(2, 8)}`);
+  writeTestDoubleTree(root, options.filesVersion ?? version);
   mkdirSync(path.join(root, 'DEBIAN'), { recursive: true });
   writeFileSync(
     path.join(root, 'DEBIAN', 'control'),
@@ -175,13 +182,14 @@ export function buildTestDoubleDeb(dir: string, version = GRAMINE_VERSION, files
       `Version: ${version}`,
       'Architecture: amd64',
       'Maintainer: mse-home tests <test@invalid>',
+      ...(options.depends ? [`Depends: ${options.depends}`] : []),
       'Description: TEST DOUBLE of Gramine for mse-home tests',
       ' Stand-in files at the paths of Gramine packages. Not Gramine: runs no enclave.',
       '',
     ].join('\n'),
   );
   const name = `gramine_${version}_amd64.deb`;
-  const file = path.join(dir, name);
+  const file = path.join(mkdtempSync(path.join(dir, 'deb-')), name);
   execFileSync('dpkg-deb', ['--root-owner-group', '-Zxz', '--build', root, file], { stdio: 'ignore' });
   const data = readFileSync(file);
   return { file, name, sha256: sha256(data), size: data.length, version };
