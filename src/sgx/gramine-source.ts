@@ -480,32 +480,52 @@ async function fromRepository(
   const deb = await download(debUrl, name, MAX_DEB, file, options.debTimeoutMs ?? 600_000);
   checkDigest(deb.digest, entry, debUrl);
   done();
-  return {
-    kind: 'repository',
-    location: plan.repository,
-    suite: plan.suite,
-    signedBy: {
-      primaryFingerprint: check.primaryFingerprint,
-      signingFingerprint: check.signingFingerprint,
-      signedAt: check.signedAt,
-    },
-    release: {
-      file: inReleaseUrl,
-      ...digestOf(inRelease),
-      ...(release.date ? { date: release.date.toISOString() } : {}),
-    },
-    debs: [verified(file, entry)],
-  };
+  return verifiedResult(
+    'repository',
+    plan.repository,
+    plan.suite,
+    check,
+    inReleaseUrl,
+    inRelease,
+    release,
+    file,
+    entry,
+  );
 }
 
-function verified(file: string, entry: PackageEntry): VerifiedDeb {
+/** The record of a verified source: who signed its metadata, which metadata, which package file. */
+function verifiedResult(
+  kind: VerifiedGramineDebs['kind'],
+  location: string,
+  suite: string,
+  signature: SignatureCheck,
+  releaseFile: string,
+  releaseBytes: Uint8Array,
+  release: { date?: Date },
+  file: string,
+  entry: PackageEntry,
+): VerifiedGramineDebs {
+  const { primaryFingerprint, signingFingerprint, signedAt } = signature;
   return {
-    file,
-    name: debFileName(entry),
-    package: entry.package,
-    version: entry.version,
-    sha256: entry.sha256,
-    size: entry.size,
+    kind,
+    location,
+    suite,
+    signedBy: { primaryFingerprint, signingFingerprint, signedAt },
+    release: {
+      file: releaseFile,
+      ...digestOf(releaseBytes),
+      ...(release.date ? { date: release.date.toISOString() } : {}),
+    },
+    debs: [
+      {
+        file,
+        name: debFileName(entry),
+        package: entry.package,
+        version: entry.version,
+        sha256: entry.sha256,
+        size: entry.size,
+      },
+    ],
   };
 }
 
@@ -596,20 +616,5 @@ async function fromFolder(
   if (!(await present(file)))
     throw incomplete(dir, `${name} (the ${entry.package} ${entry.version} package the index lists)`);
   checkDigest(await fileDigest(file), entry, file);
-  return {
-    kind: 'debs',
-    location: dir,
-    suite: plan.suite,
-    signedBy: {
-      primaryFingerprint: signedBy.primaryFingerprint,
-      signingFingerprint: signedBy.signingFingerprint,
-      signedAt: signedBy.signedAt,
-    },
-    release: {
-      file: releaseFile,
-      ...digestOf(releaseBytes),
-      ...(release.date ? { date: release.date.toISOString() } : {}),
-    },
-    debs: [verified(file, entry)],
-  };
+  return verifiedResult('debs', dir, plan.suite, signedBy, releaseFile, releaseBytes, release, file, entry);
 }
