@@ -146,7 +146,7 @@ export function judgeSignature(status: GpgvStatus, trusted: ReadonlySet<string>,
       'ERR_SGX_GRAMINE_KEY_UNTRUSTED',
       `${what} is signed by key ${ids.join(', ')}, which is not one of the trusted keys (${[...trusted].map(formatFingerprint).join('; ')})`,
       {
-        hint: 'If the repository has a new signing key, check its full fingerprint through a channel you trust (Gramine’s documentation, its maintainers) and pass it with --gramine-key-fingerprint (and the key with --gramine-key).',
+        hint: 'If the repository has a new signing key, check its full fingerprint through a channel you trust (Gramine’s documentation, its maintainers) and pass it with --gramine-fingerprint (and the key with --gramine-key).',
       },
     );
   }
@@ -154,7 +154,7 @@ export function judgeSignature(status: GpgvStatus, trusted: ReadonlySet<string>,
     throw new CryptoError(
       'ERR_SGX_GRAMINE_KEY_UNTRUSTED',
       `${what} is signed by ${status.valid.map((v) => formatFingerprint(v.primary)).join(', ')}, not by a trusted key`,
-      { hint: 'Pass the fingerprint you verified with --gramine-key-fingerprint.' },
+      { hint: 'Pass the fingerprint you verified with --gramine-fingerprint.' },
     );
   }
   throw invalid(status.noData ? 'it carries no OpenPGP signature' : 'no good signature');

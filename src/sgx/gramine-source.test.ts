@@ -75,7 +75,7 @@ describe('gramineSourcePlan', () => {
       assert.throws(() => gramineSourcePlan(o), { code, message, exitCode: 2 });
     usage({ debs: 'd', image: 'i' }, 'ERR_CONFLICTING_OPTIONS', /--gramine-debs and --gramine-image/);
     usage({ image: 'i', suite: 'jammy' }, 'ERR_CONFLICTING_OPTIONS', /--gramine-suite/);
-    usage({ image: 'i', keyFingerprints: ['x'] }, 'ERR_CONFLICTING_OPTIONS', /--gramine-key-fingerprint/);
+    usage({ image: 'i', keyFingerprints: ['x'] }, 'ERR_CONFLICTING_OPTIONS', /--gramine-fingerprint/);
     usage({ debs: 'd', repository: 'http://x/' }, 'ERR_CONFLICTING_OPTIONS', /--gramine-repo/);
     usage({ suite: 'noble' }, 'ERR_OPTION_VALUE', /bookworm, jammy/);
     usage({ keyFingerprints: ['5EE1171912234070'] }, 'ERR_OPTION_VALUE', /full OpenPGP v4 fingerprint/);

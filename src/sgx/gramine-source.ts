@@ -12,7 +12,7 @@
  *
  * Both package sources are checked the way apt checks a repository, with no trust on first use: the
  * `InRelease` signature by `gpgv` against a keyring holding only keys whose fingerprint is pinned here (or
- * given by the operator with `--gramine-key-fingerprint`); the `Packages` index against the SHA-256 the
+ * given by the operator with `--gramine-fingerprint`); the `Packages` index against the SHA-256 the
  * signed `InRelease` lists; the `.deb` against the SHA-256 the index lists. Only the `gramine` package at
  * the pinned version is installed; nothing else in a folder is used.
  */
@@ -67,7 +67,7 @@ export interface PinnedKey {
  * signing its Debian and Ubuntu repositories. Gramine's repository also holds a 2024 key (`keys/
  * gramine-2024.gpg` in its source tree) whose fingerprint no source available to this project states;
  * if a suite is signed with it, the build stops and names the key, and the operator pins it after checking
- * it (`--gramine-key-fingerprint`).
+ * it (`--gramine-fingerprint`).
  */
 export const PINNED_GRAMINE_KEYS: readonly PinnedKey[] = [
   {
@@ -89,7 +89,7 @@ export interface GramineSourceOptions {
   repository?: string;
   /** `--gramine-key FILE`: the repository key, instead of the one downloaded or found in the folder. */
   keyFile?: string;
-  /** `--gramine-key-fingerprint FPR` (repeatable): fingerprints trusted beside the pinned ones. */
+  /** `--gramine-fingerprint FPR` (repeatable): fingerprints trusted beside the pinned ones. */
   keyFingerprints?: string[];
 }
 
@@ -125,7 +125,7 @@ export function gramineSourcePlan(options: GramineSourceOptions): GraminePlan {
       ...given('--gramine-suite', options.suite),
       ...given('--gramine-repo', options.repository),
       ...given('--gramine-key', options.keyFile),
-      ...given('--gramine-key-fingerprint', options.keyFingerprints),
+      ...given('--gramine-fingerprint', options.keyFingerprints),
     ];
     if (extra.length > 0) {
       throw new UsageError(
@@ -151,7 +151,7 @@ export function gramineSourcePlan(options: GramineSourceOptions): GraminePlan {
     if (!fpr) {
       throw new UsageError(
         'ERR_OPTION_VALUE',
-        `--gramine-key-fingerprint '${raw}' is not a full OpenPGP v4 fingerprint (40 hex digits)`,
+        `--gramine-fingerprint '${raw}' is not a full OpenPGP v4 fingerprint (40 hex digits)`,
         { hint: 'Give the whole fingerprint (gpg --show-keys --with-fingerprint KEYFILE), never a short key ID.' },
       );
     }
@@ -343,7 +343,7 @@ export function trustedKeys(
       'ERR_SGX_GRAMINE_KEY_UNTRUSTED',
       `no trusted key: found ${list.join('; ')}; trusted: ${trusted.map(formatFingerprint).join('; ')}`,
       {
-        hint: 'mse-home never trusts a key on first use. Check the fingerprint through a channel you trust (Gramine’s documentation, its maintainers), then pass it with --gramine-key-fingerprint.',
+        hint: 'mse-home never trusts a key on first use. Check the fingerprint through a channel you trust (Gramine’s documentation, its maintainers), then pass it with --gramine-fingerprint.',
       },
     );
   }

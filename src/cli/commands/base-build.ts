@@ -20,7 +20,7 @@ const GRAMINE_OPTIONS = [
   'gramine-suite',
   'gramine-repo',
   'gramine-key',
-  'gramine-key-fingerprint',
+  'gramine-fingerprint',
 ] as const;
 
 function given(values: OptionValues, name: string): boolean {
@@ -80,8 +80,8 @@ No Intel package goes into the image: quotes come from the host's aesmd (see doc
     },
     'gramine-suite': {
       type: 'string',
-      placeholder: GRAMINE_SUITES.join('|'),
-      description: `sgx: suite of Gramine's repository (default ${DEFAULT_GRAMINE_SUITE}).`,
+      placeholder: 'SUITE',
+      description: `sgx: suite of Gramine's repository: ${GRAMINE_SUITES.join(' or ')} (default ${DEFAULT_GRAMINE_SUITE}).`,
     },
     'gramine-repo': {
       type: 'string',
@@ -93,7 +93,7 @@ No Intel package goes into the image: quotes come from the host's aesmd (see doc
       placeholder: 'FILE',
       description: "sgx: the repository's signing key (used only if its fingerprint is trusted).",
     },
-    'gramine-key-fingerprint': {
+    'gramine-fingerprint': {
       type: 'string',
       multiple: true,
       placeholder: 'FPR',
@@ -133,7 +133,7 @@ No Intel package goes into the image: quotes come from the host's aesmd (see doc
 
     if (platform === 'sgx') {
       const { ensureSgxBaseImage } = await import('../../sgx/base-image-build.js');
-      const fingerprints = ctx.values['gramine-key-fingerprint'];
+      const fingerprints = ctx.values['gramine-fingerprint'];
       const debs = stringOption(ctx.values, 'gramine-debs');
       const image = stringOption(ctx.values, 'gramine-image');
       const suite = stringOption(ctx.values, 'gramine-suite');
