@@ -519,20 +519,20 @@ export async function ensureSgxBaseImage(
     let stageId: string;
     let source: GramineSourceLabel;
     let what: string;
-    if (operatorImage) {
+    if (plan.kind === 'image' && operatorImage) {
       const layers = operatorImage.layers;
       if (baseLayers.length === 0 || layers.length <= baseLayers.length || baseLayers.some((l, i) => layers[i] !== l)) {
         throw new InputError(
           'ERR_SGX_GRAMINE_IMAGE_BASE',
-          `--gramine-image ${(plan as { image: string }).image} is not built FROM the current ${BASE_IMAGE} (${base.id.slice(7, 19)}): its layers do not start with the base image's`,
+          `--gramine-image ${plan.image} is not built FROM the current ${BASE_IMAGE} (${base.id.slice(7, 19)}): its layers do not start with the base image's`,
           {
             hint: `Rebuild it FROM ${BASE_IMAGE} (the base image carries the enclave bootstrap and the Debian packages apps rely on), adding only Gramine ${GRAMINE_VERSION}.`,
           },
         );
       }
       stageId = operatorImage.id;
-      source = { kind: 'image', image: (plan as { image: string }).image, imageId: operatorImage.id };
-      what = `--gramine-image ${(plan as { image: string }).image}`;
+      source = { kind: 'image', image: plan.image, imageId: operatorImage.id };
+      what = `--gramine-image ${plan.image}`;
     } else {
       const v = verified!;
       const context = entriesContext([
