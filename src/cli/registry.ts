@@ -154,7 +154,7 @@ export const COMMANDS: CommandEntry[] = [
   {
     name: 'base build',
     role: 'tools',
-    summary: 'Build the local base image mse-home-base from Debian packages',
+    summary: 'Build the local base image mse-home-base (Debian), or with --platform sgx mse-home-sgx-base (+ Gramine)',
     load: () => import('./commands/base-build.js'),
   },
 ];

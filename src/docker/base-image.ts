@@ -227,6 +227,17 @@ export async function ensureBaseImage(
   return withBuildLock(log, async () => (await checkBaseImage(engine, options)) ?? buildIfNeeded(engine, log, options));
 }
 
+/**
+ * The status of `mse-home-base:<VERSION>` when it exists and matches its inputs, else undefined. Builds
+ * nothing and contacts nothing but the engine (the sgx base image uses it to tell whether it is current).
+ */
+export async function currentBaseImage(
+  engine: DockerEngine,
+  options: BaseImageOptions = {},
+): Promise<BaseImageStatus | undefined> {
+  return checkBaseImage(engine, { ...options, force: false });
+}
+
 /** The status of an up-to-date base image, or undefined when it must be (re)built. */
 async function checkBaseImage(engine: DockerEngine, options: BaseImageOptions): Promise<BaseImageStatus | undefined> {
   if (options.force) return undefined;

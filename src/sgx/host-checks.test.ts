@@ -178,6 +178,8 @@ describe('checkHost (pure)', () => {
     assert.equal(status(report, 'base-image-sim'), 'warning');
     assert.equal(itemOf(report, 'base-image-sim').fix, 'mse home base build');
     assert.match(itemOf(report, 'base-image-sgx').reason, /^mse-home-sgx-base:0\.1\.0 absent/);
+    assert.match(itemOf(report, 'base-image-sgx').fix, /^mse home base build --platform sgx \(.*--gramine-debs/);
+    assert.doesNotMatch(itemOf(report, 'base-image-sgx').fix, /not in this build/);
     assert.equal(report.platforms.sgx.ready, true);
     assert.equal(report.platforms.sim.ready, true);
   });

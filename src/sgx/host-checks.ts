@@ -517,7 +517,7 @@ function imageItem(facts: HostFacts, platform: Platform): CheckItem {
   const fix =
     platform === 'sim'
       ? 'mse home base build'
-      : 'mse home base build --platform sgx (not in this build yet: see docs/sgx.md)';
+      : 'mse home base build --platform sgx (needs Gramine’s repository, or --gramine-debs / --gramine-image: docs/sgx.md#the-sgx-base-image)';
   return item(id, title, [platform], 'warning', `${ref} absent: ${what}`, fix);
 }
 
