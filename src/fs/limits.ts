@@ -49,6 +49,12 @@ export const INPUT_LIMITS = {
   host: { name: 'host information', maxBytes: 4 * MiB },
   /** mse-home's own state: the simulated platform's identity and collateral, the enclave's keys. */
   state: { name: 'state', maxBytes: 1 * MiB },
+  /** Gramine's APT metadata and keys (`base build --platform sgx`): `InRelease`, `Release(.gpg)`, key files. */
+  aptRelease: { name: 'APT release', maxBytes: 1 * MiB },
+  /** An APT `Packages` index (its gzip-decompressed text may be up to 4 times this). */
+  aptPackages: { name: 'APT package index', maxBytes: 32 * MiB },
+  /** A Gramine `.deb` (downloaded or from `--gramine-debs`). */
+  deb: { name: 'Debian package', maxBytes: 512 * MiB },
   /** The enclave's argv file (spawn arguments, Gramine's `loader.argv_src_file` format). */
   argvFile: { name: 'argv file', maxBytes: 64 * KiB },
   /** `app.tar` in a package, on the host and in the enclave (which holds the code in memory). */

@@ -16,31 +16,23 @@ import { createHash } from 'node:crypto';
 import { serializeArgvFile, toEnclaveArgv, type InputArgs } from '../deploy/args.js';
 import { ENCLAVE_PORT } from '../deploy/container.js';
 import { InputError } from '../errors.js';
-import { dumpToml, GRAMINE_PKGLIBDIR, type TomlTable, type TomlValue } from '../gramine/index.js';
+import { dumpToml, type TomlTable, type TomlValue } from '../gramine/index.js';
+import {
+  GRAMINE_LIBOS,
+  GRAMINE_LIBPAL,
+  GRAMINE_RUNTIME,
+  MSE_BOOTSTRAP,
+  SGX_ENCLAVE_DIR,
+  SGX_MANIFEST_TEMPLATE_VERSION,
+  SGX_SEALED_DIR,
+} from './gramine-paths.js';
 
-/** The template version this code generates. */
-export const MANIFEST_TEMPLATE_VERSION = 'mse-home-gramine-manifest-v1';
-/** File of the image naming the template version it was built for (its first line); marks a Gramine image. */
-export const TEMPLATE_MARKER = '/opt/mse/sgx-manifest-template';
-
-/** Gramine's SGX PAL in its Debian/Ubuntu packages (measured with the manifest; never a trusted file). */
-export const GRAMINE_LIBPAL = `${GRAMINE_PKGLIBDIR}/sgx/libpal.so`;
-/** Gramine's LibOS, `loader.entrypoint`. */
-export const GRAMINE_LIBOS = `${GRAMINE_PKGLIBDIR}/libsysdb.so`;
-/** Gramine's patched glibc, mounted at /lib inside the enclave. */
-export const GRAMINE_RUNTIME = `${GRAMINE_PKGLIBDIR}/runtime/glibc`;
-
-/** What `spawn` writes into the container before starting Gramine; the image must not hold it. */
-export const ENCLAVE_DIR = '/opt/mse/enclave';
 /** The serialized argv (`gramine-argv-serializer` format). */
-export const ARGS_FILE = `${ENCLAVE_DIR}/args`;
+export const ARGS_FILE = `${SGX_ENCLAVE_DIR}/args`;
 /** The code of app.tar, as stored there (`.enc` files stay encrypted; the bootstrap decrypts them). */
-export const CODE_DIR = `${ENCLAVE_DIR}/app`;
-/** Host directories of the encrypted mounts, sealed to MRENCLAVE. */
-export const SEALED_DIR = '/opt/mse/sealed';
+export const CODE_DIR = `${SGX_ENCLAVE_DIR}/app`;
 
 export const NODE = '/usr/bin/node';
-export const BOOTSTRAP = '/opt/mse/bootstrap.mjs';
 export const MSE_SERVE = '/usr/local/bin/mse-serve';
 export const PYTHON = '/usr/bin/python3';
 export const ARCH_LIBDIR = '/usr/lib/x86_64-linux-gnu';
@@ -62,7 +54,7 @@ export interface ImageListing {
 
 export interface EnclaveManifestInput {
   image: ImageListing;
-  /** First line of {@link TEMPLATE_MARKER} in the image. */
+  /** First line of {@link SGX_TEMPLATE_MARKER} in the image. */
   templateVersion: string;
   /** Every file of app.tar: relative path and SHA-256 (lowercase hex) of its bytes as stored. */
   codeFiles: readonly { path: string; sha256: string }[];
@@ -127,7 +119,7 @@ export function enclaveArgv(args: InputArgs): string[] {
   if (!Number.isSafeInteger(args.expiration) || args.expiration < 1) {
     throw spawnArgError('expiration', `= ${args.expiration} is not a positive Unix time`);
   }
-  return [NODE, BOOTSTRAP, ...toEnclaveArgv(args), '--host', ENCLAVE_HOST, '--port', String(ENCLAVE_PORT)];
+  return [NODE, MSE_BOOTSTRAP, ...toEnclaveArgv(args), '--host', ENCLAVE_HOST, '--port', String(ENCLAVE_PORT)];
 }
 
 /** A canonical relative POSIX path: no leading '/', no empty, '.' or '..' segment, no NUL. */
@@ -145,17 +137,17 @@ const uri = (path: string): string => `file:${path}`;
 const table = (entries: [string, TomlValue][]): TomlTable => new Map(entries);
 
 /**
- * The enclave manifest (template {@link MANIFEST_TEMPLATE_VERSION}) for `codeFiles` run with `args` in
+ * The enclave manifest (template {@link SGX_MANIFEST_TEMPLATE_VERSION}) for `codeFiles` run with `args` in
  * `image`. Pure. Throws `ERR_SGX_TEMPLATE_VERSION` for an image built for another template,
  * `ERR_SGX_IMAGE_INCOMPLETE` naming the first missing piece, `ERR_SGX_IMAGE_LAYOUT` when the image
- * already holds {@link ENCLAVE_DIR}, `ERR_SGX_ARGUMENT` for spawn arguments no enclave can run with
+ * already holds {@link SGX_ENCLAVE_DIR}, `ERR_SGX_ARGUMENT` for spawn arguments no enclave can run with
  * ({@link enclaveArgv}), `ERR_MEASUREMENT_INPUT` for code paths that cannot be written into the manifest.
  */
 export function enclaveManifest(input: EnclaveManifestInput): EnclaveManifest {
-  if (input.templateVersion !== MANIFEST_TEMPLATE_VERSION) {
+  if (input.templateVersion !== SGX_MANIFEST_TEMPLATE_VERSION) {
     throw new InputError(
       'ERR_SGX_TEMPLATE_VERSION',
-      `the image was built for manifest template '${input.templateVersion}'; this mse-home generates '${MANIFEST_TEMPLATE_VERSION}'`,
+      `the image was built for manifest template '${input.templateVersion}'; this mse-home generates '${SGX_MANIFEST_TEMPLATE_VERSION}'`,
       { hint: 'Use the mse-home version that matches the image’s base image, or rebuild the image.' },
     );
   }
@@ -163,13 +155,13 @@ export function enclaveManifest(input: EnclaveManifestInput): EnclaveManifest {
   const need = (path: string, kind: 'file' | 'directory'): void => {
     if (image.stat(path)?.kind !== kind) throw imageError(`the image has no ${kind} ${path}`);
   };
-  for (const p of [GRAMINE_LIBPAL, GRAMINE_LIBOS, NODE, BOOTSTRAP, MSE_SERVE]) need(p, 'file');
+  for (const p of [GRAMINE_LIBPAL, GRAMINE_LIBOS, NODE, MSE_BOOTSTRAP, MSE_SERVE]) need(p, 'file');
   need(PYTHON, 'file');
   const python = /^\/usr\/bin\/(python3\.[0-9]+)$/.exec(image.realpath(PYTHON))?.[1];
   if (!python) throw imageError(`${PYTHON} leads to ${image.realpath(PYTHON)}, not /usr/bin/python3.N`);
   const stdlib = `/usr/lib/${python}`;
   for (const d of [ARCH_LIBDIR, stdlib, PYTHON_DIST_PACKAGES]) need(d, 'directory');
-  for (const p of [ENCLAVE_DIR, SEALED_DIR]) {
+  for (const p of [SGX_ENCLAVE_DIR, SGX_SEALED_DIR]) {
     if (image.lstat(p) !== undefined) {
       throw new InputError('ERR_SGX_IMAGE_LAYOUT', `the image already holds ${p}, which spawn creates`, {
         hint: `Remove ${p} from the image: the enclave's files there are written at spawn time.`,
@@ -197,7 +189,7 @@ export function enclaveManifest(input: EnclaveManifestInput): EnclaveManifest {
     table([
       ['type', 'encrypted'],
       ['path', path],
-      ['uri', uri(`${SEALED_DIR}/${dir}`)],
+      ['uri', uri(`${SGX_SEALED_DIR}/${dir}`)],
       ['key_name', '_sgx_mrenclave'],
     ]);
   const mount = (path: string, host: string): TomlTable =>
@@ -238,8 +230,8 @@ export function enclaveManifest(input: EnclaveManifestInput): EnclaveManifest {
             mount('/lib', GRAMINE_RUNTIME),
             mount('/usr', '/usr'),
             mount('/etc', '/etc'),
-            mount(BOOTSTRAP, BOOTSTRAP),
-            mount(ENCLAVE_DIR, ENCLAVE_DIR),
+            mount(MSE_BOOTSTRAP, MSE_BOOTSTRAP),
+            mount(SGX_ENCLAVE_DIR, SGX_ENCLAVE_DIR),
             table([
               ['type', 'tmpfs'],
               ['path', '/tmp'],
@@ -268,7 +260,7 @@ export function enclaveManifest(input: EnclaveManifestInput): EnclaveManifest {
             uri(PYTHON),
             uri(`/usr/bin/${python}`),
             uri(MSE_SERVE),
-            uri(BOOTSTRAP),
+            uri(MSE_BOOTSTRAP),
             uri(`${ARCH_LIBDIR}/`),
             uri(`${stdlib}/`),
             uri(`${PYTHON_DIST_PACKAGES}/`),
@@ -287,5 +279,5 @@ export function enclaveManifest(input: EnclaveManifestInput): EnclaveManifest {
       ]),
     ],
   ]);
-  return { version: MANIFEST_TEMPLATE_VERSION, manifest, text: dumpToml(manifest), argv, argsFile, python };
+  return { version: SGX_MANIFEST_TEMPLATE_VERSION, manifest, text: dumpToml(manifest), argv, argsFile, python };
 }

@@ -9,8 +9,10 @@
 /** The Gramine release mse-home pins: its signer's measurement is what the vendored vectors reproduce. */
 export const GRAMINE_VERSION = '1.9';
 
+import { GRAMINE_PKGLIBDIR } from '../gramine/manifest.js';
+
 /** Gramine's library directory in its packages (`_CONFIG_PKGLIBDIR` of `graminelibos`). */
-export const GRAMINE_PKGLIBDIR = '/usr/lib/x86_64-linux-gnu/gramine';
+export { GRAMINE_PKGLIBDIR };
 /** The SGX PAL: the enclave image that is measured into MRENCLAVE with the manifest. */
 export const GRAMINE_LIBPAL = `${GRAMINE_PKGLIBDIR}/sgx/libpal.so`;
 /** The untrusted SGX loader `gramine-sgx` runs (outside the enclave; not measured). */

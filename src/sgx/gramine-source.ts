@@ -24,6 +24,7 @@ import { toHex, sha256 } from '../attestation/bytes.js';
 import type { Logger } from '../cli/log.js';
 import { CryptoError, InputError, NetworkError, UsageError } from '../errors.js';
 import { readUserFile, requireDirectory } from '../fs/files.js';
+import { INPUT_LIMITS } from '../fs/limits.js';
 import {
   checkDigest,
   checkRelease,
@@ -232,10 +233,9 @@ export interface AcquireOptions {
   gpgv?: string;
 }
 
-const MAX_RELEASE = 1 << 20;
-const MAX_KEY = 1 << 20;
-const MAX_PACKAGES = 32 << 20;
-const MAX_DEB = 512 << 20;
+const MAX_RELEASE = INPUT_LIMITS.aptRelease.maxBytes;
+const MAX_PACKAGES = INPUT_LIMITS.aptPackages.maxBytes;
+const MAX_DEB = INPUT_LIMITS.deb.maxBytes;
 
 function alternativesHint(plan: { suite: string }): string {
   return (
@@ -377,7 +377,7 @@ export async function acquireGramineDebs(
 }
 
 async function readKeyFile(file: string): Promise<{ what: string; data: Uint8Array }> {
-  return { what: file, data: await readUserFile(file, 'Gramine repository key', MAX_KEY) };
+  return { what: file, data: await readUserFile(file, 'Gramine repository key', INPUT_LIMITS.aptRelease) };
 }
 
 async function fromRepository(
@@ -431,7 +431,7 @@ async function fromRepository(
     for (const name of [`gramine-keyring-${plan.suite}.gpg`, 'gramine-keyring.gpg']) {
       const url = `${plan.repository}${name}`;
       try {
-        candidates.push({ what: url, data: (await httpGet(url, metaMs, MAX_KEY)).data! });
+        candidates.push({ what: url, data: (await httpGet(url, metaMs, MAX_RELEASE)).data! });
       } catch (error) {
         if (!(error instanceof HttpStatusError && error.status === 404)) {
           const why = error instanceof HttpStatusError ? `HTTP ${error.status}` : fetchFailure(error, metaMs);
@@ -570,14 +570,14 @@ async function fromFolder(
   let signedBy: SignatureCheck;
   if (await present(path.join(dir, 'InRelease'))) {
     releaseFile = path.join(dir, 'InRelease');
-    releaseBytes = await readUserFile(releaseFile, 'InRelease', MAX_RELEASE);
+    releaseBytes = await readUserFile(releaseFile, 'InRelease', INPUT_LIMITS.aptRelease);
     const check = await verifyClearsigned(releaseBytes, keyringOf(keys), trusted, releaseFile, gpgvOptions);
     releaseText = check.text;
     signedBy = check;
   } else if ((await present(path.join(dir, 'Release'))) && (await present(path.join(dir, 'Release.gpg')))) {
     releaseFile = path.join(dir, 'Release');
-    releaseBytes = await readUserFile(releaseFile, 'Release', MAX_RELEASE);
-    const signature = await readUserFile(path.join(dir, 'Release.gpg'), 'Release.gpg', MAX_RELEASE);
+    releaseBytes = await readUserFile(releaseFile, 'Release', INPUT_LIMITS.aptRelease);
+    const signature = await readUserFile(path.join(dir, 'Release.gpg'), 'Release.gpg', INPUT_LIMITS.aptRelease);
     signedBy = await verifyDetached(releaseBytes, signature, keyringOf(keys), trusted, releaseFile, gpgvOptions);
     releaseText = releaseBytes.toString('utf8');
   } else {
@@ -594,7 +594,7 @@ async function fromFolder(
     if (listed && (await present(file))) {
       index = {
         file,
-        data: await readUserFile(file, 'Packages index', MAX_PACKAGES),
+        data: await readUserFile(file, 'Packages index', INPUT_LIMITS.aptPackages),
         compression: i.compression,
         listed,
       };

@@ -6,7 +6,6 @@
  * it, `verify --package` compares it with the quote, `spawn --platform sgx` signs it (with
  * {@link withPackageImage} and {@link measureGramineImage}).
  */
-import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import type { InputArgs } from '../deploy/args.js';
 import { InputError } from '../errors.js';
@@ -17,7 +16,8 @@ import { ImageFileSource } from '../image/file-source.js';
 import { openImageFs, type ImageFs } from '../image/image-fs.js';
 import type { CodeFile, PackageContents } from '../package/read.js';
 import { fileSource } from '../package/tar-read.js';
-import { enclaveManifest, GRAMINE_LIBPAL, TEMPLATE_MARKER, type EnclaveManifest } from './enclave-manifest.js';
+import { enclaveManifest, type EnclaveManifest } from './enclave-manifest.js';
+import { GRAMINE_LIBPAL, SGX_TEMPLATE_MARKER } from './gramine-paths.js';
 
 /** Largest libpal.so read (Gramine's is about 1 MB). */
 const MAX_LIBPAL_BYTES = 64 << 20;
@@ -35,8 +35,8 @@ export type SgxImageKind =
 /** Look at an image: Gramine's SGX PAL at its Debian path, and our template marker's first line. */
 export async function sgxImageKind(image: ImageFs): Promise<SgxImageKind> {
   if (image.stat(GRAMINE_LIBPAL)?.kind !== 'file') return { kind: 'not-gramine' };
-  if (image.stat(TEMPLATE_MARKER)?.kind !== 'file') return { kind: 'foreign-gramine' };
-  const text = (await image.readFile(TEMPLATE_MARKER, MAX_MARKER_BYTES)).toString('utf8');
+  if (image.stat(SGX_TEMPLATE_MARKER)?.kind !== 'file') return { kind: 'foreign-gramine' };
+  const text = (await image.readFile(SGX_TEMPLATE_MARKER, MAX_MARKER_BYTES)).toString('utf8');
   return { kind: 'gramine', templateVersion: text.split('\n')[0]!.trim() };
 }
 
@@ -67,7 +67,7 @@ export async function measureGramineImage(
     throw new InputError(
       'ERR_SGX_NOT_GRAMINE_IMAGE',
       kind.kind === 'foreign-gramine'
-        ? `${image.where} holds Gramine but was not built from an mse-home SGX base image (no ${TEMPLATE_MARKER})`
+        ? `${image.where} holds Gramine but was not built from an mse-home SGX base image (no ${SGX_TEMPLATE_MARKER})`
         : `${image.where} is not a Gramine image (no ${GRAMINE_LIBPAL})`,
       {
         hint:

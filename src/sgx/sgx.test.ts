@@ -18,7 +18,8 @@ import {
   testSpawnArgs,
 } from '../testing/gramine-image.js';
 import { runPython } from '../testing/python.js';
-import { ARGS_FILE, CODE_DIR, enclaveArgv, enclaveManifest, MANIFEST_TEMPLATE_VERSION } from './enclave-manifest.js';
+import { ARGS_FILE, CODE_DIR, enclaveArgv, enclaveManifest } from './enclave-manifest.js';
+import { SGX_MANIFEST_TEMPLATE_VERSION } from './gramine-paths.js';
 import { explainGramineMeasurement } from './explain.js';
 import { describeDifference, diffManifests } from './manifest-diff.js';
 import { measureGramineImage, sgxImageKind, type GramineMeasurement } from './package-measurement.js';
@@ -67,7 +68,7 @@ describe('enclave manifest template v1', () => {
     // The args file is Gramine's argv format (deploy/args.ts's argv file, also the sim platform's).
     const file = enclaveManifest({
       image: await openTestImage(),
-      templateVersion: MANIFEST_TEMPLATE_VERSION,
+      templateVersion: SGX_MANIFEST_TEMPLATE_VERSION,
       codeFiles: CODE,
       args: ARGS,
     }).argsFile;
@@ -77,10 +78,10 @@ describe('enclave manifest template v1', () => {
 
   it('is a pure function of the image listing, the code files and the arguments', async () => {
     const image = await openTestImage();
-    const m = enclaveManifest({ image, templateVersion: MANIFEST_TEMPLATE_VERSION, codeFiles: CODE, args: ARGS });
+    const m = enclaveManifest({ image, templateVersion: SGX_MANIFEST_TEMPLATE_VERSION, codeFiles: CODE, args: ARGS });
     const again = enclaveManifest({
       image,
-      templateVersion: MANIFEST_TEMPLATE_VERSION,
+      templateVersion: SGX_MANIFEST_TEMPLATE_VERSION,
       codeFiles: [...CODE].reverse(),
       args: { ...ARGS },
     });
@@ -110,7 +111,7 @@ describe('enclave manifest template v1', () => {
   it('refuses an image built for another template, incomplete, or already holding what spawn writes', async () => {
     const image = await openTestImage();
     const gen = (over: Partial<Parameters<typeof enclaveManifest>[0]>) =>
-      enclaveManifest({ image, templateVersion: MANIFEST_TEMPLATE_VERSION, codeFiles: CODE, args: ARGS, ...over });
+      enclaveManifest({ image, templateVersion: SGX_MANIFEST_TEMPLATE_VERSION, codeFiles: CODE, args: ARGS, ...over });
     assert.throws(() => gen({ templateVersion: 'mse-home-gramine-manifest-v0' }), { code: 'ERR_SGX_TEMPLATE_VERSION' });
     const [base, top] = gramineTestLayers();
     const without = async (path: string) =>
@@ -131,7 +132,7 @@ describe('enclave manifest template v1', () => {
   it('refuses arguments and code paths that cannot be written into the manifest', async () => {
     const image = await openTestImage();
     const gen = (args: InputArgs, codeFiles = CODE) =>
-      enclaveManifest({ image, templateVersion: MANIFEST_TEMPLATE_VERSION, codeFiles, args });
+      enclaveManifest({ image, templateVersion: SGX_MANIFEST_TEMPLATE_VERSION, codeFiles, args });
     assert.throws(() => gen({ ...ARGS, subject: 'CN=a\0b' }), { code: 'ERR_SGX_ARGUMENT', message: /subject/ });
     for (const size of [0, 1000, 1.5]) {
       assert.throws(() => gen({ ...ARGS, size }), { code: 'ERR_SGX_ARGUMENT', message: /size .* power of two/ });

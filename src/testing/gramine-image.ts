@@ -11,7 +11,12 @@ import { BASE_IMAGE } from '../docker/base-image.js';
 import { entriesContext } from '../docker/context.js';
 import type { DockerEngine } from '../docker/engine.js';
 import { deterministicTar, tarToBuffer, type TarEntrySource } from '../package/tar-write.js';
-import { GRAMINE_LIBOS, GRAMINE_LIBPAL, MANIFEST_TEMPLATE_VERSION, TEMPLATE_MARKER } from '../sgx/enclave-manifest.js';
+import {
+  GRAMINE_LIBOS,
+  GRAMINE_LIBPAL,
+  SGX_MANIFEST_TEMPLATE_VERSION,
+  SGX_TEMPLATE_MARKER,
+} from '../sgx/gramine-paths.js';
 import { dockerArchive, rawTar, type RawEntry } from './rawtar.js';
 import { readVector, REPO_ROOT } from './vectors.js';
 
@@ -56,7 +61,7 @@ export function gramineTestLayers(options: { marker?: string | null; libpal?: bo
   ];
   if (options.libpal !== false) top.push(f(GRAMINE_LIBPAL.slice(1), STANDIN_LIBPAL()));
   if (options.marker !== null)
-    top.push(f(TEMPLATE_MARKER.slice(1), `${options.marker ?? MANIFEST_TEMPLATE_VERSION}\n`));
+    top.push(f(SGX_TEMPLATE_MARKER.slice(1), `${options.marker ?? SGX_MANIFEST_TEMPLATE_VERSION}\n`));
   return [base, top];
 }
 
@@ -116,7 +121,7 @@ export function gramineTestImageContext(): TarEntrySource[] {
     { path: 'Dockerfile', type: 'file', data: dockerfile },
     { path: 'standin-libpal.so', type: 'file', data: STANDIN_LIBPAL() },
     { path: 'standin-libsysdb.so', type: 'file', data: STANDIN_LIBOS() },
-    { path: 'sgx-manifest-template', type: 'file', data: Buffer.from(`${MANIFEST_TEMPLATE_VERSION}\n`) },
+    { path: 'sgx-manifest-template', type: 'file', data: Buffer.from(`${SGX_MANIFEST_TEMPLATE_VERSION}\n`) },
   ];
 }
 
