@@ -7,7 +7,7 @@ import { readVectorText } from '../testing/vectors.js';
 import { toHex } from './bytes.js';
 import { parseEvidence, serializeEvidence, type Evidence } from './evidence.js';
 import { mrsignerFromPublicKey } from './mrsigner.js';
-import { verifyEvidence, type EvidenceVerdict } from './verify-evidence.js';
+import { verifyEvidence, type EvidenceVerdict } from '../verify/verify-evidence.js';
 
 const text = readVectorText('mse', 'evidence.json');
 const MRENCLAVE = '0e4ec55e690b06a574af59dfd51baa3866ac4c8d37896effc0f1fad17b31cf3b';

@@ -48,11 +48,4 @@ export {
   type Quote,
   type ReportBody,
 } from './quote.js';
-export { formatVerdict, verdictExitCode, verdictSummary } from './report.js';
-export {
-  verifyEvidence,
-  type EvidenceVerdict,
-  type EvidenceVerificationInput,
-  type ExpectedIdentity,
-} from './verify-evidence.js';
 export { parseCertificate, parseCrl, pemBlocks, toPem, type Certificate, type Crl } from './x509.js';

@@ -7,7 +7,7 @@
  * {@link withPackageImage} and {@link measureGramineImage}).
  */
 import path from 'node:path';
-import type { InputArgs } from '../deploy/args.js';
+import type { InputArgs } from '../launch/args.js';
 import { InputError } from '../errors.js';
 import { openUserFile } from '../fs/files.js';
 import { INPUT_LIMITS } from '../fs/limits.js';

@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { toHex } from '../attestation/bytes.js';
 import type { Evidence } from '../attestation/evidence.js';
-import { parseArgvFile, type InputArgs } from '../deploy/args.js';
+import { parseArgvFile, type InputArgs } from '../launch/args.js';
 import { computeMrenclave, type TomlTable } from '../gramine/index.js';
 import { openImageFs } from '../image/image-fs.js';
 import { bufferSource } from '../package/tar-read.js';

@@ -12,8 +12,8 @@ import {
   verifyEvidence,
   type EvidenceVerificationInput,
   type ExpectedIdentity,
-} from '../../attestation/verify-evidence.js';
-import { spawnArgsOfEvidence } from '../../deploy/args.js';
+} from '../../verify/verify-evidence.js';
+import { spawnArgsOfEvidence } from '../../launch/args.js';
 import { isMseError } from '../../errors.js';
 import { pathExists, readUserText, requireDirectory, writeFileAtomic } from '../../fs/files.js';
 import { INPUT_LIMITS } from '../../fs/limits.js';

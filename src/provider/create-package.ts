@@ -24,7 +24,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, promises as fs } from 'node:fs';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import type { Logger } from '../cli/log.js';
+import type { Logger } from '../base/log.js';
 import { secretboxSeal } from '../crypto/secretbox.js';
 import { buildAppImageScoped, imageRepository } from '../docker/app-image.js';
 import { withCleanup } from '../docker/cleanup.js';
@@ -41,11 +41,11 @@ import {
 } from '../fs/files.js';
 import { INPUT_LIMITS } from '../fs/limits.js';
 import { loadMseConfig } from '../project/config.js';
-import { loadMseignore, selectFiles, type SelectedFile } from './files.js';
-import type { ProjectPaths } from './project.js';
-import { checkMemberSize, readImageTar, DEFAULT_PACKAGE_LIMITS } from './read.js';
-import { fileSource } from './tar-read.js';
-import { deterministicTar, type TarEntrySource } from './tar-write.js';
+import { loadMseignore, selectFiles, type SelectedFile } from '../package/files.js';
+import type { ProjectPaths } from '../package/project.js';
+import { checkMemberSize, readImageTar, DEFAULT_PACKAGE_LIMITS } from '../package/read.js';
+import { fileSource } from '../package/tar-read.js';
+import { deterministicTar, type TarEntrySource } from '../package/tar-write.js';
 
 /** Names never packaged from the tests directory (besides dotfiles). */
 export const TESTS_SKIP = ['__pycache__'];
