@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { createPublicKey, generateKeyPairSync } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { InputError } from '../errors.js';
-import { createRatlsCertificate, readRatlsCertificate } from '../ratls/certificate.js';
+import { createRatlsCertificate, readRatlsCertificate } from '../ratls/index.js';
 import { readVectorText } from '../testing/vectors.js';
 import { toHex } from './bytes.js';
 import { parseEvidence, serializeEvidence, type Evidence } from './evidence.js';

@@ -3,7 +3,7 @@
  * request into the Engine API's create body; `deploymentFromInspect` turns the engine's inspect answer
  * back into a {@link DeploymentSummary}. The engine is the only state store for deployments (as in MSE):
  * labels, port bindings and mounts say everything later commands need, and the arguments are read from
- * the argv file the container mounts (`/opt/input/argv`, see `./args.ts`), never from its command line.
+ * the argv file the container mounts (`/opt/input/argv`, see `launch/args.ts`), never from its command line.
  */
 import type { BindMount, ContainerSpec } from '../docker/engine.js';
 import { InputError } from '../errors.js';

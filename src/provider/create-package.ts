@@ -1,8 +1,9 @@
 /**
- * `mse home package`: make `package_<name>_<time_ns>.tar` from a project.
+ * `mse home package`: make `package_<name>_<time_ns>.tar` from a project. The code provider's packaging,
+ * above both `docker/` (it builds and saves the app image) and `package/` (the format it writes).
  *
  * Phases (printed on stderr): code → tests → build → save → write.
- * - `app.tar`: the code directory after `.mseignore` and without dotfiles (see `files.ts`), as a
+ * - `app.tar`: the code directory after `.mseignore` and without dotfiles (see `package/files.ts`), as a
  *   deterministic tar (sorted, mtime 0, uid/gid 0, mode 0644/0755). With `--encrypt`, each file but
  *   `requirements.txt` is replaced by `<file>.enc` = NaCl secretbox (nonce ‖ tag ‖ ciphertext) under a fresh
  *   32-byte key written raw beside the package as `package_<name>_<time_ns>.key` (mode 0600).
@@ -43,7 +44,8 @@ import { INPUT_LIMITS } from '../fs/limits.js';
 import { loadMseConfig } from '../project/config.js';
 import { loadMseignore, selectFiles, type SelectedFile } from '../package/files.js';
 import type { ProjectPaths } from '../package/project.js';
-import { checkMemberSize, readImageTar, DEFAULT_PACKAGE_LIMITS } from '../package/read.js';
+import { checkMemberSize, DEFAULT_PACKAGE_LIMITS } from '../package/code-tar.js';
+import { readImageTar } from '../package/read.js';
 import { fileSource } from '../package/tar-read.js';
 import { deterministicTar, type TarEntrySource } from '../package/tar-write.js';
 

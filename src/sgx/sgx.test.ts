@@ -65,7 +65,7 @@ describe('enclave manifest template v1', () => {
       '--port',
       '443',
     ]);
-    // The args file is Gramine's argv format (deploy/args.ts's argv file, also the sim platform's).
+    // The args file is Gramine's argv format (launch/args.ts's argv file, also the sim platform's).
     const file = enclaveManifest({
       image: await openTestImage(),
       templateVersion: SGX_MANIFEST_TEMPLATE_VERSION,

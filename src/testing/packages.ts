@@ -7,7 +7,8 @@ import { createWriteStream, promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { PACKAGE_MEMBERS, readPackage } from '../package/read.js';
+import { PACKAGE_MEMBERS } from '../package/code-tar.js';
+import { readPackage } from '../package/read.js';
 import { deterministicTar } from '../package/tar-write.js';
 
 /** Write to `dest` a copy of `packageFile` whose mse.toml is `edit(original text)`. */

@@ -9,10 +9,10 @@
  * it is only shown (docs/verification.md, "What binds input_args").
  */
 import { subjectsEqual } from '../ratls/dn.js';
+import { normalizeSan } from '../ratls/format.js';
 import {
   checkRatlsKeyBinding,
   checkRatlsValidity,
-  normalizeSan,
   readRatlsCertificate,
   verifyRatlsSignature,
   type RatlsCertificate,

@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { parseEvidence } from '../../attestation/evidence.js';
-import { readRatlsCertificate } from '../../ratls/certificate.js';
+import { readRatlsCertificate } from '../../ratls/index.js';
 import { runMse } from '../../testing/cli.js';
 import { pccsHandler, serve } from '../../testing/pccs-server.js';
 import { readVectorText, vectorPath } from '../../testing/vectors.js';
