@@ -1,47 +1,46 @@
 #!/usr/bin/env node
 // Prints the folder import graph of src/: one line per folder → folder edge (with the number of imports and
-// the files that make them), then every folder cycle. Exit status 1 when a cycle exists.
+// the files that make them), every folder cycle, and every import that breaks the layer order of
+// scripts/layers.js (what `npm run lint` enforces file by file). Exit status 1 when there is either.
 //   node scripts/import-graph.js            source files only (tests excluded)
-//   node scripts/import-graph.js --tests    test files too (*.test.ts, src/testing/)
-//   node scripts/import-graph.js --json     the graph as JSON: { edges: [{from, to, imports}], cycles }
+//   node scripts/import-graph.js --tests    test files too (*.test.ts, src/testing/; exempt from the order)
+//   node scripts/import-graph.js --short    edges without the importing files
+//   node scripts/import-graph.js --json     { edges: [{from, to, imports}], cycles, violations }
 // Files directly under src/ (errors.ts, version.ts) count as the folder named after the file.
 // Imports are read with TypeScript's own pre-processor (static, `export … from`, `import type`, import()).
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import ts from 'typescript';
+import { LAYERS, SRC, folderOf, isTestPath, layerViolation, resolveSpecifier } from './layers.js';
 
 const args = process.argv.slice(2);
 const withTests = args.includes('--tests');
 const asJson = args.includes('--json');
-const root = path.resolve(process.argv[1], '..', '..', 'src');
+const short = args.includes('--short');
+const root = SRC;
 
 function walk(dir) {
   return readdirSync(dir, { withFileTypes: true }).flatMap((d) =>
     d.isDirectory() ? walk(path.join(dir, d.name)) : [path.join(dir, d.name)],
   );
 }
-const isTest = (rel) => rel.endsWith('.test.ts') || rel.startsWith('testing/');
-
-/** The folder a src-relative path belongs to: its first segment, or the file's base name at the top. */
-function folderOf(rel) {
-  const parts = rel.split('/');
-  return parts.length === 1 ? parts[0].replace(/\.ts$/, '') : parts[0];
-}
-
 const files = walk(root)
   .filter((f) => f.endsWith('.ts') && !f.endsWith('.d.ts'))
   .map((f) => path.relative(root, f).split(path.sep).join('/'))
-  .filter((rel) => withTests || !isTest(rel))
+  .filter((rel) => withTests || !isTestPath(rel))
   .sort();
 
 /** from → to → list of "file → target" imports */
 const edges = new Map();
+/** imports that break the layer order */
+const violations = [];
 for (const rel of files) {
   const info = ts.preProcessFile(readFileSync(path.join(root, rel), 'utf8'), true, true);
   for (const { fileName } of info.importedFiles) {
-    if (!fileName.startsWith('.')) continue; // packages and node: built-ins
-    const target = path.posix.normalize(path.posix.join(path.posix.dirname(rel), fileName)).replace(/\.js$/, '.ts');
-    if (target.startsWith('..')) continue;
+    const target = resolveSpecifier(rel, fileName); // undefined for packages and node: built-ins
+    if (target === undefined) continue;
+    const broken = layerViolation(rel, target);
+    if (broken) violations.push(`${rel}: ${broken}`);
     const from = folderOf(rel);
     const to = folderOf(target);
     if (from === to) continue;
@@ -95,11 +94,11 @@ const list = [...edges.entries()]
     [...m.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([to, imports]) => ({ from, to, imports })),
   );
 if (asJson) {
-  console.log(JSON.stringify({ edges: list, cycles: found }, null, 2));
+  console.log(JSON.stringify({ edges: list, cycles: found, violations }, null, 2));
 } else {
   for (const e of list) {
     console.log(`${e.from} → ${e.to} (${e.imports.length})`);
-    for (const i of e.imports) console.log(`    ${i}`);
+    if (!short) for (const i of e.imports) console.log(`    ${i}`);
   }
   console.log(found.length === 0 ? 'cycles: none' : `cycles: ${found.length}`);
   for (const c of found) {
@@ -112,4 +111,10 @@ if (asJson) {
       }
   }
 }
-process.exit(found.length === 0 ? 0 : 1);
+if (!asJson) {
+  console.log(violations.length === 0 ? 'layer violations: none' : `layer violations: ${violations.length}`);
+  for (const v of violations) console.log(`  ${v}`);
+  console.log('layers (bottom first):');
+  LAYERS.forEach((l, i) => console.log(`  ${i} ${l.name}: ${l.folders.join(', ')}`));
+}
+process.exit(found.length === 0 && violations.length === 0 ? 0 : 1);
