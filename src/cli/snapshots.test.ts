@@ -18,14 +18,14 @@ import { after, before, describe, it } from 'node:test';
 import { parseEvidence, serializeEvidence, type Evidence, type InputArgs } from '../attestation/evidence.js';
 import { parseQuote } from '../attestation/quote.js';
 import { readPackage } from '../package/read.js';
-import { deterministicTar, tarToBuffer } from '../package/tar-write.js';
 import { readRatlsCertificate } from '../ratls/read.js';
 import { simMrenclaveOfEvidence } from '../sim/package-measurement.js';
 import { loadOrCreateSimPlatform, type SimPlatform } from '../sim/platform.js';
+import { PHALA_CLI } from '../testing/dcap.js';
 import { runMse, type CliResult, type RunMseOptions } from '../testing/cli.js';
 import { gramineCases } from '../testing/gramine.js';
+import { minimalPackage } from '../testing/packages.js';
 import { pccsHandler, serve } from '../testing/pccs-server.js';
-import { dockerArchive, rawTar } from '../testing/rawtar.js';
 import { makeSimEvidence } from '../testing/sim-evidence.js';
 import { REPO_ROOT, readVectorText, vectorPath } from '../testing/vectors.js';
 import { VERSION } from '../version.js';
@@ -195,21 +195,7 @@ describe('CLI snapshots: usage and input errors', () => {
 
 describe('CLI snapshots: quotes, SIGSTRUCT and measurement on vectors', () => {
   const V = (...p: string[]): string => vectorPath('dcap', ...p);
-  const PHALA = [
-    '--quote',
-    V('phala-dcap-qvl/sgx_quote.bin'),
-    '--collateral',
-    V('phala-dcap-qvl/sgx_quote_collateral.json'),
-  ];
-  const AT = ['--at', '2025-07-01T00:00:00Z'];
-  const ACCEPT = [
-    '--accept-tcb-status',
-    'ConfigurationAndSWHardeningNeeded',
-    '--allow-advisory',
-    'INTEL-SA-00289',
-    '--allow-advisory',
-    '00615',
-  ];
+  const { input: PHALA, at: AT, accept: ACCEPT } = PHALA_CLI;
   const vectors = (t: string): string => t.split(vectorPath()).join('<VECTORS>');
 
   it('quote show and quote verify', async () => {
@@ -313,23 +299,8 @@ describe('CLI snapshots: verify', () => {
     sim = await loadOrCreateSimPlatform({ dir: tmp('sim'), now: new Date(NOW.getTime() - 86400e3) });
     const toml =
       'name = "demo"\npython_application = "app:app"\nhealthcheck_endpoint = "/health"\ntests_cmd = "pytest"\ntests_requirements = []\n';
-    const appTar = await tarToBuffer(
-      deterministicTar([{ path: 'app.py', type: 'file', data: Buffer.from('app = object()\n') }]),
-    );
-    const tests = await tarToBuffer(
-      deterministicTar([{ path: 'test_app.py', type: 'file', data: Buffer.from('def test(): pass\n') }]),
-    );
-    const image = dockerArchive([rawTar([{ name: 'etc/hostname', data: Buffer.from('x') }])], { repoTag: 'demo:1' });
     packageFile = tmp('package_demo_1.tar');
-    writeFileSync(
-      packageFile,
-      rawTar([
-        { name: 'app.tar', data: appTar },
-        { name: 'image.tar', data: image.tar },
-        { name: 'mse.toml', data: Buffer.from(toml) },
-        { name: 'tests.tar', data: tests },
-      ]),
-    );
+    writeFileSync(packageFile, await minimalPackage(toml));
     const inputArgs: InputArgs = {
       size: 2048,
       subject: 'CN=cosmian.com,O=Cosmian Tech,C=FR,L=Paris,ST=Ile-de-France',
