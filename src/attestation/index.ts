@@ -1,4 +1,7 @@
-/** Attestation core: SGX DCAP quotes, collateral, appraisal, policy, verdicts and evidence files. */
+/**
+ * Attestation core: SGX DCAP quotes, collateral, appraisal, policy and evidence files. Verifying evidence
+ * and the verdict report are `src/verify/`, a layer above (docs/architecture.md).
+ */
 export {
   appraise,
   CHECK_PLAN,
