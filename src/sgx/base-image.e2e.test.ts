@@ -12,7 +12,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { createLogger } from '../cli/log.js';
+import { createLogger } from '../base/log.js';
 import { ensureBaseImage, ROOTFS_REPO } from '../docker/base-image.js';
 import { entriesContext } from '../docker/context.js';
 import type { DockerEngine } from '../docker/engine.js';

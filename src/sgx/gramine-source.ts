@@ -21,7 +21,7 @@ import { createReadStream, createWriteStream, promises as fs } from 'node:fs';
 import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { toHex, sha256 } from '../attestation/bytes.js';
-import type { Logger } from '../cli/log.js';
+import type { Logger } from '../base/log.js';
 import { CryptoError, InputError, NetworkError, UsageError } from '../errors.js';
 import { readUserFile, requireDirectory } from '../fs/files.js';
 import { INPUT_LIMITS } from '../fs/limits.js';
