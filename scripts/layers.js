@@ -19,7 +19,7 @@ export const LAYERS = [
   {
     name: 'attestation',
     folders: ['attestation'],
-    what: 'DCAP quote, DER/X.509, collateral, appraisal, evidence.json',
+    what: 'DCAP quote, DER/X.509, collateral, appraisal, policy',
   },
   {
     name: 'formats & clients',
@@ -27,10 +27,11 @@ export const LAYERS = [
     what: 'RA-TLS certificates, Gramine measurement, PCCS client',
   },
   {
-    name: 'contracts',
-    folders: ['launch', 'verify'],
-    what: 'spawn arguments and container layout; evidence verification',
+    name: 'launch',
+    folders: ['launch'],
+    what: 'spawn arguments, evidence.json, container layout, signer key',
   },
+  { name: 'verify', folders: ['verify'], what: 'evidence verification and its report' },
   { name: 'project', folders: ['project'], what: 'mse.toml, scaffold, tests runner' },
   { name: 'package', folders: ['package'], what: 'package format, deterministic and strict tars' },
   {

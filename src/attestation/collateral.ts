@@ -9,7 +9,8 @@
 import { AttestationError, InputError } from '../errors.js';
 import { fromHexStrict, toHex } from './bytes.js';
 import { immutable } from './frozen.js';
-import { parseJsonFile, topLevelSpans } from './json-span.js';
+import { parseJsonFile } from '../base/json-fields.js';
+import { topLevelSpans } from './json-span.js';
 
 /**
  * Verification collateral for one quote. PEM chains are issuer-first (intermediate or signing cert, then

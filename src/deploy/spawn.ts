@@ -19,7 +19,7 @@ import { existsSync, promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Logger } from '../base/log.js';
-import { serializeEvidence } from '../attestation/evidence.js';
+import { serializeEvidence } from '../launch/evidence.js';
 import { withCleanup } from '../docker/cleanup.js';
 import type { DockerEngine } from '../docker/engine.js';
 import { checkPortFree } from '../docker/localtest.js';
@@ -33,15 +33,7 @@ import { loadOrCreateSignerKey, type SignerKey } from '../launch/signer.js';
 import { loadOrCreateSimPlatform, startQuotingService, startSimPccs } from '../sim/index.js';
 import type { SimPlatform } from '../sim/platform.js';
 import { simMrenclaveOf } from '../sim/package-measurement.js';
-import {
-  checkEnclaveSize,
-  checkHostAddress,
-  checkInputArgs,
-  checkSan,
-  checkSubject,
-  enclaveArgvFile,
-  type InputArgs,
-} from '../launch/args.js';
+import { checkHostAddress, checkInputArg, checkInputArgs, enclaveArgvFile, type InputArgs } from '../launch/args.js';
 import {
   deploymentFromInspect,
   planEnclaveContainer,
@@ -131,9 +123,9 @@ export function planSpawn(input: Omit<SpawnInput, 'engine' | 'log'>): SpawnPlan 
       },
     );
   }
-  checkEnclaveSize(input.size);
-  checkSan(input.san);
-  checkSubject(input.subject);
+  checkInputArg('size', input.size);
+  checkInputArg('san', input.san);
+  checkInputArg('subject', input.subject);
   checkHostAddress(input.host);
   if (!Number.isSafeInteger(input.port) || input.port < 1 || input.port > 65_535) {
     throw new UsageError('ERR_OPTION_VALUE', `--port must be from 1 to 65535, got ${input.port}`);

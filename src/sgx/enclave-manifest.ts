@@ -13,7 +13,13 @@
  * marker file of the image names the version the image was built for, and an unknown one is refused.
  */
 import { createHash } from 'node:crypto';
-import { serializeArgvFile, toEnclaveArgv, type InputArgs } from '../launch/args.js';
+import {
+  encodeEnclaveArgv,
+  MAX_ENCLAVE_MIB,
+  measurableArgProblem,
+  serializeArgvFile,
+  type InputArgs,
+} from '../launch/args.js';
 import { ENCLAVE_PORT } from '../launch/layout.js';
 import { InputError } from '../errors.js';
 import { dumpToml, type TomlTable, type TomlValue } from '../gramine/index.js';
@@ -40,8 +46,8 @@ export const ARCH_LIBDIR = '/usr/lib/x86_64-linux-gnu';
 export const PYTHON_DIST_PACKAGES = '/usr/lib/python3';
 /** Host address the bootstrap serves on inside the container (fixed, hence measured). */
 export const ENCLAVE_HOST = '0.0.0.0';
-/** Largest enclave measured (MiB): 1 TiB, beyond the EPC of any SGX platform; its heap alone is 17 GB of records. */
-export const MAX_ENCLAVE_MIB = 1 << 20;
+/** Largest enclave measured (MiB): the spawn arguments' rule (`launch/args.ts`); its heap alone is 17 GB of records. */
+export { MAX_ENCLAVE_MIB };
 /** Threads per enclave: Node's main thread, libuv's pool (4), V8's platform workers and Gramine's helpers. */
 export const MAX_THREADS = 32;
 
@@ -95,31 +101,17 @@ function spawnArgError(field: string, message: string): InputError {
 
 /**
  * The enclave's argv for spawn arguments `args` (MSE's `mse-run` order, then the fixed host and port).
- * Throws `ERR_SGX_ARGUMENT` for an argument no enclave can run with: a string with a NUL character (argv
- * strings end at NUL) or not well-formed Unicode, a size that is not a power of two of MiB (SGX) or is
- * more than {@link MAX_ENCLAVE_MIB}, an expiration that is not a positive integer.
+ * Throws `ERR_SGX_ARGUMENT` for an argument no enclave can run with ({@link measurableArgProblem} of
+ * `launch/args.ts`: a NUL character, which ends an argv string, or not well-formed Unicode; a size that is
+ * not a power of two of MiB or is more than {@link MAX_ENCLAVE_MIB}; an expiration that is not positive).
+ * Values spawn would refuse but an enclave could run with are measured, so a verdict names them.
  */
 export function enclaveArgv(args: InputArgs): string[] {
-  for (const [field, value] of Object.entries(args)) {
-    if (typeof value === 'string' && (value.includes('\0') || /[\uD800-\uDFFF]/u.test(value))) {
-      throw spawnArgError(field, 'holds a NUL character or is not well-formed Unicode');
-    }
+  for (const key of ['subject', 'san', 'appId', 'application', 'size', 'expiration'] as const) {
+    const problem = measurableArgProblem(key, args[key]);
+    if (problem) throw spawnArgError(key, problem);
   }
-  const size = args.size;
-  if (!Number.isSafeInteger(size) || size < 1 || (size & (size - 1)) !== 0) {
-    throw spawnArgError('size', `= ${size} MiB is not a power of two`);
-  }
-  if (size > MAX_ENCLAVE_MIB) {
-    // Measuring it would hash 64 bytes per page: a bound on what untrusted input_args can cost a verifier.
-    throw spawnArgError(
-      'size',
-      `= ${size} MiB is more than ${MAX_ENCLAVE_MIB} MiB (1 TiB), more than any SGX platform has`,
-    );
-  }
-  if (!Number.isSafeInteger(args.expiration) || args.expiration < 1) {
-    throw spawnArgError('expiration', `= ${args.expiration} is not a positive Unix time`);
-  }
-  return [NODE, MSE_BOOTSTRAP, ...toEnclaveArgv(args), '--host', ENCLAVE_HOST, '--port', String(ENCLAVE_PORT)];
+  return [NODE, MSE_BOOTSTRAP, ...encodeEnclaveArgv(args, { host: ENCLAVE_HOST, port: ENCLAVE_PORT })];
 }
 
 /** A canonical relative POSIX path: no leading '/', no empty, '.' or '..' segment, no NUL. */
