@@ -27,6 +27,9 @@ import { mrsignerFromPublicKey } from '../attestation/mrsigner.js';
 import type { Policy } from '../attestation/policy.js';
 import { parseQuote } from '../attestation/quote.js';
 
+/** evidence.json's reader and writer, for users of this entry point (their home is `launch/evidence.ts`). */
+export { parseEvidence, serializeEvidence, type Evidence } from '../launch/evidence.js';
+
 /** What the provider expects the enclave to be. Unset fields are not checked. */
 export interface ExpectedIdentity {
   mrenclave?: Uint8Array;
