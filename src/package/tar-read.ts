@@ -147,7 +147,9 @@ export function canonicalEntryPath(raw: string, archive: string, isDirectory = f
 /** Decode a NUL-terminated header string field. */
 function field(block: Buffer, start: number, length: number, archive: string): string {
   let end = start;
-  while (end < start + length && block[end] !== 0) end++;
+  let ascii = true;
+  for (; end < start + length && block[end] !== 0; end++) if (block[end]! >= 0x80) ascii = false;
+  if (ascii) return block.toString('latin1', start, end); // ASCII is valid UTF-8 and decodes the same
   try {
     return utf8.decode(block.subarray(start, end));
   } catch (cause) {
@@ -159,24 +161,37 @@ function field(block: Buffer, start: number, length: number, archive: string): s
 
 /** Decode a numeric field: octal text, or GNU base-256 (high bit set). Undefined when malformed. */
 export function numericField(raw: Buffer): number | undefined {
-  if (raw[0]! & 0x80) {
-    if (raw[0]! & 0x40) return undefined; // negative
-    let n = raw[0]! & 0x3f;
-    for (let k = 1; k < raw.length; k++) n = n * 256 + raw[k]!;
-    return Number.isSafeInteger(n) ? n : undefined;
+  return numberAt(raw, 0, raw.length);
+}
+
+/**
+ * {@link numericField} of `block[start, start + length)`, read in place (three fields per header of
+ * layers holding thousands of entries). Octal text: leading spaces and trailing NULs and spaces are
+ * ignored, nothing else but the digits 0-7 is accepted, empty is 0.
+ */
+function numberAt(block: Buffer, start: number, length: number): number | undefined {
+  let n: number;
+  if (block[start]! & 0x80) {
+    if (block[start]! & 0x40) return undefined; // negative
+    n = block[start]! & 0x3f;
+    for (let k = start + 1; k < start + length; k++) n = n * 256 + block[k]!;
+  } else {
+    let end = start + length;
+    while (end > start && (block[end - 1] === 0 || block[end - 1] === 0x20)) end--;
+    let k = start;
+    while (k < end && block[k] === 0x20) k++;
+    n = 0;
+    for (; k < end; k++) {
+      const c = block[k]!;
+      if (c < 0x30 || c > 0x37) return undefined;
+      n = n * 8 + (c - 0x30); // past 2^53 inexact, but it only grows: still refused below
+    }
   }
-  const text = raw
-    .toString('latin1')
-    .replace(/[\0 ]+$/, '')
-    .replace(/^ +/, '');
-  if (text === '') return 0;
-  if (!/^[0-7]+$/.test(text)) return undefined;
-  const n = parseInt(text, 8);
   return Number.isSafeInteger(n) ? n : undefined;
 }
 
 function checksumOk(block: Buffer): boolean {
-  const stored = numericField(block.subarray(148, 156));
+  const stored = numberAt(block, 148, 8);
   let unsigned = 0;
   let signed = 0;
   for (let i = 0; i < BLOCK; i++) {
@@ -267,7 +282,7 @@ export async function indexTar(src: TarSource, archive: string, limits: TarReadL
     const gnu = magic === 'ustar  \u0000';
     if (!posix && !gnu) throw corrupt(`unknown header format at offset ${pos} (not ustar)`);
     const typeflag = String.fromCharCode(block[156]!);
-    let size = numericField(block.subarray(124, 136));
+    let size = numberAt(block, 124, 12);
     if (size === undefined) throw corrupt(`unreadable size at offset ${pos}`);
     const dataStart = pos + BLOCK;
     const padded = Math.ceil(size / BLOCK) * BLOCK;
@@ -384,7 +399,7 @@ export async function indexTar(src: TarSource, archive: string, limits: TarReadL
       type,
       size,
       offset: dataStart,
-      mode: numericField(block.subarray(100, 108)) ?? 0,
+      mode: numberAt(block, 100, 8) ?? 0,
     };
     if (linkname) info.linkname = linkname;
     entries.push(info);

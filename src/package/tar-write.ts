@@ -35,9 +35,18 @@ export interface TarEntrySource {
   linkname?: string;
 }
 
-/** Compare paths by their UTF-8 bytes (what `LC_ALL=C sort` does). */
+/** Compare paths by their UTF-8 bytes (what `LC_ALL=C sort` does): -1, 0 or 1. */
 export function comparePaths(a: string, b: string): number {
-  return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
+  // Below U+D800, UTF-16 units order as UTF-8 bytes do: compare in place (sorting a directory of thousands
+  // of names allocates nothing), and encode only from the first surrogate or unit above it.
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    const x = a.charCodeAt(i);
+    const y = b.charCodeAt(i);
+    if (x >= 0xd800 || y >= 0xd800) return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
+    if (x !== y) return x < y ? -1 : 1;
+  }
+  return a.length === b.length ? 0 : a.length < b.length ? -1 : 1;
 }
 
 /**
