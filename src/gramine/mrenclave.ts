@@ -71,7 +71,7 @@ const EEXTEND = TAG('EEXTEND');
 /** The record stream: a reused buffer flushed into the hash in large chunks. */
 class RecordStream {
   readonly buf = Buffer.alloc(CHUNK);
-  private readonly view = new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.length);
+  readonly view = new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.length);
   private pos = 0;
   total = 0;
 
@@ -122,7 +122,11 @@ class RecordStream {
     }
   }
 
-  /** EADD-only records for every page of [start, end): the buffer is filled once, then only offsets change. */
+  /**
+   * EADD-only records for every page of [start, end) (page-aligned): the buffer is filled once, then only
+   * offsets change, computed from the page number (a small integer, where the offset passes 2^32 in
+   * enclaves over 4 GiB and would make every record's arithmetic floating point).
+   */
   unmeasuredPages(start: number, end: number, flags: number): void {
     this.flush();
     for (let at = 0; at < CHUNK; at += 64) {
@@ -130,10 +134,16 @@ class RecordStream {
       this.buf.set(EADD, at);
       this.u64(at + 16, flags);
     }
-    let page = start;
-    while (page < end) {
+    const view = this.view;
+    const last = end / PAGE_SIZE;
+    let page = start / PAGE_SIZE;
+    while (page < last) {
       let at = 0;
-      for (; at < CHUNK && page < end; at += 64, page += PAGE_SIZE) this.u64(at + 8, page);
+      for (; at < CHUNK && page < last; at += 64, page++) {
+        const low = page % 0x100000; // page bits 0..19 are offset bits 12..31
+        view.setUint32(at + 8, low * PAGE_SIZE, true);
+        view.setUint32(at + 12, (page - low) / 0x100000, true);
+      }
       this.hash.update(this.buf.subarray(0, at));
       this.total += at;
     }

@@ -19,6 +19,7 @@
  *   tarfile and Go stop at the marker; a reader that went on would see other entries).
  * Failures are `InputError`s whose message names the archive and the entry.
  */
+import { readSync } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import { InputError } from '../errors.js';
 
@@ -60,6 +61,17 @@ export interface TarSource {
    * the number of bytes copied. Lets long sequential reads reuse one buffer.
    */
   readInto?(offset: number, target: Buffer): Promise<number>;
+  /**
+   * Optional: {@link readInto} done synchronously, blocking the thread for the copy. For many small reads
+   * (tar headers, where a round trip to libuv's thread pool costs more than the copy) and for chunks another
+   * thread waits for (no third thread woken per chunk).
+   */
+  readIntoSync?(offset: number, target: Buffer): number;
+  /**
+   * Optional: the open file these bytes are, from byte `start` of descriptor `fd`, for a reader on another
+   * thread (which must be done before the descriptor is closed).
+   */
+  file?: { fd: number; start: number };
 }
 
 /** A source over bytes in memory. */
@@ -68,6 +80,7 @@ export function bufferSource(buf: Buffer): TarSource {
     size: buf.length,
     read: async (offset, length) => buf.subarray(offset, offset + length),
     readInto: async (offset, target) => buf.copy(target, 0, offset, Math.min(buf.length, offset + target.length)),
+    readIntoSync: (offset, target) => buf.copy(target, 0, offset, Math.min(buf.length, offset + target.length)),
   };
 }
 
@@ -83,6 +96,16 @@ export function fileSource(fh: FileHandle, start: number, length: number): TarSo
     }
     return done;
   };
+  const readIntoSync = (offset: number, target: Buffer): number => {
+    const n = Math.max(0, Math.min(target.length, length - offset));
+    let done = 0;
+    while (done < n) {
+      const bytesRead = readSync(fh.fd, target, done, n - done, start + offset + done);
+      if (bytesRead === 0) break;
+      done += bytesRead;
+    }
+    return done;
+  };
   return {
     size: length,
     async read(offset, len) {
@@ -91,6 +114,8 @@ export function fileSource(fh: FileHandle, start: number, length: number): TarSo
       return done === buf.length ? buf : buf.subarray(0, done);
     },
     readInto,
+    readIntoSync,
+    file: { fd: fh.fd, start },
   };
 }
 
@@ -123,6 +148,20 @@ export async function* sourceChunks(
 const BLOCK = 512;
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
+/** Compare paths by their UTF-8 bytes (what `LC_ALL=C sort` does): -1, 0 or 1. */
+export function comparePaths(a: string, b: string): number {
+  // Below U+D800, UTF-16 units order as UTF-8 bytes do: compare in place (sorting a directory of thousands
+  // of names allocates nothing), and encode only from the first surrogate or unit above it.
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    const x = a.charCodeAt(i);
+    const y = b.charCodeAt(i);
+    if (x >= 0xd800 || y >= 0xd800) return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
+    if (x !== y) return x < y ? -1 : 1;
+  }
+  return a.length === b.length ? 0 : a.length < b.length ? -1 : 1;
+}
+
 /** Canonicalise an entry path or throw `ERR_PACKAGE_UNSAFE_PATH`. */
 export function canonicalEntryPath(raw: string, archive: string, isDirectory = false): string {
   const bad = (why: string): InputError =>
@@ -137,9 +176,14 @@ export function canonicalEntryPath(raw: string, archive: string, isDirectory = f
   let p = raw.startsWith('./') ? raw.slice(2) : raw;
   if (isDirectory && p.endsWith('/')) p = p.slice(0, -1);
   if (p.length === 0) throw bad('names the archive root');
-  for (const part of p.split('/')) {
-    if (part === '..') throw bad("contains a '..' component");
-    if (part === '' || part === '.') throw bad('is not a canonical path (empty or "." component)');
+  // Component by component, in place (no array per entry: layers hold thousands).
+  for (let start = 0; start <= p.length;) {
+    const slash = p.indexOf('/', start);
+    const end = slash < 0 ? p.length : slash;
+    const dots = end - start <= 2 && p.charCodeAt(start) === 0x2e ? end - start : 0; // "." → 1, ".." → 2
+    if (dots === 2 && p.charCodeAt(start + 1) === 0x2e) throw bad("contains a '..' component");
+    if (end === start || dots === 1) throw bad('is not a canonical path (empty or "." component)');
+    start = end + 1;
   }
   return p;
 }
@@ -192,14 +236,21 @@ function numberAt(block: Buffer, start: number, length: number): number | undefi
 
 function checksumOk(block: Buffer): boolean {
   const stored = numberAt(block, 148, 8);
-  let unsigned = 0;
-  let signed = 0;
+  // Sums of the bytes as unsigned and as signed, the checksum field counted as 8 spaces: one pass adding
+  // the bytes and counting those above 127 (each 256 less when signed), then the field swapped out.
+  let sum = 0;
+  let high = 0;
   for (let i = 0; i < BLOCK; i++) {
-    const b = i >= 148 && i < 156 ? 0x20 : block[i]!;
-    unsigned += b;
-    signed += b > 127 ? b - 256 : b;
+    const b = block[i]!;
+    sum += b;
+    high += b >> 7;
   }
-  return stored === unsigned || stored === signed;
+  for (let i = 148; i < 156; i++) {
+    sum -= block[i]!;
+    high -= block[i]! >> 7;
+  }
+  const unsigned = sum + 8 * 0x20;
+  return stored === unsigned || stored === unsigned - 256 * high;
 }
 
 /** Parse PAX records `"<len> <key>=<value>\n"` strictly. */

@@ -12,7 +12,7 @@ import tar from 'tar-stream';
 import { InputError } from '../errors.js';
 import { openUserFile } from '../fs/files.js';
 import { INPUT_LIMITS } from '../fs/limits.js';
-import { fileSource, sourceChunks } from './tar-read.js';
+import { comparePaths, fileSource, sourceChunks } from './tar-read.js';
 
 /** The mtime of every entry mse-home writes (1970-01-01T00:00:00Z). */
 export const FIXED_MTIME = new Date(0);
@@ -35,19 +35,8 @@ export interface TarEntrySource {
   linkname?: string;
 }
 
-/** Compare paths by their UTF-8 bytes (what `LC_ALL=C sort` does): -1, 0 or 1. */
-export function comparePaths(a: string, b: string): number {
-  // Below U+D800, UTF-16 units order as UTF-8 bytes do: compare in place (sorting a directory of thousands
-  // of names allocates nothing), and encode only from the first surrogate or unit above it.
-  const n = Math.min(a.length, b.length);
-  for (let i = 0; i < n; i++) {
-    const x = a.charCodeAt(i);
-    const y = b.charCodeAt(i);
-    if (x >= 0xd800 || y >= 0xd800) return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
-    if (x !== y) return x < y ? -1 : 1;
-  }
-  return a.length === b.length ? 0 : a.length < b.length ? -1 : 1;
-}
+// comparePaths lives beside the reader, which image readers load without tar-stream; re-exported for writers.
+export { comparePaths };
 
 /**
  * A readable tar stream of `entries`, sorted and normalised. Duplicate paths are a programming error and
