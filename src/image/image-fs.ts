@@ -7,15 +7,17 @@
  * bodies are skipped) and flattens the layers with overlay2's rules (./layers.ts). Nothing is extracted
  * and nothing touches the host file system: paths are resolved inside the image root only.
  *
- * File contents are read from the archive by offset. {@link ImageFs.scan} makes one sequential pass over
- * every layer tar: it computes each layer's SHA-256 and compares it with the config's `rootfs.diff_ids`
- * (refusing the image on a mismatch) and, in the same pass, the SHA-256 of the files asked for, so each
- * byte is read once and memory stays bounded by one read buffer, whatever the image size.
+ * File contents are read from the archive by offset. {@link ImageFs.checkLayers} computes each layer's
+ * SHA-256 and compares it with the config's `rootfs.diff_ids` (refusing the image on a mismatch), on a
+ * second thread that reads the archive itself for large images; {@link ImageFs.hashFiles} hashes the files
+ * asked for, both threads sharing the work once the layers are checked. Memory stays bounded by a few read
+ * buffers, whatever the image size.
  */
 import { createHash } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import { InputError } from '../errors.js';
-import { DEFAULT_PACKAGE_LIMITS, readImageTar, type PackageImage, type PackageLimits } from '../package/read.js';
+import { DEFAULT_PACKAGE_LIMITS, type PackageLimits } from '../package/code-tar.js';
+import { readImageTar, type PackageImage } from '../package/read.js';
 import { comparePaths, indexTar, type TarSource } from '../package/tar-read.js';
 import {
   flattenLayers,
