@@ -77,18 +77,28 @@ export async function measureGramineImage(
       },
     );
   }
-  const enclave = enclaveManifest({ image, templateVersion: kind.templateVersion, codeFiles, args });
-  const libpal = await image.readFile(GRAMINE_LIBPAL, MAX_LIBPAL_BYTES);
-  const source = new ImageFileSource(image);
-  const signed = await gramineSign(enclave.text, source, libpal);
-  const read = await source.verified();
-  return {
-    mrenclave: signed.measurement.mrenclave,
-    final: signed.manifest,
-    enclave,
-    libpal: new Uint8Array(libpal),
-    stats: { trustedFiles: signed.manifest.trustedFiles.length, ...read },
-  };
+  // Every layer is checked against its diff ID on a second thread while the manifest is generated,
+  // finalized and measured here; `verified()` waits for it before anything is returned.
+  const layersChecked = image.checkLayers();
+  try {
+    const enclave = enclaveManifest({ image, templateVersion: kind.templateVersion, codeFiles, args });
+    const libpal = await image.readFile(GRAMINE_LIBPAL, MAX_LIBPAL_BYTES);
+    const source = new ImageFileSource(image);
+    const signed = await gramineSign(enclave.text, source, libpal);
+    const read = await source.verified();
+    return {
+      mrenclave: signed.measurement.mrenclave,
+      final: signed.manifest,
+      enclave,
+      libpal: new Uint8Array(libpal),
+      stats: { trustedFiles: signed.manifest.trustedFiles.length, ...read },
+    };
+  } catch (error) {
+    await layersChecked; // a tampered image is reported as such, not by what the tampering broke
+    throw error;
+  } finally {
+    await image.close();
+  }
 }
 
 /** Open the image of a read package (image.tar inside `pkg.file`) and run `fn` on it; the file is closed after. */
@@ -96,16 +106,28 @@ export async function withPackageImage<T>(pkg: PackageContents, fn: (image: Imag
   const member = pkg.members['image.tar'];
   const where = `image.tar in ${path.basename(pkg.file)}`;
   const { handle: fh } = await openUserFile(pkg.file, 'package', INPUT_LIMITS.package);
+  let image: ImageFs | undefined;
   try {
-    const image = await openImageFs(fileSource(fh, member.offset, member.size), where);
+    const before = await fh.stat({ bigint: true });
+    image = await openImageFs(fileSource(fh, member.offset, member.size), where);
     // The package is opened again by path: it must still hold the image readPackage checked.
-    if (image.image.configDigest !== pkg.imageConfigDigest) {
-      throw new InputError('ERR_FILE_CHANGED', `${pkg.file} changed while it was read (${where} is another image)`, {
-        hint: 'Do not modify the package while mse-home reads it.',
-      });
+    if (image.image.configDigest !== pkg.imageConfigDigest) throw changed(pkg.file, `${where} is another image`);
+    const result = await fn(image);
+    // Layers are read for their diff IDs apart from the files' reads, on another thread: the file must not
+    // have been written meanwhile (any write moves its modification and change times).
+    const after = await fh.stat({ bigint: true });
+    for (const k of ['size', 'mtimeNs', 'ctimeNs'] as const) {
+      if (before[k] !== after[k]) throw changed(pkg.file, 'it was written to');
     }
-    return await fn(image);
+    return result;
   } finally {
+    await image?.close(); // its second thread reads the descriptor
     await fh.close();
   }
+}
+
+function changed(file: string, why: string): InputError {
+  return new InputError('ERR_FILE_CHANGED', `${file} changed while it was read (${why})`, {
+    hint: 'Do not modify the package while mse-home reads it.',
+  });
 }
