@@ -14,7 +14,11 @@ import { fileURLToPath } from 'node:url';
 /** Bottom first. `folders` are the first path segment under src/ (a top-level file counts without `.ts`). */
 export const LAYERS = [
   { name: 'core', folders: ['errors', 'version'], what: 'typed errors and exit codes, the version' },
-  { name: 'base', folders: ['base', 'fs'], what: 'logging and option types; bounded file input, atomic output' },
+  {
+    name: 'base',
+    folders: ['base', 'fs', 'error-codes'],
+    what: 'logging and option types; bounded file input, atomic output; the error-code catalogue',
+  },
   { name: 'crypto', folders: ['crypto'], what: 'Fernet, sealed boxes, AES-GCM, key files' },
   {
     name: 'attestation',

@@ -805,9 +805,8 @@ export function appraise(input: AppraisalInput): Verdict {
       parse: () => T,
     ): T => {
       const label = kind === 'tcb-info' ? 'TCB info' : 'QE identity';
-      const CODE = kind === 'tcb-info' ? 'TCB_INFO' : 'QE_IDENTITY';
       const signer = r.run(`${kind}.chain`, () => {
-        const code = `ERR_DCAP_${CODE}_SIGNING_CHAIN`;
+        const code = kind === 'tcb-info' ? 'ERR_DCAP_TCB_INFO_SIGNING_CHAIN' : 'ERR_DCAP_QE_IDENTITY_SIGNING_CHAIN';
         if (chain.length !== 2)
           fail(
             kind,
@@ -857,7 +856,7 @@ export function appraise(input: AppraisalInput): Verdict {
         if (!verifyP1363WithCert(signed, signature, signer)) {
           fail(
             kind,
-            `ERR_DCAP_${CODE}_SIGNATURE`,
+            kind === 'tcb-info' ? 'ERR_DCAP_TCB_INFO_SIGNATURE' : 'ERR_DCAP_QE_IDENTITY_SIGNATURE',
             `${label} signature does not verify over the exact signed bytes (${signed.length} bytes)`,
             `The ${label} was altered or re-serialized; use the bytes exactly as the PCCS served them.`,
           );
