@@ -4,12 +4,12 @@
  * MSE's format), then written to a fresh temporary directory renamed to `/mse-app` in one step, so
  * `/mse-app` either holds the whole app or does not exist.
  */
-import { randomBytes } from 'node:crypto';
 import { constants as fsc, promises as fs } from 'node:fs';
 import path from 'node:path';
 import { InputError } from '../errors.js';
 import { secretboxOpen } from '../crypto/secretbox.js';
 import { openUserFile, type OpenedFile } from '../fs/files.js';
+import { tempSibling } from '../fs/publish.js';
 import { INPUT_LIMITS } from '../fs/limits.js';
 import { checkMemberSize, DEFAULT_PACKAGE_LIMITS, readCodeTar } from '../package/code-tar.js';
 import { fileSource } from '../package/tar-read.js';
@@ -115,8 +115,7 @@ export async function decryptAppCode(archive: AppArchive, codeKey: Uint8Array | 
  * O_EXCL so nothing pre-existing is followed), then renamed to `appDir`. Fails if `appDir` exists.
  */
 export async function writeAppCode(files: readonly AppFile[], appDir: string): Promise<void> {
-  const parent = path.dirname(appDir);
-  const temp = path.join(parent, `.${path.basename(appDir)}.${randomBytes(6).toString('hex')}.tmp`);
+  const temp = tempSibling(appDir);
   await fs.mkdir(temp, { mode: 0o700 });
   try {
     const sorted = [...files].sort((a, b) => a.path.localeCompare(b.path));

@@ -36,10 +36,12 @@ import {
   createOutputStream,
   ensureOutputDirectory,
   outputError,
+  outputExistsError,
   readUserFile,
   writeFileAtomic,
   writingOutput,
 } from '../fs/files.js';
+import { commitFile } from '../fs/publish.js';
 import { INPUT_LIMITS } from '../fs/limits.js';
 import { loadMseConfig } from '../project/config.js';
 import { loadMseignore, selectFiles, type SelectedFile } from '../package/files.js';
@@ -256,11 +258,13 @@ export async function createPackage(options: CreatePackageOptions): Promise<Crea
       }
       // The commit: from here the package exists; an interrupt before the scope ends still removes it.
       checkpoint();
+      let created: boolean;
       try {
-        await fs.link(staged, finalFile); // fails if it exists: never overwrite a package
+        created = await commitFile(staged, finalFile, true); // by link(2): never overwrite a package
       } catch (error) {
         throw outputError(error, finalFile, 'package');
       }
+      if (!created) throw outputExistsError(finalFile, 'package');
       scope.onFailure(() => fs.rm(finalFile, { force: true }));
     });
     const size = (await fs.stat(finalFile)).size;
