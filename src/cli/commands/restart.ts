@@ -1,7 +1,7 @@
 /** `mse home restart NAME`: start a stopped deployment again; the enclave reuses its keys and secrets. */
 import { DockerEngine } from '../../docker/engine.js';
 import { restartDeployment } from '../../deploy/restart.js';
-import { integerOption, type CommandSpec } from '../command.js';
+import { durationOption, type CommandSpec } from '../command.js';
 import { printJson } from '../output.js';
 
 const spec: CommandSpec = {
@@ -13,14 +13,18 @@ A deployment without a ratls.pem (spawn never completed) is refused before anyth
 that stops again after its configuration is reported as ERR_APP_CRASHED: the enclave is configured once,
 so the way out is 'mse home stop --remove NAME' and a new spawn.`,
   options: {
-    timeout: { type: 'string', placeholder: 'SECONDS', description: 'How long to wait for the app (default 60)' },
+    timeout: {
+      type: 'string',
+      placeholder: 'DURATION',
+      description: 'How long to wait for the app: 60s, 2m (a bare number is seconds; default 60s)',
+    },
   },
   positionals: [{ name: 'name', description: 'Deployment name', required: true }],
   examples: ['mse home restart my_app'],
   async run(ctx) {
     const d = await restartDeployment({
       engine: DockerEngine.fromEnv(ctx.env),
-      timeoutMs: (integerOption(ctx.values, 'timeout', 1, 86_400) ?? 60) * 1000,
+      timeoutMs: durationOption(ctx.values, 'timeout', { bare: 's', minMs: 1000, maxMs: 86_400_000 }) ?? 60_000,
       name: ctx.positionals[0]!,
       log: ctx.log,
     });
