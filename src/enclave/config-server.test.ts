@@ -39,30 +39,6 @@ describe('configuration server', () => {
   });
   after(() => rmSync(root, { recursive: true, force: true }));
 
-  function post(port: number, body: string): Promise<{ status: number; body: string }> {
-    return new Promise((resolve, reject) => {
-      const req = https.request(
-        {
-          host: '127.0.0.1',
-          port,
-          method: 'POST',
-          path: '/',
-          ca: certPem,
-          checkServerIdentity: () => undefined,
-          headers: { 'content-type': 'application/json' },
-          agent: false,
-        },
-        (res) => {
-          const chunks: Buffer[] = [];
-          res.on('data', (c: Buffer) => chunks.push(c));
-          res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString() }));
-        },
-      );
-      req.on('error', reject);
-      req.end(body);
-    });
-  }
-
   /** One request with any method, body and headers; the answer's status, headers and body. */
   function request(
     port: number,
@@ -95,12 +71,17 @@ describe('configuration server', () => {
     });
   }
 
-  it('answers every kind of request as documented until one valid configuration arrives', async () => {
+  /** A configuration server on a free port for a fresh UUID, writing under `dir`, once it listens. */
+  async function startServer(dir: string): Promise<{
+    id: string;
+    paths: ReturnType<typeof enclavePaths>;
+    port: number;
+    served: Promise<ConfigurationOutcome>;
+  }> {
     const id = randomUUID();
-    const paths = enclavePaths(path.join(root, 'answers'));
-    let port = 0;
-    let listening!: () => void;
-    const ready = new Promise<void>((r) => (listening = r));
+    const paths = enclavePaths(path.join(root, dir));
+    let listening!: (port: number) => void;
+    const ready = new Promise<number>((r) => (listening = r));
     const served = runConfigurationServer({
       host: '127.0.0.1',
       port: 0,
@@ -110,12 +91,13 @@ describe('configuration server', () => {
       paths,
       log: createLogger({ write: () => undefined }),
       timeoutMs: 20_000,
-      onListening: (p) => {
-        port = p;
-        listening();
-      },
+      onListening: (p) => listening(p),
     });
-    await ready;
+    return { id, paths, port: await ready, served };
+  }
+
+  it('answers every kind of request as documented until one valid configuration arrives', async () => {
+    const { id, paths, port, served } = await startServer('answers');
 
     const get = await request(port, 'GET');
     assert.equal(get.status, 200);
@@ -184,26 +166,7 @@ describe('configuration server', () => {
   });
 
   it('is not blocked by a client that never finishes its request body', async () => {
-    const id = randomUUID();
-    const paths = enclavePaths(path.join(root, 'slow'));
-    let port = 0;
-    let listening!: () => void;
-    const ready = new Promise<void>((r) => (listening = r));
-    const served: Promise<ConfigurationOutcome> = runConfigurationServer({
-      host: '127.0.0.1',
-      port: 0,
-      certPem,
-      keyPem,
-      context: { expectedUuid: id, x25519: await generateX25519KeyPair(), archive: { plain: [], encrypted: [] } },
-      paths,
-      log: createLogger({ write: () => undefined }),
-      timeoutMs: 20_000,
-      onListening: (p) => {
-        port = p;
-        listening();
-      },
-    });
-    await ready;
+    const { id, paths, port, served } = await startServer('slow');
 
     // An unauthenticated peer starts a POST and stalls in the middle of its body.
     const stalled = tls.connect({ host: '127.0.0.1', port, ca: certPem, checkServerIdentity: () => undefined });
@@ -213,7 +176,9 @@ describe('configuration server', () => {
     await new Promise((r) => setTimeout(r, 200));
 
     // The operator's real configuration request still goes through.
-    const answer = await post(port, JSON.stringify({ uuid: id, app_secrets: { k: 1 } }));
+    const answer = await request(port, 'POST', JSON.stringify({ uuid: id, app_secrets: { k: 1 } }), {
+      'content-type': 'application/json',
+    });
     assert.equal(answer.status, 200, answer.body);
     const outcome = await served;
     assert.equal(outcome.appSecrets, true);
