@@ -2,10 +2,12 @@
 // - the folder import graph (scripts/import-graph.js) has no cycle and no import against the order;
 // - ESLint, through the repository's own configuration, refuses the fixtures of test-fixtures/lint-layers/
 //   that import upward, sideways, test code or a folder outside the order, and accepts the one that follows it.
+// And no function of src/ (tests and test helpers aside) is over 120 lines (scripts/function-lengths.js).
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { describe, it } from 'node:test';
 import { ESLint } from 'eslint';
 import { REPO_ROOT } from './testing/vectors.js';
@@ -76,5 +78,51 @@ describe('the layer order of src/', () => {
         .sort(),
       ['allowed.ts', 'same-layer.ts', 'test-code.ts', 'unknown-folder.ts', 'upward.ts'],
     );
+  });
+});
+
+/** One function as scripts/function-lengths.js measures it. */
+interface FunctionLength {
+  file: string;
+  line: number;
+  name: string;
+  lines: number;
+}
+
+const LENGTHS_SCRIPT = path.join(REPO_ROOT, 'scripts', 'function-lengths.js');
+
+describe('the length of the functions of src/', () => {
+  it('no function of src/ is over 120 lines', () => {
+    const run = spawnSync(process.execPath, [LENGTHS_SCRIPT, '--max', '120', '--json'], { encoding: 'utf8' });
+    assert.equal(run.stderr, '');
+    const over = JSON.parse(run.stdout) as FunctionLength[];
+    assert.deepEqual(
+      over.map((f) => `${f.file}:${f.line} ${f.name} (${f.lines} lines)`),
+      [],
+      'split these into named steps (docs/architecture.md, "Function length")',
+    );
+    assert.equal(run.status, 0);
+  });
+
+  it('the measure counts every kind of function, nested ones inside their parent and on their own', async () => {
+    const { functionLengths } = (await import(pathToFileURL(LENGTHS_SCRIPT).href)) as {
+      functionLengths(text: string, file: string): FunctionLength[];
+    };
+    const body = (n: number) => Array.from({ length: n }, (_, i) => `  const v${i} = ${i};`).join('\n');
+    const text = [
+      'export function outer(): void {', // line 1
+      body(3),
+      '  const inner = () => {', // line 5
+      body(119),
+      '  };', // line 125
+      '}', // line 126
+      'class C {',
+      '  method(): number {', // line 128
+      '    return 1;',
+      '  }',
+      '}',
+    ].join('\n');
+    const found = functionLengths(text, 'x.ts').map((f) => `${f.name}@${f.line}:${f.lines}`);
+    assert.deepEqual(found, ['outer@1:126', 'inner@5:121', 'method@128:3']);
   });
 });
