@@ -91,17 +91,40 @@ interface FunctionLength {
 
 const LENGTHS_SCRIPT = path.join(REPO_ROOT, 'scripts', 'function-lengths.js');
 
+/**
+ * Functions still over 120 lines, each with the length it may not exceed, while the branches that rewrite
+ * them land (issue 9). The list may only shrink: a function not listed, or longer than its entry, fails; so
+ * does an entry whose function is now short enough (delete it).
+ */
+const STILL_LONG: Record<string, number> = {
+  'src/sgx/base-image-build.ts ensureSgxBaseImage': 202,
+  'src/verify/verify-evidence.ts verifyEvidence': 192,
+  'src/package/tar-read.ts indexTar': 157,
+  'src/deploy/spawn.ts spawnDeployment': 150,
+  'src/deploy/spawn.ts <callback of withCleanup>': 143,
+  'src/image/layers.ts diffTree': 140,
+  'src/sgx/enclave-manifest.ts enclaveManifest': 138,
+  'src/sgx/gramine-source.ts fromRepository': 133,
+  'src/attestation/quote.ts parseQuote': 131,
+};
+
 describe('the length of the functions of src/', () => {
-  it('no function of src/ is over 120 lines', () => {
+  it('no function of src/ is over 120 lines (but the shrinking list of those still being split)', () => {
     const run = spawnSync(process.execPath, [LENGTHS_SCRIPT, '--max', '120', '--json'], { encoding: 'utf8' });
     assert.equal(run.stderr, '');
     const over = JSON.parse(run.stdout) as FunctionLength[];
+    const offending = over.filter((f) => !(f.lines <= (STILL_LONG[`${f.file} ${f.name}`] ?? 120)));
     assert.deepEqual(
-      over.map((f) => `${f.file}:${f.line} ${f.name} (${f.lines} lines)`),
+      offending.map((f) => `${f.file}:${f.line} ${f.name} (${f.lines} lines)`),
       [],
       'split these into named steps (docs/architecture.md, "Function length")',
     );
-    assert.equal(run.status, 0);
+    const overNames = new Set(over.map((f) => `${f.file} ${f.name}`));
+    assert.deepEqual(
+      Object.keys(STILL_LONG).filter((k) => !overNames.has(k)),
+      [],
+      'these are 120 lines or less now: delete them from STILL_LONG',
+    );
   });
 
   it('the measure counts every kind of function, nested ones inside their parent and on their own', async () => {
