@@ -30,7 +30,7 @@ function bundledModules(): { src: string[]; packages: string[] } {
 
 // What the enclave needs: its own folder, the spawn arguments, the RA-TLS builder and format, the code-tar
 // reader, sealed boxes and secretbox, bounded file reading, DER primitives (for certificate names), the
-// quote layout (where report_data sits in the quote it asks for), errors.
+// quote layout (where report_data sits in the quote it asks for), the bounded HTTP exchange, errors.
 const ENCLAVE_FOLDERS = ['enclave', 'launch', 'ratls', 'package', 'crypto', 'fs'];
 const ENCLAVE_FILES = [
   'src/errors.ts',
@@ -38,6 +38,7 @@ const ENCLAVE_FILES = [
   'src/attestation/der.ts',
   'src/attestation/layout.ts',
   'src/attestation/quote-layout.ts',
+  'src/base/http.ts',
 ];
 // Inside those folders, what only the operator or the verifier uses.
 const OPERATOR_OR_VERIFIER_ONLY = [
