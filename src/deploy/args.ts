@@ -1,11 +1,14 @@
 /**
- * The enclave's spawn arguments (MSE's `input_args`), their argument-vector form (`mse-run --size …`) and
- * the **argv file** that carries them: NUL-terminated strings, argv[0] first (the format of Gramine's
- * `loader.argv_src_file`, so one file serves both platforms). `spawn` writes that file into the
- * deployment's private state directory, mounted read-only into the container at `/opt/input/argv`; the
- * bootstrap reads it there, and `evidence`, `run`, `status` read it back through the engine. It is the
- * single source of truth of a deployment's arguments. It never goes on a command line: it holds the
- * deployment UUID, the credential of the configuration request (see docs/enclave.md). Pure.
+ * The enclave's spawn arguments (MSE's `input_args`), their argument-vector form (`--size … --port 443`)
+ * and the **args file** that carries them, the same bytes on both platforms: NUL-terminated strings, the
+ * launcher first (`/usr/bin/dash /usr/local/bin/mse-run --size …`), the format of Gramine's
+ * `loader.argv_src_file`. `spawn` writes it into the deployment's private state directory, mounted
+ * read-only into the container at {@link ARGS_FILE}. On sgx Gramine reads it (a trusted file, measured) and
+ * starts the launcher with it as argv inside the enclave; on sim the container runs the same launcher
+ * with only `--argv-file ARGS_FILE` and the bootstrap reads the file. `evidence`, `run` and `status` read
+ * it back through the engine: it is the single source of truth of a deployment's arguments. It never goes
+ * on a host command line: it holds the deployment UUID, the credential of the configuration request (see
+ * docs/enclave.md). Pure.
  */
 import type { InputArgs as EvidenceInputArgs } from '../attestation/evidence.js';
 import { isIP } from 'node:net';
@@ -136,9 +139,25 @@ export function toEnclaveArgv(a: InputArgs): string[] {
   ];
 }
 
-/** argv[0] of the argv file (what Gramine would start; ignored by the sim bootstrap). */
-export const ARGV_FILE_PROGRAM = 'mse-run';
-/** Largest argv file read back (the arguments are a few hundred bytes). */
+/**
+ * The enclave's inputs inside its container, on both platforms: the args file, `app.tar` and, on sgx, the
+ * final manifest and SIGSTRUCT (mounted read-only from the deployment's private state directory).
+ */
+export const ENCLAVE_DIR = '/opt/mse/enclave';
+/** The args file (Gramine's `loader.argv_src_file` on sgx). */
+export const ARGS_FILE = `${ENCLAVE_DIR}/args`;
+/** The code exactly as measured (the package's app.tar). */
+export const APP_TAR_FILE = `${ENCLAVE_DIR}/app.tar`;
+/** The single-threaded shell that runs the launcher (Debian's /bin/sh), Gramine's `libos.entrypoint`. */
+export const LAUNCHER_SHELL = '/usr/bin/dash';
+/** The enclave's launcher script (base-image/mse-run): the bootstrap to completion, then `exec` the app. */
+export const LAUNCHER = '/usr/local/bin/mse-run';
+/** argv[0] and argv[1] of the args file: what Gramine starts in the enclave, and the sim container's command. */
+export const LAUNCHER_ARGV: readonly string[] = [LAUNCHER_SHELL, LAUNCHER];
+/** Host address and port the enclave serves on inside the container (fixed, hence measured). */
+export const ENCLAVE_HOST = '0.0.0.0';
+export const ENCLAVE_PORT = 443;
+/** Largest args file read back (the arguments are a few hundred bytes). */
 export const MAX_ARGV_FILE_BYTES = INPUT_LIMITS.argvFile.maxBytes;
 
 /** Serialize an argument vector as an argv file: each string NUL-terminated, argv[0] first. */
@@ -165,14 +184,38 @@ export function parseArgvFile(bytes: Uint8Array): string[] {
   return text.split('\0');
 }
 
-/** The argv file of a deployment: `mse-run` followed by {@link toEnclaveArgv}. */
-export function enclaveArgvFile(a: InputArgs): Buffer {
-  return serializeArgvFile([ARGV_FILE_PROGRAM, ...toEnclaveArgv(a)]);
+/**
+ * The enclave's whole argv, as its args file holds it: the launcher ({@link LAUNCHER_ARGV}), the spawn
+ * arguments ({@link toEnclaveArgv}), then the fixed host and port.
+ */
+export function enclaveArgv(a: InputArgs): string[] {
+  return [...LAUNCHER_ARGV, ...toEnclaveArgv(a), '--host', ENCLAVE_HOST, '--port', String(ENCLAVE_PORT)];
 }
 
-/** Read `input_args` back from a deployment's argv file. */
+/** The args file of a deployment: {@link enclaveArgv}, serialized. */
+export function enclaveArgvFile(a: InputArgs): Buffer {
+  return serializeArgvFile(enclaveArgv(a));
+}
+
+/**
+ * The arguments an args file gives the bootstrap: its vector after the launcher. Throws `ERR_ARGV_FILE`
+ * when the file does not start with {@link LAUNCHER_ARGV} (not written by this mse-home's spawn).
+ */
+export function argsOfArgvFile(bytes: Uint8Array): string[] {
+  const argv = parseArgvFile(bytes);
+  if (LAUNCHER_ARGV.some((word, i) => argv[i] !== word)) {
+    throw new InputError(
+      'ERR_ARGV_FILE',
+      `the args file starts with ${JSON.stringify(argv.slice(0, 2))}, not the launcher ${JSON.stringify(LAUNCHER_ARGV)}`,
+      { hint: 'The args file is written by mse home spawn of this version; spawn the deployment again.' },
+    );
+  }
+  return argv.slice(LAUNCHER_ARGV.length);
+}
+
+/** Read `input_args` back from a deployment's args file. */
 export function fromEnclaveArgvFile(bytes: Uint8Array): InputArgs {
-  return fromEnclaveArgv(parseArgvFile(bytes).slice(1));
+  return fromEnclaveArgv(argsOfArgvFile(bytes));
 }
 
 /** Read `input_args` back from an argument vector (MSE's `--key value` pairs, without argv[0]). */

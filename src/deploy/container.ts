@@ -3,11 +3,15 @@
  * request into the Engine API's create body; `deploymentFromInspect` turns the engine's inspect answer
  * back into a {@link DeploymentSummary}. The engine is the only state store for deployments (as in MSE):
  * labels, port bindings and mounts say everything later commands need, and the arguments are read from
- * the argv file the container mounts (`/opt/input/argv`, see `./args.ts`), never from its command line.
+ * the args file the container mounts (`/opt/mse/enclave/args`, see `./args.ts`), never from its command
+ * line.
  */
 import type { BindMount, ContainerSpec } from '../docker/engine.js';
 import { InputError } from '../errors.js';
-import type { InputArgs } from './args.js';
+import { MSE_RUN_SGX, SGX_SEALED_DIR } from '../sgx/gramine-paths.js';
+import { ARGS_FILE, ENCLAVE_DIR, ENCLAVE_PORT, LAUNCHER_ARGV, type InputArgs } from './args.js';
+
+export { ENCLAVE_PORT };
 
 export type Platform = 'sim' | 'sgx';
 
@@ -30,60 +34,79 @@ export const MRSIGNER_LABEL = 'mse-home.mrsigner';
  * image was already there): `stop --remove` removes exactly those.
  */
 export const LOADED_TAGS_LABEL = 'mse-home.loaded-image-tags';
-/**
- * Where the deployment's private input directory is mounted (read-only): `app.tar` (the code exactly as
- * measured) and `argv` (the arguments, with the deployment UUID).
- */
-export const INPUT_DIR = '/opt/input';
-/** The argv file inside the container (also Gramine's `loader.argv_src_file` on sgx). */
-export const ARGV_FILE_IN_CONTAINER = `${INPUT_DIR}/argv`;
 /** Where the sim quoting service's socket directory is mounted. */
 export const SIM_SOCKET_DIR = '/var/run/mse-sim';
-/** Port the enclave serves on inside the container. */
-export const ENCLAVE_PORT = 443;
-const SGX_DEVICES = ['/dev/sgx_enclave', '/dev/sgx_provision'];
-const SIGNER_KEY_IN_CONTAINER = '/root/.config/gramine/enclave-key.pem';
+/** The SGX device nodes an sgx container is given, those of them that exist (the in-kernel driver's). */
+export const SGX_CONTAINER_DEVICES = ['/dev/sgx_enclave', '/dev/sgx_provision'] as const;
+/** aesmd's socket directory: mounted as a directory, so a restarted aesmd's new socket is seen. */
+export const AESMD_DIR = '/var/run/aesmd';
+
+/** What an sgx container needs from the host, as found there (see `mse home doctor`). */
+export interface SgxHostDevices {
+  /** The SGX device nodes of {@link SGX_CONTAINER_DEVICES} that exist on the host (character devices). */
+  devices: string[];
+  /** Whether aesmd's socket exists ({@link AESMD_DIR} is then mounted). */
+  aesmd: boolean;
+}
 
 export interface EnclaveContainerRequest {
   name: string;
   image: string;
   healthcheckEndpoint: string;
   platform: Platform;
-  /** Host directory (private) holding `app.tar` and `argv`, mounted read-only at /opt/input. */
-  inputDir: string;
+  /**
+   * Host directory (private) holding the enclave's inputs, mounted read-only at {@link ENCLAVE_DIR}: `args`
+   * and `app.tar`; on sgx also the final manifest and the SIGSTRUCT.
+   */
+  enclaveDir: string;
   /** The deployment's workspace (evidence, certificate). */
   outputDir: string;
   /** Host IP the port is published on. */
   host: string;
   port: number;
-  /** Operator's signer key, absolute (sgx: Gramine signs the enclave with it). */
+  /** Operator's signer key, absolute (recorded for `evidence`; never mounted into the container). */
   signerKeyPath: string;
   /** MRSIGNER of that key, hex. */
   mrSigner: string;
   /** sim: host directory holding the quoting service's socket. */
   simSocketDir?: string;
+  /** sgx: host directory of the sealed mounts (`key/`, `home/`, `app/`), mounted read-write. */
+  sealedDir?: string;
+  /** sgx: the SGX devices and aesmd found on the host. */
+  sgxHost?: SgxHostDevices;
   /** Image tags this spawn created by loading the package (removed again by `stop --remove`). */
   loadedTags?: readonly string[];
 }
 
-/** Pure: the container of an enclave deployment, for {@link DockerEngine.createContainer}. */
+/**
+ * Pure: the container of an enclave deployment, for {@link DockerEngine.createContainer}.
+ *
+ * - sim: the launcher itself is the command (`/usr/bin/dash /usr/local/bin/mse-run --argv-file ARGS`);
+ *   the quoting service's socket directory is mounted.
+ * - sgx: `mse-run-sgx` starts `gramine-sgx`, which runs the same launcher inside the enclave with the
+ *   args file's vector as argv; the SGX devices that exist, aesmd's socket directory when aesmd runs, and
+ *   the sealed directory are given. Nothing else: no extra capability, no signer key (the SIGSTRUCT is
+ *   signed on the host).
+ */
 export function planEnclaveContainer(r: EnclaveContainerRequest): ContainerSpec {
-  const binds: BindMount[] = [{ host: r.inputDir, container: INPUT_DIR, readOnly: true }];
+  const binds: BindMount[] = [{ host: r.enclaveDir, container: ENCLAVE_DIR, readOnly: true }];
+  let devices: string[] = [];
   if (r.platform === 'sim') {
     if (!r.simSocketDir) throw new InputError('ERR_INTERNAL_PLAN', 'sim deployment without a quoting socket directory');
     binds.push({ host: r.simSocketDir, container: SIM_SOCKET_DIR, readOnly: true });
   } else {
-    binds.push(
-      { host: r.signerKeyPath, container: SIGNER_KEY_IN_CONTAINER, readOnly: true },
-      { host: '/var/run/aesmd', container: '/var/run/aesmd' },
-    );
+    if (!r.sealedDir || !r.sgxHost)
+      throw new InputError('ERR_INTERNAL_PLAN', 'sgx deployment without its sealed directory or host devices');
+    binds.push({ host: r.sealedDir, container: SGX_SEALED_DIR });
+    if (r.sgxHost.aesmd) binds.push({ host: AESMD_DIR, container: AESMD_DIR });
+    devices = SGX_CONTAINER_DEVICES.filter((d) => r.sgxHost!.devices.includes(d));
   }
   return {
     name: r.name,
     image: r.image,
-    entrypoint: ['mse-run'],
-    // The arguments hold the deployment UUID: they go in the argv file, never on a command line.
-    cmd: ['--argv-file', ARGV_FILE_IN_CONTAINER],
+    // The arguments hold the deployment UUID: they are in the args file, never on a host command line.
+    entrypoint: r.platform === 'sim' ? [...LAUNCHER_ARGV] : [MSE_RUN_SGX],
+    cmd: r.platform === 'sim' ? ['--argv-file', ARGS_FILE] : [],
     labels: {
       [DEPLOYMENT_LABEL]: '1',
       [HEALTHCHECK_LABEL]: r.healthcheckEndpoint,
@@ -97,10 +120,7 @@ export function planEnclaveContainer(r: EnclaveContainerRequest): ContainerSpec 
     ports: [{ container: `${ENCLAVE_PORT}/tcp`, hostIp: r.host, hostPort: r.port }],
     extra: {
       HostConfig: {
-        Devices:
-          r.platform === 'sgx'
-            ? SGX_DEVICES.map((d) => ({ PathOnHost: d, PathInContainer: d, CgroupPermissions: 'rwm' }))
-            : [],
+        Devices: devices.map((d) => ({ PathOnHost: d, PathInContainer: d, CgroupPermissions: 'rwm' })),
         // The enclave needs no privilege beyond binding 443 and managing its own files as root.
         CapDrop: ['ALL'],
         CapAdd: ['NET_BIND_SERVICE', 'CHOWN', 'DAC_OVERRIDE', 'FOWNER', 'SETUID', 'SETGID', 'KILL'],
@@ -126,8 +146,8 @@ export interface DeploymentSummary {
   host: string;
   port: number;
   outputDir: string;
-  /** Host directory mounted at /opt/input (the deployment's private input: app.tar, argv). */
-  inputDir: string;
+  /** Host directory mounted at /opt/mse/enclave (the deployment's private enclave inputs: args, app.tar…). */
+  enclaveDir: string;
   /** sim: the host directory of the quoting service's socket (operator-side state of this deployment). */
   simSocketDir?: string;
   /** The signer key spawn used and its MRSIGNER (hex); absent on containers spawned before they were recorded. */
@@ -137,7 +157,7 @@ export interface DeploymentSummary {
   loadedTags: string[];
 }
 
-/** A deployment with its arguments (read from its argv file). */
+/** A deployment with its arguments (read from its args file). */
 export interface Deployment extends DeploymentSummary {
   args: InputArgs;
 }
@@ -162,13 +182,13 @@ export function deploymentFromInspect(info: ContainerInspect): DeploymentSummary
     });
   }
   const binding = info.HostConfig.PortBindings?.[`${ENCLAVE_PORT}/tcp`]?.[0];
-  const input = info.Mounts.find((m) => m.Destination === INPUT_DIR);
+  const input = info.Mounts.find((m) => m.Destination === ENCLAVE_DIR);
   const socketDir = info.Mounts.find((m) => m.Destination === SIM_SOCKET_DIR);
   const workspace = labels[WORKSPACE_LABEL];
   if (!binding || !input || !workspace) {
     throw new InputError(
       'ERR_NOT_A_DEPLOYMENT',
-      `container ${name} lacks the port binding, the ${INPUT_DIR} mount or the workspace label of a deployment`,
+      `container ${name} lacks the port binding, the ${ENCLAVE_DIR} mount or the workspace label of a deployment`,
     );
   }
   const platform = labels[PLATFORM_LABEL] === 'sim' ? 'sim' : 'sgx';
@@ -184,7 +204,7 @@ export function deploymentFromInspect(info: ContainerInspect): DeploymentSummary
     host: binding.HostIp || '0.0.0.0',
     port: Number(binding.HostPort),
     outputDir: workspace,
-    inputDir: input.Source,
+    enclaveDir: input.Source,
     ...(socketDir ? { simSocketDir: socketDir.Source } : {}),
     ...(labels[SIGNER_KEY_LABEL] ? { signerKeyPath: labels[SIGNER_KEY_LABEL] } : {}),
     ...(labels[MRSIGNER_LABEL] ? { mrSigner: labels[MRSIGNER_LABEL] } : {}),

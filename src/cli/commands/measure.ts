@@ -16,6 +16,7 @@ import { INPUT_LIMITS } from '../../fs/limits.js';
 import {
   gramineSign,
   HostFileSource,
+  localSigstructDate,
   parsePalElf,
   sigstructDate,
   type EnclaveAttributes,
@@ -28,13 +29,6 @@ import { integerOption, requireOneOf, stringOption, type CommandContext, type Co
 import { printJson } from '../output.js';
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
-
-/** Today's date as `YYYY-MM-DD` in local time (what `gramine-sgx-sign` records without `--date`). */
-function today(): string {
-  const d = new Date();
-  const pad = (n: number): string => String(n).padStart(2, '0');
-  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}`;
-}
 
 function sizeText(bytes: number): string {
   for (const [unit, scale] of [
@@ -132,7 +126,7 @@ async function measureManifest(ctx: CommandContext, manifestFile: string): Promi
 
   // Everything cheap is checked before files are hashed: key, PAL, then the manifest itself.
   const key = keyFile === undefined ? undefined : await loadSignerKey(keyFile);
-  const date = keyFile === undefined ? undefined : (dateOption ?? today());
+  const date = keyFile === undefined ? undefined : (dateOption ?? localSigstructDate());
   if (date !== undefined) sigstructDate(date);
   const libpal = await readUserFile(libpalFile, 'libpal', INPUT_LIMITS.gramine);
   parsePalElf(libpal, libpalFile);
@@ -211,7 +205,9 @@ async function measurePackageMode(ctx: CommandContext, packageFile: string): Pro
     expiration,
   });
   const done = ctx.log.phase('reading the image, finalizing and measuring the enclave manifest');
-  const m = await withPackageImage(pkg, (image) => measureGramineImage(image, pkg.appFiles, args));
+  const m = await withPackageImage(pkg, (image) =>
+    measureGramineImage(image, { files: pkg.appFiles, appTarSha256: pkg.appTarSha256 }, args),
+  );
   const seconds = (performance.now() - started) / 1000;
   const mbPerSecond = (m.stats.fileBytes + m.stats.layerBytes) / 1e6 / seconds;
   done(
