@@ -15,9 +15,12 @@ import { readUserFile, writeFileAtomic, requireDirectory } from '../../fs/files.
 import { INPUT_LIMITS } from '../../fs/limits.js';
 import {
   gramineSign,
+  GRAMINE_SCHEMA_VERSION,
   HostFileSource,
   localSigstructDate,
+  parseManifestToml,
   parsePalElf,
+  validateManifest,
   sigstructDate,
   type EnclaveAttributes,
 } from '../../gramine/index.js';
@@ -132,6 +135,9 @@ async function measureManifest(ctx: CommandContext, manifestFile: string): Promi
   parsePalElf(libpal, libpalFile);
   const manifest = await readUserFile(manifestFile, 'Gramine manifest', INPUT_LIMITS.gramine);
   const source = new HostFileSource(path.dirname(path.resolve(manifestFile)));
+  // Gramine's rules are reported, not enforced: the signer measures what it is given (see docs/sgx.md).
+  const problems = validateManifest(parseManifestToml(manifest, manifestFile));
+  for (const p of problems) ctx.log.warn(`manifest: ${p.message}${p.hint ? ` (${p.hint})` : ''}`);
 
   const done = ctx.log.phase('finalizing and measuring the manifest');
   const r = await gramineSign(manifest, source, libpal, { ...(key ? { key: key.privateKey, date } : {}) });
@@ -153,6 +159,7 @@ async function measureManifest(ctx: CommandContext, manifestFile: string): Promi
     trustedFiles: r.manifest.trustedFiles.length,
     ...(outputManifest ? { outputManifest } : {}),
     ...(sigfile ? { sigfile, date: date! } : {}),
+    details: { gramineVersion: GRAMINE_SCHEMA_VERSION, manifestProblems: problems },
   });
 }
 
@@ -261,7 +268,10 @@ Gramine: the manifest is finalized (Gramine's defaults, loader.entrypoint and ev
 directories expanded), written with --output-manifest exactly as Gramine writes it, and measured with the
 PAL. file: URIs that are relative are resolved from the manifest's folder; absolute ones are host paths.
 With --key (RSA-3072, public exponent 3), the SIGSTRUCT is signed and written to --sigfile, dated --date
-(default: today). MRENCLAVE (and MRSIGNER) are printed on stdout. See docs/measurement.md.`,
+(default: today). MRENCLAVE (and MRSIGNER) are printed on stdout. The manifest is also checked against
+Gramine 1.9's manifest rules (unknown, removed or mistyped keys, conflicting settings): each problem is
+reported as a warning (and in --json as manifestProblems), and the manifest is measured all the same, as
+gramine-sgx-sign would. See docs/measurement.md and docs/sgx.md.`,
   options: {
     package: { type: 'string', placeholder: 'FILE', description: 'An mse-home package built FROM the SGX base image' },
     size: { type: 'string', placeholder: 'MiB', description: '--package: enclave size, as given to spawn' },
