@@ -150,6 +150,8 @@ export interface DeploymentSummary {
   enclaveDir: string;
   /** sim: the host directory of the quoting service's socket (operator-side state of this deployment). */
   simSocketDir?: string;
+  /** sgx: the host directory of the enclave's sealed mounts (`key/`, `home/`, `app/`). */
+  sealedDir?: string;
   /** The signer key spawn used and its MRSIGNER (hex); absent on containers spawned before they were recorded. */
   signerKeyPath?: string;
   mrSigner?: string;
@@ -184,6 +186,7 @@ export function deploymentFromInspect(info: ContainerInspect): DeploymentSummary
   const binding = info.HostConfig.PortBindings?.[`${ENCLAVE_PORT}/tcp`]?.[0];
   const input = info.Mounts.find((m) => m.Destination === ENCLAVE_DIR);
   const socketDir = info.Mounts.find((m) => m.Destination === SIM_SOCKET_DIR);
+  const sealed = info.Mounts.find((m) => m.Destination === SGX_SEALED_DIR);
   const workspace = labels[WORKSPACE_LABEL];
   if (!binding || !input || !workspace) {
     throw new InputError(
@@ -206,6 +209,7 @@ export function deploymentFromInspect(info: ContainerInspect): DeploymentSummary
     outputDir: workspace,
     enclaveDir: input.Source,
     ...(socketDir ? { simSocketDir: socketDir.Source } : {}),
+    ...(sealed ? { sealedDir: sealed.Source } : {}),
     ...(labels[SIGNER_KEY_LABEL] ? { signerKeyPath: labels[SIGNER_KEY_LABEL] } : {}),
     ...(labels[MRSIGNER_LABEL] ? { mrSigner: labels[MRSIGNER_LABEL] } : {}),
     loadedTags: (labels[LOADED_TAGS_LABEL] ?? '').split(',').filter((t) => t !== ''),
