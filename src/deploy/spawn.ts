@@ -63,6 +63,7 @@ import {
 import {
   deploymentFromInspect,
   planEnclaveContainer,
+  SGX_CONTAINER_DEVICES,
   type ContainerInspect,
   type Deployment,
   type DeploymentSummary,
@@ -394,10 +395,7 @@ export async function dryRunSpawn(input: SpawnInput): Promise<SpawnDryRun> {
     image: pre.pkg.imageConfigDigest,
     imageTags: pre.pkg.image.repoTags,
     ...described,
-    missingDevices:
-      input.sgxHost!.devices.length === 2
-        ? []
-        : ['/dev/sgx_enclave', '/dev/sgx_provision'].filter((d) => !described.devices.includes(d)),
+    missingDevices: SGX_CONTAINER_DEVICES.filter((d) => !described.devices.includes(d)),
     enclaveFiles: {
       manifest: SGX_MANIFEST_FILE,
       sigstruct: SGX_SIGSTRUCT_FILE,

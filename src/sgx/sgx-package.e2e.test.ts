@@ -39,6 +39,7 @@ import { buildGramineTestImage } from '../testing/gramine-image.js';
 import { sgxTestEvidence } from '../testing/sgx-evidence.js';
 import { fromEnclaveArgvFile, parseArgvFile, DEFAULT_SUBJECT } from '../deploy/args.js';
 import { freeLoopbackPort } from '../docker/localtest.js';
+import type { SpawnDryRun } from '../deploy/spawn.js';
 import { parseManifestToml, validateManifest } from '../gramine/index.js';
 import { loadOrCreateSignerKey } from '../sim/signer.js';
 
@@ -236,24 +237,7 @@ describe('SGX package: measure, then verify with no Docker and no Gramine (real 
     // this host has no SGX: the plan is made all the same, and says so
     assert.match(r.stderr, /platform: sgx \(--platform sgx\)/);
     assert.match(r.stderr, /not ready .*planning only \(--dry-run\)/);
-    const plan = JSON.parse(r.stdout) as {
-      dryRun: boolean;
-      hostReady: boolean;
-      image: string;
-      entrypoint: string[];
-      cmd: string[];
-      devices: string[];
-      missingDevices: string[];
-      mounts: { host: string; container: string; readOnly: boolean }[];
-      ports: { host: string; container: string }[];
-      enclaveFiles: Record<string, string>;
-      mrenclave: string;
-      mrsigner: string;
-      template: string;
-      maxThreads: number;
-      enclaveSize: number;
-      written: { manifest: string; sigstruct: string; args: string };
-    };
+    const plan = JSON.parse(r.stdout) as SpawnDryRun & { dryRun: boolean; hostReady: boolean };
     const p = await readPackage(pkg);
     assert.deepEqual([plan.dryRun, plan.hostReady], [true, false]);
     assert.equal(plan.image, p.imageConfigDigest);
