@@ -39,7 +39,9 @@ import { buildGramineTestImage } from '../testing/gramine-image.js';
 import { sgxTestEvidence } from '../testing/sgx-evidence.js';
 import { fromEnclaveArgvFile, parseArgvFile, DEFAULT_SUBJECT } from '../deploy/args.js';
 import { freeLoopbackPort } from '../docker/localtest.js';
-import type { SpawnDryRun } from '../deploy/spawn.js';
+import { spawnDeployment, type SpawnDryRun } from '../deploy/spawn.js';
+import { createLogger } from '../cli/log.js';
+import { PassThrough } from 'node:stream';
 import { parseManifestToml, validateManifest } from '../gramine/index.js';
 import { loadOrCreateSignerKey } from '../sim/signer.js';
 
@@ -316,6 +318,51 @@ describe('SGX package: measure, then verify with no Docker and no Gramine (real 
     assert.equal(v.code, 0, v.stderr);
     assert.equal(v.v!.accepted, true);
     assert.equal(v.v!.mrenclave, plan.mrenclave);
+  });
+
+  it('spawn --platform sgx for real, here: files mounted, container started, mse-run-sgx stops at the missing device, all undone', async () => {
+    // The readiness gate is the CLI's (this host is not ready); the deployment function runs the real apply
+    // path: state directory, image load, the sgx container FROM the package's image, the wait.
+    const engine = await testEngine();
+    const state = testTempDir('mse-e2e-sgx-real-state-');
+    const out = path.join(testTempDir('mse-e2e-sgx-real-out-'), 'deployment');
+    const name = `${TEST_PREFIX}sgx-real-${randomBytes(3).toString('hex')}`;
+    containers.push(name);
+    const stderr = new PassThrough();
+    let logs = '';
+    stderr.on('data', (c: Buffer) => (logs += c.toString()));
+    const spawned = spawnDeployment({
+      engine,
+      log: createLogger({ stream: stderr, env: { NO_COLOR: '1' } }),
+      env: { MSE_HOME_STATE_DIR: state },
+      name,
+      packageFile: pkg,
+      outputDir: out,
+      san: 'localhost',
+      host: '127.0.0.1',
+      port: await freeLoopbackPort(),
+      size: 2048,
+      subject: DEFAULT_SUBJECT,
+      days: 30,
+      signerKeyPath: path.join(testTempDir('mse-e2e-sgx-real-key-'), 'enclave-key.pem'),
+      platform: 'sgx',
+      sgxHost: { devices: [], aesmd: false },
+      pccsUrl: 'https://pccs.invalid:8081', // never reached: the enclave does not start here
+      timeoutMs: 60_000,
+    });
+    // mse-run-sgx checked the final manifest, SIGSTRUCT, args file, app.tar and the three sealed
+    // directories (all mounted), then refused without the SGX device, before gramine-sgx
+    await assert.rejects(spawned, (e: { code?: string; message?: string }) => {
+      assert.equal(e.code, 'ERR_ENCLAVE_EXITED', e.message);
+      assert.match(e.message!, /stopped \(exit code 70\) before it was configured/);
+      assert.match(e.message!, /mse-run-sgx: \/dev\/sgx_enclave is not a character device/);
+      return true;
+    });
+    assert.match(logs, /measuring the enclave/);
+    // everything spawn created is gone: container, private state, output directory
+    assert.equal(await engine.inspectContainer(name), undefined);
+    assert.ok(!existsSync(path.join(state, 'deployments', name)), 'no deployment state');
+    assert.ok(!existsSync(out), 'no output directory');
   });
 
   it('refuses an image.tar whose layer bytes no longer match the image config', async () => {
