@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { generateKeyPairSync, randomUUID } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import https from 'node:https';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -58,6 +58,7 @@ describe('configuration server', () => {
   it('is not blocked by a client that never finishes its request body', async () => {
     const id = randomUUID();
     const paths = enclavePaths(path.join(root, 'slow'));
+    mkdirSync(paths.keyDir, { recursive: true }); // the enclave's identity exists before it serves
     let port = 0;
     let listening!: () => void;
     const ready = new Promise<void>((r) => (listening = r));
