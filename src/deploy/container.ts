@@ -3,17 +3,21 @@
  * request into the Engine API's create body; `deploymentFromInspect` turns the engine's inspect answer
  * back into a {@link DeploymentSummary}. The engine is the only state store for deployments (as in MSE):
  * labels, port bindings and mounts say everything later commands need, and the arguments are read from
- * the args file the container mounts (`/opt/mse/enclave/args`, see `./args.ts`), never from its command
+ * the args file the container mounts (`/opt/mse/enclave/args`, see `launch/args.ts`), never from its command
  * line.
  */
 import type { BindMount, ContainerSpec } from '../docker/engine.js';
 import { InputError } from '../errors.js';
 import { MSE_RUN_SGX, SGX_SEALED_DIR } from '../sgx/gramine-paths.js';
-import { ARGS_FILE, ENCLAVE_DIR, ENCLAVE_PORT, LAUNCHER_ARGV, type InputArgs } from './args.js';
-
-export { ENCLAVE_PORT };
-
-export type Platform = 'sim' | 'sgx';
+import type { InputArgs } from '../launch/args.js';
+import {
+  ARGS_FILE,
+  ENCLAVE_DIR,
+  ENCLAVE_PORT,
+  LAUNCHER_ARGV,
+  SIM_SOCKET_DIR,
+  type Platform,
+} from '../launch/layout.js';
 
 /** File names `spawn`/`evidence` write in the deployment's workspace (`--output`). */
 export const EVIDENCE_FILE = 'evidence.json';
@@ -34,8 +38,6 @@ export const MRSIGNER_LABEL = 'mse-home.mrsigner';
  * image was already there): `stop --remove` removes exactly those.
  */
 export const LOADED_TAGS_LABEL = 'mse-home.loaded-image-tags';
-/** Where the sim quoting service's socket directory is mounted. */
-export const SIM_SOCKET_DIR = '/var/run/mse-sim';
 /** The SGX device nodes an sgx container is given, those of them that exist (the in-kernel driver's). */
 export const SGX_CONTAINER_DEVICES = ['/dev/sgx_enclave', '/dev/sgx_provision'] as const;
 /** aesmd's socket directory: mounted as a directory, so a restarted aesmd's new socket is seen. */

@@ -12,7 +12,7 @@ import {
   serializeArgvFile,
   toEnclaveArgv,
   type InputArgs,
-} from './args.js';
+} from '../launch/args.js';
 import {
   deploymentFromInspect,
   localAddress,

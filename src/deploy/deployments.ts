@@ -9,14 +9,14 @@ import { StateError } from '../errors.js';
 import { stateRoot } from '../sim/state.js';
 import { INPUT_LIMITS } from '../fs/limits.js';
 import { SGX_MANIFEST_FILE } from '../sgx/gramine-paths.js';
+import { ARGS_FILE } from '../launch/layout.js';
 import {
-  ARGS_FILE,
   argsOfArgvFile,
   fromEnclaveArgvFile,
   MAX_ARGV_FILE_BYTES,
   parseArgvFile,
   type InputArgs,
-} from './args.js';
+} from '../launch/args.js';
 import {
   deploymentFromInspect,
   DEPLOYMENT_LABEL,

@@ -10,8 +10,8 @@ import { parseQuote } from '../attestation/quote.js';
 import { PccsClient } from '../pccs/client.js';
 import { DEFAULT_QCNL_CONF, pccsTarget, readQcnlConfig, type PccsTarget } from '../pccs/config.js';
 import { checkRatlsBinding, readRatlsCertificate } from '../ratls/read.js';
-import type { InputArgs } from './args.js';
-import type { Platform } from './container.js';
+import type { InputArgs } from '../launch/args.js';
+import type { Platform } from '../launch/layout.js';
 import { fetchPresentedCertificate, type EnclaveEndpoint } from './enclave-client.js';
 import { isMseError, NetworkError, UsageError } from '../errors.js';
 

@@ -24,7 +24,7 @@ import { randomUUID } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { Logger } from '../cli/log.js';
+import type { Logger } from '../base/log.js';
 import { serializeEvidence } from '../attestation/evidence.js';
 import { withCleanup } from '../docker/cleanup.js';
 import type { ContainerSpec, DockerEngine } from '../docker/engine.js';
@@ -40,18 +40,12 @@ import { readRatlsCertificate } from '../ratls/read.js';
 import { ISV_PROD_ID, ISV_SVN, SEALED_MOUNTS } from '../sgx/enclave-manifest.js';
 import { GRAMINE_SGX, MSE_RUN_SGX, SGX_APP_NAME, SGX_MANIFEST_FILE, SGX_SIGSTRUCT_FILE } from '../sgx/gramine-paths.js';
 import { measureGramineImage, withPackageImage, type GramineMeasurement } from '../sgx/package-measurement.js';
-import {
-  loadOrCreateSignerKey,
-  loadOrCreateSimPlatform,
-  startQuotingService,
-  startSimPccs,
-  type SignerKey,
-} from '../sim/index.js';
+import { loadOrCreateSignerKey, type SignerKey } from '../launch/signer.js';
+import { loadOrCreateSimPlatform, startQuotingService, startSimPccs } from '../sim/index.js';
 import type { SimPlatform } from '../sim/platform.js';
 import { simMrenclaveOf } from '../sim/package-measurement.js';
+import { APP_TAR_FILE, ARGS_FILE, type Platform } from '../launch/layout.js';
 import {
-  APP_TAR_FILE,
-  ARGS_FILE,
   checkEnclaveSize,
   checkHostAddress,
   checkInputArgs,
@@ -59,7 +53,7 @@ import {
   checkSubject,
   enclaveArgvFile,
   type InputArgs,
-} from './args.js';
+} from '../launch/args.js';
 import {
   deploymentFromInspect,
   planEnclaveContainer,
@@ -67,7 +61,6 @@ import {
   type ContainerInspect,
   type Deployment,
   type DeploymentSummary,
-  type Platform,
   type SgxHostDevices,
 } from './container.js';
 import { deploymentStateDir, endpointOf, EVIDENCE_FILE, listDeployments, RATLS_FILE } from './deployments.js';

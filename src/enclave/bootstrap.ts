@@ -17,7 +17,7 @@ import { VERSION } from '../version.js';
 import { appLaunch, writeLaunchFile } from './app.js';
 import { loadAppArchive } from './app-code.js';
 import { argvFileOf, parseBootstrapArgs } from './args.js';
-import { argsOfArgvFile } from '../deploy/args.js';
+import { argsOfArgvFile } from '../launch/args.js';
 import { runConfigurationServer } from './config-server.js';
 import { createLogger, type EnclaveLogger } from './log.js';
 import { enclavePaths } from './paths.js';

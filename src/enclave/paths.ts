@@ -6,7 +6,7 @@
  * them, so "configured" is a marker file, not the existence of `/mse-app`.
  */
 import path from 'node:path';
-import { APP_TAR_FILE, ENCLAVE_DIR } from '../deploy/args.js';
+import { APP_TAR_FILE, ENCLAVE_DIR } from '../launch/layout.js';
 
 export interface EnclavePaths {
   /** The root all paths below hang from (`/` in the container). */

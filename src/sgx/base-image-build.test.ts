@@ -21,7 +21,7 @@ import {
   SGX_SEALED_DIR,
 } from './gramine-paths.js';
 import { gramineSourcePlan } from './gramine-source.js';
-import { LAUNCHER, LAUNCHER_ARGV, LAUNCHER_SHELL } from '../deploy/args.js';
+import { LAUNCHER, LAUNCHER_ARGV, LAUNCHER_SHELL } from '../launch/layout.js';
 import { enclavePaths } from '../enclave/paths.js';
 import { MSE_SERVE, NODE, PYTHON, SEALED_MOUNTS } from './enclave-manifest.js';
 

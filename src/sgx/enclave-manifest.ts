@@ -17,16 +17,8 @@
  * marker file of the image names the version the image was built for, and an unknown one is refused.
  */
 import { createHash } from 'node:crypto';
-import {
-  APP_TAR_FILE,
-  ARGS_FILE,
-  ENCLAVE_DIR,
-  enclaveArgv,
-  LAUNCHER,
-  LAUNCHER_SHELL,
-  serializeArgvFile,
-  type InputArgs,
-} from '../deploy/args.js';
+import { enclaveArgv, serializeArgvFile, type InputArgs } from '../launch/args.js';
+import { APP_TAR_FILE, ARGS_FILE, ENCLAVE_DIR, LAUNCHER, LAUNCHER_SHELL } from '../launch/layout.js';
 import { InputError } from '../errors.js';
 import { dumpToml, type TomlTable, type TomlValue } from '../gramine/index.js';
 import {

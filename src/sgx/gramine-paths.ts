@@ -9,7 +9,7 @@
 /** The Gramine release mse-home pins: its signer's measurement is what the vendored vectors reproduce. */
 export const GRAMINE_VERSION = '1.9';
 
-import { ENCLAVE_DIR } from '../deploy/args.js';
+import { ENCLAVE_DIR } from '../launch/layout.js';
 import { GRAMINE_PKGLIBDIR } from '../gramine/manifest.js';
 
 /** Gramine's library directory in its packages (`_CONFIG_PKGLIBDIR` of `graminelibos`). */

@@ -16,7 +16,7 @@ import type { Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import tar from 'tar-stream';
 import { serializeEvidence, type Evidence } from '../attestation/evidence.js';
-import type { InputArgs } from '../deploy/args.js';
+import type { InputArgs } from '../launch/args.js';
 import { imageRepository } from '../docker/app-image.js';
 import { openImageFs, type ImageFs } from '../image/image-fs.js';
 import { readPackage } from '../package/read.js';
@@ -37,13 +37,13 @@ import {
 import { flipByte, tamperPackageCode } from '../testing/e2e.js';
 import { buildGramineTestImage } from '../testing/gramine-image.js';
 import { sgxTestEvidence } from '../testing/sgx-evidence.js';
-import { fromEnclaveArgvFile, parseArgvFile, DEFAULT_SUBJECT } from '../deploy/args.js';
+import { fromEnclaveArgvFile, parseArgvFile, DEFAULT_SUBJECT } from '../launch/args.js';
 import { freeLoopbackPort } from '../docker/localtest.js';
 import { spawnDeployment, type SpawnDryRun } from '../deploy/spawn.js';
-import { createLogger } from '../cli/log.js';
+import { createLogger } from '../base/log.js';
 import { PassThrough } from 'node:stream';
 import { parseManifestToml, validateManifest } from '../gramine/index.js';
-import { loadOrCreateSignerKey } from '../sim/signer.js';
+import { loadOrCreateSignerKey } from '../launch/signer.js';
 
 const work = testTempDir('mse-e2e-sgx-');
 const gramineRepo = `${TEST_PREFIX}gramine-${randomBytes(3).toString('hex')}`;

@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { toHex } from '../attestation/bytes.js';
 import type { Evidence } from '../attestation/evidence.js';
-import { parseArgvFile, type InputArgs } from '../deploy/args.js';
+import { parseArgvFile, type InputArgs } from '../launch/args.js';
 import { computeMrenclave, parseManifestToml, validateManifest, type TomlTable } from '../gramine/index.js';
 import { openImageFs } from '../image/image-fs.js';
 import { bufferSource } from '../package/tar-read.js';
@@ -77,7 +77,7 @@ describe('enclave manifest template v2', () => {
       '--port',
       '443',
     ]);
-    // The args file is Gramine's argv format, the very file of the sim platform (deploy/args.ts).
+    // The args file is Gramine's argv format, the very file of the sim platform (launch/args.ts).
     const m = generate(await openTestImage());
     assert.equal(Buffer.from(m.argsFile).toString(), argv.map((a) => `${a}\0`).join(''));
     assert.deepEqual(parseArgvFile(m.argsFile), argv);

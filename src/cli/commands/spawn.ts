@@ -1,7 +1,8 @@
 /** `mse home spawn NAME`: start a packaged app in an enclave and collect its evidence. */
 import { DockerEngine } from '../../docker/engine.js';
-import { DEFAULT_SUBJECT } from '../../deploy/args.js';
-import { SGX_CONTAINER_DEVICES, type Platform, type SgxHostDevices } from '../../deploy/container.js';
+import { DEFAULT_SUBJECT } from '../../launch/args.js';
+import { SGX_CONTAINER_DEVICES, type SgxHostDevices } from '../../deploy/container.js';
+import type { Platform } from '../../launch/layout.js';
 import { defaultSignerKeyPath, dryRunSpawn, spawnDeployment, type SpawnDryRun } from '../../deploy/spawn.js';
 import { UsageError } from '../../errors.js';
 import { checkHost, platformReadiness, platformUnavailableError, type HostFacts } from '../../sgx/host-checks.js';

@@ -3,7 +3,7 @@
  * and the **args file** that carries them, the same bytes on both platforms: NUL-terminated strings, the
  * launcher first (`/usr/bin/dash /usr/local/bin/mse-run --size …`), the format of Gramine's
  * `loader.argv_src_file`. `spawn` writes it into the deployment's private state directory, mounted
- * read-only into the container at {@link ARGS_FILE}. On sgx Gramine reads it (a trusted file, measured) and
+ * read-only into the container at `ARGS_FILE` (`./layout.ts`). On sgx Gramine reads it (a trusted file, measured) and
  * starts the launcher with it as argv inside the enclave; on sim the container runs the same launcher
  * with only `--argv-file ARGS_FILE` and the bootstrap reads the file. `evidence`, `run` and `status` read
  * it back through the engine: it is the single source of truth of a deployment's arguments. It never goes
@@ -14,8 +14,8 @@ import type { InputArgs as EvidenceInputArgs } from '../attestation/evidence.js'
 import { isIP } from 'node:net';
 import { InputError, UsageError } from '../errors.js';
 import { INPUT_LIMITS } from '../fs/limits.js';
-import { PYTHON_APPLICATION_PATTERN } from '../project/config.js';
 import { parseSubject } from '../ratls/dn.js';
+import { ENCLAVE_HOST, ENCLAVE_PORT, LAUNCHER_ARGV } from './layout.js';
 
 /** What Gramine would measure besides the code and image, as `evidence.json` carries it. */
 export interface InputArgs {
@@ -32,6 +32,12 @@ export interface InputArgs {
   /** RA-TLS certificate expiry, Unix seconds. */
   expiration: number;
 }
+
+const PY_IDENT = '[A-Za-z_][A-Za-z0-9_]*';
+/** A dotted Python module path (`pkg.module`). */
+export const PYTHON_MODULE_PATTERN = new RegExp(`^${PY_IDENT}(\\.${PY_IDENT})*$`);
+/** `module:variable`: input_args.application, and mse.toml's python_application (`project/config.ts`). */
+export const PYTHON_APPLICATION_PATTERN = new RegExp(`^${PY_IDENT}(\\.${PY_IDENT})*:${PY_IDENT}$`);
 
 export const DEFAULT_SUBJECT = 'CN=cosmian.com,O=Cosmian Tech,C=FR,L=Paris,ST=Ile-de-France';
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
@@ -139,24 +145,6 @@ export function toEnclaveArgv(a: InputArgs): string[] {
   ];
 }
 
-/**
- * The enclave's inputs inside its container, on both platforms: the args file, `app.tar` and, on sgx, the
- * final manifest and SIGSTRUCT (mounted read-only from the deployment's private state directory).
- */
-export const ENCLAVE_DIR = '/opt/mse/enclave';
-/** The args file (Gramine's `loader.argv_src_file` on sgx). */
-export const ARGS_FILE = `${ENCLAVE_DIR}/args`;
-/** The code exactly as measured (the package's app.tar). */
-export const APP_TAR_FILE = `${ENCLAVE_DIR}/app.tar`;
-/** The single-threaded shell that runs the launcher (Debian's /bin/sh), Gramine's `libos.entrypoint`. */
-export const LAUNCHER_SHELL = '/usr/bin/dash';
-/** The enclave's launcher script (base-image/mse-run): the bootstrap to completion, then `exec` the app. */
-export const LAUNCHER = '/usr/local/bin/mse-run';
-/** argv[0] and argv[1] of the args file: what Gramine starts in the enclave, and the sim container's command. */
-export const LAUNCHER_ARGV: readonly string[] = [LAUNCHER_SHELL, LAUNCHER];
-/** Host address and port the enclave serves on inside the container (fixed, hence measured). */
-export const ENCLAVE_HOST = '0.0.0.0';
-export const ENCLAVE_PORT = 443;
 /** Largest args file read back (the arguments are a few hundred bytes). */
 export const MAX_ARGV_FILE_BYTES = INPUT_LIMITS.argvFile.maxBytes;
 
