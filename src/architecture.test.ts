@@ -100,10 +100,10 @@ const STILL_LONG: Record<string, number> = {
   'src/sgx/base-image-build.ts ensureSgxBaseImage': 202,
   'src/verify/verify-evidence.ts verifyEvidence': 192,
   'src/package/tar-read.ts indexTar': 157,
-  'src/deploy/spawn.ts spawnDeployment': 150,
-  'src/deploy/spawn.ts <callback of withCleanup>': 143,
+  'src/deploy/spawn.ts spawnDeployment': 151,
+  'src/deploy/spawn.ts <callback of withCleanup>': 144,
   'src/image/layers.ts diffTree': 140,
-  'src/sgx/enclave-manifest.ts enclaveManifest': 138,
+  'src/sgx/enclave-manifest.ts enclaveManifest': 150,
   'src/sgx/gramine-source.ts fromRepository': 133,
   'src/attestation/quote.ts parseQuote': 131,
 };

@@ -2,7 +2,13 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { EXAMPLE_SPAWN_ARGS } from '../testing/spawn-args.js';
-import { deploymentFromInspect, localAddress, planEnclaveContainer, type ContainerInspect } from './container.js';
+import {
+  deploymentFromInspect,
+  localAddress,
+  planEnclaveContainer,
+  type ContainerInspect,
+  type EnclaveContainerRequest,
+} from './container.js';
 import { failureLine, notRunningError, type LifecycleFacts } from './lifecycle.js';
 import { pinMismatch } from './pinning.js';
 import { planSpawn, type SpawnInput } from './spawn.js';
@@ -42,20 +48,24 @@ describe('spawn plan: every argument checked before anything is read or created'
       [{ host: 'localhost' }, 'ERR_HOST'],
       [{ days: 0 }, 'ERR_OPTION_VALUE'],
       [{ outputDir: '' }, 'ERR_OPTION_VALUE'],
-      [{ platform: 'sgx' }, 'ERR_SGX_UNAVAILABLE'],
+      [{ dryRun: true }, 'ERR_CONFLICTING_OPTIONS'],
     ];
     for (const [change, code] of cases) assert.throws(() => planSpawn({ ...good, ...change }), { code }, code);
     assert.doesNotThrow(() => planSpawn({ ...good, host: '::1' }));
+    // sgx is planned (readiness is the CLI's, with doctor's checks); a dry run is for sgx only
+    const sgxHost = { devices: [], aesmd: false };
+    assert.doesNotThrow(() => planSpawn({ ...good, platform: 'sgx', sgxHost, dryRun: true }));
+    assert.throws(() => planSpawn({ ...good, platform: 'sgx' }), { code: 'ERR_INTERNAL_PLAN' });
   });
 });
 
 describe('deployment container', () => {
-  const plan = planEnclaveContainer({
+  const request: EnclaveContainerRequest = {
     name: 'demo',
     image: 'demo:1',
     healthcheckEndpoint: '/health',
     platform: 'sim',
-    inputDir: '/state/deployments/demo/input',
+    enclaveDir: '/state/deployments/demo/enclave',
     outputDir: '/work/out',
     host: '127.0.0.1',
     port: 9443,
@@ -63,18 +73,22 @@ describe('deployment container', () => {
     mrSigner: 'ab'.repeat(32),
     simSocketDir: '/state/deployments/demo/sim',
     loadedTags: ['demo_app:1700000000000000000'],
-  });
+  };
+  const plan = planEnclaveContainer(request);
 
   it('is labelled for list/status, mounts read-only, drops privileges, has no SGX devices in sim', () => {
     assert.equal(plan.labels!['mse-home'], '1');
     assert.equal(plan.labels!.healthcheck_endpoint, '/health');
     assert.equal(plan.labels!['mse-home.loaded-image-tags'], 'demo_app:1700000000000000000');
     assert.deepEqual(plan.binds, [
-      { host: '/state/deployments/demo/input', container: '/opt/input', readOnly: true },
+      { host: '/state/deployments/demo/enclave', container: '/opt/mse/enclave', readOnly: true },
       { host: '/state/deployments/demo/sim', container: '/var/run/mse-sim', readOnly: true },
     ]);
-    // the arguments (with the deployment UUID) are in the argv file, never on the command line
-    assert.deepEqual([...plan.entrypoint!, ...plan.cmd!], ['mse-run', '--argv-file', '/opt/input/argv']);
+    // the launcher, as Gramine starts it on sgx; the arguments (with the deployment UUID) stay in the file
+    assert.deepEqual(
+      [...plan.entrypoint!, ...plan.cmd!],
+      ['/usr/bin/dash', '/usr/local/bin/mse-run', '--argv-file', '/opt/mse/enclave/args'],
+    );
     assert.ok(!JSON.stringify(plan).includes(args.appId));
     assert.deepEqual(plan.extra!.HostConfig!.Devices, []);
     assert.deepEqual(plan.extra!.HostConfig!.CapDrop, ['ALL']);
@@ -89,12 +103,12 @@ describe('deployment container', () => {
       State: { Status: 'running', ExitCode: 0, StartedAt: '2026-11-27T00:00:00Z' },
       HostConfig: { PortBindings: { '443/tcp': [{ HostIp: '127.0.0.1', HostPort: '9443' }] } },
       Mounts: [
-        { Source: '/state/deployments/demo/input', Destination: '/opt/input' },
+        { Source: '/state/deployments/demo/enclave', Destination: '/opt/mse/enclave' },
         { Source: '/state/deployments/demo/sim', Destination: '/var/run/mse-sim' },
       ],
     };
     const d = deploymentFromInspect(info);
-    assert.equal(d.inputDir, '/state/deployments/demo/input');
+    assert.equal(d.enclaveDir, '/state/deployments/demo/enclave');
     assert.deepEqual(d.loadedTags, ['demo_app:1700000000000000000']);
     assert.equal(d.platform, 'sim');
     assert.equal(d.port, 9443);
@@ -109,6 +123,76 @@ describe('deployment container', () => {
     const { 'mse-home.workspace': _, ...noWorkspace } = plan.labels!;
     assert.throws(() => deploymentFromInspect({ ...info, Config: { ...info.Config, Labels: noWorkspace } }), {
       code: 'ERR_NOT_A_DEPLOYMENT',
+    });
+  });
+
+  describe('sgx', () => {
+    const sgx = (devices: string[], aesmd: boolean) =>
+      planEnclaveContainer({
+        ...request,
+        platform: 'sgx',
+        simSocketDir: undefined,
+        sealedDir: '/state/deployments/demo/sealed',
+        sgxHost: { devices, aesmd },
+      });
+    const devicesOf = (p: ReturnType<typeof sgx>) =>
+      (p.extra!.HostConfig!.Devices as { PathOnHost: string; PathInContainer: string }[]).map((d) => [
+        d.PathOnHost,
+        d.PathInContainer,
+      ]);
+
+    it('starts Gramine through mse-run-sgx with nothing on the command line, and no signer key inside', () => {
+      const p = sgx(['/dev/sgx_enclave', '/dev/sgx_provision'], true);
+      assert.deepEqual([...p.entrypoint!, ...p.cmd!], ['/usr/local/bin/mse-run-sgx']);
+      assert.deepEqual(p.binds, [
+        // the final manifest, SIGSTRUCT, args file and app.tar, read-only
+        { host: '/state/deployments/demo/enclave', container: '/opt/mse/enclave', readOnly: true },
+        // the host side of the encrypted mounts sealed to MRENCLAVE
+        { host: '/state/deployments/demo/sealed', container: '/opt/mse/sealed' },
+        // aesmd's socket directory (a restarted aesmd's new socket is seen)
+        { host: '/var/run/aesmd', container: '/var/run/aesmd' },
+      ]);
+      assert.ok(
+        !JSON.stringify(p).includes('/keys/signer.pem"}') && !p.binds!.some((b) => b.host === '/keys/signer.pem'),
+      );
+      assert.equal(p.labels!['mse-home.platform'], 'sgx');
+      assert.deepEqual(p.extra!.HostConfig!.CapDrop, ['ALL']);
+      assert.ok(!JSON.stringify(p).includes(args.appId));
+    });
+
+    it('passes the SGX devices the host has, and only those', () => {
+      assert.deepEqual(devicesOf(sgx(['/dev/sgx_enclave', '/dev/sgx_provision'], true)), [
+        ['/dev/sgx_enclave', '/dev/sgx_enclave'],
+        ['/dev/sgx_provision', '/dev/sgx_provision'],
+      ]);
+      assert.deepEqual(devicesOf(sgx(['/dev/sgx_enclave'], true)), [['/dev/sgx_enclave', '/dev/sgx_enclave']]);
+      assert.deepEqual(devicesOf(sgx([], true)), []);
+      // anything else the caller names is not an SGX device of the in-kernel driver: not passed
+      assert.deepEqual(devicesOf(sgx(['/dev/sda', '/dev/sgx/enclave'], true)), []);
+    });
+
+    it('mounts aesmd’s directory only when aesmd’s socket exists (never creates it on the host)', () => {
+      assert.ok(sgx(['/dev/sgx_enclave'], true).binds!.some((b) => b.container === '/var/run/aesmd'));
+      assert.ok(!sgx(['/dev/sgx_enclave'], false).binds!.some((b) => b.container === '/var/run/aesmd'));
+    });
+
+    it('refuses a plan without its sealed directory or host facts', () => {
+      assert.throws(() => planEnclaveContainer({ ...request, platform: 'sgx' }), { code: 'ERR_INTERNAL_PLAN' });
+    });
+
+    it('reads back as an sgx deployment', () => {
+      const p = sgx(['/dev/sgx_enclave'], true);
+      const d = deploymentFromInspect({
+        Id: 'abc',
+        Name: '/demo',
+        Config: { Image: p.image, Cmd: p.cmd!, Labels: p.labels! },
+        State: { Status: 'running', ExitCode: 0, StartedAt: '2026-11-27T00:00:00Z' },
+        HostConfig: { PortBindings: { '443/tcp': [{ HostIp: '127.0.0.1', HostPort: '9443' }] } },
+        Mounts: p.binds!.map((b) => ({ Source: b.host, Destination: b.container })),
+      });
+      assert.equal(d.platform, 'sgx');
+      assert.equal(d.enclaveDir, '/state/deployments/demo/enclave');
+      assert.equal(d.simSocketDir, undefined);
     });
   });
 });

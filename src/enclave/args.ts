@@ -5,9 +5,10 @@
  * its rules are `launch/args.ts`'s (one decoder for spawn, the bootstrap, evidence and the sgx manifest);
  * this module adds what only the enclave checks (an expiration in the past) and the shape it runs with.
  *
- * They arrive one of two ways: `mse-run --argv-file FILE` (what `spawn` starts: the vector is read from the
- * deployment's argv file, so the deployment UUID is on no command line another local user can read), or
- * as the process's own argv (Gramine on SGX, which takes argv from its trusted argv file; and tests).
+ * The launcher `mse-run` passes its own arguments on. They arrive one of two ways: `--argv-file FILE` (the
+ * sim container's command: the vector is read from the deployment's args file, after the launcher's two
+ * words, so the deployment UUID is on no command line another local user can read), or as the arguments
+ * themselves (sgx: Gramine gives the launcher the args file's vector as argv, inside the enclave; tests).
  */
 import { UsageError } from '../errors.js';
 import { decodeEnclaveArgv } from '../launch/args.js';

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { generateKeyPairSync, randomUUID } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import https from 'node:https';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -80,6 +80,7 @@ describe('configuration server', () => {
   }> {
     const id = randomUUID();
     const paths = enclavePaths(path.join(root, dir));
+    mkdirSync(paths.keyDir, { recursive: true }); // the enclave's identity exists before it serves
     let listening!: (port: number) => void;
     const ready = new Promise<number>((r) => (listening = r));
     const served = runConfigurationServer({

@@ -35,6 +35,14 @@ export {
   type TrustedFile,
 } from './manifest.js';
 export {
+  checkManifest,
+  GRAMINE_SCHEMA_VERSION,
+  validateManifest,
+  type ManifestProblem,
+  type ManifestProblemKind,
+  type ValidateOptions,
+} from './manifest-schema.js';
+export {
   computeMrenclave,
   enclaveLayout,
   HEAP_MIN,
@@ -47,6 +55,7 @@ export {
   type MemoryArea,
 } from './mrenclave.js';
 export {
+  localSigstructDate,
   parseSigstruct,
   signSigstruct,
   SIGSTRUCT_OFFSETS,

@@ -11,6 +11,8 @@ import {
   decodeEvidenceInputArgs,
   encodeEnclaveArgv,
   encodeEvidenceInputArgs,
+  argsOfArgvFile,
+  enclaveArgv,
   enclaveArgvFile,
   fromEnclaveArgvFile,
   inputArgProblem,
@@ -145,12 +147,24 @@ describe('spawn arguments: the mse-run argument vector', () => {
   });
 });
 
-describe('spawn arguments: the argv file', () => {
-  it("round-trips (Gramine's argv_src_file format: NUL-terminated, argv[0] first)", () => {
+describe('spawn arguments: the args file', () => {
+  it("round-trips (Gramine's argv_src_file format: NUL-terminated, the launcher first)", () => {
     const file = enclaveArgvFile(args);
     assert.equal(file.at(-1), 0);
-    assert.deepEqual(parseArgvFile(file), ['mse-run', ...encodeEnclaveArgv(args)]);
-    assert.equal(file.toString('utf8'), ['mse-run', ...encodeEnclaveArgv(args)].map((a) => `${a}\0`).join(''));
+    // one file, both platforms: what Gramine starts (dash on the launcher), every argument, host and port
+    const whole = [
+      '/usr/bin/dash',
+      '/usr/local/bin/mse-run',
+      ...encodeEnclaveArgv(args),
+      '--host',
+      '0.0.0.0',
+      '--port',
+      '443',
+    ];
+    assert.deepEqual(enclaveArgv(args), whole);
+    assert.deepEqual(parseArgvFile(file), whole);
+    assert.equal(file.toString('utf8'), whole.map((a) => `${a}\0`).join(''));
+    assert.deepEqual(argsOfArgvFile(file), whole.slice(2));
     assert.deepEqual(fromEnclaveArgvFile(file), args);
     assert.deepEqual(parseArgvFile(serializeArgvFile(['x', '', 'y z'])), ['x', '', 'y z']);
   });
@@ -159,10 +173,14 @@ describe('spawn arguments: the argv file', () => {
     for (const bad of [Buffer.alloc(0), Buffer.from('mse-run\0--size'), Buffer.from([0x6d, 0xff, 0x00])])
       assert.throws(() => parseArgvFile(bad), { code: 'ERR_ARGV_FILE' });
     assert.throws(() => serializeArgvFile(['a\0b']), { code: 'ERR_ARGV_FILE' });
-    assert.throws(() => fromEnclaveArgvFile(serializeArgvFile(['mse-run', '--size', '2048M'])), {
+    // an args file of another launcher (or of an earlier version: argv[0] 'mse-run') is refused
+    assert.throws(() => argsOfArgvFile(serializeArgvFile(['mse-run', ...encodeEnclaveArgv(args)])), {
       code: 'ERR_ARGV_FILE',
-      message: "the enclave arguments' --subject is missing",
     });
+    assert.throws(
+      () => fromEnclaveArgvFile(serializeArgvFile(['/usr/bin/dash', '/usr/local/bin/mse-run', '--size', '2048M'])),
+      { code: 'ERR_ARGV_FILE', message: "the enclave arguments' --subject is missing" },
+    );
   });
 });
 

@@ -42,7 +42,9 @@ async function expectedFromPackage(
   const started = performance.now();
   let m;
   try {
-    m = await withPackageImage(pkg, (image) => measureGramineImage(image, pkg.appFiles, args));
+    m = await withPackageImage(pkg, (image) =>
+      measureGramineImage(image, { files: pkg.appFiles, appTarSha256: pkg.appTarSha256 }, args),
+    );
   } catch (error) {
     // Arguments no enclave can run with: a rejection naming the argument, not a failure to verify.
     if (isMseError(error) && error.code === 'ERR_SGX_ARGUMENT') {
