@@ -67,7 +67,6 @@ export const ERROR_CODES = {
   },
   ERR_APP_ERROR: { exit: 'state', doc: 'the app answers … with HTTP …' },
   ERR_APP_ID: { exit: 'input', doc: 'the deployment UUID is not a lowercase version 4 UUID' },
-  ERR_APP_START: { exit: 'state', doc: 'cannot start the app with …' },
   ERR_APP_TAR: { exit: 'input', doc: 'app.tar holds both … and … …' },
   ERR_APP_TAR_MISSING: { exit: 'input', doc: 'cannot read the app code' },
   ERR_APPLICATION: { exit: 'input', doc: 'the entry point (python_application) is not module:variable' },
@@ -241,6 +240,7 @@ export const ERROR_CODES = {
     doc: "the enclave stopped before its configuration (the bootstrap's error is quoted)",
   },
   ERR_ENCLAVE_EXPIRED: { exit: 'usage', doc: '--expiration … (…) is in the past' },
+  ERR_ENCLAVE_FILE_MISSING: { exit: 'state', doc: 'an sgx deployment has no final manifest in its enclave directory' },
   ERR_ENCLAVE_NO_CERT: { exit: 'network', doc: 'the enclave presented no certificate' },
   ERR_ENCLAVE_SIZE: { exit: 'usage', doc: '--size is not a power of two of MiB from 1024 to 1 TiB' },
   ERR_ENCLAVE_STATE_CORRUPT: { exit: 'state', doc: "malformed enclave's X25519 key pair" },
@@ -307,6 +307,10 @@ export const ERROR_CODES = {
   ERR_GRAMINE_MANIFEST_ENCODING: {
     exit: 'input',
     doc: 'the manifest is not UTF-8, starts with a BOM, or a value is not well-formed Unicode',
+  },
+  ERR_GRAMINE_MANIFEST_INVALID: {
+    exit: 'input',
+    doc: 'the Gramine manifest breaks the Gramine 1.9 manifest rules (the problems are named)',
   },
   ERR_GRAMINE_MANIFEST_TOML: {
     exit: 'input',
