@@ -158,7 +158,7 @@ export class SimQuoteProvider implements QuoteProvider {
             try {
               resolve(parseQuoteAnswer(res.statusCode ?? 0, Buffer.concat(chunks)));
             } catch (error) {
-              reject(error);
+              reject(error instanceof Error ? error : new Error(String(error)));
             }
           });
         },
