@@ -494,7 +494,7 @@ describe('appraise: memoised parses are shared, so a caller cannot change them',
       (leaf as { notAfter: Date }).notAfter = new Date('2100-01-01T00:00:00Z');
     }, TypeError);
     assert.throws(() => {
-      (chain.extension.tcb.components as number[])[0] = 255;
+      chain.extension.tcb.components[0] = 255;
     }, TypeError);
     assert.throws(() => {
       (chain.extension as { sgxType: number }).sgxType = 0;
@@ -606,7 +606,7 @@ describe('appraise: random truncations and mutations yield verdicts, never excep
             typeof v === 'string'
               ? Buffer.from(mutate(rand, Buffer.from(v, 'latin1'))).toString('latin1')
               : mutate(rand, v);
-          const verdict = appraise({ quote, collateral: { ...collateral, [key]: m } as Collateral, at });
+          const verdict = appraise({ quote, collateral: { ...collateral, [key]: m }, at });
           assertNoInternal(verdict);
         }
       }

@@ -228,7 +228,7 @@ interface Problem {
   hint: string;
 }
 
-class Halt {}
+class Halt extends Error {}
 
 /** What a check that did not run says. */
 const HALT_REASON = 'not run: an earlier check failed';

@@ -25,7 +25,7 @@ test('immutable(): frozen objects and arrays, read-only dates and sets, byte fie
   assert.notEqual(v.bytes, v.bytes);
   // The verifier's zero-copy view is the original, and is not an enumerable field.
   assert.equal(bytesOf(v).bytes, bytes);
-  assert.equal(bytesOf(v.nested).inner![0], 9);
+  assert.equal(bytesOf(v.nested).inner[0], 9);
   assert.deepEqual(Object.keys(v), ['when', 'set', 'bytes', 'nested', 'absent']);
   // Already frozen values are left alone; a plain object's bytesOf is itself.
   assert.equal(immutable(v), v);

@@ -29,7 +29,7 @@ export function useColor(stream: { isTTY?: boolean }, env: NodeJS.ProcessEnv): b
 export function createLogger(options: LoggerOptions = {}): Logger {
   const stream = options.stream ?? process.stderr;
   const env = options.env ?? process.env;
-  const color = useColor(stream as { isTTY?: boolean }, env);
+  const color = useColor(stream, env);
   const paint = (code: string, s: string): string => (color ? `\u001b[${code}m${s}\u001b[0m` : s);
   const write = (s: string): void => {
     stream.write(s + '\n');

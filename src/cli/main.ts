@@ -3,6 +3,7 @@
  * Resolves the command, parses its flags strictly, runs it, and turns errors into one clear line (or JSON)
  * and a documented exit code.
  */
+import { inspect } from 'node:util';
 import { holdInterruptsAfterCommit, interruptActiveScopes } from '../docker/cleanup.js';
 import { ExitCode, InterruptedError, MseError, UsageError, isMseError } from '../errors.js';
 import { parseCommandArgs, renderHelp } from './command.js';
@@ -135,7 +136,7 @@ function report(
     stderr.write(`${(error as Error)?.stack ?? String(error)}\n`);
     let cause = (error as Error)?.cause;
     while (cause) {
-      stderr.write(`caused by: ${(cause as Error)?.stack ?? String(cause)}\n`);
+      stderr.write(`caused by: ${(cause as Error)?.stack ?? inspect(cause)}\n`);
       cause = (cause as Error)?.cause;
     }
   }

@@ -310,7 +310,7 @@ describe('CLI snapshots: verify', () => {
       application: 'app:app',
       expiration: Math.floor(NOW.getTime() / 1000) + 86400,
     };
-    const mrEnclave = await simMrenclaveOfEvidence(await readPackage(packageFile), inputArgs);
+    const mrEnclave = simMrenclaveOfEvidence(await readPackage(packageFile), inputArgs);
     // The signer key of MSE's real evidence: a fixed MRSIGNER.
     const signerPk = parseEvidence(readVectorText('mse', 'evidence.json')).signerPk;
     const evidence: Evidence = makeSimEvidence({ sim, mrEnclave, signerPk, inputArgs, now: NOW });
@@ -330,7 +330,7 @@ describe('CLI snapshots: verify', () => {
     const n = (): Normaliser[] => [tempDir(dir), randomValues(random)];
     const base = ['home', 'verify', '--evidence', evidenceFile, '--output', out, ...AT];
     const evidence = parseEvidence(readFileSync(evidenceFile, 'utf8'));
-    const measured = await simMrenclaveOfEvidence(await readPackage(packageFile), evidence.inputArgs);
+    const measured = simMrenclaveOfEvidence(await readPackage(packageFile), evidence.inputArgs);
     const mrenclave = ['--mrenclave', Buffer.from(measured).toString('hex')];
     await snap('verify-sim-default', [...base, ...mrenclave], n());
     await snap('verify-sim-allowed-json', [...base, ...mrenclave, '--allow-simulation', '--json'], n());
@@ -457,7 +457,7 @@ describe('CLI snapshots: doctor', () => {
             ? [shape(v[0])]
             : 'array'
           : v !== null && typeof v === 'object'
-            ? Object.fromEntries(Object.entries(v as object).map(([key, x]) => [key, shape(x)]))
+            ? Object.fromEntries(Object.entries(v).map(([key, x]) => [key, shape(x)]))
             : v === null
               ? 'null'
               : typeof v;

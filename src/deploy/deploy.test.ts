@@ -153,7 +153,7 @@ describe('deployment container', () => {
         { host: '/var/run/aesmd', container: '/var/run/aesmd' },
       ]);
       assert.ok(
-        !JSON.stringify(p).includes('/keys/signer.pem"}') && !p.binds!.some((b) => b.host === '/keys/signer.pem'),
+        !JSON.stringify(p).includes('/keys/signer.pem"}') && !p.binds.some((b) => b.host === '/keys/signer.pem'),
       );
       assert.equal(p.labels!['mse-home.platform'], 'sgx');
       assert.deepEqual(p.extra!.HostConfig!.CapDrop, ['ALL']);
@@ -313,7 +313,7 @@ describe('configuration request body', () => {
     const parsed = JSON.parse(body) as Record<string, string>;
     assert.equal(parsed.uuid, 'id-1');
     assert.equal(parsed.app_sealed_secrets, sealed.toString('base64url'));
-    assert.doesNotMatch(parsed.app_sealed_secrets!, /=/);
+    assert.doesNotMatch(parsed.app_sealed_secrets, /=/);
     assert.equal(parsed.code_secret_key, '01'.repeat(32));
     assert.throws(() => buildConfigurationBody({ appId: 'x', secrets: Buffer.from('{bad') }), {
       code: 'ERR_SECRETS_NOT_JSON',

@@ -21,7 +21,6 @@ import {
   deploymentFromInspect,
   DEPLOYMENT_LABEL,
   localAddress,
-  type ContainerInspect,
   type Deployment,
   type DeploymentSummary,
 } from './container.js';
@@ -40,7 +39,7 @@ export async function findDeploymentSummary(engine: DockerEngine, name: string):
   if (!info) {
     throw new StateError('ERR_DEPLOYMENT_NOT_FOUND', `no deployment named '${name}'`, { hint: "See 'mse home list'." });
   }
-  return deploymentFromInspect(info as unknown as ContainerInspect);
+  return deploymentFromInspect(info);
 }
 
 /** The deployment named `name` with its arguments (read from its args file through the engine). */
@@ -97,7 +96,7 @@ export async function listDeployments(engine: DockerEngine): Promise<DeploymentS
     const info = await engine.inspectContainer(s.id);
     if (!info) continue; // removed meanwhile
     try {
-      out.push(deploymentFromInspect(info as unknown as ContainerInspect));
+      out.push(deploymentFromInspect(info));
     } catch {
       // labelled by hand or damaged: not ours to list
     }

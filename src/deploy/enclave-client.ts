@@ -134,7 +134,7 @@ export function fetchPresentedCertificate(endpoint: EnclaveEndpoint, timeoutMs =
       reject(
         new NetworkError(
           'ERR_ENCLAVE_UNREACHABLE',
-          `cannot reach the enclave at ${endpoint.address}:${endpoint.port}: ${e.message}`,
+          `cannot reach the enclave at ${endpoint.address}:${endpoint.port}: ${(e as Error).message}`,
           { cause: e },
         ),
       ),

@@ -230,7 +230,7 @@ describe('operator lifecycle: the UUID as a credential, interrupts, states, remo
     { skip: asNobody ? false : 'needs root and runuser to act as nobody' },
     async () => {
       assert.ok(a.appId, 'the spawn step produced a deployment');
-      const appId = a.appId!;
+      const appId = a.appId;
       const nobody = (args: string[], input?: string): ReturnType<typeof spawnSync> =>
         spawnSync('runuser', ['-u', 'nobody', '--', ...args], { cwd: '/', input, encoding: 'utf8', timeout: 120_000 });
       const roots = JSON.stringify([

@@ -50,7 +50,6 @@ import {
   deploymentFromInspect,
   planEnclaveContainer,
   SGX_CONTAINER_DEVICES,
-  type ContainerInspect,
   type Deployment,
   type DeploymentSummary,
   type SgxHostDevices,
@@ -555,7 +554,7 @@ export async function spawnDeployment(input: SpawnInput): Promise<SpawnResult> {
 async function findDeploymentById(engine: DockerEngine, id: string): Promise<DeploymentSummary> {
   const info = await engine.inspectContainer(id);
   if (!info) throw new StateError('ERR_DEPLOYMENT_NOT_FOUND', `the container ${id.slice(0, 12)} vanished`);
-  return deploymentFromInspect(info as unknown as ContainerInspect);
+  return deploymentFromInspect(info);
 }
 
 /** Refuse image.tar tags other than `<app repository>:<digits>` (see spawnDeployment). */

@@ -61,7 +61,7 @@ export function resolveEndpoint(env: NodeJS.ProcessEnv = process.env): EngineEnd
         port: url.port || 22,
         username: decodeURIComponent(url.username),
         sshOptions: { agent: env.SSH_AUTH_SOCK },
-      } as Docker.DockerOptions,
+      },
     };
   }
   if (url.protocol !== 'tcp:' && url.protocol !== 'http:' && url.protocol !== 'https:') {
@@ -257,7 +257,7 @@ export class DockerEngine {
         if (aux?.ID) finalId = aux.ID;
         if (msg.error !== undefined || msg.errorDetail !== undefined) {
           const detail = msg.errorDetail as { message?: string } | undefined;
-          failure = String(detail?.message ?? msg.error ?? 'unknown build error');
+          failure = detail?.message ?? streamErrorText(msg.error ?? 'unknown build error');
         }
       });
     } catch (error) {
@@ -304,7 +304,7 @@ export class DockerEngine {
     );
     let failure: string | undefined;
     await readJsonStream(stream as unknown as Readable, (msg) => {
-      if (msg.error !== undefined) failure = String(msg.error);
+      if (msg.error !== undefined) failure = streamErrorText(msg.error);
     });
     if (failure) throw new DockerError('ERR_DOCKER_IMPORT_FAILED', `docker import failed: ${oneLine(failure)}`);
     const info = await this.inspectImage(ref);
@@ -362,7 +362,7 @@ export class DockerEngine {
         const m = /^Loaded image(?: ID)?: (.+)$/.exec(line);
         if (m?.[1]) loaded.push(m[1]);
       }
-      if (msg.error !== undefined) failure = String(msg.error);
+      if (msg.error !== undefined) failure = streamErrorText(msg.error);
     });
     if (failure) {
       throw new DockerError('ERR_DOCKER_LOAD_FAILED', `docker load of ${file} failed: ${oneLine(failure)}`, {
@@ -573,14 +573,14 @@ export class DockerEngine {
 
   /** The container's output so far (stdout and stderr interleaved), optionally only the last `tail` lines. */
   async containerLogs(id: string, opts: { tail?: number } = {}): Promise<string> {
-    const raw = (await this.call(`read logs of container ${short(id)}`, () =>
+    const raw = await this.call(`read logs of container ${short(id)}`, () =>
       this.docker.getContainer(id).logs({
         stdout: true,
         stderr: true,
         follow: false,
         ...(opts.tail !== undefined ? { tail: opts.tail } : {}),
       }),
-    )) as unknown as Buffer;
+    );
     const info = await this.inspectContainer(id);
     return info?.Config.Tty ? raw.toString('utf8') : demuxLogs(raw);
   }
@@ -738,6 +738,10 @@ export function translate(error: unknown, what: string, url?: string): DockerErr
   );
 }
 
+/** A progress stream's `error` field as text: a string as is, anything else as JSON (never `[object Object]`). */
+function streamErrorText(value: unknown): string {
+  return typeof value === 'string' ? value : JSON.stringify(value);
+}
 /** Parse a stream of concatenated/newline-separated JSON objects (build, load, import progress). */
 async function readJsonStream(stream: Readable, onMessage: (msg: Record<string, unknown>) => void): Promise<void> {
   let buffer = '';

@@ -83,7 +83,8 @@ const intIn = (min: bigint, max: bigint): Check =>
     'an integer',
     (v) => typeof v === 'bigint',
     (v, at, report) => {
-      if ((v as bigint) < min || (v as bigint) > max) report(at, 'value', `must be from ${min} to ${max}, not ${v}`);
+      const n = v as bigint;
+      if (n < min || n > max) report(at, 'value', `must be from ${min} to ${max}, not ${n}`);
     },
   );
 const oneOf = (...values: (string | boolean)[]): Check => {

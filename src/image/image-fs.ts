@@ -74,14 +74,13 @@ export const PARALLEL_MIN_BYTES = 64 << 20;
 function subSource(src: TarSource, start: number, length: number): TarSource {
   const within = (offset: number, target: Buffer): Buffer =>
     target.subarray(0, Math.max(0, Math.min(target.length, length - offset)));
-  const { readInto, readIntoSync } = src;
+  const readInto = src.readInto?.bind(src);
+  const readIntoSync = src.readIntoSync?.bind(src);
   return {
     size: length,
     read: (offset, len) => src.read(start + offset, Math.min(len, length - offset)),
-    ...(readInto ? { readInto: (offset, target) => readInto.call(src, start + offset, within(offset, target)) } : {}),
-    ...(readIntoSync
-      ? { readIntoSync: (offset, target) => readIntoSync.call(src, start + offset, within(offset, target)) }
-      : {}),
+    ...(readInto ? { readInto: (offset, target) => readInto(start + offset, within(offset, target)) } : {}),
+    ...(readIntoSync ? { readIntoSync: (offset, target) => readIntoSync(start + offset, within(offset, target)) } : {}),
     ...(src.file ? { file: { fd: src.file.fd, start: src.file.start + start } } : {}),
   };
 }
@@ -368,7 +367,7 @@ export class ImageFs {
 
     const worker = this.hashWorker(options.parallel);
     if (worker) worker.files(this.src.file!.fd, jobs);
-    const digests: (string | undefined)[] = new Array(ordered.length);
+    const digests = new Array<string | undefined>(ordered.length);
     const buffer = Buffer.allocUnsafe(JOB_BYTES);
     try {
       for (let job = claimJob(jobs); job !== undefined; job = claimJob(jobs)) {

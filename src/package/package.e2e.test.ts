@@ -202,7 +202,7 @@ describe('package (real engine)', () => {
     assert.ok(loaded.length > 0);
     const info = await engine.inspectImage(first.image.repoTags[0]!);
     assert.equal(info?.Id, first.imageConfigDigest);
-    await engine.tagImage(info!.Id, `${repo}:latest`);
+    await engine.tagImage(info.Id, `${repo}:latest`);
     await engine.removeImage(first.image.repoTags[0]!, { noPrune: true });
   });
 });

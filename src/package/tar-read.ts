@@ -78,8 +78,9 @@ export interface TarSource {
 export function bufferSource(buf: Buffer): TarSource {
   return {
     size: buf.length,
-    read: async (offset, length) => buf.subarray(offset, offset + length),
-    readInto: async (offset, target) => buf.copy(target, 0, offset, Math.min(buf.length, offset + target.length)),
+    read: (offset, length) => Promise.resolve(buf.subarray(offset, offset + length)),
+    readInto: (offset, target) =>
+      Promise.resolve(buf.copy(target, 0, offset, Math.min(buf.length, offset + target.length))),
     readIntoSync: (offset, target) => buf.copy(target, 0, offset, Math.min(buf.length, offset + target.length)),
   };
 }

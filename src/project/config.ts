@@ -38,7 +38,7 @@ export const APP_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
 export function parseMseConfig(text: string, file = 'mse.toml'): ParsedMseConfig {
   let doc: Record<string, unknown>;
   try {
-    doc = parseToml(text) as Record<string, unknown>;
+    doc = parseToml(text);
   } catch (error) {
     const where = error instanceof TomlError ? ` at line ${error.line}, column ${error.column}` : '';
     const first = ((error as Error).message ?? '').split('\n')[0];

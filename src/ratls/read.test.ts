@@ -78,7 +78,7 @@ function read(der: Buffer): RatlsCertificate | string {
 }
 function ok(der: Buffer): RatlsCertificate {
   const r = read(der);
-  assert.ok(typeof r !== 'string', `expected a certificate, got ${String(r)}`);
+  assert.ok(typeof r !== 'string', `expected a certificate, got ${r as string}`);
   return r;
 }
 

@@ -273,7 +273,7 @@ describe('Gramine packages from a folder and a repository', { skip: !tools && 'g
       const plan = gramineSourcePlan({ repository: server.url, keyFingerprints: [key.fingerprint] });
       assert.equal(plan.kind, 'repository');
       const work = fresh('work');
-      const v = await acquireGramineDebs(plan as Extract<GraminePlan, { kind: 'repository' }>, { workDir: work, log });
+      const v = await acquireGramineDebs(plan, { workDir: work, log });
       assert.equal(v.kind, 'repository');
       assert.equal(v.location, server.url);
       assert.equal(v.debs[0]!.file, path.join(work, 'debs', deb.name));
@@ -287,10 +287,9 @@ describe('Gramine packages from a folder and a repository', { skip: !tools && 'g
       ]);
       // A mirror serving a package that is not the signed one is refused.
       writeFileSync(path.join(root, 'pool', 'main', 'g', 'gramine', deb.name), 'swapped\n');
-      await assert.rejects(
-        acquireGramineDebs(plan as Extract<GraminePlan, { kind: 'repository' }>, { workDir: fresh('work'), log }),
-        { code: 'ERR_SGX_GRAMINE_CHECKSUM_MISMATCH' },
-      );
+      await assert.rejects(acquireGramineDebs(plan, { workDir: fresh('work'), log }), {
+        code: 'ERR_SGX_GRAMINE_CHECKSUM_MISMATCH',
+      });
       const jammy = gramineSourcePlan({ repository: server.url, suite: 'jammy', keyFingerprints: [key.fingerprint] });
       await assert.rejects(
         acquireGramineDebs(jammy as Extract<GraminePlan, { kind: 'repository' }>, { workDir: fresh('work'), log }),

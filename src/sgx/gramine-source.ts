@@ -325,7 +325,7 @@ async function httpGet(
       yield Buffer.from(chunk);
     }
   }
-  const body = bounded(res.body as unknown as AsyncIterable<Uint8Array>);
+  const body = bounded(res.body);
   if (file) {
     await pipeline(Readable.from(body), createOutputStream(file, { mode: 0o600, what: 'download' }));
     return { digest: { sha256: hash.digest('hex'), size } };

@@ -445,7 +445,7 @@ async function exportTree(stream: Readable): Promise<Map<string, string>> {
         if (p !== '/' && !RUNTIME.test(p)) {
           if (header.type === 'directory') out.set(p, 'dir');
           else if (header.type === 'symlink') out.set(p, `symlink ${header.linkname}`);
-          else if (header.type === 'link') out.set(p, out.get('/' + header.linkname!.replace(/^\.?\/+/, ''))!);
+          else if (header.type === 'link') out.set(p, out.get('/' + header.linkname.replace(/^\.?\/+/, ''))!);
           else if (header.type === 'file') out.set(p, `file ${hash.digest('hex')}`);
           else out.set(p, header.type ?? 'unknown');
         }

@@ -90,15 +90,18 @@ export function computeSimMrenclave(input: SimMeasurementInput): Uint8Array {
   if (typeof digest !== 'string' || !/^sha256:[0-9a-f]{64}$/.test(digest)) {
     bad('imageConfigDigest', 'must be "sha256:" followed by 64 lowercase hex characters');
   }
-  if (!Array.isArray(input.codeFiles)) bad('codeFiles', 'must be an array');
-  const files = input.codeFiles.map((f, i) => {
+  const codeFiles: unknown = input.codeFiles; // typed by the caller, checked here all the same
+  if (!Array.isArray(codeFiles)) bad('codeFiles', 'must be an array');
+  const files = (codeFiles as readonly unknown[]).map((entry, i) => {
+    const f = (entry ?? {}) as { path?: unknown; sha256?: unknown };
     const field = `codeFiles[${i}].path`;
-    const pathBytes = utf8(field, f?.path);
-    checkPath(field, pathBytes, f.path);
+    const pathBytes = utf8(field, f.path);
+    const filePath = f.path as string; // utf8() refused anything but a string
+    checkPath(field, pathBytes, filePath);
     if (typeof f.sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(f.sha256)) {
       bad(`codeFiles[${i}].sha256`, 'must be 64 lowercase hex characters');
     }
-    return { pathBytes, path: f.path, hash: Buffer.from(f.sha256, 'hex') };
+    return { pathBytes, path: filePath, hash: Buffer.from(f.sha256, 'hex') };
   });
   files.sort((a, b) => Buffer.compare(a.pathBytes, b.pathBytes));
   for (let i = 1; i < files.length; i++) {

@@ -84,75 +84,79 @@ export async function startSimPccs(platform: SimPlatform, options: SimPccsOption
   const host = options.host ?? '127.0.0.1';
   const fmspcHex = Buffer.from(platform.tcb.fmspc).toString('hex');
 
-  const server = http.createServer(async (req, res) => {
-    const requestId = randomBytes(16).toString('hex');
-    const reply = (status: number, body: string | Uint8Array, headers: Record<string, string>) => {
-      res.writeHead(status, { 'Request-ID': requestId, 'Content-Length': Buffer.byteLength(body), ...headers });
-      res.end(req.method === 'HEAD' ? undefined : body);
-    };
-    try {
-      if (req.method !== 'GET' && req.method !== 'HEAD') {
-        res.setHeader('Allow', 'GET, HEAD');
-        throw new PccsFailure(405, 'MethodNotAllowed', `method ${req.method ?? '?'} not allowed`);
+  // Every failure is answered inside the handler (its catch), so nothing is left to reject.
+  const server = http.createServer((req, res) => {
+    void (async () => {
+      const requestId = randomBytes(16).toString('hex');
+      const reply = (status: number, body: string | Uint8Array, headers: Record<string, string>) => {
+        res.writeHead(status, { 'Request-ID': requestId, 'Content-Length': Buffer.byteLength(body), ...headers });
+        res.end(req.method === 'HEAD' ? undefined : body);
+      };
+      try {
+        if (req.method !== 'GET' && req.method !== 'HEAD') {
+          res.setHeader('Allow', 'GET, HEAD');
+          throw new PccsFailure(405, 'MethodNotAllowed', `method ${req.method ?? '?'} not allowed`);
+        }
+        const url = new URL(req.url ?? '/', 'http://pccs.invalid');
+        if (!url.pathname.startsWith(PCCS_BASE_PATH)) throw new PccsFailure(404, 'NotFound', 'unknown path');
+        const endpoint = url.pathname.slice(PCCS_BASE_PATH.length);
+        const q = url.searchParams;
+        const c = await platform.collateral();
+        switch (endpoint) {
+          case 'rootcacrl': {
+            checkParams(q, []);
+            return reply(200, Buffer.from(c.rootCaCrlDer).toString('hex'), { 'Content-Type': 'text/plain' });
+          }
+          case 'pckcrl': {
+            checkParams(q, ['ca', 'encoding']);
+            const ca = q.get('ca');
+            if (ca !== 'processor' && ca !== 'platform')
+              throw new PccsFailure(400, 'InvalidParameter', 'ca must be processor or platform');
+            if (ca !== 'platform')
+              throw new PccsFailure(404, 'NotFound', 'the simulated platform has no PCK Processor CA');
+            const encoding = q.get('encoding') ?? 'pem';
+            if (encoding !== 'pem' && encoding !== 'der')
+              throw new PccsFailure(400, 'InvalidParameter', 'encoding must be pem or der');
+            const headers = { 'SGX-PCK-CRL-Issuer-Chain': encodeChain(c.pckCrlIssuerChainPem) };
+            return encoding === 'der'
+              ? reply(200, c.pckCrlDer, { ...headers, 'Content-Type': 'application/pkix-crl' })
+              : reply(200, c.pckCrlPem, { ...headers, 'Content-Type': 'application/x-pem-file' });
+          }
+          case 'tcb': {
+            checkParams(q, ['fmspc', 'update', 'tcbEvaluationDataNumber']);
+            const fmspc = q.get('fmspc');
+            if (fmspc === null || !/^[0-9a-fA-F]{12}$/.test(fmspc))
+              throw new PccsFailure(400, 'InvalidParameter', 'fmspc must be 12 hex characters');
+            checkUpdateParams(q);
+            if (fmspc.toLowerCase() !== fmspcHex)
+              throw new PccsFailure(404, 'NotFound', `no TCB info for FMSPC ${fmspc}`);
+            return reply(200, c.tcbInfo.body, {
+              'Content-Type': 'application/json',
+              'TCB-Info-Issuer-Chain': encodeChain(c.tcbInfoIssuerChainPem),
+            });
+          }
+          case 'qe/identity': {
+            checkParams(q, ['update', 'tcbEvaluationDataNumber']);
+            checkUpdateParams(q);
+            return reply(200, c.qeIdentity.body, {
+              'Content-Type': 'application/json',
+              'SGX-Enclave-Identity-Issuer-Chain': encodeChain(c.qeIdentityIssuerChainPem),
+            });
+          }
+          default:
+            throw new PccsFailure(404, 'NotFound', `unknown endpoint ${endpoint.slice(0, 100)}`);
+        }
+      } catch (error) {
+        const f =
+          error instanceof PccsFailure ? error : new PccsFailure(500, 'InternalError', 'simulated PCCS failure');
+        reply(f.status, JSON.stringify({ error: f.message, code: f.code }), {
+          'Content-Type': 'application/json',
+          'Error-Code': f.code,
+          // Messages may quote the request; keep the header value printable ASCII.
+          'Error-Message': f.message.replace(/[^\x20-\x7e]/g, '?'),
+        });
       }
-      const url = new URL(req.url ?? '/', 'http://pccs.invalid');
-      if (!url.pathname.startsWith(PCCS_BASE_PATH)) throw new PccsFailure(404, 'NotFound', 'unknown path');
-      const endpoint = url.pathname.slice(PCCS_BASE_PATH.length);
-      const q = url.searchParams;
-      const c = await platform.collateral();
-      switch (endpoint) {
-        case 'rootcacrl': {
-          checkParams(q, []);
-          return reply(200, Buffer.from(c.rootCaCrlDer).toString('hex'), { 'Content-Type': 'text/plain' });
-        }
-        case 'pckcrl': {
-          checkParams(q, ['ca', 'encoding']);
-          const ca = q.get('ca');
-          if (ca !== 'processor' && ca !== 'platform')
-            throw new PccsFailure(400, 'InvalidParameter', 'ca must be processor or platform');
-          if (ca !== 'platform')
-            throw new PccsFailure(404, 'NotFound', 'the simulated platform has no PCK Processor CA');
-          const encoding = q.get('encoding') ?? 'pem';
-          if (encoding !== 'pem' && encoding !== 'der')
-            throw new PccsFailure(400, 'InvalidParameter', 'encoding must be pem or der');
-          const headers = { 'SGX-PCK-CRL-Issuer-Chain': encodeChain(c.pckCrlIssuerChainPem) };
-          return encoding === 'der'
-            ? reply(200, c.pckCrlDer, { ...headers, 'Content-Type': 'application/pkix-crl' })
-            : reply(200, c.pckCrlPem, { ...headers, 'Content-Type': 'application/x-pem-file' });
-        }
-        case 'tcb': {
-          checkParams(q, ['fmspc', 'update', 'tcbEvaluationDataNumber']);
-          const fmspc = q.get('fmspc');
-          if (fmspc === null || !/^[0-9a-fA-F]{12}$/.test(fmspc))
-            throw new PccsFailure(400, 'InvalidParameter', 'fmspc must be 12 hex characters');
-          checkUpdateParams(q);
-          if (fmspc.toLowerCase() !== fmspcHex)
-            throw new PccsFailure(404, 'NotFound', `no TCB info for FMSPC ${fmspc}`);
-          return reply(200, c.tcbInfo.body, {
-            'Content-Type': 'application/json',
-            'TCB-Info-Issuer-Chain': encodeChain(c.tcbInfoIssuerChainPem),
-          });
-        }
-        case 'qe/identity': {
-          checkParams(q, ['update', 'tcbEvaluationDataNumber']);
-          checkUpdateParams(q);
-          return reply(200, c.qeIdentity.body, {
-            'Content-Type': 'application/json',
-            'SGX-Enclave-Identity-Issuer-Chain': encodeChain(c.qeIdentityIssuerChainPem),
-          });
-        }
-        default:
-          throw new PccsFailure(404, 'NotFound', `unknown endpoint ${endpoint.slice(0, 100)}`);
-      }
-    } catch (error) {
-      const f = error instanceof PccsFailure ? error : new PccsFailure(500, 'InternalError', 'simulated PCCS failure');
-      reply(f.status, JSON.stringify({ error: f.message, code: f.code }), {
-        'Content-Type': 'application/json',
-        'Error-Code': f.code,
-        // Messages may quote the request; keep the header value printable ASCII.
-        'Error-Message': f.message.replace(/[^\x20-\x7e]/g, '?'),
-      });
-    }
+    })();
   });
   server.headersTimeout = 10_000;
   server.requestTimeout = 15_000;

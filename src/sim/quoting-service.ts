@@ -185,46 +185,49 @@ export async function startQuotingService(options: QuotingServiceOptions): Promi
   };
   const { platform, socketPath } = options;
 
-  const server = http.createServer(async (req, res) => {
-    try {
-      const url = req.url ?? '';
-      if (url !== '/quote')
-        throw new HttpFailure(
-          404,
-          'ERR_QUOTE_NOT_FOUND',
-          `no such endpoint ${JSON.stringify(url.slice(0, 100))}; use POST /quote`,
-        );
-      if (req.method !== 'POST') {
-        throw new HttpFailure(405, 'ERR_QUOTE_METHOD', `method ${req.method ?? '?'} not allowed; use POST`, {
-          Allow: 'POST',
-        });
+  // Every failure is answered inside the handler (its catch), so nothing is left to reject.
+  const server = http.createServer((req, res) => {
+    void (async () => {
+      try {
+        const url = req.url ?? '';
+        if (url !== '/quote')
+          throw new HttpFailure(
+            404,
+            'ERR_QUOTE_NOT_FOUND',
+            `no such endpoint ${JSON.stringify(url.slice(0, 100))}; use POST /quote`,
+          );
+        if (req.method !== 'POST') {
+          throw new HttpFailure(405, 'ERR_QUOTE_METHOD', `method ${req.method ?? '?'} not allowed; use POST`, {
+            Allow: 'POST',
+          });
+        }
+        const type = req.headers['content-type'];
+        if (type !== undefined && !/^application\/json\s*(;\s*charset=utf-8\s*)?$/i.test(type)) {
+          throw new HttpFailure(415, 'ERR_QUOTE_CONTENT_TYPE', 'Content-Type must be application/json');
+        }
+        const declared = Number(req.headers['content-length'] ?? 0);
+        if (declared > DRAIN_LIMIT) {
+          throw new HttpFailure(
+            413,
+            'ERR_QUOTE_REQUEST_TOO_LARGE',
+            `request body exceeds ${QUOTE_REQUEST_MAX_BYTES} bytes`,
+          );
+        }
+        const reportData = parseQuoteRequest(await readBody(req, QUOTE_REQUEST_MAX_BYTES));
+        const quote = platform.signQuote({ ...identity, reportData });
+        send(res, 200, { quote: Buffer.from(quote).toString('base64') });
+        options.onQuote?.(Buffer.from(reportData).toString('hex'));
+      } catch (error) {
+        const f =
+          error instanceof HttpFailure
+            ? error
+            : new HttpFailure(500, 'ERR_QUOTE_INTERNAL', 'the simulated quoting enclave failed to produce a quote');
+        if (res.headersSent || req.socket.destroyed) return;
+        // After an error the rest of the connection is not worth keeping: answer, then close it.
+        send(res, f.status, { error: f.message, code: f.code }, { ...f.headers, Connection: 'close' });
+        req.resume();
       }
-      const type = req.headers['content-type'];
-      if (type !== undefined && !/^application\/json\s*(;\s*charset=utf-8\s*)?$/i.test(type)) {
-        throw new HttpFailure(415, 'ERR_QUOTE_CONTENT_TYPE', 'Content-Type must be application/json');
-      }
-      const declared = Number(req.headers['content-length'] ?? 0);
-      if (declared > DRAIN_LIMIT) {
-        throw new HttpFailure(
-          413,
-          'ERR_QUOTE_REQUEST_TOO_LARGE',
-          `request body exceeds ${QUOTE_REQUEST_MAX_BYTES} bytes`,
-        );
-      }
-      const reportData = parseQuoteRequest(await readBody(req, QUOTE_REQUEST_MAX_BYTES));
-      const quote = platform.signQuote({ ...identity, reportData });
-      send(res, 200, { quote: Buffer.from(quote).toString('base64') });
-      options.onQuote?.(Buffer.from(reportData).toString('hex'));
-    } catch (error) {
-      const f =
-        error instanceof HttpFailure
-          ? error
-          : new HttpFailure(500, 'ERR_QUOTE_INTERNAL', 'the simulated quoting enclave failed to produce a quote');
-      if (res.headersSent || req.socket.destroyed) return;
-      // After an error the rest of the connection is not worth keeping: answer, then close it.
-      send(res, f.status, { error: f.message, code: f.code }, { ...f.headers, Connection: 'close' });
-      req.resume();
-    }
+    })();
   });
   server.headersTimeout = 10_000;
   server.requestTimeout = 15_000;

@@ -50,13 +50,13 @@ export function runMse(args: string[], options: RunMseOptions = {}): Promise<Cli
       stdio: [stdin as 'pipe', 'pipe', 'pipe'],
     });
     if (Buffer.isBuffer(input)) {
-      child.stdin!.on('error', () => undefined); // the CLI may stop reading early (EPIPE)
-      child.stdin!.end(input);
+      child.stdin.on('error', () => undefined); // the CLI may stop reading early (EPIPE)
+      child.stdin.end(input);
     }
     const out: Buffer[] = [];
     const err: Buffer[] = [];
-    child.stdout!.on('data', (d: Buffer) => out.push(d));
-    child.stderr!.on('data', (d: Buffer) => err.push(d));
+    child.stdout.on('data', (d: Buffer) => out.push(d));
+    child.stderr.on('data', (d: Buffer) => err.push(d));
     let timedOut = false;
     const timer = setTimeout(() => {
       timedOut = true;

@@ -104,7 +104,7 @@ export async function createWorld(label: string): Promise<World> {
 export function story(): (name: string, fn: () => Promise<void>, options?: { independent?: boolean }) => void {
   let failed: string | undefined;
   return (name, fn, options = {}) =>
-    it(name, async (t) => {
+    void it(name, async (t) => {
       if (failed) {
         t.skip(`skipped: the step "${failed}" failed`);
         return;

@@ -112,7 +112,7 @@ export async function fixtureHost(o: FixtureHostOptions): Promise<FixtureHost> {
   return {
     root,
     async close() {
-      if (server) await new Promise<void>((r) => server!.close(() => r()));
+      if (server) await new Promise<void>((r) => server.close(() => r()));
       await fs.rm(root, { recursive: true, force: true });
     },
   };

@@ -2,7 +2,6 @@
 import { DockerEngine } from '../../docker/engine.js';
 import { DEFAULT_SUBJECT } from '../../launch/args.js';
 import { SGX_CONTAINER_DEVICES, type SgxHostDevices } from '../../deploy/container.js';
-import type { Platform } from '../../launch/layout.js';
 import { defaultSignerKeyPath, dryRunSpawn, spawnDeployment, type SpawnDryRun } from '../../deploy/spawn.js';
 import { UsageError } from '../../errors.js';
 import { checkHost, platformReadiness, platformUnavailableError, type HostFacts } from '../../sgx/host-checks.js';
@@ -135,7 +134,7 @@ runs on a host that is not ready for sgx too.`,
       ...(pccsUrl !== undefined && requested !== 'sim' ? { pccsUrl } : {}),
     });
     const report = checkHost(facts);
-    const readiness = platformReadiness(report, requested as Platform | undefined);
+    const readiness = platformReadiness(report, requested);
     ctx.log.info(`platform: ${readiness.platform} (${readiness.why})`);
     if (!readiness.ready) {
       const error = platformUnavailableError(readiness, report);

@@ -68,7 +68,7 @@ async function spawnedFrom(packageFile: string, args: InputArgs): Promise<Eviden
 let n = 0;
 function write(e: Evidence | object): string {
   const f = path.join(dir, `evidence-${n++}.json`);
-  writeFileSync(f, 'inputArgs' in e ? serializeEvidence(e as Evidence) : JSON.stringify(e));
+  writeFileSync(f, 'inputArgs' in e ? serializeEvidence(e) : JSON.stringify(e));
   return f;
 }
 
