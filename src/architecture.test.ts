@@ -103,7 +103,6 @@ const STILL_LONG: Record<string, number> = {
   'src/deploy/spawn.ts <callback of withCleanup>': 144,
   'src/image/layers.ts diffTree': 140,
   'src/sgx/enclave-manifest.ts enclaveManifest': 150,
-  'src/sgx/gramine-source.ts fromRepository': 133,
   'src/attestation/quote.ts parseQuote': 131,
 };
 
