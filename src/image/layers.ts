@@ -84,144 +84,186 @@ function layerError(code: string, where: string, message: string): InputError {
   });
 }
 
+/** A layer's tree while it is built: the files seen so far (hard link targets) and the last parent found. */
+interface DiffBuild {
+  layer: LayerIndex;
+  layerNo: number;
+  root: DiffDir;
+  /** Regular files (and hard links to them) of this layer so far, by path. */
+  files: Map<string, ImageFileNode>;
+  // The parent directory of the previous entry: entries of a directory mostly follow each other, and a
+  // directory of the layer's tree is never replaced once made (anything that would is an error).
+  lastParent: string | undefined;
+  lastDir: DiffDir;
+}
+
+/** The directory at `parts`, made (mode 0755) where missing; a whiteout or non-directory on the way is refused. */
+function dirAt(build: DiffBuild, parts: readonly string[], path: string): DiffDir {
+  let dir = build.root;
+  for (const part of parts) {
+    let next = dir.children.get(part);
+    if (next === undefined) {
+      next = { kind: 'directory', mode: DEFAULT_DIR_MODE, opaque: false, children: new Map() };
+      dir.children.set(part, next);
+    } else if (next.kind === 'whiteout') {
+      // `.wh.d` and `d/x` in one layer: the unpacking order would decide.
+      throw layerError('ERR_IMAGE_WHITEOUT', build.layer.where, `${path} lies under a path the same layer deletes`);
+    } else if (next.kind !== 'directory') {
+      throw layerError(
+        'ERR_IMAGE_PATH_CONFLICT',
+        build.layer.where,
+        `${path} lies under ${parts.join('/')}, not a directory`,
+      );
+    }
+    dir = next;
+  }
+  return dir;
+}
+
+/** {@link dirAt} of `parent` (`''` is the root), reusing the previous entry's when it is the same. */
+function parentOf(build: DiffBuild, parent: string, path: string): DiffDir {
+  if (parent !== build.lastParent) {
+    build.lastDir = dirAt(build, parent === '' ? [] : parent.split('/'), path);
+    build.lastParent = parent;
+  }
+  return build.lastDir;
+}
+
+/** `.wh..wh..opq` makes `dir` opaque; `.wh.<name>` deletes `<name>` (not written by this layer too). */
+function addWhiteout(build: DiffBuild, e: TarEntryInfo, parent: string, name: string): void {
+  const { where } = build.layer;
+  if (e.type !== 'file' || e.size !== 0) {
+    throw layerError('ERR_IMAGE_WHITEOUT', where, `whiteout ${e.path} is not an empty regular file`);
+  }
+  const dir = parentOf(build, parent, e.path);
+  if (name === OPAQUE) {
+    dir.opaque = true;
+    return;
+  }
+  const target = name.slice(WHITEOUT.length);
+  if (target.startsWith(WHITEOUT) || target === '' || target === '.' || target === '..') {
+    throw layerError('ERR_IMAGE_WHITEOUT', where, `unsupported whiteout ${e.path}`);
+  }
+  if (dir.children.has(target)) {
+    throw layerError('ERR_IMAGE_WHITEOUT', where, `${e.path} deletes an entry the same layer writes`);
+  }
+  dir.children.set(target, { kind: 'whiteout' });
+}
+
+/** A directory entry: new, or the mode of one made earlier as a parent; over anything else refused. */
+function addDirectory(
+  build: DiffBuild,
+  dir: DiffDir,
+  e: TarEntryInfo,
+  name: string,
+  mode: number,
+  existing: DiffNode | undefined,
+): void {
+  if (existing === undefined) {
+    dir.children.set(name, { kind: 'directory', mode, opaque: false, children: new Map() });
+  } else if (existing.kind === 'directory') {
+    existing.mode = mode; // it was created as the parent of an earlier entry
+  } else {
+    throw layerError(
+      'ERR_IMAGE_PATH_CONFLICT',
+      build.layer.where,
+      `${e.path} is both a directory and a ${existing.kind}`,
+    );
+  }
+}
+
+/** A hard link: to an earlier regular file of this layer, whose bytes it shares (with its own mode). */
+function addHardLink(build: DiffBuild, dir: DiffDir, e: TarEntryInfo, name: string, mode: number): void {
+  const { where } = build.layer;
+  const raw = e.linkname ?? '';
+  let target: string;
+  try {
+    target = canonicalEntryPath(raw.replace(/^\/+/, ''), where);
+  } catch {
+    throw layerError('ERR_IMAGE_HARDLINK', where, `hard link ${e.path} names ${JSON.stringify(raw)}`);
+  }
+  const file = build.files.get(target);
+  if (file === undefined) {
+    throw layerError(
+      'ERR_IMAGE_HARDLINK',
+      where,
+      `hard link ${e.path} -> ${target}: the target is not an earlier regular file of this layer`,
+    );
+  }
+  dir.children.set(name, { ...file, mode });
+  build.files.set(e.path, file);
+}
+
+/** A symbolic link, kept as written (resolved only at lookup); an empty target is refused. */
+function addSymlink(build: DiffBuild, dir: DiffDir, e: TarEntryInfo, name: string, mode: number): void {
+  const target = e.linkname ?? '';
+  if (target === '' || target.includes('\0')) {
+    throw layerError('ERR_IMAGE_SYMLINK', build.layer.where, `symbolic link ${e.path} has an empty target`);
+  }
+  dir.children.set(name, { kind: 'symlink', mode, target });
+}
+
+/** A non-directory over anything of the same layer (necessarily a parent made earlier): `ERR_IMAGE_PATH_CONFLICT`. */
+function conflictError(build: DiffBuild, e: TarEntryInfo, what: string): InputError {
+  return layerError('ERR_IMAGE_PATH_CONFLICT', build.layer.where, `${e.path} is both a ${what} and a directory`);
+}
+
+/** Add one non-whiteout entry under its parent (see the module comment for the rules). */
+function addEntry(build: DiffBuild, e: TarEntryInfo, parent: string, name: string): void {
+  const { layer } = build;
+  const mode = e.mode & PERMISSION_BITS;
+  const dir = parentOf(build, parent, e.path);
+  const existing = dir.children.get(name);
+  if (existing?.kind === 'whiteout') {
+    throw layerError('ERR_IMAGE_WHITEOUT', layer.where, `${e.path} is also deleted by a whiteout of the same layer`);
+  }
+  switch (e.type) {
+    case 'directory':
+      addDirectory(build, dir, e, name, mode, existing);
+      break;
+    case 'file': {
+      if (existing !== undefined) throw conflictError(build, e, 'file');
+      const node: ImageFileNode = {
+        kind: 'file',
+        mode,
+        size: e.size,
+        layer: build.layerNo,
+        offset: layer.base + e.offset,
+      };
+      build.files.set(e.path, node);
+      dir.children.set(name, node);
+      break;
+    }
+    case 'link':
+      if (existing !== undefined) throw conflictError(build, e, 'hard link');
+      addHardLink(build, dir, e, name, mode);
+      break;
+    case 'symlink':
+      if (existing !== undefined) throw conflictError(build, e, 'symbolic link');
+      addSymlink(build, dir, e, name, mode);
+      break;
+    case 'character-device':
+    case 'block-device':
+    case 'fifo':
+      if (!e.path.startsWith('dev/')) {
+        throw layerError('ERR_IMAGE_SPECIAL_FILE', layer.where, `${e.path} is a ${e.type}, accepted only under dev/`);
+      }
+      if (existing !== undefined) throw conflictError(build, e, e.type);
+      dir.children.set(name, { kind: 'special', mode, type: e.type });
+      break;
+  }
+}
+
 /** Build one layer's own tree from its entries, in archive order. */
 function diffTree(layer: LayerIndex, layerNo: number): DiffDir {
   const root: DiffDir = { kind: 'directory', mode: DEFAULT_DIR_MODE, opaque: false, children: new Map() };
-  const files = new Map<string, ImageFileNode>();
-
-  // The parent directory of the previous entry: entries of a directory mostly follow each other, and a
-  // directory of the layer's tree is never replaced once made (anything that would is an error).
-  let lastParent: string | undefined;
-  let lastDir = root;
-  const parentOf = (parent: string, path: string): DiffDir => {
-    if (parent !== lastParent) {
-      lastDir = dirAt(parent === '' ? [] : parent.split('/'), path);
-      lastParent = parent;
-    }
-    return lastDir;
-  };
-  const dirAt = (parts: readonly string[], path: string): DiffDir => {
-    let dir = root;
-    for (const part of parts) {
-      let next = dir.children.get(part);
-      if (next === undefined) {
-        next = { kind: 'directory', mode: DEFAULT_DIR_MODE, opaque: false, children: new Map() };
-        dir.children.set(part, next);
-      } else if (next.kind === 'whiteout') {
-        // `.wh.d` and `d/x` in one layer: the unpacking order would decide.
-        throw layerError('ERR_IMAGE_WHITEOUT', layer.where, `${path} lies under a path the same layer deletes`);
-      } else if (next.kind !== 'directory') {
-        throw layerError(
-          'ERR_IMAGE_PATH_CONFLICT',
-          layer.where,
-          `${path} lies under ${parts.join('/')}, not a directory`,
-        );
-      }
-      dir = next;
-    }
-    return dir;
-  };
-
+  const build: DiffBuild = { layer, layerNo, root, files: new Map(), lastParent: undefined, lastDir: root };
   for (const e of layer.entries) {
     const slash = e.path.lastIndexOf('/');
     const parent = slash < 0 ? '' : e.path.slice(0, slash);
     const name = e.path.slice(slash + 1);
-    const mode = e.mode & PERMISSION_BITS;
-    if (name.startsWith(WHITEOUT)) {
-      if (e.type !== 'file' || e.size !== 0) {
-        throw layerError('ERR_IMAGE_WHITEOUT', layer.where, `whiteout ${e.path} is not an empty regular file`);
-      }
-      const dir = parentOf(parent, e.path);
-      if (name === OPAQUE) {
-        dir.opaque = true;
-        continue;
-      }
-      const target = name.slice(WHITEOUT.length);
-      if (target.startsWith(WHITEOUT) || target === '' || target === '.' || target === '..') {
-        throw layerError('ERR_IMAGE_WHITEOUT', layer.where, `unsupported whiteout ${e.path}`);
-      }
-      if (dir.children.has(target)) {
-        throw layerError('ERR_IMAGE_WHITEOUT', layer.where, `${e.path} deletes an entry the same layer writes`);
-      }
-      dir.children.set(target, { kind: 'whiteout' });
-      continue;
-    }
-    const dir = parentOf(parent, e.path);
-    const existing = dir.children.get(name);
-    if (existing?.kind === 'whiteout') {
-      throw layerError('ERR_IMAGE_WHITEOUT', layer.where, `${e.path} is also deleted by a whiteout of the same layer`);
-    }
-    switch (e.type) {
-      case 'directory': {
-        if (existing === undefined) {
-          dir.children.set(name, { kind: 'directory', mode, opaque: false, children: new Map() });
-        } else if (existing.kind === 'directory') {
-          existing.mode = mode; // it was created as the parent of an earlier entry
-        } else {
-          throw layerError(
-            'ERR_IMAGE_PATH_CONFLICT',
-            layer.where,
-            `${e.path} is both a directory and a ${existing.kind}`,
-          );
-        }
-        break;
-      }
-      case 'file': {
-        if (existing !== undefined) {
-          throw layerError('ERR_IMAGE_PATH_CONFLICT', layer.where, `${e.path} is both a file and a directory`);
-        }
-        const node: ImageFileNode = { kind: 'file', mode, size: e.size, layer: layerNo, offset: layer.base + e.offset };
-        files.set(e.path, node);
-        dir.children.set(name, node);
-        break;
-      }
-      case 'link': {
-        if (existing !== undefined) {
-          throw layerError('ERR_IMAGE_PATH_CONFLICT', layer.where, `${e.path} is both a hard link and a directory`);
-        }
-        const raw = e.linkname ?? '';
-        let target: string;
-        try {
-          target = canonicalEntryPath(raw.replace(/^\/+/, ''), layer.where);
-        } catch {
-          throw layerError('ERR_IMAGE_HARDLINK', layer.where, `hard link ${e.path} names ${JSON.stringify(raw)}`);
-        }
-        const file = files.get(target);
-        if (file === undefined) {
-          throw layerError(
-            'ERR_IMAGE_HARDLINK',
-            layer.where,
-            `hard link ${e.path} -> ${target}: the target is not an earlier regular file of this layer`,
-          );
-        }
-        dir.children.set(name, { ...file, mode });
-        files.set(e.path, file);
-        break;
-      }
-      case 'symlink': {
-        if (existing !== undefined) {
-          throw layerError('ERR_IMAGE_PATH_CONFLICT', layer.where, `${e.path} is both a symbolic link and a directory`);
-        }
-        const target = e.linkname ?? '';
-        if (target === '' || target.includes('\0')) {
-          throw layerError('ERR_IMAGE_SYMLINK', layer.where, `symbolic link ${e.path} has an empty target`);
-        }
-        dir.children.set(name, { kind: 'symlink', mode, target });
-        break;
-      }
-      case 'character-device':
-      case 'block-device':
-      case 'fifo': {
-        if (!e.path.startsWith('dev/')) {
-          throw layerError('ERR_IMAGE_SPECIAL_FILE', layer.where, `${e.path} is a ${e.type}, accepted only under dev/`);
-        }
-        if (existing !== undefined) {
-          throw layerError('ERR_IMAGE_PATH_CONFLICT', layer.where, `${e.path} is both a ${e.type} and a directory`);
-        }
-        dir.children.set(name, { kind: 'special', mode, type: e.type });
-        break;
-      }
-    }
+    if (name.startsWith(WHITEOUT)) addWhiteout(build, e, parent, name);
+    else addEntry(build, e, parent, name);
   }
   return root;
 }

@@ -298,164 +298,263 @@ const TYPES: Record<string, TarEntryType> = {
 };
 
 /**
+ * One pass of {@link indexTar}: where it is, what it has found, the extended headers waiting for their
+ * entry, and the fields of the current header. One object per archive, rewritten per header: the steps
+ * below allocate nothing per header beyond what the entry itself needs.
+ */
+interface TarScan {
+  src: TarSource;
+  archive: string;
+  limits: TarReadLimits;
+  entries: TarEntryInfo[];
+  seen: Set<string>;
+  /** Sum of the entry sizes so far. */
+  total: number;
+  /** Offset of the current header. */
+  pos: number;
+  /** Extended headers read for the next entry. */
+  pax: Map<string, string> | undefined;
+  longName: string | undefined;
+  longLink: string | undefined;
+  /** The current header: ustar (vs GNU) format, and its size, name and link name once extensions apply. */
+  posix: boolean;
+  size: number;
+  name: string;
+  linkname: string;
+}
+
+function corruptTar(archive: string, why: string): InputError {
+  return new InputError('ERR_PACKAGE_CORRUPT', `${archive} is not a valid tar archive: ${why}`, {
+    hint: 'The file is damaged, truncated, compressed or not a tar archive.',
+  });
+}
+
+/** Is there room for a header at `scan.pos`? (The archive must end with an end-of-archive marker.) */
+function checkHeaderRoom(scan: TarScan): void {
+  if (scan.pos + BLOCK > scan.src.size) {
+    throw corruptTar(
+      scan.archive,
+      scan.pos === 0 ? 'it is empty or shorter than one tar block' : 'it ends without an end-of-archive marker',
+    );
+  }
+}
+
+/** Is `block` the end-of-archive marker? Refused while extended headers wait for their entry. */
+function isEndMarker(scan: TarScan, block: Buffer): boolean {
+  if (block.length < BLOCK) throw corruptTar(scan.archive, 'unexpected end of file');
+  // Every header has a name, so a first byte other than 0 rules out the end marker without a full scan.
+  if (!(block[0] === 0 && block.every((b) => b === 0))) return false;
+  if (scan.pax || scan.longName !== undefined || scan.longLink !== undefined) {
+    throw corruptTar(scan.archive, 'an extended header has no entry');
+  }
+  return true;
+}
+
+/** Check a header's checksum and format and read its size into `scan`. */
+function readHeader(scan: TarScan, block: Buffer): void {
+  const { pos } = scan;
+  if (!checksumOk(block)) throw corruptTar(scan.archive, `bad header checksum at offset ${pos}`);
+  const magic = block.toString('latin1', 257, 265);
+  const posix = magic === 'ustar\u000000';
+  const gnu = magic === 'ustar  \u0000';
+  if (!posix && !gnu) throw corruptTar(scan.archive, `unknown header format at offset ${pos} (not ustar)`);
+  scan.posix = posix;
+  const size = numberAt(block, 124, 12);
+  if (size === undefined) throw corruptTar(scan.archive, `unreadable size at offset ${pos}`);
+  scan.size = size;
+}
+
+function isExtension(typeflag: string): boolean {
+  return typeflag === 'x' || typeflag === 'L' || typeflag === 'K';
+}
+
+/** Where an extended header's body starts, once its size is bounded and it lies inside the archive. */
+function extensionBody(scan: TarScan): number {
+  const { size, pos } = scan;
+  if (size > 1 << 20) throw corruptTar(scan.archive, `extended header of ${size} bytes at offset ${pos}`);
+  if (pos + BLOCK + Math.ceil(size / BLOCK) * BLOCK > scan.src.size) {
+    throw corruptTar(scan.archive, 'truncated extended header');
+  }
+  return pos + BLOCK;
+}
+
+/** Keep a PAX (`x`) or GNU long name (`L`) / long link name (`K`) for the next entry; move past its body. */
+function applyExtension(scan: TarScan, typeflag: string, body: Buffer): void {
+  if (typeflag === 'x') {
+    if (scan.pax) throw corruptTar(scan.archive, 'two PAX headers for one entry');
+    scan.pax = parsePax(body, scan.archive);
+  } else {
+    const nul = body.indexOf(0);
+    let text: string;
+    try {
+      text = utf8.decode(nul >= 0 ? body.subarray(0, nul) : body);
+    } catch {
+      throw new InputError('ERR_PACKAGE_UNSAFE_PATH', `${scan.archive}: a GNU long name is not UTF-8`);
+    }
+    if (typeflag === 'L') {
+      if (scan.longName !== undefined) throw corruptTar(scan.archive, 'two GNU long names for one entry');
+      scan.longName = text;
+    } else {
+      if (scan.longLink !== undefined) throw corruptTar(scan.archive, 'two GNU long link names for one entry');
+      scan.longLink = text;
+    }
+  }
+  scan.pos += BLOCK + Math.ceil(scan.size / BLOCK) * BLOCK;
+}
+
+/** The entry type of `typeflag`; global PAX headers and other types are `ERR_PACKAGE_SPECIAL_ENTRY`. */
+function entryType(typeflag: string, scan: TarScan): TarEntryType {
+  const type = TYPES[typeflag];
+  if (typeflag === 'g') {
+    throw new InputError('ERR_PACKAGE_SPECIAL_ENTRY', `${scan.archive}: global PAX headers are not accepted`);
+  }
+  if (!type) {
+    throw new InputError(
+      'ERR_PACKAGE_SPECIAL_ENTRY',
+      `${scan.archive}: entry at offset ${scan.pos} has unsupported type ${JSON.stringify(typeflag)}`,
+    );
+  }
+  return type;
+}
+
+/** The entry's name, link name and size: the header's, then the GNU long names', then PAX's; extensions consumed. */
+function readNames(scan: TarScan, block: Buffer): void {
+  const { archive, pax } = scan;
+  let name = field(block, 0, 100, archive);
+  if (scan.posix) {
+    const prefix = field(block, 345, 155, archive);
+    if (prefix) name = `${prefix}/${name}`;
+  }
+  let linkname = field(block, 157, 100, archive);
+  if (scan.longName !== undefined) name = scan.longName;
+  if (scan.longLink !== undefined) linkname = scan.longLink;
+  if (pax) {
+    const p = pax.get('path');
+    const l = pax.get('linkpath');
+    const s = pax.get('size');
+    if (p !== undefined) name = p;
+    if (l !== undefined) linkname = l;
+    if (s !== undefined) {
+      if (!/^(0|[1-9][0-9]*)$/.test(s) || !Number.isSafeInteger(Number(s))) throw corruptTar(archive, 'bad PAX size');
+      scan.size = Number(s);
+    }
+  }
+  scan.name = name;
+  scan.linkname = linkname;
+  scan.pax = undefined;
+  scan.longName = undefined;
+  scan.longLink = undefined;
+}
+
+/** Only files have content; devices and FIFOs only where the caller allows them. */
+function checkContentAndDevice(scan: TarScan, type: TarEntryType): void {
+  const { archive, name, size } = scan;
+  if (type !== 'file' && size !== 0) {
+    throw corruptTar(archive, `${type} entry ${JSON.stringify(name)} declares ${size} bytes of content`);
+  }
+  if (
+    (type === 'character-device' || type === 'block-device' || type === 'fifo') &&
+    !scan.limits.allow.includes(type)
+  ) {
+    throw new InputError('ERR_PACKAGE_SPECIAL_ENTRY', `${archive}: entry ${JSON.stringify(name)} is a ${type}`, {
+      hint: 'Packages hold regular files only; do not use this archive.',
+    });
+  }
+}
+
+/** The entry's type must be allowed (`ERR_PACKAGE_LINK` for links, `ERR_PACKAGE_SPECIAL_ENTRY` otherwise). */
+function checkAllowed(scan: TarScan, type: TarEntryType, path: string): void {
+  if (scan.limits.allow.includes(type)) return;
+  const { linkname } = scan;
+  const what = type === 'symlink' ? 'a symbolic link' : type === 'link' ? 'a hard link' : `a ${type}`;
+  throw new InputError(
+    type === 'symlink' || type === 'link' ? 'ERR_PACKAGE_LINK' : 'ERR_PACKAGE_SPECIAL_ENTRY',
+    `${scan.archive}: entry ${path} is ${what}${linkname ? ` to ${JSON.stringify(linkname)}` : ''}, not allowed here`,
+    { hint: 'Packages hold regular files only; do not use this archive.' },
+  );
+}
+
+/** Count the entry: a path seen once, within the entry, size and total limits, its body inside the archive. */
+function countEntry(scan: TarScan, path: string, dataStart: number): void {
+  const { archive, limits, size } = scan;
+  if (scan.seen.has(path)) {
+    throw new InputError('ERR_PACKAGE_DUPLICATE_ENTRY', `${archive}: entry ${path} appears more than once`, {
+      hint: 'Tar readers disagree on which copy wins; the archive is ambiguous and refused.',
+    });
+  }
+  scan.seen.add(path);
+  if (scan.entries.length + 1 > limits.maxEntries) {
+    throw new InputError('ERR_PACKAGE_TOO_MANY_ENTRIES', `${archive}: more than ${limits.maxEntries} entries`);
+  }
+  if (size > limits.maxEntryBytes) {
+    throw new InputError(
+      'ERR_PACKAGE_ENTRY_TOO_LARGE',
+      `${archive}: entry ${path} is ${size} bytes, more than the ${limits.maxEntryBytes} allowed`,
+    );
+  }
+  scan.total += size;
+  if (scan.total > limits.maxTotalBytes) {
+    throw new InputError(
+      'ERR_PACKAGE_TOO_LARGE',
+      `${archive}: entries add up to more than the ${limits.maxTotalBytes} bytes allowed`,
+    );
+  }
+  if (dataStart + size > scan.src.size) {
+    throw corruptTar(archive, `entry ${path} declares ${size} bytes but the archive ends before`);
+  }
+}
+
+/**
  * Index every entry of the tar in `src` (see the module comment for the checks). `archive` names it in
  * errors, e.g. `image.tar in package_x.tar`.
  */
 export async function indexTar(src: TarSource, archive: string, limits: TarReadLimits): Promise<TarEntryInfo[]> {
-  const entries: TarEntryInfo[] = [];
-  const seen = new Set<string>();
-  let total = 0;
-  let pos = 0;
-  let pax: Map<string, string> | undefined;
-  let longName: string | undefined;
-  let longLink: string | undefined;
-  const corrupt = (why: string): InputError =>
-    new InputError('ERR_PACKAGE_CORRUPT', `${archive} is not a valid tar archive: ${why}`, {
-      hint: 'The file is damaged, truncated, compressed or not a tar archive.',
-    });
-
+  const scan: TarScan = {
+    src,
+    archive,
+    limits,
+    entries: [],
+    seen: new Set<string>(),
+    total: 0,
+    pos: 0,
+    pax: undefined,
+    longName: undefined,
+    longLink: undefined,
+    posix: false,
+    size: 0,
+    name: '',
+    linkname: '',
+  };
   for (;;) {
-    if (pos + BLOCK > src.size) {
-      throw corrupt(
-        pos === 0 ? 'it is empty or shorter than one tar block' : 'it ends without an end-of-archive marker',
-      );
+    checkHeaderRoom(scan);
+    const block = await src.read(scan.pos, BLOCK);
+    if (isEndMarker(scan, block)) {
+      await checkTrailer(src, scan.pos + BLOCK, archive);
+      return scan.entries;
     }
-    const block = await src.read(pos, BLOCK);
-    if (block.length < BLOCK) throw corrupt('unexpected end of file');
-    // Every header has a name, so a first byte other than 0 rules out the end marker without a full scan.
-    if (block[0] === 0 && block.every((b) => b === 0)) {
-      if (pax || longName !== undefined || longLink !== undefined) throw corrupt('an extended header has no entry');
-      await checkTrailer(src, pos + BLOCK, archive);
-      return entries;
-    }
-    if (!checksumOk(block)) throw corrupt(`bad header checksum at offset ${pos}`);
-    const magic = block.toString('latin1', 257, 265);
-    const posix = magic === 'ustar\u000000';
-    const gnu = magic === 'ustar  \u0000';
-    if (!posix && !gnu) throw corrupt(`unknown header format at offset ${pos} (not ustar)`);
+    readHeader(scan, block);
     const typeflag = String.fromCharCode(block[156]!);
-    let size = numberAt(block, 124, 12);
-    if (size === undefined) throw corrupt(`unreadable size at offset ${pos}`);
-    const dataStart = pos + BLOCK;
-    const padded = Math.ceil(size / BLOCK) * BLOCK;
-
-    if (typeflag === 'x' || typeflag === 'L' || typeflag === 'K') {
-      if (size > 1 << 20) throw corrupt(`extended header of ${size} bytes at offset ${pos}`);
-      if (dataStart + padded > src.size) throw corrupt('truncated extended header');
-      const body = await src.read(dataStart, size);
-      if (typeflag === 'x') {
-        if (pax) throw corrupt('two PAX headers for one entry');
-        pax = parsePax(body, archive);
-      } else {
-        const nul = body.indexOf(0);
-        let text: string;
-        try {
-          text = utf8.decode(nul >= 0 ? body.subarray(0, nul) : body);
-        } catch {
-          throw new InputError('ERR_PACKAGE_UNSAFE_PATH', `${archive}: a GNU long name is not UTF-8`);
-        }
-        if (typeflag === 'L') {
-          if (longName !== undefined) throw corrupt('two GNU long names for one entry');
-          longName = text;
-        } else {
-          if (longLink !== undefined) throw corrupt('two GNU long link names for one entry');
-          longLink = text;
-        }
-      }
-      pos = dataStart + padded;
+    if (isExtension(typeflag)) {
+      const body = await src.read(extensionBody(scan), scan.size);
+      applyExtension(scan, typeflag, body);
       continue;
     }
-    const type = TYPES[typeflag];
-    if (typeflag === 'g') {
-      throw new InputError('ERR_PACKAGE_SPECIAL_ENTRY', `${archive}: global PAX headers are not accepted`);
-    }
-    if (!type) {
-      throw new InputError(
-        'ERR_PACKAGE_SPECIAL_ENTRY',
-        `${archive}: entry at offset ${pos} has unsupported type ${JSON.stringify(typeflag)}`,
-      );
-    }
-    let name = field(block, 0, 100, archive);
-    if (posix) {
-      const prefix = field(block, 345, 155, archive);
-      if (prefix) name = `${prefix}/${name}`;
-    }
-    let linkname = field(block, 157, 100, archive);
-    if (longName !== undefined) name = longName;
-    if (longLink !== undefined) linkname = longLink;
-    if (pax) {
-      const p = pax.get('path');
-      const l = pax.get('linkpath');
-      const s = pax.get('size');
-      if (p !== undefined) name = p;
-      if (l !== undefined) linkname = l;
-      if (s !== undefined) {
-        if (!/^(0|[1-9][0-9]*)$/.test(s) || !Number.isSafeInteger(Number(s))) throw corrupt('bad PAX size');
-        size = Number(s);
-      }
-    }
-    pax = undefined;
-    longName = undefined;
-    longLink = undefined;
-
-    if (type !== 'file' && size !== 0) {
-      throw corrupt(`${type} entry ${JSON.stringify(name)} declares ${size} bytes of content`);
-    }
-    if ((type === 'character-device' || type === 'block-device' || type === 'fifo') && !limits.allow.includes(type)) {
-      throw new InputError('ERR_PACKAGE_SPECIAL_ENTRY', `${archive}: entry ${JSON.stringify(name)} is a ${type}`, {
-        hint: 'Packages hold regular files only; do not use this archive.',
-      });
-    }
-    if (type === 'directory' && (name === './' || name === '.')) {
+    const type = entryType(typeflag, scan);
+    readNames(scan, block);
+    checkContentAndDevice(scan, type);
+    const dataStart = scan.pos + BLOCK;
+    if (type === 'directory' && (scan.name === './' || scan.name === '.')) {
       // The archive root, as `tar -C dir .` writes it: nothing to index.
-      pos = dataStart;
+      scan.pos = dataStart;
       continue;
     }
-    const path = canonicalEntryPath(name, archive, type === 'directory');
-    if (!limits.allow.includes(type)) {
-      const what = type === 'symlink' ? 'a symbolic link' : type === 'link' ? 'a hard link' : `a ${type}`;
-      throw new InputError(
-        type === 'symlink' || type === 'link' ? 'ERR_PACKAGE_LINK' : 'ERR_PACKAGE_SPECIAL_ENTRY',
-        `${archive}: entry ${path} is ${what}${linkname ? ` to ${JSON.stringify(linkname)}` : ''}, not allowed here`,
-        { hint: 'Packages hold regular files only; do not use this archive.' },
-      );
-    }
-    if (seen.has(path)) {
-      throw new InputError('ERR_PACKAGE_DUPLICATE_ENTRY', `${archive}: entry ${path} appears more than once`, {
-        hint: 'Tar readers disagree on which copy wins; the archive is ambiguous and refused.',
-      });
-    }
-    seen.add(path);
-    if (entries.length + 1 > limits.maxEntries) {
-      throw new InputError('ERR_PACKAGE_TOO_MANY_ENTRIES', `${archive}: more than ${limits.maxEntries} entries`);
-    }
-    if (size > limits.maxEntryBytes) {
-      throw new InputError(
-        'ERR_PACKAGE_ENTRY_TOO_LARGE',
-        `${archive}: entry ${path} is ${size} bytes, more than the ${limits.maxEntryBytes} allowed`,
-      );
-    }
-    total += size;
-    if (total > limits.maxTotalBytes) {
-      throw new InputError(
-        'ERR_PACKAGE_TOO_LARGE',
-        `${archive}: entries add up to more than the ${limits.maxTotalBytes} bytes allowed`,
-      );
-    }
-    const dataPadded = Math.ceil(size / BLOCK) * BLOCK;
-    if (dataStart + size > src.size) {
-      throw corrupt(`entry ${path} declares ${size} bytes but the archive ends before`);
-    }
-    const info: TarEntryInfo = {
-      path,
-      type,
-      size,
-      offset: dataStart,
-      mode: numberAt(block, 100, 8) ?? 0,
-    };
-    if (linkname) info.linkname = linkname;
-    entries.push(info);
-    pos = dataStart + dataPadded;
+    const path = canonicalEntryPath(scan.name, archive, type === 'directory');
+    checkAllowed(scan, type, path);
+    countEntry(scan, path, dataStart);
+    const info: TarEntryInfo = { path, type, size: scan.size, offset: dataStart, mode: numberAt(block, 100, 8) ?? 0 };
+    if (scan.linkname) info.linkname = scan.linkname;
+    scan.entries.push(info);
+    scan.pos = dataStart + Math.ceil(scan.size / BLOCK) * BLOCK;
   }
 }
 

@@ -425,6 +425,252 @@ function fileEntries(entries: [string, Buffer, boolean][]): TarEntrySource[] {
   return entries.map(([p, data, executable]) => ({ path: p, type: 'file' as const, data, executable }));
 }
 
+/** The stage image holding Gramine, what it is called in errors, and the source label it records. */
+interface GramineStage {
+  id: string;
+  source: GramineSourceLabel;
+  what: string;
+}
+
+/** An operator's `--gramine-image`, as found on the engine. */
+interface OperatorImage {
+  id: string;
+  layers: string[];
+}
+
+/** One {@link ensureSgxBaseImage} call: its inputs, and the undo actions of what it has created so far. */
+interface SgxBuild {
+  engine: DockerEngine;
+  log: Logger;
+  options: SgxBaseImageOptions;
+  ref: string;
+  plan: GraminePlan;
+  files: SgxFiles;
+  baseOptions: BaseImageOptions;
+  /** Run on failure (and on Ctrl-C through the CLI's scope), last first. */
+  undo: (() => Promise<unknown>)[];
+  undone: boolean;
+  /** The temporary directory of the package source, made on first use; always removed. */
+  workDir: string | undefined;
+}
+
+/** Run the undo actions once, last first, ignoring their failures. */
+async function runUndo(run: SgxBuild): Promise<void> {
+  if (run.undone) return;
+  run.undone = true;
+  for (const fn of run.undo.splice(0).reverse()) await fn().catch(() => undefined);
+}
+
+async function removeWork(run: SgxBuild): Promise<void> {
+  if (run.workDir) await fs.rm(run.workDir, { recursive: true, force: true });
+}
+
+/** Fetch or read and verify the Gramine packages, in the (lazily made) work directory. */
+async function acquire(
+  run: SgxBuild,
+  plan: Extract<GraminePlan, { kind: 'repository' | 'debs' }>,
+): Promise<VerifiedGramineDebs> {
+  run.workDir ??= await fs.mkdtemp(path.join(os.tmpdir(), 'mse-home-sgx-base-'));
+  return acquireGramineDebs(plan, { ...(run.options.acquire ?? {}), workDir: run.workDir, log: run.log });
+}
+
+/**
+ * The sources checked before the up-to-date check (no network): a folder's packages are verified, an
+ * operator's image must exist (`ERR_SGX_GRAMINE_IMAGE_NOT_FOUND`).
+ */
+async function localSource(run: SgxBuild): Promise<{ verified?: VerifiedGramineDebs; operatorImage?: OperatorImage }> {
+  const { plan } = run;
+  if (plan.kind === 'debs') {
+    const verified = await acquire(run, plan);
+    run.log.info(`verified ${verified.debs.map((d) => `${d.name} (${d.version})`).join(', ')} in ${plan.dir}`);
+    return { verified };
+  }
+  if (plan.kind === 'image') {
+    const info = await run.engine.inspectImage(plan.image);
+    if (!info) {
+      throw new InputError(
+        'ERR_SGX_GRAMINE_IMAGE_NOT_FOUND',
+        `--gramine-image ${plan.image}: no such image on the engine`,
+        {
+          hint: `Build or load it first (docker load -i …); it must be built FROM ${BASE_IMAGE} with Gramine ${GRAMINE_VERSION} installed.`,
+        },
+      );
+    }
+    return { operatorImage: { id: info.Id, layers: info.RootFS?.Layers ?? [] } };
+  }
+  return {};
+}
+
+/** The status of the existing image when its recorded inputs are the current ones (and not `force`). */
+async function upToDateImage(
+  run: SgxBuild,
+  verified: VerifiedGramineDebs | undefined,
+  operatorImage: OperatorImage | undefined,
+): Promise<SgxBaseImageStatus | undefined> {
+  if (run.options.force) return undefined;
+  const { engine, ref } = run;
+  const current = await currentBaseImage(engine, run.baseOptions);
+  const existing = current ? await engine.inspectImage(ref) : undefined;
+  if (!current || !existing) return undefined;
+  const key = inputsHash(current.id, sourceKey(run.plan, verified, operatorImage?.id), run.files);
+  const labels = existing.Config?.Labels ?? {};
+  if (labels[SGX_LABELS.inputs] !== key) {
+    run.log.info(`${ref} is out of date: rebuilding it`);
+    return undefined;
+  }
+  return {
+    ref,
+    id: existing.Id,
+    built: false,
+    size: existing.Size,
+    inputsHash: key,
+    base: { ref: BASE_IMAGE, id: current.id },
+    gramine: {
+      version: labels[SGX_LABELS.gramineVersion] ?? '',
+      libpalSha256: labels[SGX_LABELS.libpalSha256] ?? '',
+      source: JSON.parse(labels[SGX_LABELS.gramineSource] ?? '{}') as GramineSourceLabel,
+    },
+  };
+}
+
+/** The operator's image as the stage, once its layers are shown to start with the base image's. */
+function operatorStage(
+  plan: Extract<GraminePlan, { kind: 'image' }>,
+  operatorImage: OperatorImage,
+  base: { id: string; layers: readonly string[] },
+): GramineStage {
+  const { layers } = operatorImage;
+  if (base.layers.length === 0 || layers.length <= base.layers.length || base.layers.some((l, i) => layers[i] !== l)) {
+    throw new InputError(
+      'ERR_SGX_GRAMINE_IMAGE_BASE',
+      `--gramine-image ${plan.image} is not built FROM the current ${BASE_IMAGE} (${base.id.slice(7, 19)}): its layers do not start with the base image's`,
+      {
+        hint: `Rebuild it FROM ${BASE_IMAGE} (the base image carries the enclave bootstrap and the Debian packages apps rely on), adding only Gramine ${GRAMINE_VERSION}.`,
+      },
+    );
+  }
+  return {
+    id: operatorImage.id,
+    source: { kind: 'image', image: plan.image, imageId: operatorImage.id },
+    what: `--gramine-image ${plan.image}`,
+  };
+}
+
+/** The stage built by installing the verified `.deb` into the base image (base-image/sgx/Dockerfile.gramine). */
+async function installStage(run: SgxBuild, v: VerifiedGramineDebs, baseId: string): Promise<GramineStage> {
+  const { engine, log } = run;
+  const context = entriesContext([
+    ...fileEntries([['Dockerfile', run.files.stageDockerfile, false]]),
+    { path: 'debs', type: 'directory' },
+    ...v.debs.map((d) => ({ path: `debs/${d.name}`, type: 'file' as const, file: d.file, size: d.size })),
+  ]);
+  const done = log.phase(`installing ${v.debs.map((d) => d.name).join(', ')} into ${BASE_IMAGE}`);
+  let stage;
+  try {
+    stage = await engine.build({
+      context,
+      tags: [],
+      buildArgs: { BASE: baseId },
+      onProgress: (line) => {
+        if (/^Step \d+\/\d+/.test(line) || /^(E|W): /.test(line) || /^mse-home: /.test(line)) log.line(`  ${line}`);
+      },
+    });
+  } catch (error) {
+    if (error instanceof MseError && error.code === 'ERR_DOCKER_BUILD_FAILED') {
+      throw new DockerError(
+        'ERR_SGX_BASE_BUILD_FAILED',
+        `installing Gramine into ${BASE_IMAGE} failed: ${error.message}`,
+        {
+          hint: `apt could not install the package (see its output above): its Debian dependencies must be in the archive the base image uses (suite ${v.suite}).`,
+          cause: error,
+        },
+      );
+    }
+    throw error;
+  }
+  for (const id of stage.createdIds) run.undo.push(() => engine.removeImage(id, { noPrune: true }));
+  done();
+  return {
+    id: stage.id,
+    source: debsSourceLabel(v),
+    what: `the image built from ${v.debs.map((d) => d.name).join(', ')}`,
+  };
+}
+
+/** Check the stage's Gramine from files read out of it; with verified packages, dpkg must have installed them. */
+async function checkStage(
+  run: SgxBuild,
+  stage: GramineStage,
+  verified: VerifiedGramineDebs | undefined,
+): Promise<GramineInstall> {
+  const checked = run.log.phase('checking the Gramine installation (files read out of the image)');
+  const install = await inspectGramine(run.engine, stage.id, stage.what, (fn) => run.undo.push(fn));
+  if (verified && install.dpkgVersion !== verified.debs[0]?.version) {
+    throw new InputError(
+      'ERR_SGX_GRAMINE_VERSION_MISMATCH',
+      `${stage.what}: dpkg reports gramine ${install.dpkgVersion ?? '(not installed)'}, not the verified ${verified.debs[0]?.version}`,
+      { hint: 'The installation did not take the verified package; rebuild with --force.' },
+    );
+  }
+  checked(`Gramine ${install.version}, libpal.so ${install.libpalSha256.slice(0, 16)}…`);
+  return install;
+}
+
+/**
+ * Build mse-home's sgx layer on the stage, tagged `ref`, with the labels that record its inputs; then
+ * nothing is left to undo, and the image the tag left goes unless something still uses it.
+ */
+async function buildSgxLayer(
+  run: SgxBuild,
+  stage: GramineStage,
+  install: GramineInstall,
+  baseId: string,
+  key: string,
+): Promise<SgxBaseImageStatus> {
+  const { engine, log, ref, files } = run;
+  const previous = await engine.inspectImage(ref);
+  const done = log.phase(`building ${ref}`);
+  const result = await engine.build({
+    context: entriesContext(
+      fileEntries([
+        ['Dockerfile', files.dockerfile, false],
+        [`bin/${path.basename(MSE_RUN_SGX)}`, files.launcher, true],
+        [`opt/${path.basename(SGX_TEMPLATE_MARKER)}`, files.marker, false],
+      ]),
+    ),
+    tags: [ref],
+    buildArgs: { GRAMINE_STAGE: stage.id },
+    labels: {
+      [LABEL_VERSION]: VERSION,
+      [SGX_LABELS.inputs]: key,
+      [SGX_LABELS.base]: baseId,
+      [SGX_LABELS.gramineVersion]: install.version,
+      [SGX_LABELS.gramineSource]: JSON.stringify(stage.source),
+      [SGX_LABELS.libpalSha256]: install.libpalSha256,
+      [SGX_LABELS.manifestTemplate]: SGX_MANIFEST_TEMPLATE_VERSION,
+    },
+    onProgress: (line) => {
+      if (/^Step \d+\/\d+/.test(line)) log.line(`  ${line}`);
+    },
+  });
+  const info = await engine.inspectImage(result.id);
+  done(`${((info?.Size ?? 0) / 1e6).toFixed(0)} MB`);
+  run.undo.length = 0; // built: nothing to undo any more
+  if (previous && previous.Id !== result.id) {
+    // The old image lost its tag; it goes (with its Gramine stage) unless something still uses it.
+    await engine.removeIfDangling(previous.Id).catch(() => undefined);
+  }
+  return {
+    ref,
+    id: result.id,
+    built: true,
+    size: info?.Size ?? 0,
+    inputsHash: key,
+    base: { ref: BASE_IMAGE, id: baseId },
+    gramine: { version: install.version, libpalSha256: install.libpalSha256, source: stage.source },
+  };
+}
+
 /**
  * Make sure `mse-home-sgx-base:<VERSION>` (or `options.ref`) exists, built from the current base image
  * and the requested Gramine source; build it when missing, stale or forced. See the module comment.
@@ -434,200 +680,45 @@ export async function ensureSgxBaseImage(
   log: Logger,
   options: SgxBaseImageOptions = {},
 ): Promise<SgxBaseImageStatus> {
-  const ref = options.ref ?? SGX_BASE_IMAGE;
   const plan = gramineSourcePlan(options);
-  const files = await sgxFiles(options.repoRoot ?? defaultRepoRoot());
-  const baseOptions: BaseImageOptions = { ...(options.base ?? {}) };
-
-  // Undo actions, run on failure (and on Ctrl-C through the CLI's scope); the work dir always goes.
-  const undo: (() => Promise<unknown>)[] = [];
-  let undone = false;
-  const runUndo = async (): Promise<void> => {
-    if (undone) return;
-    undone = true;
-    for (const fn of undo.splice(0).reverse()) await fn().catch(() => undefined);
+  const run: SgxBuild = {
+    engine,
+    log,
+    options,
+    ref: options.ref ?? SGX_BASE_IMAGE,
+    plan,
+    files: await sgxFiles(options.repoRoot ?? defaultRepoRoot()),
+    baseOptions: { ...(options.base ?? {}) },
+    undo: [],
+    undone: false,
+    workDir: undefined,
   };
-  options.scope?.onFailure(runUndo);
-  let workDir: string | undefined;
-  const removeWork = async (): Promise<void> => {
-    if (workDir) await fs.rm(workDir, { recursive: true, force: true });
-  };
-  options.scope?.always(removeWork);
-  const work = async (): Promise<string> => {
-    workDir ??= await fs.mkdtemp(path.join(os.tmpdir(), 'mse-home-sgx-base-'));
-    return workDir;
-  };
-  const acquire = async (p: Extract<GraminePlan, { kind: 'repository' | 'debs' }>): Promise<VerifiedGramineDebs> =>
-    acquireGramineDebs(p, { ...(options.acquire ?? {}), workDir: await work(), log });
-
+  options.scope?.onFailure(() => runUndo(run));
+  options.scope?.always(() => removeWork(run));
   try {
-    let verified: VerifiedGramineDebs | undefined;
-    let operatorImage: { id: string; layers: string[] } | undefined;
-    if (plan.kind === 'debs') {
-      verified = await acquire(plan);
-      log.info(`verified ${verified.debs.map((d) => `${d.name} (${d.version})`).join(', ')} in ${plan.dir}`);
-    } else if (plan.kind === 'image') {
-      const info = await engine.inspectImage(plan.image);
-      if (!info) {
-        throw new InputError(
-          'ERR_SGX_GRAMINE_IMAGE_NOT_FOUND',
-          `--gramine-image ${plan.image}: no such image on the engine`,
-          {
-            hint: `Build or load it first (docker load -i …); it must be built FROM ${BASE_IMAGE} with Gramine ${GRAMINE_VERSION} installed.`,
-          },
-        );
-      }
-      operatorImage = { id: info.Id, layers: info.RootFS?.Layers ?? [] };
-    }
-
+    const local = await localSource(run);
+    const operatorImage = local.operatorImage;
+    let verified = local.verified;
     // Up to date? Decided before contacting any repository.
-    if (!options.force) {
-      const current = await currentBaseImage(engine, baseOptions);
-      const existing = current ? await engine.inspectImage(ref) : undefined;
-      if (current && existing) {
-        const key = inputsHash(current.id, sourceKey(plan, verified, operatorImage?.id), files);
-        const labels = existing.Config?.Labels ?? {};
-        if (labels[SGX_LABELS.inputs] === key) {
-          return {
-            ref,
-            id: existing.Id,
-            built: false,
-            size: existing.Size,
-            inputsHash: key,
-            base: { ref: BASE_IMAGE, id: current.id },
-            gramine: {
-              version: labels[SGX_LABELS.gramineVersion] ?? '',
-              libpalSha256: labels[SGX_LABELS.libpalSha256] ?? '',
-              source: JSON.parse(labels[SGX_LABELS.gramineSource] ?? '{}') as GramineSourceLabel,
-            },
-          };
-        }
-        log.info(`${ref} is out of date: rebuilding it`);
-      }
-    }
-
+    const current = await upToDateImage(run, verified, operatorImage);
+    if (current) return current;
     if (plan.kind === 'repository') {
       log.info(`fetching Gramine ${plan.version} from ${plan.repository} (suite ${plan.suite})`);
-      verified = await acquire(plan);
+      verified = await acquire(run, plan);
     }
-
-    const base = await ensureBaseImage(engine, log, baseOptions);
-    const baseInfo = await engine.inspectImage(base.id);
-    const baseLayers = baseInfo?.RootFS?.Layers ?? [];
-
-    // Stage: the base image with Gramine.
-    let stageId: string;
-    let source: GramineSourceLabel;
-    let what: string;
-    if (plan.kind === 'image' && operatorImage) {
-      const layers = operatorImage.layers;
-      if (baseLayers.length === 0 || layers.length <= baseLayers.length || baseLayers.some((l, i) => layers[i] !== l)) {
-        throw new InputError(
-          'ERR_SGX_GRAMINE_IMAGE_BASE',
-          `--gramine-image ${plan.image} is not built FROM the current ${BASE_IMAGE} (${base.id.slice(7, 19)}): its layers do not start with the base image's`,
-          {
-            hint: `Rebuild it FROM ${BASE_IMAGE} (the base image carries the enclave bootstrap and the Debian packages apps rely on), adding only Gramine ${GRAMINE_VERSION}.`,
-          },
-        );
-      }
-      stageId = operatorImage.id;
-      source = { kind: 'image', image: plan.image, imageId: operatorImage.id };
-      what = `--gramine-image ${plan.image}`;
-    } else {
-      const v = verified!;
-      const context = entriesContext([
-        ...fileEntries([['Dockerfile', files.stageDockerfile, false]]),
-        { path: 'debs', type: 'directory' },
-        ...v.debs.map((d) => ({ path: `debs/${d.name}`, type: 'file' as const, file: d.file, size: d.size })),
-      ]);
-      const done = log.phase(`installing ${v.debs.map((d) => d.name).join(', ')} into ${BASE_IMAGE}`);
-      let stage;
-      try {
-        stage = await engine.build({
-          context,
-          tags: [],
-          buildArgs: { BASE: base.id },
-          onProgress: (line) => {
-            if (/^Step \d+\/\d+/.test(line) || /^(E|W): /.test(line) || /^mse-home: /.test(line)) log.line(`  ${line}`);
-          },
-        });
-      } catch (error) {
-        if (error instanceof MseError && error.code === 'ERR_DOCKER_BUILD_FAILED') {
-          throw new DockerError(
-            'ERR_SGX_BASE_BUILD_FAILED',
-            `installing Gramine into ${BASE_IMAGE} failed: ${error.message}`,
-            {
-              hint: `apt could not install the package (see its output above): its Debian dependencies must be in the archive the base image uses (suite ${v.suite}).`,
-              cause: error,
-            },
-          );
-        }
-        throw error;
-      }
-      for (const id of stage.createdIds) undo.push(() => engine.removeImage(id, { noPrune: true }));
-      done();
-      stageId = stage.id;
-      source = debsSourceLabel(v);
-      what = `the image built from ${v.debs.map((d) => d.name).join(', ')}`;
-    }
-
-    const checked = log.phase('checking the Gramine installation (files read out of the image)');
-    const install = await inspectGramine(engine, stageId, what, (fn) => undo.push(fn));
-    if (verified && install.dpkgVersion !== verified.debs[0]?.version) {
-      throw new InputError(
-        'ERR_SGX_GRAMINE_VERSION_MISMATCH',
-        `${what}: dpkg reports gramine ${install.dpkgVersion ?? '(not installed)'}, not the verified ${verified.debs[0]?.version}`,
-        { hint: 'The installation did not take the verified package; rebuild with --force.' },
-      );
-    }
-    checked(`Gramine ${install.version}, libpal.so ${install.libpalSha256.slice(0, 16)}…`);
-
-    const key = inputsHash(base.id, sourceKey(plan, verified, operatorImage?.id), files);
-    const previous = await engine.inspectImage(ref);
-    const done = log.phase(`building ${ref}`);
-    const result = await engine.build({
-      context: entriesContext(
-        fileEntries([
-          ['Dockerfile', files.dockerfile, false],
-          [`bin/${path.basename(MSE_RUN_SGX)}`, files.launcher, true],
-          [`opt/${path.basename(SGX_TEMPLATE_MARKER)}`, files.marker, false],
-        ]),
-      ),
-      tags: [ref],
-      buildArgs: { GRAMINE_STAGE: stageId },
-      labels: {
-        [LABEL_VERSION]: VERSION,
-        [SGX_LABELS.inputs]: key,
-        [SGX_LABELS.base]: base.id,
-        [SGX_LABELS.gramineVersion]: install.version,
-        [SGX_LABELS.gramineSource]: JSON.stringify(source),
-        [SGX_LABELS.libpalSha256]: install.libpalSha256,
-        [SGX_LABELS.manifestTemplate]: SGX_MANIFEST_TEMPLATE_VERSION,
-      },
-      onProgress: (line) => {
-        if (/^Step \d+\/\d+/.test(line)) log.line(`  ${line}`);
-      },
-    });
-    const info = await engine.inspectImage(result.id);
-    done(`${((info?.Size ?? 0) / 1e6).toFixed(0)} MB`);
-    undo.length = 0; // built: nothing to undo any more
-    if (previous && previous.Id !== result.id) {
-      // The old image lost its tag; it goes (with its Gramine stage) unless something still uses it.
-      await engine.removeIfDangling(previous.Id).catch(() => undefined);
-    }
-    return {
-      ref,
-      id: result.id,
-      built: true,
-      size: info?.Size ?? 0,
-      inputsHash: key,
-      base: { ref: BASE_IMAGE, id: base.id },
-      gramine: { version: install.version, libpalSha256: install.libpalSha256, source },
-    };
+    const base = await ensureBaseImage(engine, log, run.baseOptions);
+    const baseLayers = (await engine.inspectImage(base.id))?.RootFS?.Layers ?? [];
+    const stage =
+      plan.kind === 'image' && operatorImage
+        ? operatorStage(plan, operatorImage, { id: base.id, layers: baseLayers })
+        : await installStage(run, verified!, base.id);
+    const install = await checkStage(run, stage, verified);
+    const key = inputsHash(base.id, sourceKey(plan, verified, operatorImage?.id), run.files);
+    return await buildSgxLayer(run, stage, install, base.id, key);
   } catch (error) {
-    await runUndo();
+    await runUndo(run);
     throw error;
   } finally {
-    await removeWork();
+    await removeWork(run);
   }
 }

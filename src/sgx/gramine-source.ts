@@ -44,6 +44,7 @@ import {
   selectPackage,
   type ChecksumEntry,
   type PackageEntry,
+  type ReleaseInfo,
 } from './apt-metadata.js';
 import { verifyClearsigned, verifyDetached, type SignatureCheck } from './gpgv.js';
 import { GRAMINE_VERSION } from './gramine-paths.js';
@@ -394,17 +395,22 @@ async function readKeyFile(file: string): Promise<{ what: string; data: Uint8Arr
   return { what: file, data: await readUserFile(file, 'Gramine repository key', INPUT_LIMITS.aptRelease) };
 }
 
-async function fromRepository(
-  plan: Extract<GraminePlan, { kind: 'repository' }>,
-  options: AcquireOptions,
-): Promise<VerifiedGramineDebs> {
-  const { log } = options;
-  const probeMs = options.probeTimeoutMs ?? 10_000;
-  const metaMs = options.metadataTimeoutMs ?? 30_000;
-  const dists = `${plan.repository}dists/${plan.suite}/`;
-  const inReleaseUrl = `${dists}InRelease`;
+/** A repository's `dists/<suite>/` URL and its `InRelease`, and the deadlines of its requests. */
+interface RepositoryRun {
+  plan: Extract<GraminePlan, { kind: 'repository' }>;
+  options: AcquireOptions;
+  dists: string;
+  inReleaseUrl: string;
+  probeMs: number;
+  metaMs: number;
+}
 
-  // The probe: the first request, under a short deadline, before anything else is done.
+/**
+ * The probe: `InRelease`, the first request, under a short deadline, before anything else is done.
+ * `ERR_SGX_GRAMINE_SUITE_UNAVAILABLE` on a 404, `ERR_SGX_BASE_SOURCE_UNREACHABLE` on anything else.
+ */
+async function probeRepository(run: RepositoryRun): Promise<Buffer> {
+  const { plan, inReleaseUrl, probeMs } = run;
   const started = Date.now();
   let inRelease: Buffer;
   try {
@@ -424,103 +430,144 @@ async function fromRepository(
       { hint: alternativesHint(plan) },
     );
   }
-  log.info(`Gramine's repository answered: ${inReleaseUrl}`);
+  run.options.log.info(`Gramine's repository answered: ${inReleaseUrl}`);
+  return inRelease;
+}
 
-  /** A download; with `listed`, an answer longer than the listed size is refused as not that file. */
-  const download = async (
-    url: string,
-    what: string,
-    max: number,
-    file?: string,
-    timeoutMs = metaMs,
-    listed?: ChecksumEntry,
-  ) => {
-    try {
-      return await httpGet(url, timeoutMs, max, file);
-    } catch (error) {
-      if (isMseError(error)) throw error;
-      if (listed && error instanceof HttpTooLargeError) {
-        if (error.declared) checkSize(error.size, listed, `GET ${url}`);
-        throw new CryptoError(
-          'ERR_SGX_GRAMINE_CHECKSUM_MISMATCH',
-          `GET ${url}: the answer is longer than the ${listed.size} bytes the signed repository metadata lists: it is not that file (the download stopped there)`,
-          { hint: 'The mirror serves another file: use the repository itself, or --gramine-debs.' },
-        );
-      }
-      const why =
-        error instanceof HttpStatusError
-          ? `HTTP ${error.status}`
-          : error instanceof HttpTooLargeError
-            ? error.message
-            : fetchFailure(error, timeoutMs);
-      throw new NetworkError('ERR_SGX_GRAMINE_DOWNLOAD_FAILED', `downloading ${what} failed: GET ${url}: ${why}`, {
-        hint: `Retry, or use --gramine-debs DIR with the files downloaded another way. ${alternativesHint(plan)}`,
-      });
-    }
-  };
-
-  // The key: the operator's file, else the repository's keyring files, filtered by the pinned fingerprints.
-  let candidates: { what: string; data: Uint8Array }[];
-  if (plan.keyFile) candidates = [await readKeyFile(plan.keyFile)];
-  else {
-    candidates = [];
-    for (const name of [`gramine-keyring-${plan.suite}.gpg`, 'gramine-keyring.gpg']) {
-      const url = `${plan.repository}${name}`;
-      try {
-        candidates.push({ what: url, data: (await httpGet(url, metaMs, MAX_RELEASE)).data! });
-      } catch (error) {
-        if (!(error instanceof HttpStatusError && error.status === 404)) {
-          const why = error instanceof HttpStatusError ? `HTTP ${error.status}` : fetchFailure(error, metaMs);
-          log.warn(`could not download ${url}: ${why}`);
-        }
-      }
-    }
-    if (candidates.length === 0) {
-      throw new NetworkError(
-        'ERR_SGX_GRAMINE_DOWNLOAD_FAILED',
-        `the repository's keyring could not be downloaded (${plan.repository}gramine-keyring-${plan.suite}.gpg, ${plan.repository}gramine-keyring.gpg)`,
-        { hint: 'Pass the key with --gramine-key FILE.' },
+/**
+ * A download after the probe (`ERR_SGX_GRAMINE_DOWNLOAD_FAILED`); with `listed`, an answer longer than the
+ * listed size is refused as not that file (`ERR_SGX_GRAMINE_CHECKSUM_MISMATCH`).
+ */
+async function download(
+  run: RepositoryRun,
+  url: string,
+  what: string,
+  max: number,
+  file?: string,
+  timeoutMs = run.metaMs,
+  listed?: ChecksumEntry,
+): Promise<{ data?: Buffer; digest: ChecksumEntry }> {
+  try {
+    return await httpGet(url, timeoutMs, max, file);
+  } catch (error) {
+    if (isMseError(error)) throw error;
+    if (listed && error instanceof HttpTooLargeError) {
+      if (error.declared) checkSize(error.size, listed, `GET ${url}`);
+      throw new CryptoError(
+        'ERR_SGX_GRAMINE_CHECKSUM_MISMATCH',
+        `GET ${url}: the answer is longer than the ${listed.size} bytes the signed repository metadata lists: it is not that file (the download stopped there)`,
+        { hint: 'The mirror serves another file: use the repository itself, or --gramine-debs.' },
       );
     }
+    const why =
+      error instanceof HttpStatusError
+        ? `HTTP ${error.status}`
+        : error instanceof HttpTooLargeError
+          ? error.message
+          : fetchFailure(error, timeoutMs);
+    throw new NetworkError('ERR_SGX_GRAMINE_DOWNLOAD_FAILED', `downloading ${what} failed: GET ${url}: ${why}`, {
+      hint: `Retry, or use --gramine-debs DIR with the files downloaded another way. ${alternativesHint(run.plan)}`,
+    });
   }
-  const { keys } = trustedKeys(candidates, plan.trusted);
+}
+
+/** The candidate keys: the operator's file, else the repository's keyring files (those that download). */
+async function repositoryKeyCandidates(run: RepositoryRun): Promise<{ what: string; data: Uint8Array }[]> {
+  const { plan, metaMs } = run;
+  if (plan.keyFile) return [await readKeyFile(plan.keyFile)];
+  const candidates: { what: string; data: Uint8Array }[] = [];
+  for (const name of [`gramine-keyring-${plan.suite}.gpg`, 'gramine-keyring.gpg']) {
+    const url = `${plan.repository}${name}`;
+    try {
+      candidates.push({ what: url, data: (await httpGet(url, metaMs, MAX_RELEASE)).data! });
+    } catch (error) {
+      if (!(error instanceof HttpStatusError && error.status === 404)) {
+        const why = error instanceof HttpStatusError ? `HTTP ${error.status}` : fetchFailure(error, metaMs);
+        run.options.log.warn(`could not download ${url}: ${why}`);
+      }
+    }
+  }
+  if (candidates.length === 0) {
+    throw new NetworkError(
+      'ERR_SGX_GRAMINE_DOWNLOAD_FAILED',
+      `the repository's keyring could not be downloaded (${plan.repository}gramine-keyring-${plan.suite}.gpg, ${plan.repository}gramine-keyring.gpg)`,
+      { hint: 'Pass the key with --gramine-key FILE.' },
+    );
+  }
+  return candidates;
+}
+
+/** `InRelease` checked: signed by a pinned key (gpgv), for the suite, still valid. */
+async function verifyInRelease(run: RepositoryRun, inRelease: Buffer) {
+  const { plan, options, inReleaseUrl } = run;
+  const { keys } = trustedKeys(await repositoryKeyCandidates(run), plan.trusted);
   const check = await verifyClearsigned(inRelease, keyringOf(keys), new Set(plan.trusted), `${inReleaseUrl}`, {
     workDir: options.workDir,
     ...(options.gpgv ? { gpgv: options.gpgv } : {}),
   });
   const release = parseRelease(check.text, inReleaseUrl);
   checkRelease(release, plan.suite, options.now ?? new Date(), inReleaseUrl);
+  return { check, release };
+}
 
+/** The pinned package's entry in the suite's package index, the index checked against the signed digests. */
+async function packageEntry(run: RepositoryRun, release: ReleaseInfo): Promise<PackageEntry> {
+  const { plan, dists, inReleaseUrl } = run;
   const indexPath = packagesIndexPath();
   const index = PACKAGES_INDEXES.find((i) => release.sha256.has(`${indexPath}${i.suffix}`));
   if (!index) {
     throw new InputError('ERR_SGX_GRAMINE_METADATA_INVALID', `${inReleaseUrl} lists no ${indexPath} (or .gz)`);
   }
   const indexUrl = `${dists}${indexPath}${index.suffix}`;
-  const got = await download(indexUrl, `the ${plan.suite} package index`, MAX_PACKAGES);
+  const got = await download(run, indexUrl, `the ${plan.suite} package index`, MAX_PACKAGES);
   checkDigest(got.digest, release.sha256.get(`${indexPath}${index.suffix}`)!, indexUrl);
-  const entry = selectPackage(
+  return selectPackage(
     parsePackages(decodePackages(got.data!, index.compression, indexUrl), indexUrl),
     plan.package,
     GRAMINE_ARCH,
     plan.version,
     `Gramine's repository (suite ${plan.suite})`,
   );
+}
 
+/** The `.deb` downloaded into the private work directory and checked against its index entry. */
+async function downloadDeb(run: RepositoryRun, entry: PackageEntry): Promise<string> {
+  const { plan, options } = run;
   const name = debFileName(entry);
   const debUrl = `${plan.repository}${entry.filename}`;
   checkDebLimit(entry, debUrl);
   const file = await privateDebPath(options.workDir, name);
-  const done = log.phase(`downloading ${name} (${(entry.size / 1e6).toFixed(1)} MB)`);
-  const deb = await download(debUrl, name, entry.size, file, options.debTimeoutMs ?? 600_000, entry);
+  const done = options.log.phase(`downloading ${name} (${(entry.size / 1e6).toFixed(1)} MB)`);
+  const deb = await download(run, debUrl, name, entry.size, file, options.debTimeoutMs ?? 600_000, entry);
   checkDigest(deb.digest, entry, debUrl);
   done();
+  return file;
+}
+
+/** Gramine's repository: probe, key, signed metadata, package index, package. */
+async function fromRepository(
+  plan: Extract<GraminePlan, { kind: 'repository' }>,
+  options: AcquireOptions,
+): Promise<VerifiedGramineDebs> {
+  const dists = `${plan.repository}dists/${plan.suite}/`;
+  const run: RepositoryRun = {
+    plan,
+    options,
+    dists,
+    inReleaseUrl: `${dists}InRelease`,
+    probeMs: options.probeTimeoutMs ?? 10_000,
+    metaMs: options.metadataTimeoutMs ?? 30_000,
+  };
+  const inRelease = await probeRepository(run);
+  const { check, release } = await verifyInRelease(run, inRelease);
+  const entry = await packageEntry(run, release);
+  const file = await downloadDeb(run, entry);
   return verifiedResult(
     'repository',
     plan.repository,
     plan.suite,
     check,
-    inReleaseUrl,
+    run.inReleaseUrl,
     inRelease,
     release,
     file,
