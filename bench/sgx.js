@@ -17,7 +17,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createHash, randomUUID } from 'node:crypto';
-import { serializeEvidence } from '../dist/attestation/evidence.js';
+import { serializeEvidence } from '../dist/launch/evidence.js';
 import { createLogger } from '../dist/base/log.js';
 import { ensureBaseImage } from '../dist/docker/base-image.js';
 import { DockerEngine } from '../dist/docker/engine.js';

@@ -14,12 +14,16 @@ import { fileURLToPath } from 'node:url';
 /** Bottom first. `folders` are the first path segment under src/ (a top-level file counts without `.ts`). */
 export const LAYERS = [
   { name: 'core', folders: ['errors', 'version'], what: 'typed errors and exit codes, the version' },
-  { name: 'base', folders: ['base', 'fs'], what: 'logging and option types; bounded file input, atomic output' },
+  {
+    name: 'base',
+    folders: ['base', 'fs', 'error-codes'],
+    what: 'logging and option types; bounded file input, atomic output; the error-code catalogue',
+  },
   { name: 'crypto', folders: ['crypto'], what: 'Fernet, sealed boxes, AES-GCM, key files' },
   {
     name: 'attestation',
     folders: ['attestation'],
-    what: 'DCAP quote, DER/X.509, collateral, appraisal, evidence.json',
+    what: 'DCAP quote, DER/X.509, collateral, appraisal, policy',
   },
   {
     name: 'formats & clients',
@@ -27,10 +31,11 @@ export const LAYERS = [
     what: 'RA-TLS certificates, Gramine measurement, PCCS client',
   },
   {
-    name: 'contracts',
-    folders: ['launch', 'verify'],
-    what: 'spawn arguments and container layout; evidence verification',
+    name: 'launch',
+    folders: ['launch'],
+    what: 'spawn arguments, evidence.json, container layout, signer key',
   },
+  { name: 'verify', folders: ['verify'], what: 'evidence verification and its report' },
   { name: 'project', folders: ['project'], what: 'mse.toml, scaffold, tests runner' },
   { name: 'package', folders: ['package'], what: 'package format, deterministic and strict tars' },
   {

@@ -13,7 +13,7 @@ import { REPO_ROOT } from './testing/vectors.js';
 /** Names each documented entry point must export (docs/verification.md, docs/measurement.md). */
 const ENTRY_EXPORTS: Record<string, string[]> = {
   './attestation': ['appraise', 'parseCollateralJson', 'CHECK_PLAN'],
-  './verify': ['verifyEvidence'],
+  './verify': ['verifyEvidence', 'parseEvidence', 'serializeEvidence'],
   './ratls': ['createRatlsCertificate', 'checkRatlsBinding'],
   './gramine': ['gramineSign'],
 };

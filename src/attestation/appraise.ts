@@ -886,8 +886,9 @@ type SignedKind = 'tcb-info' | 'qe-identity';
 interface SignedDocument {
   kind: SignedKind;
   label: string;
-  /** The middle of its error codes: ERR_DCAP_<code>_SIGNING_CHAIN, _SIGNATURE. */
-  code: 'TCB_INFO' | 'QE_IDENTITY';
+  /** The codes of its chain and signature checks (each one literal: src/error-codes.ts). */
+  chainCode: 'ERR_DCAP_TCB_INFO_SIGNING_CHAIN' | 'ERR_DCAP_QE_IDENTITY_SIGNING_CHAIN';
+  signatureCode: 'ERR_DCAP_TCB_INFO_SIGNATURE' | 'ERR_DCAP_QE_IDENTITY_SIGNATURE';
   chain(c: ParsedCollateral): Certificate[];
   signed(c: Collateral): Uint8Array;
   signature(c: Collateral): Uint8Array;
@@ -899,7 +900,8 @@ interface SignedDocument {
 const TCB_INFO_DOCUMENT: SignedDocument = {
   kind: 'tcb-info',
   label: 'TCB info',
-  code: 'TCB_INFO',
+  chainCode: 'ERR_DCAP_TCB_INFO_SIGNING_CHAIN',
+  signatureCode: 'ERR_DCAP_TCB_INFO_SIGNATURE',
   chain: (c) => c.tcbChain,
   signed: (c) => c.tcb_info,
   signature: (c) => c.tcb_info_signature,
@@ -910,7 +912,8 @@ const TCB_INFO_DOCUMENT: SignedDocument = {
 const QE_IDENTITY_DOCUMENT: SignedDocument = {
   kind: 'qe-identity',
   label: 'QE identity',
-  code: 'QE_IDENTITY',
+  chainCode: 'ERR_DCAP_QE_IDENTITY_SIGNING_CHAIN',
+  signatureCode: 'ERR_DCAP_QE_IDENTITY_SIGNATURE',
   chain: (c) => c.qeChain,
   signed: (c) => c.qe_identity,
   signature: (c) => c.qe_identity_signature,
@@ -924,7 +927,7 @@ function checkSigningChain(doc: SignedDocument): CheckFn {
     const { kind, label } = doc;
     const chain = doc.chain(known(ctx.collateral, 'the collateral'));
     const { root } = known(ctx.pck, 'the PCK chain');
-    const code = `ERR_DCAP_${doc.code}_SIGNING_CHAIN`;
+    const code = doc.chainCode;
     const [s, rt] = chain;
     if (chain.length !== 2 || !s || !rt)
       fail(
@@ -985,7 +988,7 @@ function checkDocumentSignature(doc: SignedDocument): CheckFn {
     if (!verifyP1363WithCert(signed, doc.signature(ctx.input.collateral), signer)) {
       fail(
         doc.kind,
-        `ERR_DCAP_${doc.code}_SIGNATURE`,
+        doc.signatureCode,
         `${doc.label} signature does not verify over the exact signed bytes (${signed.length} bytes)`,
         `The ${doc.label} was altered or re-serialized; use the bytes exactly as the PCCS served them.`,
       );

@@ -9,7 +9,8 @@
 import { AttestationError, InputError } from '../errors.js';
 import { fromHexStrict, toHex } from './bytes.js';
 import { immutable } from './frozen.js';
-import { parseJsonFile, topLevelSpans } from './json-span.js';
+import { parseJsonFile, readJson, type JsonObject, type JsonValue } from '../base/json-fields.js';
+import { topLevelSpans } from './json-span.js';
 
 /**
  * Verification collateral for one quote. PEM chains are issuer-first (intermediate or signing cert, then
@@ -277,77 +278,41 @@ export interface EnclaveIdentity {
   levels: QeTcbLevel[];
 }
 
-class Fields {
-  constructor(
-    private readonly stage: string,
-    private readonly code: string,
-    private readonly what: string,
-  ) {}
-
-  fail(path: string, detail: string): never {
-    throw new AttestationError(this.stage, this.code, `${this.what} field ${path} ${detail}`, {
+/** The signed PCS document as a JSON object read through `base/json-fields.ts`, failing with `code`. */
+function pcsDocument(signed: Uint8Array, member: string, stage: string, code: string, what: string): JsonObject {
+  const fail = (path: string, detail: string): never => {
+    throw new AttestationError(stage, code, `${what} field ${path} ${detail}`, {
       hint: 'The document does not follow Intel’s PCS format; fetch it again from the PCCS.',
     });
+  };
+  const text = decodeUtf8(signed) ?? fail('(document)', 'is not UTF-8');
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch {
+    fail('(document)', 'is not valid JSON');
   }
+  readJson(raw, fail, member).object(); // named in the error; its fields are named from it
+  return readJson(raw, fail).object();
+}
 
-  /** The signed bytes as a JSON object (`member` names it in errors). */
-  document(signed: Uint8Array, member: string): Record<string, unknown> {
-    const text = decodeUtf8(signed) ?? this.fail('(document)', 'is not UTF-8');
-    let raw: unknown;
-    try {
-      raw = JSON.parse(text);
-    } catch {
-      this.fail('(document)', 'is not valid JSON');
-    }
-    return this.object(raw, member);
+/** An ISO 8601 UTC time (`2025-01-31T12:00:00Z`, optional milliseconds) that is a real date. */
+function pcsDate(v: JsonValue): Date {
+  const s = v.string();
+  const m = /^(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(?:\.(\d{1,3}))?Z$/.exec(s);
+  if (!m) v.reject(`must be an ISO 8601 UTC time like 2025-01-31T12:00:00Z, got '${s.slice(0, 40)}'`);
+  const [y, mo, d, h, mi, se] = m.slice(1, 7).map(Number) as [number, number, number, number, number, number];
+  const ms = Date.UTC(y, mo - 1, d, h, mi, se, m[7] ? Number(m[7].padEnd(3, '0')) : 0);
+  const date = new Date(ms);
+  if (date.getUTCMonth() !== mo - 1 || date.getUTCDate() !== d || h > 23 || mi > 59 || se > 59) {
+    v.reject(`is not a real date: '${s}'`);
   }
+  return date;
+}
 
-  object(v: unknown, path: string): Record<string, unknown> {
-    if (typeof v !== 'object' || v === null || Array.isArray(v)) this.fail(path, 'must be an object');
-    return v as Record<string, unknown>;
-  }
-
-  array(v: unknown, path: string): unknown[] {
-    if (!Array.isArray(v)) this.fail(path, 'must be an array');
-    return v;
-  }
-
-  int(v: unknown, path: string, max = Number.MAX_SAFE_INTEGER): number {
-    if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > max) {
-      this.fail(path, `must be an integer in 0..${max}`);
-    }
-    return v;
-  }
-
-  string(v: unknown, path: string): string {
-    if (typeof v !== 'string') this.fail(path, 'must be a string');
-    return v;
-  }
-
-  hex(v: unknown, path: string, size: number): Uint8Array {
-    const b = typeof v === 'string' ? fromHexStrict(v) : undefined;
-    if (!b || b.length !== size) this.fail(path, `must be ${size * 2} hex characters`);
-    return b;
-  }
-
-  date(v: unknown, path: string): Date {
-    const s = this.string(v, path);
-    const m = /^(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(?:\.(\d{1,3}))?Z$/.exec(s);
-    if (!m) this.fail(path, `must be an ISO 8601 UTC time like 2025-01-31T12:00:00Z, got '${s.slice(0, 40)}'`);
-    const [y, mo, d, h, mi, se] = m.slice(1, 7).map(Number) as [number, number, number, number, number, number];
-    const ms = Date.UTC(y, mo - 1, d, h, mi, se, m[7] ? Number(m[7].padEnd(3, '0')) : 0);
-    const date = new Date(ms);
-    if (date.getUTCMonth() !== mo - 1 || date.getUTCDate() !== d || h > 23 || mi > 59 || se > 59) {
-      this.fail(path, `is not a real date: '${s}'`);
-    }
-    return date;
-  }
-
-  advisories(v: unknown, path: string): string[] {
-    if (v === undefined) return [];
-    const list = this.array(v, path).map((a, i) => this.string(a, `${path}[${i}]`));
-    return list;
-  }
+/** `advisoryIDs`: absent, or an array of strings. */
+function pcsAdvisories(v: JsonValue): string[] {
+  return v.missing ? [] : v.array().map((a) => a.string());
 }
 
 /**
@@ -355,54 +320,53 @@ class Fields {
  * deeply immutable (frozen.ts): the appraisal memoises it by content.
  */
 export function parseTcbInfo(signed: Uint8Array): TcbInfo {
-  const f = new Fields('tcb-info', 'ERR_DCAP_TCB_INFO_FORMAT', 'TCB info');
-  const o = f.document(signed, 'tcbInfo');
-  const version = f.int(o.version, 'version');
-  if (version !== 2 && version !== 3) f.fail('version', `is ${version}; only versions 2 and 3 are supported`);
+  const o = pcsDocument(signed, 'tcbInfo', 'tcb-info', 'ERR_DCAP_TCB_INFO_FORMAT', 'TCB info');
+  const version = o.integer('version');
+  if (version !== 2 && version !== 3) o.get('version').reject(`is ${version}; only versions 2 and 3 are supported`);
   let id: string | undefined;
   if (version === 3) {
-    id = f.string(o.id, 'id');
-    if (id !== 'SGX' && id !== 'TDX') f.fail('id', `is '${id}', expected SGX or TDX`);
+    id = o.string('id');
+    if (id !== 'SGX' && id !== 'TDX') o.get('id').reject(`is '${id}', expected SGX or TDX`);
   }
-  const levels = f.array(o.tcbLevels, 'tcbLevels').map((lv, i): TcbLevel => {
-    const p = `tcbLevels[${i}]`;
-    const l = f.object(lv, p);
-    const tcb = f.object(l.tcb, `${p}.tcb`);
-    let components: number[];
-    if (version === 3) {
-      const comps = f.array(tcb.sgxtcbcomponents, `${p}.tcb.sgxtcbcomponents`);
-      if (comps.length !== 16) f.fail(`${p}.tcb.sgxtcbcomponents`, `has ${comps.length} entries, expected 16`);
-      components = comps.map((c, k) =>
-        f.int(f.object(c, `${p}.tcb.sgxtcbcomponents[${k}]`).svn, `${p}.tcb.sgxtcbcomponents[${k}].svn`, 255),
-      );
-    } else {
-      components = [];
-      for (let k = 1; k <= 16; k++) {
-        const name = `sgxtcbcomp${String(k).padStart(2, '0')}svn`;
-        components.push(f.int(tcb[name], `${p}.tcb.${name}`, 255));
+  const levels = o
+    .get('tcbLevels')
+    .array()
+    .map((lv): TcbLevel => {
+      const l = lv.object();
+      const tcb = l.object('tcb');
+      let components: number[];
+      if (version === 3) {
+        const comps = tcb.get('sgxtcbcomponents');
+        const list = comps.array();
+        if (list.length !== 16) comps.reject(`has ${list.length} entries, expected 16`);
+        components = list.map((c) => c.object().integer('svn', { max: 255 }));
+      } else {
+        components = [];
+        for (let k = 1; k <= 16; k++) {
+          components.push(tcb.integer(`sgxtcbcomp${String(k).padStart(2, '0')}svn`, { max: 255 }));
+        }
       }
-    }
-    const status = f.string(l.tcbStatus, `${p}.tcbStatus`);
-    if (!(TCB_STATUSES as readonly string[]).includes(status))
-      f.fail(`${p}.tcbStatus`, `'${status}' is not recognized`);
-    return {
-      components,
-      pceSvn: f.int(tcb.pcesvn, `${p}.tcb.pcesvn`, 0xffff),
-      tcbDate: f.date(l.tcbDate, `${p}.tcbDate`).toISOString(),
-      status: status as TcbStatus,
-      advisoryIds: f.advisories(l.advisoryIDs, `${p}.advisoryIDs`),
-    };
-  });
-  if (levels.length === 0) f.fail('tcbLevels', 'is empty');
+      const status = l.string('tcbStatus');
+      if (!(TCB_STATUSES as readonly string[]).includes(status))
+        l.get('tcbStatus').reject(`'${status}' is not recognized`);
+      return {
+        components,
+        pceSvn: tcb.integer('pcesvn', { max: 0xffff }),
+        tcbDate: pcsDate(l.get('tcbDate')).toISOString(),
+        status: status as TcbStatus,
+        advisoryIds: pcsAdvisories(l.get('advisoryIDs')),
+      };
+    });
+  if (levels.length === 0) o.get('tcbLevels').reject('is empty');
   return immutable({
     version: version as 2 | 3,
     id,
-    issueDate: f.date(o.issueDate, 'issueDate'),
-    nextUpdate: f.date(o.nextUpdate, 'nextUpdate'),
-    fmspc: f.hex(o.fmspc, 'fmspc', 6),
-    pceId: f.hex(o.pceId, 'pceId', 2),
-    tcbType: f.int(o.tcbType, 'tcbType'),
-    tcbEvaluationDataNumber: f.int(o.tcbEvaluationDataNumber, 'tcbEvaluationDataNumber'),
+    issueDate: pcsDate(o.get('issueDate')),
+    nextUpdate: pcsDate(o.get('nextUpdate')),
+    fmspc: o.get('fmspc').hex(6),
+    pceId: o.get('pceId').hex(2),
+    tcbType: o.integer('tcbType'),
+    tcbEvaluationDataNumber: o.integer('tcbEvaluationDataNumber'),
     levels,
   });
 }
@@ -412,37 +376,38 @@ export function parseTcbInfo(signed: Uint8Array): TcbInfo {
  * immutable, like {@link parseTcbInfo}'s result.
  */
 export function parseEnclaveIdentity(signed: Uint8Array): EnclaveIdentity {
-  const f = new Fields('qe-identity', 'ERR_DCAP_QE_IDENTITY_FORMAT', 'QE identity');
-  const o = f.document(signed, 'enclaveIdentity');
-  const version = f.int(o.version, 'version');
-  if (version !== 2) f.fail('version', `is ${version}; only version 2 is supported`);
-  const levels = f.array(o.tcbLevels, 'tcbLevels').map((lv, i): QeTcbLevel => {
-    const p = `tcbLevels[${i}]`;
-    const l = f.object(lv, p);
-    const status = f.string(l.tcbStatus, `${p}.tcbStatus`);
-    if (!(QE_TCB_STATUSES as readonly string[]).includes(status)) {
-      f.fail(`${p}.tcbStatus`, `'${status}' is not recognized`);
-    }
-    return {
-      isvSvn: f.int(f.object(l.tcb, `${p}.tcb`).isvsvn, `${p}.tcb.isvsvn`, 0xffff),
-      tcbDate: f.date(l.tcbDate, `${p}.tcbDate`).toISOString(),
-      status: status as QeTcbStatus,
-      advisoryIds: f.advisories(l.advisoryIDs, `${p}.advisoryIDs`),
-    };
-  });
-  if (levels.length === 0) f.fail('tcbLevels', 'is empty');
+  const o = pcsDocument(signed, 'enclaveIdentity', 'qe-identity', 'ERR_DCAP_QE_IDENTITY_FORMAT', 'QE identity');
+  const version = o.integer('version');
+  if (version !== 2) o.get('version').reject(`is ${version}; only version 2 is supported`);
+  const levels = o
+    .get('tcbLevels')
+    .array()
+    .map((lv): QeTcbLevel => {
+      const l = lv.object();
+      const status = l.string('tcbStatus');
+      if (!(QE_TCB_STATUSES as readonly string[]).includes(status)) {
+        l.get('tcbStatus').reject(`'${status}' is not recognized`);
+      }
+      return {
+        isvSvn: l.object('tcb').integer('isvsvn', { max: 0xffff }),
+        tcbDate: pcsDate(l.get('tcbDate')).toISOString(),
+        status: status as QeTcbStatus,
+        advisoryIds: pcsAdvisories(l.get('advisoryIDs')),
+      };
+    });
+  if (levels.length === 0) o.get('tcbLevels').reject('is empty');
   return immutable({
-    id: f.string(o.id, 'id'),
+    id: o.string('id'),
     version: 2,
-    issueDate: f.date(o.issueDate, 'issueDate'),
-    nextUpdate: f.date(o.nextUpdate, 'nextUpdate'),
-    tcbEvaluationDataNumber: f.int(o.tcbEvaluationDataNumber, 'tcbEvaluationDataNumber'),
-    miscselect: f.hex(o.miscselect, 'miscselect', 4),
-    miscselectMask: f.hex(o.miscselectMask, 'miscselectMask', 4),
-    attributes: f.hex(o.attributes, 'attributes', 16),
-    attributesMask: f.hex(o.attributesMask, 'attributesMask', 16),
-    mrsigner: f.hex(o.mrsigner, 'mrsigner', 32),
-    isvProdId: f.int(o.isvprodid, 'isvprodid', 0xffff),
+    issueDate: pcsDate(o.get('issueDate')),
+    nextUpdate: pcsDate(o.get('nextUpdate')),
+    tcbEvaluationDataNumber: o.integer('tcbEvaluationDataNumber'),
+    miscselect: o.get('miscselect').hex(4),
+    miscselectMask: o.get('miscselectMask').hex(4),
+    attributes: o.get('attributes').hex(16),
+    attributesMask: o.get('attributesMask').hex(16),
+    mrsigner: o.get('mrsigner').hex(32),
+    isvProdId: o.integer('isvprodid', { max: 0xffff }),
     levels,
   });
 }

@@ -1,6 +1,7 @@
 /**
- * Attestation core: SGX DCAP quotes, collateral, appraisal, policy and evidence files. Verifying evidence
- * and the verdict report are `src/verify/`, a layer above (docs/architecture.md).
+ * Attestation core: SGX DCAP quotes, collateral, appraisal and policy. `evidence.json` is `src/launch/`
+ * (with the spawn arguments it records); verifying evidence and the verdict report are `src/verify/`, above
+ * both (docs/architecture.md).
  */
 export {
   appraise,
@@ -38,7 +39,6 @@ export {
   type TcbLevel,
   type TcbStatus,
 } from './collateral.js';
-export { evidenceCollateral, parseEvidence, serializeEvidence, type Evidence, type InputArgs } from './evidence.js';
 export { INTEL_SGX_ROOT_CA_DER, INTEL_SGX_ROOT_CA_SHA256 } from './intel-root.js';
 export { checkSgxSignerKey, mrsignerFromPublicKey } from './mrsigner.js';
 export { parsePckExtension, type PckExtension, type PckTcb } from './pck.js';

@@ -5,22 +5,6 @@
  */
 import { AttestationError } from '../errors.js';
 
-/**
- * Parse the text of a JSON file (collateral, evidence): exactly one leading UTF-8 byte order mark (U+FEFF,
- * which some editors write) is dropped first. It sits outside every value, so no signed byte moves: signed
- * documents are JSON string values (or base64) inside the file, cut out from their own text. A second BOM,
- * or any other invalid JSON, calls `fail` with the reason.
- */
-export function parseJsonFile(text: string, fail: (reason: string) => never): unknown {
-  const body = text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
-  if (body.charCodeAt(0) === 0xfeff) fail('it starts with two byte order marks (U+FEFF)');
-  try {
-    return JSON.parse(body);
-  } catch (error) {
-    fail((error as Error).message);
-  }
-}
-
 export interface Span {
   start: number;
   end: number;

@@ -1,12 +1,6 @@
 /**
- * Intel SGX DCAP ECDSA quotes, versions 3 and 4 (SGX body), parsed strictly.
- *
- * Layout (all integers little-endian; signatures and keys big-endian raw r‖s and X‖Y):
- *
- *   v3: header(48) ‖ report body(384) ‖ u32 sigDataLen ‖ sig(64) ‖ attKey(64) ‖ QE report(384) ‖
- *       QE report sig(64) ‖ u16 authLen ‖ auth ‖ u16 certType ‖ u32 certLen ‖ cert
- *   v4: header(48) ‖ report body(384) ‖ u32 sigDataLen ‖ sig(64) ‖ attKey(64) ‖ u16 6 ‖ u32 len ‖
- *       [QE report(384) ‖ QE report sig(64) ‖ u16 authLen ‖ auth ‖ u16 certType ‖ u32 certLen ‖ cert]
+ * Intel SGX DCAP ECDSA quotes, versions 3 and 4 (SGX body), parsed strictly. The layout is
+ * `./quote-layout.ts` (shared with the simulated quoting enclave and the RA-TLS format).
  *
  * Every length is checked against what remains, and the declared signature-data length must account for
  * every byte to the end of the quote: trailing bytes are rejected (Intel's QVL tolerates them; nothing
@@ -14,73 +8,26 @@
  */
 import { AttestationError } from '../errors.js';
 import { toHex } from './bytes.js';
-import { bytes, layout, u16, u32, u64 } from './layout.js';
+import {
+  ATT_KEY_TYPE_ECDSA_P256,
+  CERT_HEAD,
+  CERT_TYPE_NAMES,
+  CERT_TYPE_PCK_CHAIN,
+  CERT_TYPE_QE_REPORT,
+  HEADER,
+  QE_BLOCK,
+  REPORT_BODY,
+  SIGNATURE_DATA_HEAD as SIG_HEAD,
+} from './quote-layout.js';
 
-/** Intel's quoting enclave vendor ID. */
-export const INTEL_QE_VENDOR_ID = '939a7233f79c4ca9940a0db3957f0607';
-/** Attestation key type 2: ECDSA-256-with-P-256. */
-export const ATT_KEY_TYPE_ECDSA_P256 = 2;
-/** Certification data type 5: PCK certificate chain (PEM). */
-export const CERT_TYPE_PCK_CHAIN = 5;
-/** Certification data type 6: QE report certification data (the v4 wrapper). */
-export const CERT_TYPE_QE_REPORT = 6;
-
-const CERT_TYPE_NAMES: Record<number, string> = {
-  1: 'PPID in clear text + CPUSVN + PCESVN + PCEID',
-  2: 'PPID encrypted with RSA-2048-OAEP',
-  3: 'PPID encrypted with RSA-3072-OAEP',
-  4: 'PCK leaf certificate',
-  5: 'PCK certificate chain',
-  6: 'QE report certification data',
-  7: 'platform manifest',
-};
-
-export const HEADER = layout('quote header', {
-  version: u16,
-  attestationKeyType: u16,
-  /** v3: reserved (must be 0, SGX). v4: TEE type (0 = SGX, 0x81 = TDX). */
-  teeType: u32,
-  /** v3: QE SVN; reserved in the v4 header. */
-  qeSvn: u16,
-  /** v3: PCE SVN; reserved in the v4 header. */
-  pceSvn: u16,
-  qeVendorId: bytes(16),
-  userData: bytes(20),
-});
-
-export const REPORT_BODY = layout('report body', {
-  cpuSvn: bytes(16),
-  miscSelect: u32,
-  reserved1: bytes(12),
-  isvExtProdId: bytes(16),
-  flags: u64,
-  xfrm: u64,
-  mrEnclave: bytes(32),
-  reserved2: bytes(32),
-  mrSigner: bytes(32),
-  reserved3: bytes(32),
-  configId: bytes(64),
-  isvProdId: u16,
-  isvSvn: u16,
-  configSvn: u16,
-  reserved4: bytes(42),
-  isvFamilyId: bytes(16),
-  reportData: bytes(64),
-});
-
-const SIG_HEAD = layout('signature data', {
-  signatureDataLength: u32,
-  signature: bytes(64),
-  attestationKey: bytes(64),
-});
-
-const QE_BLOCK = layout('QE certification block', {
-  qeReport: bytes(REPORT_BODY.size),
-  qeReportSignature: bytes(64),
-  qeAuthDataLength: u16,
-});
-
-const CERT_HEAD = layout('certification data', { type: u16, size: u32 });
+export {
+  ATT_KEY_TYPE_ECDSA_P256,
+  CERT_TYPE_PCK_CHAIN,
+  CERT_TYPE_QE_REPORT,
+  HEADER,
+  INTEL_QE_VENDOR_ID,
+  REPORT_BODY,
+} from './quote-layout.js';
 
 /** The 384-byte SGX report body (application enclave or QE). */
 export interface ReportBody {

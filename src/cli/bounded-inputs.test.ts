@@ -10,7 +10,8 @@ import { mkdirSync, mkdtempSync, openSync, closeSync, readFileSync, rmSync, syml
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { parseEvidence, serializeEvidence, type Evidence, type InputArgs } from '../attestation/evidence.js';
+import { parseEvidence, serializeEvidence, type Evidence } from '../launch/evidence.js';
+import type { RecordedInputArgs as InputArgs } from '../launch/args.js';
 import { deterministicTar, tarToBuffer } from '../package/tar-write.js';
 import { readPackage } from '../package/read.js';
 import { simMrenclaveOfEvidence } from '../sim/package-measurement.js';
@@ -91,8 +92,8 @@ async function simEvidence(measure: (args: InputArgs) => Uint8Array): Promise<Ev
   const now = new Date();
   const inputArgs: InputArgs = {
     subject: 'CN=app.example.com,O=Example,C=FR',
-    subjectAlternativeName: 'app.example.com',
-    expirationDate: Math.floor(now.getTime() / 1000) + 86400,
+    san: 'app.example.com',
+    expiration: Math.floor(now.getTime() / 1000) + 86400,
     size: 4096,
     appId: '63322f85-1ff8-4483-91ae-f18d7398d157',
     application: 'app:app',

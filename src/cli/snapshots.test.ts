@@ -15,7 +15,8 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { parseEvidence, serializeEvidence, type Evidence, type InputArgs } from '../attestation/evidence.js';
+import { parseEvidence, serializeEvidence, type Evidence } from '../launch/evidence.js';
+import type { RecordedInputArgs as InputArgs } from '../launch/args.js';
 import { parseQuote } from '../attestation/quote.js';
 import { readPackage } from '../package/read.js';
 import { readRatlsCertificate } from '../ratls/read.js';
@@ -304,10 +305,10 @@ describe('CLI snapshots: verify', () => {
     const inputArgs: InputArgs = {
       size: 2048,
       subject: 'CN=cosmian.com,O=Cosmian Tech,C=FR,L=Paris,ST=Ile-de-France',
-      subjectAlternativeName: 'localhost',
+      san: 'localhost',
       appId: '0f7e6f0e-5d1c-4b7a-9a57-3a5f1d6b2c11',
       application: 'app:app',
-      expirationDate: Math.floor(NOW.getTime() / 1000) + 86400,
+      expiration: Math.floor(NOW.getTime() / 1000) + 86400,
     };
     const mrEnclave = simMrenclaveOfEvidence(await readPackage(packageFile), inputArgs);
     // The signer key of MSE's real evidence: a fixed MRSIGNER.

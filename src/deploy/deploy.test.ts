@@ -1,18 +1,7 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import {
-  argsOfArgvFile,
-  checkInputArgs,
-  enclaveArgv,
-  enclaveArgvFile,
-  fromEnclaveArgv,
-  fromEnclaveArgvFile,
-  parseArgvFile,
-  serializeArgvFile,
-  toEnclaveArgv,
-  type InputArgs,
-} from '../launch/args.js';
+import { EXAMPLE_SPAWN_ARGS } from '../testing/spawn-args.js';
 import {
   deploymentFromInspect,
   localAddress,
@@ -25,64 +14,7 @@ import { pinMismatch } from './pinning.js';
 import { planSpawn, type SpawnInput } from './spawn.js';
 import { classifyStatus } from './status.js';
 
-const args: InputArgs = {
-  size: 2048,
-  subject: 'CN=localhost,O=Example,C=FR',
-  san: 'localhost',
-  appId: '0b1c8a52-3a2e-4d6b-9a7e-5f1e2d3c4b5a',
-  application: 'app:app',
-  expiration: 1_900_000_000,
-};
-
-describe('enclave arguments', () => {
-  it("round-trip through MSE's mse-run command line", () => {
-    const argv = toEnclaveArgv(args);
-    assert.deepEqual(argv.slice(0, 2), ['--size', '2048M']);
-    assert.deepEqual(fromEnclaveArgv(argv), args);
-  });
-
-  it('reject what MSE rejects and more', () => {
-    for (const size of [512, 1000, 3072, 0])
-      assert.throws(() => checkInputArgs({ ...args, size }), { code: 'ERR_ENCLAVE_SIZE' });
-    for (const san of ['', 'two names', 'a..b', 'x/y', '-bad.example'])
-      assert.throws(() => checkInputArgs({ ...args, san }), { code: 'ERR_SAN' });
-    for (const san of ['localhost', 'app.example.com', '192.0.2.1', '::1'])
-      assert.doesNotThrow(() => checkInputArgs({ ...args, san }));
-    assert.throws(() => checkInputArgs({ ...args, appId: 'nope' }), { code: 'ERR_APP_ID' });
-    // the enclave's own RFC 4514 parser decides (one implementation on both sides)
-    for (const subject of ['a\nb', 'CN=a, O=b', 'nonsense', 'CN=', 'XX=a'])
-      assert.throws(() => checkInputArgs({ ...args, subject }), { code: 'ERR_SUBJECT' }, subject);
-    assert.throws(() => fromEnclaveArgv(['--size', '2048M']), { code: 'ERR_ARGV_FILE' });
-  });
-
-  it("round-trip through the args file (Gramine's argv_src_file format: NUL-terminated, the launcher first)", () => {
-    const file = enclaveArgvFile(args);
-    assert.equal(file.at(-1), 0);
-    // one file, both platforms: what Gramine starts (dash on the launcher), every argument, host and port
-    const whole = [
-      '/usr/bin/dash',
-      '/usr/local/bin/mse-run',
-      ...toEnclaveArgv(args),
-      '--host',
-      '0.0.0.0',
-      '--port',
-      '443',
-    ];
-    assert.deepEqual(enclaveArgv(args), whole);
-    assert.deepEqual(parseArgvFile(file), whole);
-    assert.equal(file.toString('utf8'), whole.map((a) => `${a}\0`).join(''));
-    assert.deepEqual(argsOfArgvFile(file), whole.slice(2));
-    assert.deepEqual(fromEnclaveArgvFile(file), args);
-    assert.deepEqual(parseArgvFile(serializeArgvFile(['x', '', 'y z'])), ['x', '', 'y z']);
-    for (const bad of [Buffer.alloc(0), Buffer.from('mse-run\0--size'), Buffer.from([0x6d, 0xff, 0x00])])
-      assert.throws(() => parseArgvFile(bad), { code: 'ERR_ARGV_FILE' });
-    assert.throws(() => serializeArgvFile(['a\0b']), { code: 'ERR_ARGV_FILE' });
-    // an args file of another launcher (or of an earlier version: argv[0] 'mse-run') is refused
-    assert.throws(() => argsOfArgvFile(serializeArgvFile(['mse-run', ...toEnclaveArgv(args)])), {
-      code: 'ERR_ARGV_FILE',
-    });
-  });
-});
+const args = EXAMPLE_SPAWN_ARGS;
 
 describe('spawn plan: every argument checked before anything is read or created', () => {
   const good: Omit<SpawnInput, 'engine' | 'log'> = {

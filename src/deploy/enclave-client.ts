@@ -9,6 +9,7 @@ import { createHash, X509Certificate } from 'node:crypto';
 import https from 'node:https';
 import tls from 'node:tls';
 import { isIP } from 'node:net';
+import { boundedRequest, HttpLimitError, type BoundedAnswer } from '../base/http.js';
 import { isMseError, NetworkError, StateError, type MseError } from '../errors.js';
 
 export interface EnclaveEndpoint {
@@ -19,11 +20,8 @@ export interface EnclaveEndpoint {
   san: string;
 }
 
-export interface HttpAnswer {
-  status: number;
-  headers: Record<string, string | string[] | undefined>;
-  body: Buffer;
-}
+/** An enclave's answer, read in full. */
+export type HttpAnswer = BoundedAnswer;
 
 function pinnedOptions(endpoint: EnclaveEndpoint, pinnedPem: string): https.RequestOptions {
   const pinned = new X509Certificate(pinnedPem);
@@ -41,7 +39,13 @@ function pinnedOptions(endpoint: EnclaveEndpoint, pinnedPem: string): https.Requ
   };
 }
 
-/** One HTTPS request to the enclave, pinned to `pinnedPem`. */
+/** Largest answer read from an enclave. */
+const MAX_ANSWER_BYTES = 1024 * 1024;
+
+/**
+ * One HTTPS request to the enclave, pinned to `pinnedPem`, answered in full within `timeoutMs` (an overall
+ * deadline: `base/http.ts`) and 1 MiB.
+ */
 export function pinnedRequest(
   endpoint: EnclaveEndpoint,
   pinnedPem: string,
@@ -53,32 +57,18 @@ export function pinnedRequest(
     timeoutMs: number;
   },
 ): Promise<HttpAnswer> {
-  return new Promise((resolve, reject) => {
-    const req = https.request(
-      {
-        ...pinnedOptions(endpoint, pinnedPem),
-        method: request.method,
-        path: request.path,
-        headers: request.headers,
-        timeout: request.timeoutMs,
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        let size = 0;
-        res.on('data', (c: Buffer) => {
-          size += c.length;
-          if (size > 1024 * 1024) req.destroy(new Error('answer larger than 1 MiB'));
-          else chunks.push(c);
-        });
-        res.on('end', () =>
-          resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }),
-        );
-        res.on('error', reject);
-      },
-    );
-    req.on('timeout', () => req.destroy(new Error(`no answer within ${request.timeoutMs} ms`)));
-    req.on('error', (e) => void explainFailure(endpoint, pinnedPem, e).then(reject));
-    req.end(request.body);
+  return boundedRequest(
+    https.request,
+    { ...pinnedOptions(endpoint, pinnedPem), method: request.method, path: request.path, headers: request.headers },
+    {
+      deadlineMs: request.timeoutMs,
+      maxBytes: MAX_ANSWER_BYTES,
+      ...(request.body !== undefined ? { body: request.body } : {}),
+    },
+  ).catch(async (error: Error) => {
+    const e =
+      error instanceof HttpLimitError && error.kind === 'too-large' ? new Error('answer larger than 1 MiB') : error;
+    throw await explainFailure(endpoint, pinnedPem, e);
   });
 }
 

@@ -5,7 +5,7 @@
  */
 import { quotePckChain } from '../attestation/appraise.js';
 import { toHex } from '../attestation/bytes.js';
-import type { Evidence } from '../attestation/evidence.js';
+import type { Evidence } from '../launch/evidence.js';
 import { parseQuote } from '../attestation/quote.js';
 import { PccsClient } from '../pccs/client.js';
 import { DEFAULT_QCNL_CONF, pccsTarget, readQcnlConfig, type PccsTarget } from '../pccs/config.js';
@@ -49,7 +49,7 @@ export async function collectEvidence(input: CollectEvidenceInput): Promise<{ ev
   ]);
   const tcbCert = firstPem(tcb.issuerChain);
   const evidence: Evidence = {
-    inputArgs: evidenceInputArgs(input.args),
+    inputArgs: input.args,
     ratlsCertificate: cert.pem,
     rootCaCrl,
     pckCrl: pck.crl,
@@ -89,18 +89,6 @@ export async function sgxCollateralSource(flag: string | undefined, qcnlFile = D
     });
   }
   return target;
-}
-
-/** The spawn arguments in `evidence.json`'s form. */
-export function evidenceInputArgs(a: InputArgs): Evidence['inputArgs'] {
-  return {
-    subject: a.subject,
-    subjectAlternativeName: a.san,
-    expirationDate: a.expiration,
-    size: a.size,
-    appId: a.appId,
-    application: a.application,
-  };
 }
 
 /** The first certificate of a PEM chain. */

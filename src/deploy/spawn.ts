@@ -25,7 +25,7 @@ import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Logger } from '../base/log.js';
-import { serializeEvidence } from '../attestation/evidence.js';
+import { serializeEvidence } from '../launch/evidence.js';
 import { withCleanup } from '../docker/cleanup.js';
 import type { ContainerSpec, DockerEngine } from '../docker/engine.js';
 import { checkPortFree } from '../docker/localtest.js';
@@ -45,15 +45,7 @@ import { loadOrCreateSimPlatform, startQuotingService, startSimPccs } from '../s
 import type { SimPlatform } from '../sim/platform.js';
 import { simMrenclaveOf } from '../sim/package-measurement.js';
 import { APP_TAR_FILE, ARGS_FILE, type Platform } from '../launch/layout.js';
-import {
-  checkEnclaveSize,
-  checkHostAddress,
-  checkInputArgs,
-  checkSan,
-  checkSubject,
-  enclaveArgvFile,
-  type InputArgs,
-} from '../launch/args.js';
+import { checkHostAddress, checkInputArg, checkInputArgs, enclaveArgvFile, type InputArgs } from '../launch/args.js';
 import {
   deploymentFromInspect,
   planEnclaveContainer,
@@ -149,9 +141,9 @@ export function planSpawn(input: Omit<SpawnInput, 'engine' | 'log'>): SpawnPlan 
   if (input.platform === 'sgx' && !input.sgxHost) {
     throw new InputError('ERR_INTERNAL_PLAN', 'an sgx spawn needs the host’s SGX devices (doctor’s facts)');
   }
-  checkEnclaveSize(input.size);
-  checkSan(input.san);
-  checkSubject(input.subject);
+  checkInputArg('size', input.size);
+  checkInputArg('san', input.san);
+  checkInputArg('subject', input.subject);
   checkHostAddress(input.host);
   if (!Number.isSafeInteger(input.port) || input.port < 1 || input.port > 65_535) {
     throw new UsageError('ERR_OPTION_VALUE', `--port must be from 1 to 65535, got ${input.port}`);

@@ -19,6 +19,7 @@ import { pipeline } from 'node:stream/promises';
 import Docker from 'dockerode';
 import { DockerError, isMseError, type MseErrorOptions } from '../errors.js';
 import { createOutputStream, readUserFileSync, writingOutput } from '../fs/files.js';
+import { commitFile } from '../fs/publish.js';
 import { INPUT_LIMITS } from '../fs/limits.js';
 import { bufferSource, indexTar } from '../package/tar-read.js';
 
@@ -329,7 +330,7 @@ export class DockerEngine {
       await pipeline(stream as unknown as Readable, createOutputStream(temp, { what, shownAs }), {
         ...(options.signal ? { signal: options.signal } : {}),
       });
-      await writingOutput(shownAs, what, () => fs.rename(temp, file));
+      await writingOutput(shownAs, what, () => commitFile(temp, file, false));
     } catch (error) {
       await fs.rm(temp, { force: true });
       if (options.signal?.aborted) throw options.signal.reason;

@@ -8,7 +8,7 @@ const base = [
   '--size', '4096M',
   '--subject', 'CN=localhost,O=Acme,C=FR',
   '--san', 'localhost',
-  '--id', '63322F85-1FF8-4483-91AE-F18D7398D157',
+  '--id', '63322f85-1ff8-4483-91ae-f18d7398d157',
   '--application', 'app:app',
   '--expiration', String(Date.parse('2031-01-01T00:00:00Z') / 1000),
 ]; // prettier-ignore
@@ -33,8 +33,9 @@ describe('parseBootstrapArgs (mse-run argv)', () => {
     assert.equal(a.port, 443);
     assert.equal(a.timeoutMs, undefined);
     assert.equal(a.debug, false);
+    assert.equal(a.size, '4096M');
     const b = parseBootstrapArgs(
-      [...withValue('--size', '2G'), '--host', '127.0.0.1', '--port', '8443', '--timeout', '60', '--debug'],
+      [...withValue('--size', '2048M'), '--host', '127.0.0.1', '--port', '8443', '--timeout', '60', '--debug'],
       now,
     );
     assert.equal(b.sizeMiB, 2048);
@@ -44,7 +45,7 @@ describe('parseBootstrapArgs (mse-run argv)', () => {
     assert.equal(parseBootstrapArgs(withValue('--application', 'pkg.mod:app_1'), now).application, 'pkg.mod:app_1');
   });
 
-  it('refuses missing, malformed or unknown arguments', () => {
+  it('refuses missing, malformed or unknown arguments (the rules of launch/args.ts), naming the option', () => {
     const bad: string[][] = [
       without('--size'),
       without('--subject'),
@@ -54,6 +55,9 @@ describe('parseBootstrapArgs (mse-run argv)', () => {
       without('--expiration'),
       withValue('--size', '4096'),
       withValue('--size', '0M'),
+      // one spelling per value: the text is measured
+      withValue('--size', '2G'),
+      withValue('--id', '63322F85-1FF8-4483-91AE-F18D7398D157'),
       withValue('--id', 'not-a-uuid'),
       withValue('--application', 'app'),
       withValue('--application', 'app:app:x'),
@@ -70,6 +74,16 @@ describe('parseBootstrapArgs (mse-run argv)', () => {
       [...base, 'positional'],
     ];
     for (const argv of bad) assert.throws(() => parseBootstrapArgs(argv, now), UsageError, argv.join(' '));
+    assert.throws(() => parseBootstrapArgs(without('--san'), now), {
+      code: 'ERR_ENCLAVE_ARGS',
+      message: '--san is missing',
+    });
+    assert.throws(
+      () => parseBootstrapArgs(withValue('--expiration', String(Date.parse('2029-01-01T00:00:00Z') / 1000)), now),
+      {
+        code: 'ERR_ENCLAVE_EXPIRED',
+      },
+    );
   });
 });
 

@@ -15,6 +15,7 @@
 import { promises as fs } from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
+import { boundedRequest, HttpLimitError } from '../base/http.js';
 import { AttestationError, NetworkError } from '../errors.js';
 import { MAX_QUOTE_SIZE, MIN_QUOTE_SIZE, QUOTE_REPORT_DATA_OFFSET, REPORT_DATA_SIZE } from '../ratls/format.js';
 
@@ -132,43 +133,29 @@ export class SimQuoteProvider implements QuoteProvider {
     }
   }
 
-  private post(body: string): Promise<Uint8Array> {
-    return new Promise((resolve, reject) => {
-      const req = http.request(
+  private async post(body: string): Promise<Uint8Array> {
+    let answer;
+    try {
+      answer = await boundedRequest(
+        http.request,
         {
           socketPath: this.socketPath,
           method: 'POST',
           path: '/quote',
           headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), host: 'localhost' },
-          timeout: 30_000,
         },
-        (res) => {
-          const chunks: Buffer[] = [];
-          let size = 0;
-          res.on('data', (c: Buffer) => {
-            size += c.length;
-            if (size > 4 * MAX_QUOTE_SIZE) {
-              req.destroy(new NetworkError('ERR_QUOTE_SERVICE', 'the sim quoting service answer is too large'));
-              return;
-            }
-            chunks.push(c);
-          });
-          res.on('error', reject);
-          res.on('end', () => {
-            try {
-              resolve(parseQuoteAnswer(res.statusCode ?? 0, Buffer.concat(chunks)));
-            } catch (error) {
-              reject(error instanceof Error ? error : new Error(String(error)));
-            }
-          });
-        },
+        { deadlineMs: 30_000, maxBytes: 4 * MAX_QUOTE_SIZE, body },
       );
-      req.on('timeout', () =>
-        req.destroy(new NetworkError('ERR_QUOTE_SERVICE', 'the sim quoting service did not answer within 30 s')),
+    } catch (error) {
+      if (!(error instanceof HttpLimitError)) throw error;
+      throw new NetworkError(
+        'ERR_QUOTE_SERVICE',
+        error.kind === 'deadline'
+          ? 'the sim quoting service did not answer within 30 s'
+          : 'the sim quoting service answer is too large',
       );
-      req.on('error', reject);
-      req.end(body);
-    });
+    }
+    return parseQuoteAnswer(answer.status, answer.body);
   }
 }
 

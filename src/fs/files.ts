@@ -6,7 +6,7 @@
  * file, so a write failure is reported the same way everywhere: `ERR_DISK_FULL` (no space, quota),
  * `ERR_FILE_UNWRITABLE` (permissions, read-only file system), never as an internal error or a read error.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import {
   closeSync,
   constants as fsc,
@@ -22,6 +22,7 @@ import { Transform, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { InputError, isMseError, type MseError } from '../errors.js';
 import { formatBytes, formatBytesExact, type InputLimit } from './limits.js';
+import { writeAtomic } from './publish.js';
 
 /** An opened and checked regular file (see {@link openUserFile}); the caller closes `handle`. */
 export interface OpenedFile {
@@ -332,8 +333,10 @@ export interface AtomicWriteOptions {
 }
 
 /**
- * Write `data` to `file` atomically: a temporary sibling is written, flushed and renamed over the target,
- * so readers see either the old content or the new one, and a failure leaves nothing behind.
+ * Write `data` to `file` atomically (`./publish.ts`, the one atomic write): a temporary sibling is written,
+ * flushed and put in place, so readers see either the old content or the new one, and a failure leaves
+ * nothing behind. `exclusive` refuses an existing file (`ERR_OUTPUT_EXISTS`): checked first, and enforced
+ * by link(2), so a file created meanwhile is not overwritten either.
  */
 export async function writeFileAtomic(
   file: string,
@@ -341,6 +344,7 @@ export async function writeFileAtomic(
   options: AtomicWriteOptions = {},
 ): Promise<void> {
   const mode = options.mode ?? 0o644;
+  const exclusive = options.exclusive === true;
   const dir = path.dirname(path.resolve(file));
   let isDir = false;
   try {
@@ -354,26 +358,22 @@ export async function writeFileAtomic(
       hint: 'Create the directory first or choose another output path.',
     });
   }
-  if (options.exclusive && (await pathExists(file))) {
-    throw new InputError('ERR_OUTPUT_EXISTS', `refusing to overwrite existing file ${file}`, {
-      hint: 'Remove it or choose another output path.',
-    });
-  }
-  const temp = path.join(dir, `.${path.basename(file)}.${randomBytes(6).toString('hex')}.tmp`);
-  let handle: fs.FileHandle | undefined;
+  if (exclusive && (await pathExists(file))) throw outputExistsError(file, 'file');
+  let written: boolean;
   try {
-    handle = await fs.open(temp, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL, mode);
-    await handle.writeFile(data);
-    await handle.chmod(mode); // the umask may have narrowed or widened what open() applied
-    await handle.sync();
-    await handle.close();
-    handle = undefined;
-    await fs.rename(temp, file);
+    written = await writeAtomic(path.join(dir, path.basename(file)), data, { mode, exclusive });
   } catch (error) {
-    if (handle) await handle.close().catch(() => undefined);
-    await fs.rm(temp, { force: true }).catch(() => undefined);
     throw outputError(error, file, 'output file');
   }
+  if (!written) throw outputExistsError(file, 'file');
+}
+
+/** `ERR_OUTPUT_EXISTS`: an exclusive output (`what` at `file`) found something already there. */
+export function outputExistsError(file: string, what: string, cause?: unknown): InputError {
+  return new InputError('ERR_OUTPUT_EXISTS', `refusing to overwrite existing ${what} ${file}`, {
+    hint: 'Remove it or choose another output path.',
+    ...(cause === undefined ? {} : { cause }),
+  });
 }
 
 /** True when something exists at `p` (without following a final symlink). */
@@ -461,10 +461,7 @@ export function outputError(error: unknown, file: string, what: string): MseErro
         cause: error,
       });
     case 'EEXIST':
-      return new InputError('ERR_OUTPUT_EXISTS', `refusing to overwrite existing ${what} ${file}`, {
-        hint: 'Remove it or choose another output path.',
-        cause: error,
-      });
+      return outputExistsError(file, what, error);
     case 'EISDIR':
       return new InputError('ERR_FILE_IS_DIRECTORY', `${what} ${file} is a directory, expected a file`, {
         cause: error,

@@ -6,6 +6,8 @@
  */
 import http from 'node:http';
 import https from 'node:https';
+import { urlToHttpOptions } from 'node:url';
+import { boundedRequest, HttpLimitError } from '../base/http.js';
 import { NetworkError } from '../errors.js';
 import { decodeUtf8, splitSignedBody, type Collateral } from '../attestation/collateral.js';
 import { fromHexStrict, toHex } from '../attestation/bytes.js';
@@ -55,66 +57,36 @@ export class PccsClient {
     return res;
   }
 
-  private request(url: URL, what: string): Promise<Response> {
+  /** One GET within the overall deadline and the body cap (`base/http.ts`). */
+  private async request(url: URL, what: string): Promise<Response> {
     const mod = url.protocol === 'https:' ? https : http;
-    return new Promise((resolve, reject) => {
-      let settled = false;
-      // An overall deadline, not an idle timeout: a server dripping bytes cannot hold us forever.
-      const timer = setTimeout(
-        () =>
-          fail(
-            new NetworkError(
-              'ERR_PCCS_TIMEOUT',
-              `PCCS did not answer the ${what} request within ${this.timeoutMs} ms (${url.href})`,
-              {
-                hint: 'Check that the PCCS is running and reachable, or raise the timeout.',
-              },
-            ),
-          ),
-        this.timeoutMs,
-      );
-      const fail = (e: unknown): void => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(timer);
-        req.destroy();
-        reject(transportError(e, url, what, this.timeoutMs));
-      };
-      const req = mod.request(
-        url,
+    try {
+      const a = await boundedRequest(
+        mod.request,
         {
+          ...urlToHttpOptions(url),
           method: 'GET',
           headers: { accept: '*/*', 'user-agent': 'mse-home' },
           ...(url.protocol === 'https:' ? { rejectUnauthorized: this.secureCert } : {}),
         },
-        (res) => {
-          const chunks: Buffer[] = [];
-          let size = 0;
-          res.on('data', (c: Buffer) => {
-            size += c.length;
-            if (size > this.maxBody) {
-              res.destroy();
-              fail(
-                new NetworkError('ERR_PCCS_RESPONSE_TOO_LARGE', `PCCS ${what} response exceeds ${this.maxBody} bytes`, {
-                  hint: 'Check that the URL points at a PCCS.',
-                }),
-              );
-              return;
-            }
-            chunks.push(c);
-          });
-          res.on('end', () => {
-            if (settled) return;
-            settled = true;
-            clearTimeout(timer);
-            resolve({ status: res.statusCode ?? 0, headers: res.headers, body: new Uint8Array(Buffer.concat(chunks)) });
-          });
-          res.on('error', fail);
-        },
+        { deadlineMs: this.timeoutMs, maxBytes: this.maxBody },
       );
-      req.on('error', fail);
-      req.end();
-    });
+      return { status: a.status, headers: a.headers, body: new Uint8Array(a.body) };
+    } catch (error) {
+      if (error instanceof HttpLimitError && error.kind === 'deadline') {
+        throw new NetworkError(
+          'ERR_PCCS_TIMEOUT',
+          `PCCS did not answer the ${what} request within ${this.timeoutMs} ms (${url.href})`,
+          { hint: 'Check that the PCCS is running and reachable, or raise the timeout.' },
+        );
+      }
+      if (error instanceof HttpLimitError) {
+        throw new NetworkError('ERR_PCCS_RESPONSE_TOO_LARGE', `PCCS ${what} response exceeds ${this.maxBody} bytes`, {
+          hint: 'Check that the URL points at a PCCS.',
+        });
+      }
+      throw transportError(error, url, what, this.timeoutMs);
+    }
   }
 
   /** The Root CA CRL (DER). PCCS API 3.0 serves it as hex text, 3.1/v4 as DER; both are accepted. */

@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { generateFernetKey } from '../crypto/fernet.js';
 import { InputError } from '../errors.js';
 import { pathExists } from '../fs/files.js';
+import { tempSibling } from '../fs/publish.js';
 import { VERSION } from '../version.js';
 import { APP_NAME_PATTERN } from './config.js';
 
@@ -86,7 +87,7 @@ export async function writeScaffold(target: string, files: PlannedFile[]): Promi
   if (!(await pathExists(parent))) {
     throw new InputError('ERR_OUTPUT_DIR_MISSING', `parent directory ${parent} does not exist`);
   }
-  const temp = path.join(parent, `.${path.basename(target)}.${randomBytes(6).toString('hex')}.tmp`);
+  const temp = tempSibling(path.join(parent, path.basename(target)));
   try {
     await fs.mkdir(temp, { mode: 0o755 });
     for (const f of files) {

@@ -36,11 +36,13 @@ import {
   createOutputStream,
   ensureOutputDirectory,
   outputError,
+  outputExistsError,
   readUserFile,
   writeFileAtomic,
   writingOutput,
 } from '../fs/files.js';
 import { INPUT_LIMITS } from '../fs/limits.js';
+import { commitFile } from '../fs/publish.js';
 import { loadMseConfig } from '../project/config.js';
 import { loadMseignore, selectFiles, type SelectedFile } from '../package/files.js';
 import type { ProjectPaths } from '../package/project.js';
@@ -314,11 +316,13 @@ async function writePackage(
       run.scope.onFailure(() => fs.rm(keyFile, { force: true }));
     }
     checkpoint(run);
+    let created: boolean;
     try {
-      await fs.link(staged, finalFile); // fails if it exists: never overwrite a package
+      created = await commitFile(staged, finalFile, true); // by link(2): never overwrite a package
     } catch (error) {
       throw outputError(error, finalFile, 'package');
     }
+    if (!created) throw outputExistsError(finalFile, 'package');
     run.scope.onFailure(() => fs.rm(finalFile, { force: true }));
   });
   const size = (await fs.stat(finalFile)).size;

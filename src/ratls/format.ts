@@ -10,12 +10,8 @@ import { InputError } from '../errors.js';
 
 /** X.509 extension carrying the raw SGX quote (Cosmian/Intel RA-TLS). */
 export const SGX_QUOTE_EXTENSION_OID = '1.2.840.113741.1337.6';
-/** Offset of report_data in an SGX ECDSA quote (48-byte header + 320 bytes into the report body). */
-export const QUOTE_REPORT_DATA_OFFSET = 368;
-/** Size of report_data. */
-export const REPORT_DATA_SIZE = 64;
-/** Shortest quote from which report_data can be read (header + report body). */
-export const MIN_QUOTE_SIZE = 432;
+/** Where report_data sits in a quote, and the shortest quote that holds it: the quote layout's. */
+export { MIN_QUOTE_SIZE, QUOTE_REPORT_DATA_OFFSET, REPORT_DATA_SIZE } from '../attestation/quote-layout.js';
 /** Largest quote accepted in a certificate (DCAP quotes with their PCK chain are about 5 KiB). */
 export const MAX_QUOTE_SIZE = 64 * 1024;
 

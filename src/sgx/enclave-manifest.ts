@@ -17,7 +17,13 @@
  * marker file of the image names the version the image was built for, and an unknown one is refused.
  */
 import { createHash } from 'node:crypto';
-import { enclaveArgv, serializeArgvFile, type InputArgs } from '../launch/args.js';
+import {
+  enclaveArgv,
+  MAX_ENCLAVE_MIB,
+  measurableArgProblem,
+  serializeArgvFile,
+  type InputArgs,
+} from '../launch/args.js';
 import { APP_TAR_FILE, ARGS_FILE, ENCLAVE_DIR, LAUNCHER, LAUNCHER_SHELL } from '../launch/layout.js';
 import { InputError } from '../errors.js';
 import { dumpToml, type TomlTable, type TomlValue } from '../gramine/index.js';
@@ -45,8 +51,8 @@ export const PYTHON = '/usr/bin/python3';
 export const ARCH_LIBDIR = '/usr/lib/x86_64-linux-gnu';
 /** Debian's directory of Python packages (the ASGI/WSGI stack and the app's dependencies). */
 export const PYTHON_DIST_PACKAGES = '/usr/lib/python3';
-/** Largest enclave measured (MiB): 1 TiB, beyond the EPC of any SGX platform; its heap alone is 17 GB of records. */
-export const MAX_ENCLAVE_MIB = 1 << 20;
+/** Largest enclave measured (MiB): the spawn arguments' rule (`launch/args.ts`); its heap alone is 17 GB of records. */
+export { MAX_ENCLAVE_MIB };
 /**
  * Threads per enclave (TCS slots): Node's main thread, V8's platform workers (4) and delayed-task thread,
  * libuv's pool (4); Python's main thread, uvicorn's, AnyIO's pool for synchronous FastAPI endpoints (40)
@@ -134,30 +140,16 @@ function spawnArgError(field: string, message: string): InputError {
 
 /**
  * The enclave's argv for spawn arguments `args` ({@link enclaveArgv}: the launcher, MSE's `mse-run` order,
- * the fixed host and port), checked. Throws `ERR_SGX_ARGUMENT` for an argument no enclave can run with: a
- * string with a NUL character (argv strings end at NUL) or not well-formed Unicode, a size that is not a
- * power of two of MiB (SGX) or is more than {@link MAX_ENCLAVE_MIB}, an expiration that is not a positive
- * integer.
+ * the fixed host and port), checked. Throws `ERR_SGX_ARGUMENT` for an argument no enclave can run with
+ * ({@link measurableArgProblem} of `launch/args.ts`: a NUL character, which ends an argv string, or not
+ * well-formed Unicode; a size that is not a power of two of MiB or is more than {@link MAX_ENCLAVE_MIB}; an
+ * expiration that is not positive). Values spawn would refuse but an enclave could run with are measured,
+ * so a verdict names them.
  */
 export function measuredArgv(args: InputArgs): string[] {
-  for (const [field, value] of Object.entries(args)) {
-    if (typeof value === 'string' && (value.includes('\0') || /[\uD800-\uDFFF]/u.test(value))) {
-      throw spawnArgError(field, 'holds a NUL character or is not well-formed Unicode');
-    }
-  }
-  const size = args.size;
-  if (!Number.isSafeInteger(size) || size < 1 || (size & (size - 1)) !== 0) {
-    throw spawnArgError('size', `= ${size} MiB is not a power of two`);
-  }
-  if (size > MAX_ENCLAVE_MIB) {
-    // Measuring it would hash 64 bytes per page: a bound on what untrusted input_args can cost a verifier.
-    throw spawnArgError(
-      'size',
-      `= ${size} MiB is more than ${MAX_ENCLAVE_MIB} MiB (1 TiB), more than any SGX platform has`,
-    );
-  }
-  if (!Number.isSafeInteger(args.expiration) || args.expiration < 1) {
-    throw spawnArgError('expiration', `= ${args.expiration} is not a positive Unix time`);
+  for (const key of ['subject', 'san', 'appId', 'application', 'size', 'expiration'] as const) {
+    const problem = measurableArgProblem(key, args[key]);
+    if (problem) throw spawnArgError(key, problem);
   }
   return enclaveArgv(args);
 }

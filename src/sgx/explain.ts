@@ -8,7 +8,7 @@
  * once it hashes to that manifest's args file entry. Pure.
  */
 import { toHex } from '../attestation/bytes.js';
-import type { Evidence } from '../attestation/evidence.js';
+import type { Evidence } from '../launch/evidence.js';
 import type { Check } from '../attestation/appraise.js';
 import type { MeasurementExplanation } from '../verify/verify-evidence.js';
 import { computeMrenclave, readFinalManifest } from '../gramine/index.js';

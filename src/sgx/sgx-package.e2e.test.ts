@@ -15,7 +15,7 @@ import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import tar from 'tar-stream';
-import { serializeEvidence, type Evidence } from '../attestation/evidence.js';
+import { serializeEvidence, type Evidence } from '../launch/evidence.js';
 import type { InputArgs } from '../launch/args.js';
 import { imageRepository } from '../docker/app-image.js';
 import { openImageFs, type ImageFs } from '../image/image-fs.js';
@@ -197,10 +197,10 @@ describe('SGX package: measure, then verify with no Docker and no Gramine (real 
     const cases: [Partial<Evidence['inputArgs']>, string[]][] = [
       [{ size: 4096 }, ['sgx.enclave_size', '--size']], // 2048 → 4096: the one-character change that stays a power of two
       [{ subject: flip(ARGS.subject) }, ['--subject']],
-      [{ subjectAlternativeName: flip(ARGS.san) }, ['--san']],
+      [{ san: flip(ARGS.san) }, ['--san']],
       [{ appId: flip(ARGS.appId) }, ['--id']],
       [{ application: flip(ARGS.application) }, ['--application']],
-      [{ expirationDate: ARGS.expiration ^ 1 }, ['--expiration']],
+      [{ expiration: ARGS.expiration ^ 1 }, ['--expiration']],
     ];
     for (const [change, names] of cases) {
       const r = await verify({ ...evidence, inputArgs: { ...evidence.inputArgs, ...change } }, pkg);

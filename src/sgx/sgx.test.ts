@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { toHex } from '../attestation/bytes.js';
-import type { Evidence } from '../attestation/evidence.js';
+import type { Evidence } from '../launch/evidence.js';
 import { parseArgvFile, type InputArgs } from '../launch/args.js';
 import { computeMrenclave, parseManifestToml, validateManifest, type TomlTable } from '../gramine/index.js';
 import { openImageFs } from '../image/image-fs.js';

@@ -11,7 +11,8 @@ import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import type { Evidence, InputArgs } from '../attestation/evidence.js';
+import type { Evidence } from '../launch/evidence.js';
+import type { RecordedInputArgs as InputArgs } from '../launch/args.js';
 import { verifyEvidence, type EvidenceVerdict, type ExpectedIdentity } from '../verify/verify-evidence.js';
 import { makeSimEvidence } from '../testing/sim-evidence.js';
 import { simMrenclaveOfEvidence } from './package-measurement.js';
@@ -30,8 +31,8 @@ const pkg = {
 const PACKAGE_APPLICATION = 'app:app';
 const args: InputArgs = {
   subject: 'CN=cosmian.com,O=Cosmian Tech,C=FR,L=Paris,ST=Ile-de-France',
-  subjectAlternativeName: 'localhost',
-  expirationDate: Math.floor(at.getTime() / 1000) + 86400,
+  san: 'localhost',
+  expiration: Math.floor(at.getTime() / 1000) + 86400,
   size: 2048,
   appId: '0f7e6f0e-5d1c-4b7a-9a57-3a5f1d6b2c11',
   application: PACKAGE_APPLICATION,
@@ -138,10 +139,10 @@ describe('input_args: no edit is ever accepted with the expectations of verify -
     const pick = <T>(xs: T[]): T => xs[rand(xs.length)]!;
     const edits: ((a: InputArgs) => Partial<InputArgs>)[] = [
       (a) => ({ size: pick([1024, 4096, 8192, a.size * 2, 1]) }),
-      (a) => ({ expirationDate: a.expirationDate! + pick([1, -1, 60, 86400, -86400]) }),
+      (a) => ({ expiration: a.expiration! + pick([1, -1, 60, 86400, -86400]) }),
       () => ({ appId: pick(['0f7e6f0e-5d1c-4b7a-9a57-3a5f1d6b2c12', '00000000-0000-4000-8000-000000000000']) }),
       () => ({ application: pick(['wsgiref.simple_server:demo_app', 'app:application', 'app2:app', 'App:app']) }),
-      () => ({ subjectAlternativeName: pick(['attacker.example', '127.0.0.1', 'localhost.']) }),
+      () => ({ san: pick(['attacker.example', '127.0.0.1', 'localhost.']) }),
       () => ({ subject: pick(['CN=attacker', 'CN=cosmian.com,O=Cosmian Tech,C=FR,L=Paris', 'CN=localhost']) }),
     ];
     let tried = 0;

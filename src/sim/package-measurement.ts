@@ -2,8 +2,7 @@
  * The simulated MRENCLAVE of a package deployed with given arguments: what `spawn` has the quoting
  * service sign, and what `verify --package` recomputes offline, with no Docker, from the same two inputs.
  */
-import type { InputArgs as EvidenceInputArgs } from '../attestation/evidence.js';
-import { spawnArgsOfEvidence, type InputArgs } from '../launch/args.js';
+import { spawnArgsOfEvidence, type InputArgs, type RecordedInputArgs } from '../launch/args.js';
 import type { PackageContents } from '../package/read.js';
 import { computeSimMrenclave } from './measurement.js';
 
@@ -26,7 +25,7 @@ export function simMrenclaveOf(
  */
 export function simMrenclaveOfEvidence(
   pkg: Pick<PackageContents, 'imageConfigDigest' | 'appFiles'>,
-  a: EvidenceInputArgs,
+  a: RecordedInputArgs,
 ): Uint8Array {
   return simMrenclaveOf(pkg, spawnArgsOfEvidence(a));
 }

@@ -35,6 +35,7 @@ import {
 } from './collateral.js';
 import { PRODUCTION_ATTRIBUTES, assembleQuoteV3, encodeReportBody, qeReportData } from './quote.js';
 import { SGX_EXTENSION_OID, SgxType, encodeSgxExtension } from './sgx-extension.js';
+import { readJson, type JsonObject } from '../base/json-fields.js';
 import { publishExclusive } from '../fs/publish.js';
 import { simStateDir } from './state.js';
 import { buildCertificate, dn, keyIdentifier, rawP256PublicKey, toPem, type DnSpec } from './x509.js';
@@ -389,31 +390,6 @@ function corrupt(file: string, detail: string, cause?: unknown): StateError {
   });
 }
 
-function checkHex(file: string, field: string, value: unknown, bytes: number): string {
-  if (typeof value !== 'string' || !new RegExp(`^[0-9a-f]{${bytes * 2}}$`).test(value)) {
-    throw corrupt(file, `${field} must be ${bytes * 2} lowercase hex characters`);
-  }
-  return value;
-}
-
-function checkInt(file: string, field: string, value: unknown, max: number): number {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > max) {
-    throw corrupt(file, `${field} must be an integer in 0..${max}`);
-  }
-  return value;
-}
-
-function checkString(file: string, field: string, value: unknown): string {
-  if (typeof value !== 'string' || value.length === 0) throw corrupt(file, `${field} is missing`);
-  return value;
-}
-
-function obj(file: string, field: string, value: unknown): Record<string, unknown> {
-  if (typeof value !== 'object' || value === null || Array.isArray(value))
-    throw corrupt(file, `${field} must be an object`);
-  return value as Record<string, unknown>;
-}
-
 function parseIdentity(file: string, text: string): IdentityRecord {
   let raw: unknown;
   try {
@@ -421,57 +397,60 @@ function parseIdentity(file: string, text: string): IdentityRecord {
   } catch (error) {
     throw corrupt(file, 'not valid JSON', error);
   }
-  const r = obj(file, 'the file', raw);
-  if (r['format'] !== IDENTITY_FORMAT) throw corrupt(file, `format is not ${IDENTITY_FORMAT}`);
-  const keys = obj(file, 'keys', r['keys']);
-  const certs = obj(file, 'certs', r['certs']);
-  const p = obj(file, 'platform', r['platform']);
-  const q = obj(file, 'qe', r['qe']);
-  const comps = p['tcbComponents'];
-  if (!Array.isArray(comps) || comps.length !== 16) throw corrupt(file, 'platform.tcbComponents must list 16 SVNs');
-  comps.forEach((c, i) => checkInt(file, `platform.tcbComponents[${i}]`, c, 255));
-  const createdAt = checkString(file, 'createdAt', r['createdAt']);
+  const r = readJson(raw, (field, detail) => {
+    throw corrupt(file, `${field || 'the file'} ${detail}`);
+  }).object();
+  if (r.get('format').value !== IDENTITY_FORMAT) throw corrupt(file, `format is not ${IDENTITY_FORMAT}`);
+  const hex = (o: JsonObject, key: string, bytes: number): string =>
+    o.string(key, { pattern: new RegExp(`^[0-9a-f]{${bytes * 2}}$`), what: `${bytes * 2} lowercase hex characters` });
+  const nonEmpty = (o: JsonObject, key: string): string => o.string(key, { nonEmpty: true });
+  const keys = r.object('keys');
+  const certs = r.object('certs');
+  const p = r.object('platform');
+  const q = r.object('qe');
+  const tcbComponents = p
+    .get('tcbComponents')
+    .array({ length: 16 })
+    .map((c) => c.integer({ max: 255 }));
+  const createdAt = nonEmpty(r, 'createdAt');
   if (Number.isNaN(Date.parse(createdAt))) throw corrupt(file, 'createdAt is not a date');
+  const notice = r.get('notice').value;
   return {
     format: IDENTITY_FORMAT,
-    notice: typeof r['notice'] === 'string' ? r['notice'] : '',
+    notice: typeof notice === 'string' ? notice : '',
     createdAt,
     keys: {
-      root: checkString(file, 'keys.root', keys['root']),
-      pckCa: checkString(file, 'keys.pckCa', keys['pckCa']),
-      pck: checkString(file, 'keys.pck', keys['pck']),
-      tcbSigning: checkString(file, 'keys.tcbSigning', keys['tcbSigning']),
-      attestation: checkString(file, 'keys.attestation', keys['attestation']),
+      root: nonEmpty(keys, 'root'),
+      pckCa: nonEmpty(keys, 'pckCa'),
+      pck: nonEmpty(keys, 'pck'),
+      tcbSigning: nonEmpty(keys, 'tcbSigning'),
+      attestation: nonEmpty(keys, 'attestation'),
     },
     certs: {
-      root: checkString(file, 'certs.root', certs['root']),
-      pckCa: checkString(file, 'certs.pckCa', certs['pckCa']),
-      pck: checkString(file, 'certs.pck', certs['pck']),
-      tcbSigning: checkString(file, 'certs.tcbSigning', certs['tcbSigning']),
+      root: nonEmpty(certs, 'root'),
+      pckCa: nonEmpty(certs, 'pckCa'),
+      pck: nonEmpty(certs, 'pck'),
+      tcbSigning: nonEmpty(certs, 'tcbSigning'),
     },
     platform: {
-      fmspc: checkHex(file, 'platform.fmspc', p['fmspc'], 6),
-      pceId: checkHex(file, 'platform.pceId', p['pceId'], 2),
-      tcbComponents: comps as number[],
-      pceSvn: checkInt(file, 'platform.pceSvn', p['pceSvn'], 0xffff),
-      cpuSvn: checkHex(file, 'platform.cpuSvn', p['cpuSvn'], 16),
-      sgxType: checkInt(file, 'platform.sgxType', p['sgxType'], 2),
-      ppid: checkHex(file, 'platform.ppid', p['ppid'], 16),
-      platformInstanceId: checkHex(file, 'platform.platformInstanceId', p['platformInstanceId'], 16),
+      fmspc: hex(p, 'fmspc', 6),
+      pceId: hex(p, 'pceId', 2),
+      tcbComponents,
+      pceSvn: p.integer('pceSvn', { max: 0xffff }),
+      cpuSvn: hex(p, 'cpuSvn', 16),
+      sgxType: p.integer('sgxType', { max: 2 }),
+      ppid: hex(p, 'ppid', 16),
+      platformInstanceId: hex(p, 'platformInstanceId', 16),
     },
     qe: {
-      mrEnclave: checkHex(file, 'qe.mrEnclave', q['mrEnclave'], 32),
-      mrSigner: checkHex(file, 'qe.mrSigner', q['mrSigner'], 32),
-      isvProdId: checkInt(file, 'qe.isvProdId', q['isvProdId'], 0xffff),
-      isvSvn: checkInt(file, 'qe.isvSvn', q['isvSvn'], 0xffff),
-      attributes: checkHex(file, 'qe.attributes', q['attributes'], 16),
-      miscSelect: checkInt(file, 'qe.miscSelect', q['miscSelect'], 0xffffffff),
-      qeId: checkHex(file, 'qe.qeId', q['qeId'], 16),
-      authData: (() => {
-        const v = q['authData'];
-        if (typeof v !== 'string' || !/^([0-9a-f]{2}){0,1024}$/.test(v)) throw corrupt(file, 'qe.authData must be hex');
-        return v;
-      })(),
+      mrEnclave: hex(q, 'mrEnclave', 32),
+      mrSigner: hex(q, 'mrSigner', 32),
+      isvProdId: q.integer('isvProdId', { max: 0xffff }),
+      isvSvn: q.integer('isvSvn', { max: 0xffff }),
+      attributes: hex(q, 'attributes', 16),
+      miscSelect: q.integer('miscSelect', { max: 0xffffffff }),
+      qeId: hex(q, 'qeId', 16),
+      authData: q.string('authData', { pattern: /^([0-9a-f]{2}){0,1024}$/, what: 'hex' }),
     },
   };
 }

@@ -7,6 +7,13 @@
  */
 import http from 'node:http';
 import { promises as fs } from 'node:fs';
+import {
+  ATT_KEY_TYPE_ECDSA_P256,
+  HEADER,
+  MIN_QUOTE_SIZE,
+  QUOTE_REPORT_DATA_OFFSET,
+  REPORT_BODY,
+} from '../attestation/quote-layout.js';
 
 export interface QuoteStub {
   /** report_data of every quote served, in order. */
@@ -19,13 +26,14 @@ export const STUB_MRSIGNER = Buffer.alloc(32, 0x51);
 
 /** A 436-byte quote-shaped blob carrying `reportData`. */
 export function stubQuote(reportData: Uint8Array): Uint8Array {
-  const quote = Buffer.alloc(436);
-  quote.writeUInt16LE(3, 0); // version
-  quote.writeUInt16LE(2, 2); // ECDSA-256-with-P-256
-  STUB_MRENCLAVE.copy(quote, 48 + 64);
-  STUB_MRSIGNER.copy(quote, 48 + 128);
-  Buffer.from(reportData).copy(quote, 48 + 320);
-  quote.writeUInt32LE(0, 432); // no signature data
+  const body = HEADER.size;
+  const quote = Buffer.alloc(MIN_QUOTE_SIZE + 4);
+  quote.writeUInt16LE(3, HEADER.offsets.version);
+  quote.writeUInt16LE(ATT_KEY_TYPE_ECDSA_P256, HEADER.offsets.attestationKeyType);
+  STUB_MRENCLAVE.copy(quote, body + REPORT_BODY.offsets.mrEnclave);
+  STUB_MRSIGNER.copy(quote, body + REPORT_BODY.offsets.mrSigner);
+  Buffer.from(reportData).copy(quote, QUOTE_REPORT_DATA_OFFSET);
+  quote.writeUInt32LE(0, MIN_QUOTE_SIZE); // no signature data
   return new Uint8Array(quote);
 }
 

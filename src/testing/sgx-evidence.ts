@@ -5,9 +5,8 @@
  * Intel's; ./sim-evidence.ts builds it). The evidence says `platform: "sgx"`, so `verify` accepts it only
  * with `--allow-simulation` and warns that its quote does not chain to Intel. Tests only.
  */
-import { parseEvidence, type Evidence } from '../attestation/evidence.js';
+import { parseEvidence, type Evidence } from '../launch/evidence.js';
 import type { InputArgs } from '../launch/args.js';
-import { evidenceInputArgs } from '../deploy/evidence.js';
 import type { SimPlatform } from '../sim/platform.js';
 import { makeSimEvidence } from './sim-evidence.js';
 import { readVectorText } from './vectors.js';
@@ -34,7 +33,7 @@ export function sgxTestEvidence(input: SgxTestEvidenceInput): Evidence {
       // An RSA-3072 e=3 operator key (its MRSIGNER goes into the quote): the given one, else that of MSE's
       // real evidence.
       signerPk: input.signerPk ?? parseEvidence(readVectorText('mse', 'evidence.json')).signerPk,
-      inputArgs: evidenceInputArgs(input.args),
+      inputArgs: input.args,
       ...(input.now ? { now: input.now } : {}),
     }),
     platform: 'sgx',

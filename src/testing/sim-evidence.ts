@@ -5,7 +5,8 @@
  * Tests only.
  */
 import { generateKeyPairSync } from 'node:crypto';
-import type { Evidence, InputArgs } from '../attestation/evidence.js';
+import type { Evidence } from '../launch/evidence.js';
+import type { RecordedInputArgs as InputArgs } from '../launch/args.js';
 import { mrsignerFromPublicKey } from '../attestation/mrsigner.js';
 import { createRatlsCertificate } from '../ratls/certificate.js';
 import { ratlsReportData } from '../ratls/format.js';
@@ -39,9 +40,9 @@ export function makeSimEvidence(input: SimEvidenceInput): Evidence {
     publicKey,
     quote,
     subject: a.subject,
-    san: a.subjectAlternativeName,
+    san: a.san,
     notBefore: new Date(now.getTime() - 60_000),
-    notAfter: new Date((a.expirationDate ?? Math.floor(now.getTime() / 1000) + 86400) * 1000),
+    notAfter: new Date((a.expiration ?? Math.floor(now.getTime() / 1000) + 86400) * 1000),
   });
   const c = sim.buildCollateral({ now });
   return {

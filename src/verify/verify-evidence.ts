@@ -21,17 +21,14 @@ import { AttestationError, isMseError } from '../errors.js';
 import { appraise, quotePckChain, type Check, type Failure, type Verdict } from '../attestation/appraise.js';
 import { bytesEqual, toHex } from '../attestation/bytes.js';
 import { EMPTY_COLLATERAL } from '../attestation/collateral.js';
-import {
-  checkTcbCertAgreement,
-  evidenceCollateral,
-  INPUT_ARG_FIELDS,
-  inputArgValue,
-  type Evidence,
-  type InputArgField,
-} from '../attestation/evidence.js';
+import { checkTcbCertAgreement, evidenceCollateral, type Evidence } from '../launch/evidence.js';
+import { ARG_OF_FIELD, INPUT_ARG_FIELDS, INPUT_ARGS, inputArgValue, type InputArgField } from '../launch/args.js';
 import { mrsignerFromPublicKey } from '../attestation/mrsigner.js';
 import type { Policy } from '../attestation/policy.js';
 import { parseQuote } from '../attestation/quote.js';
+
+/** evidence.json's reader and writer, for users of this entry point (their home is `launch/evidence.ts`). */
+export { parseEvidence, serializeEvidence, type Evidence } from '../launch/evidence.js';
 
 /** What the provider expects the enclave to be. Unset fields are not checked. */
 export interface ExpectedIdentity {
@@ -77,16 +74,6 @@ export interface InputArgBinding {
   /** Why the field is not bound (status `unbound`). */
   reason?: string;
 }
-
-/** What the bootstrap does with each field (docs/measurement.md). */
-const INPUT_ARG_ROLES: Record<InputArgField, string> = {
-  subject: 'subject of the RA-TLS certificate',
-  subject_alternative_name: 'SAN of the RA-TLS certificate',
-  expiration_date: 'notAfter of the RA-TLS certificate',
-  size: 'enclave size (MiB)',
-  app_id: 'deployment UUID the configuration request must carry',
-  application: 'entry point the enclave runs (module:variable)',
-};
 
 export interface EvidenceVerificationInput {
   evidence: Evidence;
@@ -175,25 +162,25 @@ export function verifyEvidence(input: EvidenceVerificationInput): EvidenceVerdic
       }),
       check('ratls.san', 'ratls', 'Certificate SAN = input_args.subject_alternative_name', () => {
         // DNS names compare case-insensitively, IP addresses by value (the enclave keeps the spelling given)
-        if (normalizeSan(ia.subjectAlternativeName) !== normalizeSan(c.san)) {
+        if (normalizeSan(ia.san) !== normalizeSan(c.san)) {
           throw new AttestationError(
             'ratls',
             'ERR_RATLS_SAN_MISMATCH',
-            `certificate SAN "${c.san}" differs from input_args.subject_alternative_name "${ia.subjectAlternativeName}"`,
+            `certificate SAN "${c.san}" differs from input_args.subject_alternative_name "${ia.san}"`,
             { hint: 'The certificate was not made for these spawn arguments: the evidence is inconsistent.' },
           );
         }
       }),
-      ia.expirationDate === null
+      ia.expiration === null
         ? skipped(EXPIRATION_ID, 'ratls', EXPIRATION_TITLE, 'input_args.expiration_date is null')
         : check(EXPIRATION_ID, 'ratls', EXPIRATION_TITLE, () => {
             // the bootstrap writes the certificate's notAfter from --expiration, to the second
             const notAfter = c.notAfter.getTime() / 1000;
-            if (notAfter !== ia.expirationDate) {
+            if (notAfter !== ia.expiration) {
               throw new AttestationError(
                 'ratls',
                 'ERR_RATLS_EXPIRATION_MISMATCH',
-                `certificate notAfter ${c.notAfter.toISOString()} (${notAfter}) differs from input_args.expiration_date ${ia.expirationDate}`,
+                `certificate notAfter ${c.notAfter.toISOString()} (${notAfter}) differs from input_args.expiration_date ${ia.expiration}`,
                 { hint: 'The certificate was not made for these spawn arguments: the evidence is inconsistent.' },
               );
             }
@@ -353,7 +340,7 @@ function bindInputArgs(e: Evidence, expected: ExpectedIdentity, checks: Check[])
     const b: InputArgBinding = {
       field,
       value: inputArgValue(e.inputArgs, field),
-      role: INPUT_ARG_ROLES[field],
+      role: INPUT_ARGS[ARG_OF_FIELD[field]].role,
       measured,
       package:
         field === 'application' ? (expected.application !== undefined ? result(APPLICATION_ID) : 'not-checked') : null,

@@ -5,7 +5,7 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSy
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { parseEvidence } from '../../attestation/evidence.js';
+import { parseEvidence } from '../../launch/evidence.js';
 import { readRatlsCertificate } from '../../ratls/index.js';
 import { PHALA_CLI } from '../../testing/dcap.js';
 import { runMse } from '../../testing/cli.js';

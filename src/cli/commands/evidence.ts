@@ -1,7 +1,7 @@
 /** `mse home evidence NAME`: collect evidence.json (and ratls.pem) from a running deployment again. */
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { serializeEvidence } from '../../attestation/evidence.js';
+import { serializeEvidence } from '../../launch/evidence.js';
 import { DockerEngine } from '../../docker/engine.js';
 import {
   endpointOf,

@@ -7,7 +7,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSy
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { serializeEvidence, type Evidence } from '../../attestation/evidence.js';
+import { serializeEvidence, type Evidence } from '../../launch/evidence.js';
 import type { InputArgs } from '../../launch/args.js';
 import { parseArgvFile } from '../../launch/args.js';
 import { loadOrCreateSimPlatform, type SimPlatform } from '../../sim/platform.js';
@@ -197,9 +197,9 @@ describe('verify --package on SGX evidence', () => {
     const changed: [keyof Evidence['inputArgs'], string | number, string, number][] = [
       ['appId', '63322f85-1ff8-4483-91ae-f18d7398d158', '--id', 10],
       ['application', 'app:apq', '--application', 10],
-      ['expirationDate', ARGS.expiration + 1, '--expiration', 11],
+      ['expiration', ARGS.expiration + 1, '--expiration', 11],
       ['subject', 'CN=app.example.com,O=Examplf,C=FR', '--subject', 11],
-      ['subjectAlternativeName', 'app.example.con', '--san', 11],
+      ['san', 'app.example.con', '--san', 11],
     ];
     for (const [field, value, argument, exit] of changed) {
       const r = await verify({ ...evidence, inputArgs: { ...evidence.inputArgs, [field]: value } });

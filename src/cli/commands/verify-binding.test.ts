@@ -10,9 +10,9 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { serializeEvidence, type Evidence, type InputArgs } from '../../attestation/evidence.js';
+import { serializeEvidence, type Evidence } from '../../launch/evidence.js';
+import type { RecordedInputArgs as InputArgs } from '../../launch/args.js';
 import type { InputArgBinding } from '../../verify/verify-evidence.js';
-import { evidenceInputArgs } from '../../deploy/evidence.js';
 import { readPackage } from '../../package/read.js';
 import { loadOrCreateSignerKey } from '../../launch/signer.js';
 import { simMrenclaveOfEvidence } from '../../sim/package-measurement.js';
@@ -45,14 +45,14 @@ interface VerifyJson {
 
 /** The spawn arguments `spawn` would fix for a package whose entry point is `application`. */
 function spawnArgs(application: string): InputArgs {
-  return evidenceInputArgs({
+  return {
     size: 2048,
     subject: 'CN=cosmian.com,O=Cosmian Tech,C=FR,L=Paris,ST=Ile-de-France',
     san: 'localhost',
     appId: '0f7e6f0e-5d1c-4b7a-9a57-3a5f1d6b2c11',
     application,
     expiration: Math.floor(Date.now() / 1000) + 86400,
-  });
+  };
 }
 
 /** The MRENCLAVE `spawn` has the quoting service sign for `packageFile` spawned with `args`. */
@@ -152,7 +152,7 @@ describe('verify --package binds the entry point to the package (issue 8 A)', ()
       [
         ['subject', args.subject, 'pass', null, 'pass', 'bound'],
         ['subject_alternative_name', 'localhost', 'pass', null, 'pass', 'bound'],
-        ['expiration_date', args.expirationDate, 'pass', null, 'pass', 'bound'],
+        ['expiration_date', args.expiration, 'pass', null, 'pass', 'bound'],
         ['size', 2048, 'pass', null, null, 'bound'],
         ['app_id', args.appId, 'pass', null, null, 'bound'],
         ['application', 'app:app', 'pass', 'pass', null, 'bound'],
@@ -177,8 +177,8 @@ describe('verify --package binds the entry point to the package (issue 8 A)', ()
       ['size', 4096, 'ERR_POLICY_MRENCLAVE_MISMATCH'],
       ['appId', '0f7e6f0e-5d1c-4b7a-9a57-3a5f1d6b2c12', 'ERR_POLICY_MRENCLAVE_MISMATCH'],
       ['application', EVIL_ENTRY_POINT, 'ERR_POLICY_MRENCLAVE_MISMATCH'],
-      ['expirationDate', good.inputArgs.expirationDate! + 1, 'ERR_RATLS_EXPIRATION_MISMATCH'],
-      ['subjectAlternativeName', 'attacker.example', 'ERR_RATLS_SAN_MISMATCH'],
+      ['expiration', good.inputArgs.expiration! + 1, 'ERR_RATLS_EXPIRATION_MISMATCH'],
+      ['san', 'attacker.example', 'ERR_RATLS_SAN_MISMATCH'],
       ['subject', 'CN=attacker.example', 'ERR_RATLS_SUBJECT_MISMATCH'],
     ];
     for (const [key, value, code] of edits) {

@@ -7,7 +7,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { serializeEvidence, parseEvidence, type Evidence } from '../../attestation/evidence.js';
+import { serializeEvidence, parseEvidence, type Evidence } from '../../launch/evidence.js';
 import { loadOrCreateSimPlatform, type SimPlatform } from '../../sim/platform.js';
 import { runMse } from '../../testing/cli.js';
 import { makeSimEvidence } from '../../testing/sim-evidence.js';
@@ -30,8 +30,8 @@ before(async () => {
     signerPk: parseEvidence(readVectorText('mse', 'evidence.json')).signerPk,
     inputArgs: {
       subject: 'CN=app.example.com,O=Example,C=FR',
-      subjectAlternativeName: 'app.example.com',
-      expirationDate: Math.floor(now.getTime() / 1000) + 86400,
+      san: 'app.example.com',
+      expiration: Math.floor(now.getTime() / 1000) + 86400,
       size: 4096,
       appId: '63322f85-1ff8-4483-91ae-f18d7398d157',
       application: 'app:app',
@@ -145,7 +145,7 @@ describe('verify on simulated-platform evidence', () => {
     ]);
     assert.equal(signer.code, 11);
     assert.match(signer.stderr, /ERR_IDENTITY_SIGNER_KEY_MISMATCH/);
-    const san = { ...evidence, inputArgs: { ...evidence.inputArgs, subjectAlternativeName: 'other.example.com' } };
+    const san = { ...evidence, inputArgs: { ...evidence.inputArgs, san: 'other.example.com' } };
     const s = await runMse([
       'home',
       'verify',

@@ -5,8 +5,8 @@
  * policy, 11 invalid.
  */
 import path from 'node:path';
-import type { Evidence } from '../../attestation/evidence.js';
-import { parseEvidence } from '../../attestation/evidence.js';
+import type { Evidence } from '../../launch/evidence.js';
+import { parseEvidence } from '../../launch/evidence.js';
 import { parseMeasurement } from '../../attestation/policy.js';
 import { verifyEvidence, type EvidenceVerificationInput, type ExpectedIdentity } from '../../verify/verify-evidence.js';
 import { spawnArgsOfEvidence } from '../../launch/args.js';

@@ -24,58 +24,17 @@
  * naming the field; `input_args` may hold MSE's six fields and nothing else (an argument this verifier does
  * not know could change what runs unnoticed). Nothing here verifies anything: see `verify/verify-evidence.ts`.
  */
+import { parseJsonFile, readJson, type JsonObject } from '../base/json-fields.js';
 import { AttestationError, InputError } from '../errors.js';
-import { bytesEqual, toHex } from './bytes.js';
-import { derFail } from './der.js';
-import { parseJsonFile } from './json-span.js';
-import { decodeCrlText, decodeUtf8, splitSignedBody, type Collateral } from './collateral.js';
-import { pemBlocks, toPem } from './x509.js';
-
-/** The spawn arguments, as MSE records them. */
-export interface InputArgs {
-  /** RFC 4514 subject of the RA-TLS certificate. */
-  subject: string;
-  subjectAlternativeName: string;
-  /** Unix seconds, or null. */
-  expirationDate: number | null;
-  /** Enclave size in MiB. */
-  size: number;
-  appId: string;
-  /** `module:variable`. */
-  application: string;
-}
-
-/** MSE's `input_args` keys, in MSE's order: the only ones evidence may carry. */
-export const INPUT_ARG_FIELDS = [
-  'subject',
-  'subject_alternative_name',
-  'expiration_date',
-  'size',
-  'app_id',
-  'application',
-] as const;
-export type InputArgField = (typeof INPUT_ARG_FIELDS)[number];
-
-/** The value of `field` in parsed input args (as the evidence writes it). */
-export function inputArgValue(a: InputArgs, field: InputArgField): string | number | null {
-  switch (field) {
-    case 'subject':
-      return a.subject;
-    case 'subject_alternative_name':
-      return a.subjectAlternativeName;
-    case 'expiration_date':
-      return a.expirationDate;
-    case 'size':
-      return a.size;
-    case 'app_id':
-      return a.appId;
-    case 'application':
-      return a.application;
-  }
-}
+import { bytesEqual, toHex } from '../attestation/bytes.js';
+import { derFail } from '../attestation/der.js';
+import { decodeCrlText, decodeUtf8, splitSignedBody, type Collateral } from '../attestation/collateral.js';
+import { pemBlocks, toPem } from '../attestation/x509.js';
+import { decodeEvidenceInputArgs, encodeEvidenceInputArgs, type RecordedInputArgs } from './args.js';
 
 export interface Evidence {
-  inputArgs: InputArgs;
+  /** The spawn arguments, as MSE records them (rules and forms: `./args.ts`). */
+  inputArgs: RecordedInputArgs;
   ratlsCertificate: string;
   /** DER. */
   rootCaCrl: Uint8Array;
@@ -108,37 +67,25 @@ function bad(field: string, detail: string): never {
   });
 }
 
-function str(o: Record<string, unknown>, field: string, path = field): string {
-  const v = o[field];
-  if (typeof v !== 'string' || v.length === 0) bad(path, v === undefined ? 'is missing' : 'must be a non-empty string');
-  return v;
-}
-
-function int(o: Record<string, unknown>, field: string, path: string, nullable = false): number | null {
-  const v = o[field];
-  if (nullable && (v === null || v === undefined)) return null;
-  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) bad(path, 'must be a non-negative integer');
-  return v;
-}
-
-function pem(o: Record<string, unknown>, field: string, label: string): string {
-  const v = str(o, field);
-  if (!v.trimStart().startsWith(`-----BEGIN ${label}-----`)) bad(field, `must be a PEM ${label}`);
+function pem(o: JsonObject, field: string, label: string): string {
+  const v = o.string(field, { nonEmpty: true });
+  if (!v.trimStart().startsWith(`-----BEGIN ${label}-----`)) o.get(field).reject(`must be a PEM ${label}`);
   return v;
 }
 
 const B64_RE = /^[A-Za-z0-9+/]*={0,2}$/;
 
-function base64(o: Record<string, unknown>, field: string): Uint8Array {
-  const v = str(o, field).replace(/\s+/g, '');
+function base64(o: JsonObject, field: string): Uint8Array {
+  const v = o.string(field, { nonEmpty: true }).replace(/\s+/g, '');
   const b = Buffer.from(v, 'base64');
-  if (!B64_RE.test(v) || v.length % 4 !== 0 || b.toString('base64') !== v)
-    bad(field, 'is not canonical standard base64');
+  if (!B64_RE.test(v) || v.length % 4 !== 0 || b.toString('base64') !== v) {
+    o.get(field).reject('is not canonical standard base64');
+  }
   return new Uint8Array(b);
 }
 
 /** A signed PCS body given as base64 of the JSON, or (old MSE) base64 of the hex of the JSON. */
-function signedBody(o: Record<string, unknown>, field: string): { body: Uint8Array; hex: boolean } {
+function signedBody(o: JsonObject, field: string): { body: Uint8Array; hex: boolean } {
   const raw = base64(o, field);
   const text = decodeUtf8(raw);
   if (text === undefined) bad(field, 'does not decode to UTF-8 text');
@@ -160,28 +107,14 @@ export function parseEvidence(text: string): Evidence {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
     throw new InputError('ERR_EVIDENCE_FORMAT', 'evidence must be a JSON object');
   }
-  const o = raw as Record<string, unknown>;
-  const ia = o.input_args;
-  if (typeof ia !== 'object' || ia === null || Array.isArray(ia)) bad('input_args', 'must be an object');
-  const a = ia as Record<string, unknown>;
-  for (const key of Object.keys(a)) {
-    if (!(INPUT_ARG_FIELDS as readonly string[]).includes(key)) {
-      bad(`input_args.${key}`, `is not a spawn argument this verifier knows (${INPUT_ARG_FIELDS.join(', ')})`);
-    }
-  }
-  const inputArgs: InputArgs = {
-    subject: str(a, 'subject', 'input_args.subject'),
-    subjectAlternativeName: str(a, 'subject_alternative_name', 'input_args.subject_alternative_name'),
-    expirationDate: int(a, 'expiration_date', 'input_args.expiration_date', true),
-    size: int(a, 'size', 'input_args.size')!,
-    appId: str(a, 'app_id', 'input_args.app_id'),
-    application: str(a, 'application', 'input_args.application'),
-  };
+  const o = readJson(raw, bad).object();
+  const inputArgs = decodeEvidenceInputArgs(o.get('input_args'));
   const crl = (field: string): Uint8Array => {
     try {
-      return decodeCrlText(str(o, field), field);
+      return decodeCrlText(o.string(field, { nonEmpty: true }), field);
     } catch (error) {
-      if (error instanceof InputError) bad(field, 'is not a PEM (or hex DER) CRL');
+      if (error instanceof InputError && error.code !== 'ERR_EVIDENCE_FIELD')
+        bad(field, 'is not a PEM (or hex DER) CRL');
       throw error;
     }
   };
@@ -208,30 +141,30 @@ export function parseEvidence(text: string): Evidence {
     signerPk: pem(o, 'signer_pk', 'PUBLIC KEY'),
     tcbInfoEncoding: tcb.hex ? 'base64-hex' : 'base64',
   };
-  if (o.platform !== undefined) {
-    if (o.platform !== 'sgx' && o.platform !== 'sim') bad('platform', 'must be "sgx" or "sim"');
-    e.platform = o.platform;
-  }
-  if (o.collected_at !== undefined) {
-    const t = str(o, 'collected_at');
-    if (Number.isNaN(Date.parse(t))) bad('collected_at', 'must be an ISO 8601 time');
-    e.collectedAt = t;
+  const platform = o.optional('platform', (v) => v.oneOf(['sgx', 'sim'] as const));
+  if (platform) e.platform = platform;
+  const collectedAt = o.optional('collected_at', (v) => v.string({ nonEmpty: true }));
+  if (collectedAt !== undefined) {
+    if (Number.isNaN(Date.parse(collectedAt))) bad('collected_at', 'must be an ISO 8601 time');
+    e.collectedAt = collectedAt;
   }
   for (const [field, key] of [
     ['pck_crl_issuer_chain', 'pckCrlIssuerChain'],
     ['tcb_info_issuer_chain', 'tcbInfoIssuerChain'],
     ['qe_identity_issuer_chain', 'qeIdentityIssuerChain'],
   ] as const) {
-    if (o[field] !== undefined) e[key] = pem(o, field, 'CERTIFICATE');
+    if (o.has(field)) e[key] = pem(o, field, 'CERTIFICATE');
   }
-  if (o.gramine_manifest !== undefined) e.gramineManifest = str(o, 'gramine_manifest');
-  if (o.gramine_argv !== undefined) {
-    const argv = o.gramine_argv;
-    if (!Array.isArray(argv) || argv.length === 0 || argv.some((a) => typeof a !== 'string' || a.includes('\0'))) {
-      bad('gramine_argv', 'must be a non-empty array of strings without NUL characters');
+  const manifest = o.optional('gramine_manifest', (v) => v.string({ nonEmpty: true }));
+  if (manifest !== undefined) e.gramineManifest = manifest;
+  const argv = o.optional('gramine_argv', (v) => {
+    const items = Array.isArray(v.value) ? (v.value as unknown[]) : [];
+    if (items.length === 0 || items.some((a) => typeof a !== 'string' || a.includes('\0'))) {
+      v.reject('must be a non-empty array of strings without NUL characters');
     }
-    e.gramineArgv = argv as string[];
-  }
+    return items as string[];
+  });
+  if (argv) e.gramineArgv = argv;
   return e;
 }
 
@@ -242,14 +175,7 @@ export function serializeEvidence(e: Evidence): string {
       ? Buffer.from(toHex(e.tcbInfoBody) + '\n', 'ascii').toString('base64')
       : Buffer.from(e.tcbInfoBody).toString('base64');
   const out: Record<string, unknown> = {
-    input_args: {
-      subject: e.inputArgs.subject,
-      subject_alternative_name: e.inputArgs.subjectAlternativeName,
-      expiration_date: e.inputArgs.expirationDate,
-      size: e.inputArgs.size,
-      app_id: e.inputArgs.appId,
-      application: e.inputArgs.application,
-    },
+    input_args: encodeEvidenceInputArgs(e.inputArgs),
     ratls_certificate: e.ratlsCertificate,
     root_ca_crl: toPem(e.rootCaCrl, 'X509 CRL'),
     pck_platform_crl: toPem(e.pckCrl, 'X509 CRL'),

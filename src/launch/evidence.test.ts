@@ -4,9 +4,9 @@ import { describe, it } from 'node:test';
 import { InputError } from '../errors.js';
 import { createRatlsCertificate, readRatlsCertificate } from '../ratls/index.js';
 import { readVectorText } from '../testing/vectors.js';
-import { toHex } from './bytes.js';
+import { toHex } from '../attestation/bytes.js';
 import { parseEvidence, serializeEvidence, type Evidence } from './evidence.js';
-import { mrsignerFromPublicKey } from './mrsigner.js';
+import { mrsignerFromPublicKey } from '../attestation/mrsigner.js';
 import { verifyEvidence, type EvidenceVerdict } from '../verify/verify-evidence.js';
 
 const text = readVectorText('mse', 'evidence.json');
@@ -20,8 +20,8 @@ describe('evidence.json (MSE format)', () => {
   it('reads MSE’s real evidence and writes it back byte for byte', () => {
     const e = parseEvidence(text);
     assert.equal(e.inputArgs.subject, 'CN=localhost,O=MyApp Company,C=FR,L=Paris,ST=Ile-de-France');
-    assert.equal(e.inputArgs.subjectAlternativeName, 'localhost');
-    assert.equal(e.inputArgs.expirationDate, 1714058115);
+    assert.equal(e.inputArgs.san, 'localhost');
+    assert.equal(e.inputArgs.expiration, 1714058115);
     assert.equal(e.inputArgs.size, 4096);
     assert.equal(e.inputArgs.application, 'app:app');
     assert.equal(e.tcbInfoEncoding, 'base64-hex');
@@ -196,7 +196,7 @@ describe('verifyEvidence on MSE’s real evidence (as testvectors/mse/README.md 
     });
     const check = (evidenceSan: string): string | undefined =>
       verifyEvidence({
-        evidence: { ...e, ratlsCertificate: pem, inputArgs: { ...e.inputArgs, subjectAlternativeName: evidenceSan } },
+        evidence: { ...e, ratlsCertificate: pem, inputArgs: { ...e.inputArgs, san: evidenceSan } },
         at: new Date(),
       }).checks.find((c) => c.id === 'ratls.san')?.status;
     assert.equal(check(san), 'pass');
