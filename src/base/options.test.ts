@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { durationOption } from './options.js';
+import { durationOption, requiredInteger, requiredString, requireOneOf } from './options.js';
 
 const spawnLike = { bare: 'm', minMs: 1000, maxMs: 86_400_000 } as const;
 const restartLike = { bare: 's', minMs: 1000, maxMs: 86_400_000 } as const;
@@ -37,4 +37,15 @@ test('durationOption: anything else is refused with the syntax and the bare unit
   assert.throws(() => durationOption({ t: '50' }, 't', { bare: 'ms', minMs: 100, maxMs: 600_000 }), {
     message: '--t must be between 100ms and 10m, got 50',
   });
+});
+
+test('required flags are typed as present, and their absence is still refused if the parser let it through', () => {
+  assert.equal(requiredString({ output: 'dir' }, 'output'), 'dir');
+  assert.throws(() => requiredString({}, 'output'), { code: 'ERR_MISSING_OPTION', message: /--output/ });
+  assert.equal(requiredInteger({ size: '64' }, 'size', 1, 1024), 64);
+  assert.throws(() => requiredInteger({}, 'size', 1, 1024), { code: 'ERR_MISSING_OPTION' });
+  assert.throws(() => requiredInteger({ size: '0' }, 'size', 1, 1024), { code: 'ERR_OPTION_VALUE' });
+  assert.equal(requireOneOf({ a: 'x' }, ['a', 'b']), 'a');
+  assert.equal(requireOneOf({}, ['a', 'b'], false), undefined);
+  assert.throws(() => requireOneOf({}, ['a', 'b']), { code: 'ERR_MISSING_OPTION' });
 });

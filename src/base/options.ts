@@ -21,7 +21,9 @@ export interface OptionSpec {
 
 export type OptionValues = Record<string, string | boolean | string[] | undefined>;
 
-/** Exactly one of `names` must be set (or at most one when `required` is false). */
+/** Exactly one of `names` must be set (or at most one when `required` is false): the one that is. */
+export function requireOneOf(values: OptionValues, names: string[], required?: true): string;
+export function requireOneOf(values: OptionValues, names: string[], required: false): string | undefined;
 export function requireOneOf(values: OptionValues, names: string[], required = true): string | undefined {
   const set = names.filter((n) => values[n] !== undefined && values[n] !== false);
   if (set.length > 1) {
@@ -40,6 +42,23 @@ export function requireOneOf(values: OptionValues, names: string[], required = t
 export function stringOption(values: OptionValues, name: string): string | undefined {
   const v = values[name];
   return typeof v === 'string' ? v : undefined;
+}
+
+/**
+ * The value of a string flag the command declares `required`, typed as present. The argument parser has
+ * already refused its absence; the check here keeps the type honest rather than asserted.
+ */
+export function requiredString(values: OptionValues, name: string): string {
+  const v = stringOption(values, name);
+  if (v === undefined) throw new UsageError('ERR_MISSING_OPTION', `missing required option --${name}`);
+  return v;
+}
+
+/** {@link integerOption} for a flag the command declares `required`, typed as present. */
+export function requiredInteger(values: OptionValues, name: string, min: number, max: number): number {
+  const n = integerOption(values, name, min, max);
+  if (n === undefined) throw new UsageError('ERR_MISSING_OPTION', `missing required option --${name}`);
+  return n;
 }
 
 /** Parse a decimal integer flag strictly (no `+`, no exponent, no spaces; `-` only when `min` allows it). */

@@ -1,7 +1,13 @@
 // Strict option parsing: negative numbers as option values, and the message for each way a value is wrong.
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
-import { integerOption, joinNegativeValues, parseCommandArgs, type CommandSpec } from './command.js';
+import { describe, it, test } from 'node:test';
+import {
+  integerOption,
+  joinNegativeValues,
+  parseCommandArgs,
+  requiredPositional,
+  type CommandSpec,
+} from './command.js';
 
 const spec: CommandSpec = {
   name: 'demo',
@@ -75,4 +81,9 @@ describe('option values', () => {
       assert.throws(() => integerOption({ n: raw }, 'n', 0, 100000), /--n must be a whole number/, raw);
     }
   });
+});
+
+test('requiredPositional: the argument typed as present; its absence refused with the parser’s code', () => {
+  assert.equal(requiredPositional({ positionals: ['my_app'] }), 'my_app');
+  assert.throws(() => requiredPositional({ positionals: [] }), { code: 'ERR_MISSING_ARGUMENT' });
 });

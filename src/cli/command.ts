@@ -13,6 +13,8 @@ import type { OptionSpec, OptionValues } from '../base/options.js';
 export {
   durationOption,
   integerOption,
+  requiredInteger,
+  requiredString,
   requireOneOf,
   stringOption,
   type OptionSpec,
@@ -50,6 +52,16 @@ export interface CommandSpec {
   examples: string[];
   /** Return the exit code (default 0). */
   run(ctx: CommandContext): Promise<number | void>;
+}
+
+/**
+ * The positional argument at `index` of a command that declares it required, typed as present (the parser
+ * has already refused its absence with ERR_MISSING_ARGUMENT; this keeps the type honest, not asserted).
+ */
+export function requiredPositional(ctx: Pick<CommandContext, 'positionals'>, index = 0): string {
+  const v = ctx.positionals[index];
+  if (v === undefined) throw new UsageError('ERR_MISSING_ARGUMENT', `missing argument ${index + 1}`);
+  return v;
 }
 
 /** Flags every command accepts. */

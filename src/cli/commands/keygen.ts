@@ -26,7 +26,7 @@ const spec: CommandSpec = {
   },
   examples: ['mse home keygen --fernet --output result_sk.key', 'mse home keygen --x25519 --output enclave.key'],
   async run(ctx) {
-    const kind = requireOneOf(ctx.values, ['fernet', 'x25519', 'aes'])!;
+    const kind = requireOneOf(ctx.values, ['fernet', 'x25519', 'aes']);
     const output = stringOption(ctx.values, 'output')!;
     const files: string[] = [output];
     if (kind === 'fernet') {

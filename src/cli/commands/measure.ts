@@ -305,7 +305,7 @@ gramine-sgx-sign would. See docs/measurement.md and docs/sgx.md.`,
     'mse home measure --manifest app.manifest --libpal libpal.so --output-manifest app.manifest.sgx --key enclave-key.pem --date 2025-01-15 --sigfile app.sig --json',
   ],
   async run(ctx) {
-    const mode = requireOneOf(ctx.values, ['manifest', 'package'])!;
+    const mode = requireOneOf(ctx.values, ['manifest', 'package']);
     if (mode === 'package') {
       refuseOptions(ctx, MANIFEST_ONLY, '--package');
       await measurePackageMode(ctx, stringOption(ctx.values, 'package')!);

@@ -1,7 +1,7 @@
 /** `mse home restart NAME`: start a stopped deployment again; the enclave reuses its keys and secrets. */
 import { DockerEngine } from '../../docker/engine.js';
 import { restartDeployment } from '../../deploy/restart.js';
-import { durationOption, type CommandSpec } from '../command.js';
+import { durationOption, requiredPositional, type CommandSpec } from '../command.js';
 import { printJson } from '../output.js';
 
 const spec: CommandSpec = {
@@ -25,7 +25,7 @@ so the way out is 'mse home stop --remove NAME' and a new spawn.`,
     const d = await restartDeployment({
       engine: DockerEngine.fromEnv(ctx.env),
       timeoutMs: durationOption(ctx.values, 'timeout', { bare: 's', minMs: 1000, maxMs: 86_400_000 }) ?? 60_000,
-      name: ctx.positionals[0]!,
+      name: requiredPositional(ctx),
       log: ctx.log,
     });
     if (ctx.json) printJson(ctx, { name: d.name, restarted: true });

@@ -1,7 +1,7 @@
 /** `mse home run NAME`: send the secrets to the enclave's configuration server, then wait for the app. */
 import { DockerEngine } from '../../docker/engine.js';
 import { runDeployment } from '../../deploy/run.js';
-import { durationOption, stringOption, type CommandSpec } from '../command.js';
+import { durationOption, requiredPositional, stringOption, type CommandSpec } from '../command.js';
 import { printJson } from '../output.js';
 
 const spec: CommandSpec = {
@@ -33,7 +33,7 @@ certificate each get their own error and the next command to type (docs/user-gui
     const { deployment: d, url } = await runDeployment({
       engine: DockerEngine.fromEnv(ctx.env),
       timeoutMs: durationOption(ctx.values, 'timeout', { bare: 'm', minMs: 1000, maxMs: 86_400_000 }) ?? 300_000,
-      name: ctx.positionals[0]!,
+      name: requiredPositional(ctx),
       secretsFile: stringOption(ctx.values, 'secrets'),
       sealedSecretsFile: stringOption(ctx.values, 'sealed-secrets'),
       keyFile: stringOption(ctx.values, 'key'),

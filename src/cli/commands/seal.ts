@@ -41,9 +41,9 @@ If --output is an existing directory, the file <input name>.sealed (stdin.sealed
     'mse home seal --input secrets_to_seal.json --receiver-public-key enclave.pub --output secrets.sealed',
   ],
   async run(ctx) {
-    const inputFlag = requireOneOf(ctx.values, ['input', 'secrets'])!;
+    const inputFlag = requireOneOf(ctx.values, ['input', 'secrets']);
     const input = stringOption(ctx.values, inputFlag)!;
-    const recipientFlag = requireOneOf(ctx.values, ['cert', 'receiver-enclave', 'receiver-public-key'])!;
+    const recipientFlag = requireOneOf(ctx.values, ['cert', 'receiver-enclave', 'receiver-public-key']);
     const recipientFile = stringOption(ctx.values, recipientFlag)!;
     const plaintext = await readUserFile(input, 'secrets file', INPUT_LIMITS.secrets, { stdin: true });
     try {

@@ -2,7 +2,7 @@
 import { testDeployment } from '../../deploy/app-tests.js';
 import { UsageError } from '../../errors.js';
 import { testRunResult } from '../../project/tests-runner.js';
-import { stringOption, type CommandSpec } from '../command.js';
+import { requiredPositional, requiredString, stringOption, type CommandSpec } from '../command.js';
 import { printJson } from '../output.js';
 
 /**
@@ -63,9 +63,9 @@ ERR_TESTS_FAILED, exit code 8 (with --json: ok false, the error and the test sum
       run,
     } = await testDeployment({
       url: urlOverride !== undefined ? checkTestUrl(urlOverride) : undefined,
-      name: ctx.positionals[0]!,
-      testDir: stringOption(ctx.values, 'test')!,
-      configFile: stringOption(ctx.values, 'config')!,
+      name: requiredPositional(ctx),
+      testDir: requiredString(ctx.values, 'test'),
+      configFile: requiredString(ctx.values, 'config'),
       secretsFile: stringOption(ctx.values, 'secrets'),
       env: ctx.env,
       output: ctx.json ? process.stderr : ctx.stdout,

@@ -93,7 +93,7 @@ Exit codes: 0 accepted, 10 valid but rejected by the policy, 11 invalid.`,
     'mse home verify --evidence evidence.json --package package_my_app_1700000000.tar --output . --accept-tcb-status SWHardeningNeeded --allow-advisory INTEL-SA-00615',
   ],
   async run(ctx) {
-    const which = requireOneOf(ctx.values, ['mrenclave', 'package'])!;
+    const which = requireOneOf(ctx.values, ['mrenclave', 'package']);
     const output = stringOption(ctx.values, 'output')!;
     await requireDirectory(output, 'output directory');
     const settings = await appraisalSettings(ctx);
