@@ -53,13 +53,30 @@ export function derFail(ctx: DerContext, detail: string): never {
   });
 }
 
+/**
+ * A list whose first `N` elements are known to be present (a tuple of `N`, then any number more), as
+ * {@link sequence} returns for a minimum count `N`. A plain array when `N` is not a literal.
+ */
+export type AtLeast<N extends number, T, Head extends T[] = []> = number extends N
+  ? T[]
+  : Head['length'] extends N
+    ? [...Head, ...T[]]
+    : AtLeast<N, T, [...Head, T]>;
+
+/** Byte `i` of `buf`: a read past the end is the context's error, never an undefined byte. */
+export function byteAt(buf: Uint8Array, i: number, ctx: DerContext, name: string): number {
+  const b = buf[i];
+  if (b === undefined) derFail(ctx, `${name} truncated at offset ${i}`);
+  return b;
+}
+
 /** Read one element starting at `pos`, which must end at or before `limit`. */
 export function readTlv(buf: Uint8Array, pos: number, limit: number, ctx: DerContext, name = 'element'): Tlv {
   if (pos + 2 > limit) derFail(ctx, `${name} truncated at offset ${pos}`);
-  const tag = buf[pos]!;
+  const tag = byteAt(buf, pos, ctx, name);
   if ((tag & 0x1f) === 0x1f) derFail(ctx, `${name} uses a high tag number at offset ${pos}`);
   if (tag === 0) derFail(ctx, `${name} has the reserved tag 0 (end-of-contents) at offset ${pos}`);
-  let len = buf[pos + 1]!;
+  let len = byteAt(buf, pos + 1, ctx, name);
   let valueStart = pos + 2;
   if (len & 0x80) {
     const n = len & 0x7f;
@@ -68,7 +85,7 @@ export function readTlv(buf: Uint8Array, pos: number, limit: number, ctx: DerCon
     if (valueStart + n > limit) derFail(ctx, `${name} length truncated at offset ${pos}`);
     if (buf[valueStart] === 0) derFail(ctx, `${name} length is not minimally encoded`);
     len = 0;
-    for (let i = 0; i < n; i++) len = len * 256 + buf[valueStart + i]!;
+    for (const b of buf.subarray(valueStart, valueStart + n)) len = len * 256 + b;
     if (len < 0x80) derFail(ctx, `${name} length ${len} should use the short form`);
     valueStart += n;
   }
@@ -98,14 +115,25 @@ export function children(t: Tlv, ctx: DerContext, name = 'element'): Tlv[] {
   return out;
 }
 
-/** Children of a SEQUENCE, checking the tag and (optionally) the count range. */
-export function sequence(t: Tlv, ctx: DerContext, name: string, min = 0, max = Infinity): Tlv[] {
+/**
+ * Children of a SEQUENCE, checking the tag and (optionally) the count range. The first `min` children are
+ * typed as present (see {@link AtLeast}); those past it may be absent.
+ */
+export function sequence<N extends number = 0>(
+  t: Tlv,
+  ctx: DerContext,
+  name: string,
+  min?: N,
+  max = Infinity,
+): AtLeast<N, Tlv> {
   expectTag(t, TAG.SEQUENCE, ctx, name);
   const c = children(t, ctx, name);
-  if (c.length < min || c.length > max) {
-    derFail(ctx, `${name} has ${c.length} elements, expected ${min === max ? min : `${min}..${max}`}`);
+  const least = min ?? 0;
+  if (c.length < least || c.length > max) {
+    derFail(ctx, `${name} has ${c.length} elements, expected ${least === max ? least : `${least}..${max}`}`);
   }
-  return c;
+  // The count was checked just above: the first `min` elements exist.
+  return c as AtLeast<N, Tlv>;
 }
 
 export function expectTag(t: Tlv, tag: number, ctx: DerContext, name: string): void {
@@ -131,19 +159,19 @@ export function integerBytes(t: Tlv, ctx: DerContext, name: string): Uint8Array 
 }
 
 function checkedInteger(t: Tlv, ctx: DerContext, name: string): Uint8Array {
-  const v = value(t);
-  if (v.length === 0) derFail(ctx, `${name} is an empty INTEGER`);
-  if (v.length > 1 && ((v[0] === 0x00 && v[1]! < 0x80) || (v[0] === 0xff && v[1]! >= 0x80))) {
+  const [first, second] = value(t);
+  if (first === undefined) derFail(ctx, `${name} is an empty INTEGER`);
+  if (second !== undefined && ((first === 0x00 && second < 0x80) || (first === 0xff && second >= 0x80))) {
     derFail(ctx, `${name} INTEGER is not minimally encoded`);
   }
-  return v;
+  return value(t);
 }
 
 /** A non-negative INTEGER (or ENUMERATED) that fits in a JS safe integer. */
 export function smallInt(t: Tlv, ctx: DerContext, name: string, tag: number = TAG.INTEGER): number {
   expectTag(t, tag, ctx, name);
   const v = checkedInteger(t, ctx, name);
-  if (v[0]! & 0x80) derFail(ctx, `${name} is negative`);
+  if (byteAt(v, 0, ctx, name) & 0x80) derFail(ctx, `${name} is negative`);
   if (v.length > 6) derFail(ctx, `${name} is too large`);
   let n = 0;
   for (const b of v) n = n * 256 + b;
@@ -186,8 +214,7 @@ export function oid(t: Tlv, ctx: DerContext, name: string): string {
   const arcs: number[] = [];
   let n = 0;
   let first = true;
-  for (let i = 0; i < v.length; i++) {
-    const b = v[i]!;
+  for (const [i, b] of v.entries()) {
     if (first && b === 0x80) derFail(ctx, `${name} OID arc is not minimally encoded`);
     first = false;
     n = n * 128 + (b & 0x7f);
@@ -200,7 +227,9 @@ export function oid(t: Tlv, ctx: DerContext, name: string): string {
       derFail(ctx, `${name} OID ends inside an arc`);
     }
   }
-  const head = arcs[0]!;
+  const [head] = arcs;
+  // A non-empty value whose last byte closes an arc (checked in the loop) holds at least one arc.
+  if (head === undefined) derFail(ctx, `${name} OID has no arc`);
   const a = head < 40 ? 0 : head < 80 ? 1 : 2;
   return [a, head - a * 40, ...arcs.slice(1)].join('.');
 }
@@ -230,12 +259,14 @@ export function time(t: Tlv, ctx: DerContext, name: string, options: { fractions
   } else {
     derFail(ctx, `${name} has tag 0x${t.tag.toString(16)}, expected a time`);
   }
-  const [mo, d, h, mi, se] = [2, 3, 4, 5, 6].map((i) => Number(m[i]));
-  const ms = Date.UTC(year, mo! - 1, d, h, mi, se, millis);
+  const groups = m;
+  const field = (i: number): number => Number(groups[i]);
+  const [mo, d, h, mi, se] = [field(2), field(3), field(4), field(5), field(6)];
+  const ms = Date.UTC(year, mo - 1, d, h, mi, se, millis);
   const date = new Date(ms);
   if (
     date.getUTCFullYear() !== year ||
-    date.getUTCMonth() !== mo! - 1 ||
+    date.getUTCMonth() !== mo - 1 ||
     date.getUTCDate() !== d ||
     date.getUTCHours() !== h ||
     date.getUTCMinutes() !== mi ||
@@ -267,12 +298,17 @@ export function encodeTlv(tag: number, content: Uint8Array): Uint8Array {
 
 /** DER of an OBJECT IDENTIFIER given in dotted form (at least two arcs, first arc 0..2). */
 export function encodeOid(dotted: string): Uint8Array {
-  const arcs = dotted.split('.').map(Number);
-  if (arcs.length < 2 || arcs.some((a) => !Number.isSafeInteger(a) || a < 0) || arcs[0]! > 2) {
+  const [a0, a1, ...rest] = dotted.split('.').map(Number);
+  if (
+    a0 === undefined ||
+    a1 === undefined ||
+    [a0, a1, ...rest].some((a) => !Number.isSafeInteger(a) || a < 0) ||
+    a0 > 2
+  ) {
     throw new RangeError(`not an OID: ${dotted}`);
   }
   const bytes: number[] = [];
-  for (const arc of [arcs[0]! * 40 + arcs[1]!, ...arcs.slice(2)]) {
+  for (const arc of [a0 * 40 + a1, ...rest]) {
     const base128: number[] = [arc % 128];
     for (let v = Math.floor(arc / 128); v > 0; v = Math.floor(v / 128)) base128.unshift(0x80 | (v % 128));
     bytes.push(...base128);
@@ -296,8 +332,9 @@ export function directoryString(t: Tlv, ctx: DerContext, name: string): string {
       return latin1(v);
     case TAG.BMP_STRING: {
       if (v.length % 2) derFail(ctx, `${name} BMPString has an odd length`);
+      const units = Buffer.from(v);
       let s = '';
-      for (let i = 0; i < v.length; i += 2) s += String.fromCharCode((v[i]! << 8) | v[i + 1]!);
+      for (let i = 0; i < units.length; i += 2) s += String.fromCharCode(units.readUInt16BE(i));
       return s;
     }
     default:

@@ -63,13 +63,11 @@ export function parsePckExtension(cert: Certificate): PckExtension {
  */
 export function parsePckExtensionValue(der: Uint8Array): PckExtension {
   const entries = byOid(readRoot(der, CTX, TAG.SEQUENCE), 'SGX extension');
-  const take = (suffix: string, required: boolean): ReturnType<typeof entries.get> => {
-    const v = entries.get(`${SGX}.${suffix}`);
-    if (required && !v) derFail(CTX, `entry ${SGX}.${suffix} (${ENTRY_NAMES[suffix]}) is missing`);
-    return v;
-  };
-  const ppid = octetString(take('1', true)!, CTX, 'PPID', 16);
-  const tcbT = take('2', true)!;
+  const take = (suffix: string): Tlv | undefined => entries.get(`${SGX}.${suffix}`);
+  const required = (suffix: string): Tlv =>
+    take(suffix) ?? derFail(CTX, `entry ${SGX}.${suffix} (${ENTRY_NAMES[suffix]}) is missing`);
+  const ppid = octetString(required('1'), CTX, 'PPID', 16);
+  const tcbT = required('2');
   const tcbEntries = byOid(tcbT, 'TCB');
   const components: number[] = [];
   for (let i = 1; i <= 16; i++) {
@@ -86,14 +84,14 @@ export function parsePckExtensionValue(der: Uint8Array): PckExtension {
   const cpuT = tcbEntries.get(`${SGX}.2.18`);
   if (!cpuT) derFail(CTX, `TCB entry ${SGX}.2.18 (CPUSVN) is missing`);
   const cpuSvn = octetString(cpuT, CTX, 'CPUSVN', 16);
-  const pceId = octetString(take('3', true)!, CTX, 'PCE-ID', 2);
-  const fmspc = octetString(take('4', true)!, CTX, 'FMSPC', 6);
-  const sgxType = smallInt(take('5', true)!, CTX, 'SGX Type', TAG.ENUMERATED);
+  const pceId = octetString(required('3'), CTX, 'PCE-ID', 2);
+  const fmspc = octetString(required('4'), CTX, 'FMSPC', 6);
+  const sgxType = smallInt(required('5'), CTX, 'SGX Type', TAG.ENUMERATED);
   if (sgxType > 2) derFail(CTX, `SGX Type ${sgxType} is unknown (expected 0, 1 or 2)`);
   const out: PckExtension = { ppid, tcb: { components, pceSvn, cpuSvn }, pceId, fmspc, sgxType };
-  const pi = take('6', false);
+  const pi = take('6');
   if (pi) out.platformInstanceId = octetString(pi, CTX, 'PlatformInstanceID', 16);
-  const cfg = take('7', false);
+  const cfg = take('7');
   if (cfg) {
     const c = byOid(cfg, 'Configuration');
     const flag = (n: number, name: string): boolean | undefined => {
@@ -126,10 +124,10 @@ function byOid(t: Tlv, name: string): Map<string, Tlv> {
   const map = new Map<string, Tlv>();
   const list = sequence(t, CTX, name);
   list.forEach((entry, n) => {
-    const f = sequence(entry, CTX, `${name} entry ${n}`, 2, 2);
-    const id = oid(f[0]!, CTX, `${name} entry ${n} id`);
+    const [idT, valueT] = sequence(entry, CTX, `${name} entry ${n}`, 2, 2);
+    const id = oid(idT, CTX, `${name} entry ${n} id`);
     if (map.has(id)) derFail(CTX, `${name} entry ${id} appears twice`);
-    map.set(id, f[1]!);
+    map.set(id, valueT);
   });
   return map;
 }

@@ -176,14 +176,14 @@ export function readCertificateFields(
   timeOptions: { fractions?: boolean } = {},
 ): CertificateFields {
   const root = readRoot(der, ctx, TAG.SEQUENCE);
-  const [tbsT, algT, sigT] = sequence(root, ctx, 'Certificate', 3, 3) as [Tlv, Tlv, Tlv];
+  const [tbsT, algT, sigT] = sequence(root, ctx, 'Certificate', 3, 3);
   const parts = sequence(tbsT, ctx, 'TBSCertificate', 6, 10);
   let i = 0;
   let version: Uint8Array | undefined;
-  if (parts[0]!.tag === 0xa0) {
-    const v = children(parts[0]!, ctx, 'version');
-    if (v.length !== 1) derFail(ctx, 'version must hold exactly one INTEGER');
-    version = integerBytes(v[0]!, ctx, 'version');
+  if (parts[0].tag === 0xa0) {
+    const [v, ...extra] = children(parts[0], ctx, 'version');
+    if (!v || extra.length > 0) derFail(ctx, 'version must hold exactly one INTEGER');
+    version = integerBytes(v, ctx, 'version');
     // DEFAULT v1 is omitted in DER, never written.
     if (version.length === 1 && version[0] === 0) derFail(ctx, 'version v1 is encoded explicitly (not DER)');
     i = 1;
@@ -197,12 +197,12 @@ export function readCertificateFields(
   expectTag(serial, TAG.INTEGER, ctx, 'serialNumber');
   const innerAlgorithm = readAlgorithmIdentifier(need('signature'), ctx, 'signature');
   const issuer = readName(need('issuer'), ctx, 'issuer');
-  const validity = sequence(need('validity'), ctx, 'validity', 2, 2);
-  const notBefore = time(validity[0]!, ctx, 'notBefore', timeOptions);
-  const notAfter = time(validity[1]!, ctx, 'notAfter', timeOptions);
+  const [notBeforeT, notAfterT] = sequence(need('validity'), ctx, 'validity', 2, 2);
+  const notBefore = time(notBeforeT, ctx, 'notBefore', timeOptions);
+  const notAfter = time(notAfterT, ctx, 'notAfter', timeOptions);
   const subject = readName(need('subject'), ctx, 'subject');
   const spkiT = need('subjectPublicKeyInfo');
-  const [spkiAlgT, keyT] = sequence(spkiT, ctx, 'subjectPublicKeyInfo', 2, 2) as [Tlv, Tlv];
+  const [spkiAlgT, keyT] = sequence(spkiT, ctx, 'subjectPublicKeyInfo', 2, 2);
   const spki = {
     der: encoding(spkiT),
     algorithm: readAlgorithmIdentifier(spkiAlgT, ctx, 'subjectPublicKeyInfo.algorithm'),
@@ -212,15 +212,16 @@ export function readCertificateFields(
   let uniqueIds = false;
   let extensions: Extension[] | undefined;
   let next = 0x81;
-  for (; i < parts.length; i++) {
-    const t = parts[i]!;
+  const tail = parts.slice(i);
+  for (const [at, t] of tail.entries()) {
     if ((t.tag === 0x81 || t.tag === 0x82) && t.tag >= next) {
       uniqueIds = true;
       next = t.tag + 1;
-    } else if (t.tag === 0xa3 && i === parts.length - 1) {
-      const inner = children(t, ctx, 'extensions');
-      if (inner.length !== 1) derFail(ctx, 'extensions wrapper must hold exactly one SEQUENCE');
-      extensions = readExtensions(inner[0]!, ctx);
+    } else if (t.tag === 0xa3 && at === tail.length - 1) {
+      extensions = readExtensions(
+        onlyChild(t, ctx, 'extensions', 'extensions wrapper must hold exactly one SEQUENCE'),
+        ctx,
+      );
     } else {
       derFail(ctx, `unexpected field with tag 0x${t.tag.toString(16)}`);
     }
@@ -300,42 +301,34 @@ export function parseCrl(der: Uint8Array, ctx: DerContext): Crl {
 
 function parseCrlUncached(der: Uint8Array, ctx: DerContext): Crl {
   const root = readRoot(der, ctx, TAG.SEQUENCE);
-  const [tbsT, algT, sigT] = sequence(root, ctx, 'CertificateList', 3, 3) as [Tlv, Tlv, Tlv];
-  const parts = sequence(tbsT, ctx, 'TBSCertList', 4, 7);
-  let i = 0;
-  if (parts[0]!.tag === TAG.INTEGER) {
-    if (smallInt(parts[0]!, ctx, 'version') !== 1) derFail(ctx, 'only v2 CRLs are supported');
-    i = 1;
-  } else {
-    derFail(ctx, 'only v2 CRLs are supported (version field missing)');
-  }
-  const innerAlg = parts[i++]!;
-  const issuer = parseName(readName(parts[i++]!, ctx, 'issuer'), ctx, 'issuer');
-  const thisUpdate = time(parts[i++]!, ctx, 'thisUpdate');
-  const nu = parts[i++];
+  const [tbsT, algT, sigT] = sequence(root, ctx, 'CertificateList', 3, 3);
+  // At least version, signature, issuer and thisUpdate; nextUpdate is checked below.
+  const [versionT, innerAlg, issuerT, thisUpdateT, nu, ...tail] = sequence(tbsT, ctx, 'TBSCertList', 4, 7);
+  if (versionT.tag !== TAG.INTEGER) derFail(ctx, 'only v2 CRLs are supported (version field missing)');
+  if (smallInt(versionT, ctx, 'version') !== 1) derFail(ctx, 'only v2 CRLs are supported');
+  const issuer = parseName(readName(issuerT, ctx, 'issuer'), ctx, 'issuer');
+  const thisUpdate = time(thisUpdateT, ctx, 'thisUpdate');
   if (!nu || (nu.tag !== TAG.UTC_TIME && nu.tag !== TAG.GENERALIZED_TIME)) derFail(ctx, 'nextUpdate is missing');
   const nextUpdate = time(nu, ctx, 'nextUpdate');
   const revokedSerials = new Set<string>();
   let crlNumber: number | undefined;
   let sawRevoked = false;
-  for (; i < parts.length; i++) {
-    const t = parts[i]!;
+  for (const [at, t] of tail.entries()) {
     if (t.tag === TAG.SEQUENCE && !sawRevoked) {
       sawRevoked = true;
       const entries = children(t, ctx, 'revokedCertificates');
       if (entries.length === 0) derFail(ctx, 'revokedCertificates is present but empty');
       entries.forEach((entry, n) => {
-        const f = sequence(entry, ctx, `revokedCertificates[${n}]`, 2, 3);
-        const serial = toHex(integerBytes(f[0]!, ctx, `revokedCertificates[${n}].userCertificate`));
-        time(f[1]!, ctx, `revokedCertificates[${n}].revocationDate`);
-        if (f[2]) parseExtensions(f[2], ctx);
+        const [serialT, dateT, entryExtensions] = sequence(entry, ctx, `revokedCertificates[${n}]`, 2, 3);
+        const serial = toHex(integerBytes(serialT, ctx, `revokedCertificates[${n}].userCertificate`));
+        time(dateT, ctx, `revokedCertificates[${n}].revocationDate`);
+        if (entryExtensions) parseExtensions(entryExtensions, ctx);
         if (revokedSerials.has(serial)) derFail(ctx, `serial ${serial} is listed twice`);
         revokedSerials.add(serial);
       });
-    } else if (t.tag === 0xa0 && i === parts.length - 1) {
-      const inner = children(t, ctx, 'crlExtensions');
-      if (inner.length !== 1) derFail(ctx, 'crlExtensions wrapper must hold exactly one SEQUENCE');
-      for (const e of parseExtensions(inner[0]!, ctx)) {
+    } else if (t.tag === 0xa0 && at === tail.length - 1) {
+      const inner = onlyChild(t, ctx, 'crlExtensions', 'crlExtensions wrapper must hold exactly one SEQUENCE');
+      for (const e of parseExtensions(inner, ctx)) {
         if (e.oid === OID.crlNumber) {
           crlNumber = smallInt(readRoot(e.value, ctx), ctx, 'cRLNumber');
         } else if (e.critical && e.oid !== '2.5.29.35') {
@@ -372,7 +365,7 @@ export function readName(t: Tlv, ctx: DerContext, name: string): NameFields {
   const rdns = sequence(t, ctx, name).map((rdn, r) => {
     expectTag(rdn, TAG.SET, ctx, `${name} RDN ${r}`);
     return children(rdn, ctx, `${name} RDN ${r}`).map((atv) => {
-      const [o, v] = sequence(atv, ctx, `${name} attribute`, 2, 2) as [Tlv, Tlv];
+      const [o, v] = sequence(atv, ctx, `${name} attribute`, 2, 2);
       return { oid: oid(o, ctx, `${name} attribute type`), value: v };
     });
   });
@@ -395,8 +388,8 @@ function parseName(n: NameFields, ctx: DerContext, name: string): DistinguishedN
 
 /** Read an AlgorithmIdentifier: SEQUENCE { OID, parameters ANY OPTIONAL }. */
 export function readAlgorithmIdentifier(t: Tlv, ctx: DerContext, name: string): AlgorithmIdentifier {
-  const parts = sequence(t, ctx, name, 1, 2);
-  return { oid: oid(parts[0]!, ctx, name), parameters: parts[1], der: encoding(t) };
+  const [algorithm, parameters] = sequence(t, ctx, name, 1, 2);
+  return { oid: oid(algorithm, ctx, name), parameters, der: encoding(t) };
 }
 
 function checkSignatureAlgorithm(alg: AlgorithmIdentifier, ctx: DerContext, name: string): string {
@@ -420,14 +413,14 @@ function p256Point(spki: CertificateFields['spki'], ctx: DerContext): Uint8Array
  */
 export function readExtensions(t: Tlv, ctx: DerContext): Extension[] {
   return sequence(t, ctx, 'extensions').map((e, n) => {
-    const f = sequence(e, ctx, `extension ${n}`, 2, 3);
-    const id = oid(f[0]!, ctx, `extension ${n} id`);
+    const [idT, second, third] = sequence(e, ctx, `extension ${n}`, 2, 3);
+    const id = oid(idT, ctx, `extension ${n} id`);
     let critical = false;
-    if (f.length === 3) {
-      critical = boolean(f[1]!, ctx, `extension ${id} critical`);
+    if (third) {
+      critical = boolean(second, ctx, `extension ${id} critical`);
       if (!critical) derFail(ctx, `extension ${id} encodes critical=FALSE explicitly (not DER)`);
     }
-    const v = octetString(f[f.length - 1]!, ctx, `extension ${id} value`);
+    const v = octetString(third ?? second, ctx, `extension ${id} value`);
     return { oid: id, critical, value: v };
   });
 }
@@ -463,13 +456,13 @@ export function readSubjectAltName(v: Uint8Array, ctx: DerContext): GeneralName[
 
 function parseBasicConstraints(v: Uint8Array, ctx: DerContext): boolean {
   const t = readRoot(v, ctx, TAG.SEQUENCE);
-  const f = children(t, ctx, 'basicConstraints');
-  if (f.length === 0) return false;
-  if (f[0]!.tag === TAG.BOOLEAN) {
-    const ca = boolean(f[0]!, ctx, 'basicConstraints.cA');
+  const [first, pathLen, ...extra] = children(t, ctx, 'basicConstraints');
+  if (!first) return false;
+  if (first.tag === TAG.BOOLEAN) {
+    const ca = boolean(first, ctx, 'basicConstraints.cA');
     if (!ca) derFail(ctx, 'basicConstraints encodes cA=FALSE explicitly (not DER)');
-    if (f.length > 2) derFail(ctx, 'basicConstraints has too many fields');
-    if (f[1]) smallInt(f[1], ctx, 'basicConstraints.pathLenConstraint');
+    if (extra.length > 0) derFail(ctx, 'basicConstraints has too many fields');
+    if (pathLen) smallInt(pathLen, ctx, 'basicConstraints.pathLenConstraint');
     return true;
   }
   derFail(ctx, 'basicConstraints has a path length without cA');
@@ -477,14 +470,23 @@ function parseBasicConstraints(v: Uint8Array, ctx: DerContext): boolean {
 
 function parseKeyUsage(v: Uint8Array, ctx: DerContext): number {
   const t = readRoot(v, ctx, TAG.BIT_STRING);
-  const c = value(t);
-  if (c.length < 2 || c.length > 3 || c[0]! > 7) derFail(ctx, 'keyUsage is not a valid BIT STRING');
+  const [unused, ...data] = value(t);
+  if (unused === undefined || unused > 7 || data.length < 1 || data.length > 2) {
+    derFail(ctx, 'keyUsage is not a valid BIT STRING');
+  }
   // Bit 0 is the most significant bit of the first content byte; fold to bit n => 1 << n.
   let bits = 0;
-  for (let b = 0; b < (c.length - 1) * 8; b++) {
-    if (c[1 + (b >> 3)]! & (0x80 >> (b & 7))) bits |= 1 << b;
+  for (const [n, byte] of data.entries()) {
+    for (let b = 0; b < 8; b++) if (byte & (0x80 >> b)) bits |= 1 << (n * 8 + b);
   }
   return bits;
+}
+
+/** The single child of a constructed wrapper such as `[3] EXPLICIT`; `detail` is the error otherwise. */
+function onlyChild(t: Tlv, ctx: DerContext, name: string, detail: string): Tlv {
+  const [only, ...extra] = children(t, ctx, name);
+  if (!only || extra.length > 0) derFail(ctx, detail);
+  return only;
 }
 
 function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
@@ -504,8 +506,7 @@ export function pemBlocks(text: string, label: string, ctx: DerContext): Uint8Ar
   const end = `-----END ${label}-----`;
   let pos = 0;
   for (;;) {
-    const ws = /^[\r\n]*/.exec(text.slice(pos))![0].length;
-    pos += ws;
+    while (text[pos] === '\r' || text[pos] === '\n') pos++;
     if (pos >= text.length) break;
     if (!text.startsWith(begin, pos)) {
       derFail(ctx, `expected '${begin}' at character ${pos}, found '${printable(text.slice(pos, pos + 30))}'`);

@@ -10,9 +10,10 @@ export const DURATION_SYNTAX = 'a whole number and a unit: s, m (minutes), h or 
 
 /** Seconds in `text` (`30d`, `12h`, `90s`, `5m`), or undefined when it is not such a duration. */
 export function parseDurationSeconds(text: string): number | undefined {
-  const m = /^(\d{1,12})([smhd])$/.exec(text.trim());
-  if (!m) return undefined;
-  return Number(m[1]) * UNIT_SECONDS[m[2]!]!;
+  const [, count, unit] = /^(\d{1,12})([smhd])$/.exec(text.trim()) ?? [];
+  const factor = unit === undefined ? undefined : UNIT_SECONDS[unit];
+  if (count === undefined || factor === undefined) return undefined;
+  return Number(count) * factor;
 }
 
 /** A readable duration, two units at most, rounded down: `958d 3h`, `5h 12m`, `45s`, `0s`. */

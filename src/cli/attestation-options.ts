@@ -107,8 +107,9 @@ async function readRoot(file: string): Promise<Uint8Array> {
   try {
     if (text.trimStart().startsWith('-----BEGIN')) {
       const blocks = pemBlocks(text.trim() + '\n', 'CERTIFICATE', ctx);
-      if (blocks.length !== 1) throw new Error(`${blocks.length} certificates`);
-      der = blocks[0]!;
+      const [only, ...more] = blocks;
+      if (!only || more.length > 0) throw new Error(`${blocks.length} certificates`);
+      der = only;
     } else der = new Uint8Array(raw);
     parseCertificate(der, ctx);
   } catch (error) {
@@ -124,13 +125,16 @@ export async function appraisalSettings(ctx: CommandContext): Promise<AppraisalS
   const v = ctx.values;
   const mrsigner = stringOption(v, 'mrsigner');
   const tolerance = stringOption(v, 'allow-expired-collateral');
+  const acceptedTcbStatuses = ['UpToDate' as const, ...list(v, 'accept-tcb-status').map((s) => parseTcbStatus(s))];
+  const allowedAdvisoryIds = list(v, 'allow-advisory').map(normalizeAdvisoryId);
+  const toleranceSeconds = tolerance === undefined ? 0 : parseExpiryTolerance(tolerance);
   const policy: Partial<Policy> = {
-    acceptedTcbStatuses: ['UpToDate', ...list(v, 'accept-tcb-status').map((s) => parseTcbStatus(s))],
-    allowedAdvisoryIds: list(v, 'allow-advisory').map(normalizeAdvisoryId),
+    acceptedTcbStatuses,
+    allowedAdvisoryIds,
     allowDebug: v['allow-debug'] === true,
     allowSimulation: v['allow-simulation'] === true,
     ignoreIssueDates: v['ignore-issue-dates'] === true,
-    expiredCollateralToleranceSeconds: tolerance === undefined ? 0 : parseExpiryTolerance(tolerance),
+    expiredCollateralToleranceSeconds: toleranceSeconds,
     ...(mrsigner ? { mrSigner: parseMeasurement(mrsigner, '--mrsigner') } : {}),
   };
   const isv = integerOption(v, 'isvprodid', 0, 0xffff);
@@ -139,7 +143,7 @@ export async function appraisalSettings(ctx: CommandContext): Promise<AppraisalS
   if (minSvn !== undefined) policy.minIsvSvn = minSvn;
   const minEval = integerOption(v, 'min-tcb-eval-num', 0, 0xffffffff);
   if (minEval !== undefined) policy.minTcbEvaluationDataNumber = minEval;
-  for (const a of policy.allowedAdvisoryIds!) {
+  for (const a of allowedAdvisoryIds) {
     if (!/^[A-Z][A-Z0-9]*-SA-\d+$/.test(a)) {
       throw new UsageError('ERR_OPTION_VALUE', `--allow-advisory '${a}' is not an advisory ID like INTEL-SA-00615`);
     }
@@ -160,10 +164,10 @@ export async function appraisalSettings(ctx: CommandContext): Promise<AppraisalS
   if (policy.allowDebug) ctx.log.warn('--allow-debug: a DEBUG enclave is accepted; its memory is not confidential');
   if (tolerance !== undefined) {
     ctx.log.warn(
-      `--allow-expired-collateral ${tolerance}: collateral that expired up to ${formatDuration(policy.expiredCollateralToleranceSeconds!)} before the verification time is accepted (with a warning)`,
+      `--allow-expired-collateral ${tolerance}: collateral that expired up to ${formatDuration(toleranceSeconds)} before the verification time is accepted (with a warning)`,
     );
   }
-  for (const s of policy.acceptedTcbStatuses!) if (s !== 'UpToDate') ctx.log.warn(`accepting TCB status ${s}`);
+  for (const s of acceptedTcbStatuses) if (s !== 'UpToDate') ctx.log.warn(`accepting TCB status ${s}`);
   return { policy, trustedRoots, at };
 }
 

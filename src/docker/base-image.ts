@@ -131,13 +131,15 @@ export function defaultRepoRoot(): string {
 
 const SNAPSHOT_RE = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/;
 
+function snapshotError(snapshot: string): InputError {
+  return new InputError('ERR_BASE_SNAPSHOT', `snapshot '${snapshot}' is not a YYYYMMDDTHHMMSSZ timestamp`, {
+    hint: 'Example: --snapshot 20250520T000000Z',
+  });
+}
+
 /** Resolve the rootfs configuration from options (and, failing those, what the existing image used). */
 export function rootfsConfig(options: BaseImageOptions, previous?: RootfsConfig): RootfsConfig {
-  if (options.snapshot !== undefined && !SNAPSHOT_RE.test(options.snapshot)) {
-    throw new InputError('ERR_BASE_SNAPSHOT', `snapshot '${options.snapshot}' is not a YYYYMMDDTHHMMSSZ timestamp`, {
-      hint: 'Example: --snapshot 20250520T000000Z',
-    });
-  }
+  if (options.snapshot !== undefined && !SNAPSHOT_RE.test(options.snapshot)) throw snapshotError(options.snapshot);
   const explicit = options.snapshot !== undefined || options.mirror !== undefined;
   if (!explicit && previous) return previous;
   const snapshot = options.snapshot;
@@ -397,8 +399,11 @@ export function aptSources(rootfs: RootfsConfig): string[] {
 /** `SOURCE_DATE_EPOCH` for the rootfs: the snapshot time, or the newest Release date of the suites. */
 export async function sourceDateEpoch(rootfs: RootfsConfig): Promise<number | undefined> {
   if (rootfs.snapshot) {
-    const m = SNAPSHOT_RE.exec(rootfs.snapshot)!;
-    return Date.UTC(+m[1]!, +m[2]! - 1, +m[3]!, +m[4]!, +m[5]!, +m[6]!) / 1000;
+    // Checked against SNAPSHOT_RE when the rootfs was configured (rootfsConfig); checked again here.
+    const m = SNAPSHOT_RE.exec(rootfs.snapshot);
+    if (!m) throw snapshotError(rootfs.snapshot);
+    const field = (k: number): number => Number(m[k]);
+    return Date.UTC(field(1), field(2) - 1, field(3), field(4), field(5), field(6)) / 1000;
   }
   const urls = [
     `${rootfs.mirror}/dists/${rootfs.suite}/Release`,
@@ -412,7 +417,7 @@ export async function sourceDateEpoch(rootfs: RootfsConfig): Promise<number | un
       if (!res.ok) return undefined;
       const text = await res.text();
       const m = /^Date: (.+)$/m.exec(text);
-      const t = m ? Date.parse(m[1]!) : NaN;
+      const t = m?.[1] !== undefined ? Date.parse(m[1]) : NaN;
       if (!Number.isFinite(t)) return undefined;
       newest = Math.max(newest ?? 0, Math.floor(t / 1000));
     } catch {

@@ -116,13 +116,13 @@ export function parsePalElf(bytes: Uint8Array, what = 'libpal'): PalElf {
     }
     segments.push(s);
   }
-  if (segments.length === 0) fail('has no PT_LOAD segment');
-  if (roundDown(segments[0]!.vaddr) !== 0) {
+  const first = segments[0] ?? fail('has no PT_LOAD segment');
+  if (roundDown(first.vaddr) !== 0) {
     fail(
-      `the first PT_LOAD starts at p_vaddr 0x${segments[0]!.vaddr.toString(16)}; a position-independent PAL starting at 0 is expected`,
+      `the first PT_LOAD starts at p_vaddr 0x${first.vaddr.toString(16)}; a position-independent PAL starting at 0 is expected`,
     );
   }
-  const last = segments[segments.length - 1]!;
+  const last = segments[segments.length - 1] ?? first;
   const span = roundUp(last.vaddr + last.memsz);
   if (entry >= span)
     fail(`e_entry 0x${entry.toString(16)} is outside the PT_LOAD segments (0..0x${span.toString(16)})`);

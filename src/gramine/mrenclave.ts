@@ -221,6 +221,16 @@ export function enclaveLayout(manifestLength: number, attributes: MeasureAttribu
   return areas;
 }
 
+/**
+ * Area `k` of the kind `desc` (one list of {@link enclaveLayout}'s areas): the layout plans one of each
+ * fixed area and one stack and signal stack per thread, so a missing one is a bug in the layout.
+ */
+function areaAt(list: MemoryArea[], k: number, desc: AreaKind): MemoryArea {
+  const area = list[k];
+  if (!area) throw new Error(`the enclave layout has no ${desc} area ${k}`);
+  return area;
+}
+
 function setU64(view: DataView, at: number, v: number): void {
   view.setUint32(at, v % 2 ** 32, true);
   view.setUint32(at + 4, Math.floor(v / 2 ** 32), true);
@@ -241,7 +251,12 @@ export function measureEnclave(
   const elf = libpal instanceof Uint8Array ? parsePalElf(libpal) : libpal.elf;
   const areas = enclaveLayout(manifest.length, attributes, elf.size);
   const find = (d: AreaKind): MemoryArea[] => areas.filter((a) => a.desc === d);
-  const [ssa, tcs, tls, pal] = [find('ssa')[0]!, find('tcs')[0]!, find('tls')[0]!, find('pal')[0]!];
+  const [ssa, tcs, tls, pal] = [
+    areaAt(find('ssa'), 0, 'ssa'),
+    areaAt(find('tcs'), 0, 'tcs'),
+    areaAt(find('tls'), 0, 'tls'),
+    areaAt(find('pal'), 0, 'pal'),
+  ];
   const stacks = find('stack');
   const sigStacks = find('sig_stack');
 
@@ -285,9 +300,10 @@ export function measureEnclave(
           setU64(view, 0x008, STACK_PROTECTOR_CANARY);
           setU64(view, 0x110, attributes.enclaveSize);
           setU64(view, 0x118, tcs.addr + t * TCS_SIZE);
-          setU64(view, 0x120, stacks[t]!.addr + STACK_SIZE); // initial stack
-          setU64(view, 0x130, sigStacks[t]!.addr);
-          setU64(view, 0x138, sigStacks[t]!.addr + SIG_STACK_SIZE);
+          const sigStack = areaAt(sigStacks, t, 'sig_stack');
+          setU64(view, 0x120, areaAt(stacks, t, 'stack').addr + STACK_SIZE); // initial stack
+          setU64(view, 0x130, sigStack.addr);
+          setU64(view, 0x138, sigStack.addr + SIG_STACK_SIZE);
           setU64(view, 0x148, ssaT);
           setU64(view, 0x150, ssaT + SSA_FRAME_SIZE - GPR_SIZE); // GPR area of the first SSA frame
           setU64(view, 0x1a0, manifest.length + 1); // manifest size, NUL included

@@ -93,7 +93,7 @@ function refuseToml11(text: string, what: string): void {
   let i = 0;
   const n = text.length;
   while (i < n) {
-    const c = text[i]!;
+    const c = text.charAt(i);
     if (c === '#') {
       while (i < n && text[i] !== '\n') i++;
       continue;
@@ -102,7 +102,7 @@ function refuseToml11(text: string, what: string): void {
       const multi = text.startsWith(c.repeat(3), i);
       i += multi ? 3 : 1;
       while (i < n) {
-        const d = text[i]!;
+        const d = text.charAt(i);
         if (c === '"' && d === '\\') {
           const e = text[i + 1];
           if (e === undefined) break;
@@ -194,7 +194,7 @@ export function parseManifestToml(input: string | Uint8Array, what = 'manifest')
   try {
     raw = parse(text, { integersAsBigInt: true, unsafeKeyBehaviour: 'keep' });
   } catch (error) {
-    const detail = error instanceof TomlError ? error.message.split('\n')[0]! : String(error);
+    const detail = error instanceof TomlError ? error.message.replace(/\n[\s\S]*/, '') : String(error);
     const where = error instanceof TomlError ? ` at line ${error.line}, column ${error.column}` : '';
     throw tomlError(
       'ERR_GRAMINE_MANIFEST_TOML',
@@ -231,7 +231,8 @@ function formatString(s: string): string {
   if (plainString(s)) return `"${s}"`;
   let out = '"';
   for (const ch of s) {
-    const c = ch.codePointAt(0)!;
+    // Only single-unit characters are escaped: the first UTF-16 unit is enough to tell.
+    const c = ch.charCodeAt(0);
     if (ch === '"') out += '\\"';
     else if (ch === '\\') out += '\\\\';
     else if ((c < 0x20 && c !== 0x09) || c === 0x7f) {

@@ -104,7 +104,7 @@ function readAhead(src: TarSource, blockSize = HEADER_READ_AHEAD): TarSource {
     size: src.size,
     async read(offset, want) {
       if (want > blockSize) return src.read(offset, want);
-      if (offset < start || offset + want > start + length) {
+      if (!block || offset < start || offset + want > start + length) {
         const n = Math.min(blockSize, src.size - offset);
         if (src.readIntoSync) {
           block ??= Buffer.allocUnsafe(blockSize);
@@ -118,7 +118,7 @@ function readAhead(src: TarSource, blockSize = HEADER_READ_AHEAD): TarSource {
         }
         start = offset;
       }
-      return block!.subarray(offset - start, Math.min(offset - start + want, length));
+      return block.subarray(offset - start, Math.min(offset - start + want, length));
     },
   };
 }
@@ -273,8 +273,8 @@ export class ImageFs {
     const regions = this.image.layerRegions;
     const distinct = [...new Map(regions.map((r) => [r.offset, r])).values()];
     let digests: (string | null)[];
-    if (worker) {
-      const file = this.src.file!;
+    const file = this.src.file;
+    if (worker && file) {
       digests = await worker.layers(
         file.fd,
         distinct.map((r) => ({ offset: file.start + r.offset, size: r.size })),
@@ -302,13 +302,16 @@ export class ImageFs {
   private async layerDigest(offset: number, size: number): Promise<string | null> {
     const hash = createHash('sha256');
     const end = offset + size;
-    const buffers = [Buffer.allocUnsafe(READ_CHUNK), Buffer.allocUnsafe(READ_CHUNK)];
-    let pending = size > 0 ? this.readAt(offset, Math.min(READ_CHUNK, size), buffers[0]!) : undefined;
-    for (let pos = offset, turn = 0; pos < end; pos += READ_CHUNK, turn ^= 1) {
-      const buf = await pending!;
+    // Two buffers in turn: the next chunk is read into one while the other is hashed.
+    let [reading, spare] = [Buffer.allocUnsafe(READ_CHUNK), Buffer.allocUnsafe(READ_CHUNK)];
+    let pos = offset;
+    let pending = size > 0 ? this.readAt(pos, Math.min(READ_CHUNK, size), reading) : undefined;
+    while (pending) {
+      const buf = await pending;
       if (buf.length !== Math.min(READ_CHUNK, end - pos)) return null;
-      const next = pos + buf.length;
-      pending = next < end ? this.readAt(next, Math.min(READ_CHUNK, end - next), buffers[turn ^ 1]!) : undefined;
+      pos += buf.length;
+      pending = pos < end ? this.readAt(pos, Math.min(READ_CHUNK, end - pos), spare) : undefined;
+      [reading, spare] = [spare, reading];
       hash.update(buf);
     }
     return hash.digest('hex');
@@ -344,21 +347,27 @@ export class ImageFs {
     }
     const nodes = [...byContent.values()].sort((a, b) => a.offset - b.offset);
     // Jobs: runs of adjacent files spanning at most JOB_BYTES, or one larger file; largest first.
-    const runs: ImageFileNode[][] = [];
+    const runs: [ImageFileNode, ...ImageFileNode[]][] = [];
     for (const n of nodes) {
       const run = runs[runs.length - 1];
-      if (run && n.size <= JOB_BYTES && n.offset + n.size - run[0]!.offset <= JOB_BYTES && run[0]!.size <= JOB_BYTES) {
+      if (run && n.size <= JOB_BYTES && n.offset + n.size - run[0].offset <= JOB_BYTES && run[0].size <= JOB_BYTES) {
         run.push(n);
       } else {
         runs.push([n]);
       }
     }
-    const span = (run: ImageFileNode[]): number =>
-      run[run.length - 1]!.offset + run[run.length - 1]!.size - run[0]!.offset;
+    const span = (run: [ImageFileNode, ...ImageFileNode[]]): number => {
+      const last = run[run.length - 1] ?? run[0];
+      return last.offset + last.size - run[0].offset;
+    };
     runs.sort((a, b) => span(b) - span(a));
     const ordered = runs.flat();
     const starts = [0];
-    for (const run of runs) starts.push(starts[starts.length - 1]! + run.length);
+    let total = 0;
+    for (const run of runs) {
+      total += run.length;
+      starts.push(total);
+    }
     const base = this.src.file?.start ?? 0;
     const jobs = fileJobs(
       ordered.map((n) => ({ offset: base + n.offset, size: n.size })),
@@ -366,13 +375,15 @@ export class ImageFs {
     );
 
     const worker = this.hashWorker(options.parallel);
-    if (worker) worker.files(this.src.file!.fd, jobs);
+    const file = this.src.file;
+    // A second thread is only started for a source with a file (hashWorker).
+    if (worker && file) worker.files(file.fd, jobs);
     const digests = new Array<string | undefined>(ordered.length);
     const buffer = Buffer.allocUnsafe(JOB_BYTES);
     try {
       for (let job = claimJob(jobs); job !== undefined; job = claimJob(jobs)) {
         const [from, to] = job;
-        const first = ordered[from]!;
+        const first = jobNode(ordered, from);
         if (to - from === 1 && first.size > JOB_BYTES) {
           const hash = createHash('sha256');
           for (let pos = 0; pos < first.size; pos += JOB_BYTES) {
@@ -384,12 +395,12 @@ export class ImageFs {
           digests[from] = hash.digest('hex');
           continue;
         }
-        const last = ordered[to - 1]!;
+        const last = jobNode(ordered, to - 1);
         const want = last.offset + last.size - first.offset;
         const buf = await this.readAt(first.offset, want, buffer);
         if (buf.length !== want) throw this.truncated(last.layer);
         for (let i = from; i < to; i++) {
-          const n = ordered[i]!;
+          const n = jobNode(ordered, i);
           digests[i] = createHash('sha256')
             .update(buf.subarray(n.offset - first.offset, n.offset - first.offset + n.size))
             .digest('hex');
@@ -400,7 +411,8 @@ export class ImageFs {
       await worker?.filesDone(jobs);
     }
     const failed = Atomics.load(jobs.control, 2);
-    if (failed > 0) throw this.truncated(ordered[failed - 1]!.layer);
+    const failedNode = ordered[failed - 1];
+    if (failedNode) throw this.truncated(failedNode.layer);
     const hex = new Map<number, string>();
     let fileBytes = 0;
     if (failed !== 0) throw new Error('hash worker failed while hashing files');
@@ -415,7 +427,14 @@ export class ImageFs {
       fileBytes += n.size;
     });
     return {
-      hashes: new Map(asked.map(([p, offset]) => [p, hex.get(offset)!])),
+      hashes: new Map(
+        asked.map(([p, offset]) => {
+          // Every asked path's file is in `ordered`, so it has a digest.
+          const digest = hex.get(offset);
+          if (digest === undefined) throw new Error(`no digest was computed for ${p}`);
+          return [p, digest];
+        }),
+      ),
       filesHashed: ordered.length,
       fileBytes,
     };
@@ -444,6 +463,13 @@ export class ImageFs {
   }
 }
 
+/** The file a hash job names: job bounds come from {@link fileJobs} over `ordered`, so always in range. */
+function jobNode(ordered: ImageFileNode[], i: number): ImageFileNode {
+  const n = ordered[i];
+  if (!n) throw new Error(`hash job index ${i} is outside the ${ordered.length} files`);
+  return n;
+}
+
 function statOf(n: ImageNode): ImageStat {
   return {
     kind: n.kind,
@@ -467,8 +493,8 @@ export async function openImageFs(
   const image = await readImageTar(src, where, l, false);
   const layers: LayerIndex[] = [];
   let entryCount = 0;
-  for (let i = 0; i < image.layers.length; i++) {
-    const region = image.layerRegions[i]!;
+  // One region per layer (readImageTar).
+  for (const [i, region] of image.layerRegions.entries()) {
     const layerWhere = `layer ${i + 1} (${image.layers[i]}) of ${where}`;
     const head = await src.read(region.offset, Math.min(8, region.size));
     const compressed = COMPRESSED_MAGIC.find(([, magic]) => magic.every((b, k) => head[k] === b));

@@ -50,7 +50,9 @@ export function fileJobs(files: FileRegion[], starts: number[]): FileJobs {
  */
 export function claimJob(jobs: FileJobs): [number, number] | undefined {
   const j = Atomics.add(jobs.control, 0, 1);
-  return j + 1 < jobs.starts.length ? [jobs.starts[j]!, jobs.starts[j + 1]!] : undefined;
+  const from = jobs.starts[j];
+  const to = jobs.starts[j + 1];
+  return from !== undefined && to !== undefined ? [from, to] : undefined;
 }
 
 // Plain script (eval'd): nothing to resolve at run time, so it also works from the bundled CLI. Reads are

@@ -66,7 +66,7 @@ export interface CreateRatlsOptions {
 /** A random positive serial: 16 bytes, top bit clear and second bit set, so the DER INTEGER is minimal. */
 function randomSerial(): ArrayBuffer {
   const serial = randomBytes(16);
-  serial[0] = (serial[0]! & 0x7f) | 0x40;
+  serial.writeUInt8((serial.readUInt8(0) & 0x7f) | 0x40, 0);
   return new Uint8Array(serial).buffer;
 }
 

@@ -83,7 +83,7 @@ export function parseSubject(text: string): SubjectRdn[] {
     const bytes: number[] = [];
     let lastEscapedSpaceEnd = -1;
     while (j < text.length && text[j] !== ',' && text[j] !== '+') {
-      const ch = text[j]!;
+      const ch = text.charAt(j);
       if (ch === '\\') {
         const next = text[j + 1];
         if (next === undefined) throw subjectError(text, 'it ends with a lone "\\"');
@@ -106,7 +106,8 @@ export function parseSubject(text: string): SubjectRdn[] {
         throw subjectError(text, `character ${JSON.stringify(ch)} at position ${j} must be escaped with "\\"`);
       }
       if (ch === ' ' && j === eq + 1) throw subjectError(text, `value of ${type} starts with an unescaped space`);
-      const cp = text.codePointAt(j)!;
+      const cp = text.codePointAt(j);
+      if (cp === undefined) throw subjectError(text, `it ends inside a value at position ${j}`);
       const encoded = Buffer.from(String.fromCodePoint(cp), 'utf8');
       bytes.push(...encoded);
       j += cp > 0xffff ? 2 : 1;
@@ -193,7 +194,7 @@ function shortName(oid: string): string {
 function escapeValue(value: string): string {
   let out = '';
   for (let k = 0; k < value.length; k++) {
-    const ch = value[k]!;
+    const ch = value.charAt(k);
     if ('"+,;<>\\'.includes(ch)) out += '\\' + ch;
     else if (ch === '\0') out += '\\00';
     else if (k === 0 && (ch === ' ' || ch === '#')) out += '\\' + ch;
@@ -262,17 +263,20 @@ function decodeAttribute(oid: string, t: Tlv, ctx: DerContext, anyTag: boolean):
       return { oid, value: Buffer.from(v).toString('latin1') };
     case TAG.BMP_STRING: {
       if (v.length % 2) derFail(ctx, `${name} BMPString has an odd length`);
+      const units = Buffer.from(v);
       let s = '';
-      for (let i = 0; i < v.length; i += 2) s += String.fromCharCode((v[i]! << 8) | v[i + 1]!);
+      for (let i = 0; i < units.length; i += 2) s += String.fromCharCode(units.readUInt16BE(i));
       return { oid, value: s };
     }
     case 0x1c: {
       // UniversalString (UCS-4): only characters of the Basic Multilingual Plane round-trip.
       if (v.length % 4) derFail(ctx, `${name} UniversalString length is not a multiple of 4`);
+      const units = Buffer.from(v);
       let s = '';
-      for (let i = 0; i < v.length; i += 4) {
-        if (v[i] !== 0 || v[i + 1] !== 0) derFail(ctx, `${name} UniversalString has a character above U+FFFF`);
-        s += String.fromCharCode((v[i + 2]! << 8) | v[i + 3]!);
+      for (let i = 0; i < units.length; i += 4) {
+        const unit = units.readUInt32BE(i);
+        if (unit > 0xffff) derFail(ctx, `${name} UniversalString has a character above U+FFFF`);
+        s += String.fromCharCode(unit);
       }
       return { oid, value: s };
     }
@@ -280,7 +284,8 @@ function decodeAttribute(oid: string, t: Tlv, ctx: DerContext, anyTag: boolean):
       if (anyTag) {
         // checked by the strict pass
       } else if (t.tag === TAG.INTEGER) {
-        if (v.length === 0 || (v.length > 1 && ((v[0] === 0 && v[1]! < 0x80) || (v[0] === 0xff && v[1]! >= 0x80)))) {
+        const [b0, b1] = v;
+        if (b0 === undefined || (b1 !== undefined && ((b0 === 0 && b1 < 0x80) || (b0 === 0xff && b1 >= 0x80)))) {
           derFail(ctx, `${name} INTEGER is not minimally encoded`);
         }
       } else if (!OPAQUE_TAGS.has(t.tag)) {

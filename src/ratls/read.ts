@@ -91,9 +91,11 @@ function pemToDer(text: string): Uint8Array {
       'Pass the RA-TLS certificate alone, not a chain.',
     );
   }
-  const m = /^\s*-----BEGIN CERTIFICATE-----\r?\n([A-Za-z0-9+/=\r\n]+)-----END CERTIFICATE-----\s*$/.exec(text);
-  if (!m) throw ratlsError('ERR_RATLS_PEM', 'malformed PEM: expected one CERTIFICATE block with base64 content');
-  const b64 = m[1]!.replace(/\r?\n/g, '');
+  const body = /^\s*-----BEGIN CERTIFICATE-----\r?\n([A-Za-z0-9+/=\r\n]+)-----END CERTIFICATE-----\s*$/.exec(text)?.[1];
+  if (body === undefined) {
+    throw ratlsError('ERR_RATLS_PEM', 'malformed PEM: expected one CERTIFICATE block with base64 content');
+  }
+  const b64 = body.replace(/\r?\n/g, '');
   if (!/^[A-Za-z0-9+/]*={0,2}$/.test(b64) || b64.length % 4 !== 0) {
     throw ratlsError('ERR_RATLS_PEM', 'malformed PEM: the base64 content is not canonical');
   }
@@ -104,13 +106,13 @@ function pemToDer(text: string): Uint8Array {
 
 /** Length of the outer DER TLV of `der`, or -1 when it is not a definite-length SEQUENCE header. */
 function outerTlvLength(der: Uint8Array): number {
-  if (der.length < 2 || der[0] !== 0x30) return -1;
-  const first = der[1]!;
+  const [tag, first] = der;
+  if (tag !== 0x30 || first === undefined) return -1;
   if (first < 0x80) return 2 + first;
   const n = first & 0x7f;
   if (n === 0 || n > 4 || der.length < 2 + n) return -1;
   let len = 0;
-  for (let k = 0; k < n; k++) len = len * 256 + der[2 + k]!;
+  for (const b of der.subarray(2, 2 + n)) len = len * 256 + b;
   return 2 + n + len;
 }
 
@@ -124,7 +126,9 @@ function versionNumber(bytes: Uint8Array): number | undefined {
   if (bytes.length > 7) return undefined;
   let n = 0n;
   for (const b of bytes) n = (n << 8n) | BigInt(b);
-  if (bytes[0]! & 0x80) n -= 1n << BigInt(8 * bytes.length);
+  // An empty INTEGER is refused by the reader before; as a value it would be 0.
+  const [top = 0] = bytes;
+  if (top & 0x80) n -= 1n << BigInt(8 * bytes.length);
   const v = Number(n);
   return BigInt(v) === n ? v : undefined;
 }
@@ -169,7 +173,8 @@ export function readRatlsCertificate(pemOrDer: string | Uint8Array): RatlsCertif
   if (version !== 2) throw ratlsError('ERR_RATLS_VERSION', `certificate is X.509 v${version + 1}, expected v3`);
   if (f.uniqueIds) throw ratlsError('ERR_RATLS_DER', 'certificate has unique identifiers');
   const serial = f.serial.buf.subarray(f.serial.valueStart, f.serial.end);
-  if (serial.length === 0 || serial[0]! & 0x80 || serial.every((b) => b === 0)) {
+  const [top] = serial;
+  if (top === undefined || top & 0x80 || serial.every((b) => b === 0)) {
     throw ratlsError('ERR_RATLS_SERIAL', 'certificate serial number is not a positive integer');
   }
   for (const alg of [f.innerAlgorithm, f.outerAlgorithm]) {
@@ -264,9 +269,9 @@ const SAN_CTX: DerContext = { stage: 'ratls', code: 'ERR_RATLS_SAN', what: 'malf
 
 function readSan(v: Uint8Array): { value: string; type: 'dns' | 'ip' } {
   const names = readSubjectAltName(v, SAN_CTX);
-  if (names.length !== 1)
+  const [name, ...more] = names;
+  if (!name || more.length > 0)
     throw ratlsError('ERR_RATLS_SAN', `certificate has ${names.length} subjectAltName entries, expected exactly one`);
-  const name = names[0]!;
   if (name.constructed || (name.tag !== 2 && name.tag !== 7)) {
     throw ratlsError('ERR_RATLS_SAN', 'the subjectAltName entry is neither a DNS name nor an IP address');
   }
@@ -282,8 +287,9 @@ function readSan(v: Uint8Array): { value: string; type: 'dns' | 'ip' } {
  * longest run of two or more zero groups written `::`, no embedded IPv4 form (`::ffff:a01:203`).
  */
 function formatIpv6(bytes: Uint8Array): string {
+  const words = Buffer.from(bytes);
   const groups: string[] = [];
-  for (let i = 0; i < 16; i += 2) groups.push(((bytes[i]! << 8) | bytes[i + 1]!).toString(16));
+  for (let i = 0; i < 16; i += 2) groups.push(words.readUInt16BE(i).toString(16));
   let best = -1;
   let bestLen = 0;
   for (let i = 0; i < 8;) {
@@ -309,11 +315,16 @@ const BC_CTX: DerContext = { stage: 'ratls', code: 'ERR_RATLS_DER', what: 'malfo
  */
 function readBasicConstraints(v: Uint8Array): boolean {
   const fields = children(readRoot(v, BC_CTX, TAG.SEQUENCE), BC_CTX, 'basicConstraints');
-  let i = 0;
+  let rest = fields;
   let ca = false;
-  if (fields[i]?.tag === TAG.BOOLEAN) ca = boolean(fields[i++]!, BC_CTX, 'cA');
-  if (fields[i]) smallInt(fields[i++]!, BC_CTX, 'pathLenConstraint');
-  if (i !== fields.length) derFail(BC_CTX, 'basicConstraints has unexpected fields');
+  const [first] = rest;
+  if (first?.tag === TAG.BOOLEAN) {
+    ca = boolean(first, BC_CTX, 'cA');
+    rest = rest.slice(1);
+  }
+  const [pathLen, ...extra] = rest;
+  if (pathLen) smallInt(pathLen, BC_CTX, 'pathLenConstraint');
+  if (extra.length > 0) derFail(BC_CTX, 'basicConstraints has unexpected fields');
   return ca;
 }
 

@@ -36,12 +36,13 @@ export function parseDeb822(text: string, what: string): Deb822Paragraph[] {
       current.set(last, `${current.get(last)}\n${line.trim()}`);
       return;
     }
-    const m = /^([!-9;-~][!-9;-~]*):(.*)$/.exec(line);
-    if (!m) throw metadataError(what, `line ${i + 1} is not "Field: value"`);
-    const name = m[1]!.toLowerCase();
+    const [, field, fieldValue] = /^([!-9;-~][!-9;-~]*):(.*)$/.exec(line) ?? [];
+    if (field === undefined || fieldValue === undefined)
+      throw metadataError(what, `line ${i + 1} is not "Field: value"`);
+    const name = field.toLowerCase();
     current ??= new Map();
-    if (current.has(name)) throw metadataError(what, `field ${m[1]} appears twice in one paragraph (line ${i + 1})`);
-    current.set(name, m[2]!.trim());
+    if (current.has(name)) throw metadataError(what, `field ${field} appears twice in one paragraph (line ${i + 1})`);
+    current.set(name, fieldValue.trim());
     last = name;
   });
   if (current) paragraphs.push(current);
@@ -75,21 +76,25 @@ function parseDate(value: string | undefined, field: string, what: string): Date
 /** Parse the (verified) text of a Release/InRelease file. It must list SHA-256 digests, as apt requires. */
 export function parseRelease(text: string, what: string): ReleaseInfo {
   const paragraphs = parseDeb822(text, what);
-  if (paragraphs.length !== 1) throw metadataError(what, `expected one paragraph, found ${paragraphs.length}`);
-  const p = paragraphs[0]!;
+  const [p, ...more] = paragraphs;
+  if (!p || more.length > 0) throw metadataError(what, `expected one paragraph, found ${paragraphs.length}`);
   const sha256 = new Map<string, ChecksumEntry>();
   const list = p.get('sha256');
   if (list === undefined) throw metadataError(what, 'it has no SHA256 field (apt refuses such a repository)');
   for (const line of list.split('\n')) {
     if (line.trim() === '') continue;
-    const m = /^([0-9a-fA-F]{64})\s+([0-9]+)\s+(\S+)$/.exec(line.trim());
-    if (!m) throw metadataError(what, `SHA256 line '${line.trim()}' is not "<sha256> <size> <path>"`);
-    sha256.set(m[3]!, { sha256: m[1]!.toLowerCase(), size: Number(m[2]) });
+    const [, hash, size, file] = /^([0-9a-fA-F]{64})\s+([0-9]+)\s+(\S+)$/.exec(line.trim()) ?? [];
+    if (hash === undefined || size === undefined || file === undefined) {
+      throw metadataError(what, `SHA256 line '${line.trim()}' is not "<sha256> <size> <path>"`);
+    }
+    sha256.set(file, { sha256: hash.toLowerCase(), size: Number(size) });
   }
   const words = (field: string): string[] | undefined => p.get(field)?.split(/\s+/).filter(Boolean);
   const info: ReleaseInfo = { sha256 };
-  if (p.has('suite')) info.suite = p.get('suite')!;
-  if (p.has('codename')) info.codename = p.get('codename')!;
+  const suite = p.get('suite');
+  const codename = p.get('codename');
+  if (suite !== undefined) info.suite = suite;
+  if (codename !== undefined) info.codename = codename;
   const date = parseDate(p.get('date'), 'Date', what);
   if (date) info.date = date;
   const validUntil = parseDate(p.get('valid-until'), 'Valid-Until', what);
@@ -183,6 +188,7 @@ export function parsePackages(text: string, what: string): PackageEntry[] {
     const name = p.get('package');
     if (!name) throw metadataError(what, `paragraph ${i + 1} has no Package field`);
     const size = p.get('size');
+    const depends = p.get('depends');
     return {
       package: name,
       version: p.get('version') ?? '',
@@ -190,7 +196,7 @@ export function parsePackages(text: string, what: string): PackageEntry[] {
       filename: p.get('filename') ?? '',
       size: size !== undefined && /^[0-9]+$/.test(size) ? Number(size) : -1,
       sha256: (p.get('sha256') ?? '').toLowerCase(),
-      ...(p.has('depends') ? { depends: p.get('depends')! } : {}),
+      ...(depends !== undefined ? { depends } : {}),
     };
   });
 }
@@ -238,7 +244,9 @@ export function selectPackage(
       `it lists ${distinct.size} different ${name} packages for ${upstream} (${[...distinct.values()].map((e) => e.version).join(', ')}): which one to install is ambiguous`,
     );
   }
-  const entry = pool[0]!;
+  const [entry] = pool;
+  // `matching` is not empty (checked above), so neither is `pool`.
+  if (!entry) throw metadataError(what, `it has no ${name} ${upstream} for ${arch}`);
   if (!/^[0-9a-f]{64}$/.test(entry.sha256)) throw metadataError(what, `${name} ${entry.version} has no SHA256`);
   if (entry.size < 0) throw metadataError(what, `${name} ${entry.version} has no Size`);
   if (!SAFE_FILENAME.test(entry.filename) || entry.filename.split('/').some((s) => s === '..' || s === '.')) {

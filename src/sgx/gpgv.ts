@@ -251,14 +251,21 @@ export function runGpgv(args: string[], options: GpgvRunOptions): Promise<GpgvRu
     };
     const status: Buffer[] = [];
     const err: Buffer[] = [];
-    child.stdout!.on('data', (c: Buffer) => {
+    const [, stdout, stderr, statusFd] = child.stdio;
+    // Spawned with four pipes, Node opens all four; a missing one would be a Node bug, not a gpgv result.
+    if (!stdout || !stderr || !statusFd) {
+      child.kill('SIGKILL');
+      reject(new Error('gpgv was started without its output pipes'));
+      return;
+    }
+    stdout.on('data', (c: Buffer) => {
       if (killed) return;
       outBytes += c.length;
       if (outBytes > options.maxOutput) kill('output');
       else out.push(c);
     });
-    child.stderr!.on('data', bounded(err));
-    (child.stdio[3] as NodeJS.ReadableStream).on('data', bounded(status));
+    stderr.on('data', bounded(err));
+    statusFd.on('data', bounded(status));
     const timer = setTimeout(() => kill('timeout'), options.timeoutMs ?? 30_000);
     child.on('error', (error: NodeJS.ErrnoException) => {
       clearTimeout(timer);
@@ -358,25 +365,23 @@ export function checkClearsignedStructure(data: Uint8Array, what: string): void 
     throw refuse(i < lines.length ? `it does not start with "${SIGNED_BEGIN}" (line ${i + 1})` : 'it is empty');
   }
   i++;
-  while (i < lines.length && lines[i] !== '') {
-    if (!/^[A-Za-z][A-Za-z0-9-]*: /.test(lines[i]!)) throw refuse(`line ${i + 1} is not an armor header`);
-    i++;
+  for (let line = lines[i]; line !== undefined && line !== ''; line = lines[++i]) {
+    if (!/^[A-Za-z][A-Za-z0-9-]*: /.test(line)) throw refuse(`line ${i + 1} is not an armor header`);
   }
   if (i >= lines.length) throw refuse('no blank line ends its armor headers');
   i++;
-  for (; i < lines.length && lines[i] !== SIGNATURE_BEGIN; i++) {
-    if (lines[i]!.startsWith('-') && !lines[i]!.startsWith('- ')) {
+  for (let line = lines[i]; line !== undefined && line !== SIGNATURE_BEGIN; line = lines[++i]) {
+    if (line.startsWith('-') && !line.startsWith('- ')) {
       throw refuse(`line ${i + 1} starts with "-" without dash-escaping (a second armor block?)`);
     }
   }
   if (i >= lines.length) throw refuse(`it has no "${SIGNATURE_BEGIN}" line`);
   i++;
-  while (i < lines.length && lines[i] !== '') {
-    if (!/^[A-Za-z][A-Za-z0-9-]*: /.test(lines[i]!)) throw refuse(`line ${i + 1} is not an armor header`);
-    i++;
+  for (let line = lines[i]; line !== undefined && line !== ''; line = lines[++i]) {
+    if (!/^[A-Za-z][A-Za-z0-9-]*: /.test(line)) throw refuse(`line ${i + 1} is not an armor header`);
   }
-  for (; i < lines.length && lines[i] !== SIGNATURE_END; i++) {
-    if (!/^(?:[A-Za-z0-9+/]*={0,2}|=[A-Za-z0-9+/]{4})$/.test(lines[i]!)) {
+  for (let line = lines[i]; line !== undefined && line !== SIGNATURE_END; line = lines[++i]) {
+    if (!/^(?:[A-Za-z0-9+/]*={0,2}|=[A-Za-z0-9+/]{4})$/.test(line)) {
       throw refuse(`line ${i + 1} of the signature block is not base64`);
     }
   }

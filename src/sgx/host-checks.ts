@@ -632,7 +632,8 @@ export function platformReadiness(report: HostReport, requested?: Platform): Pla
  */
 export function platformUnavailableError(r: PlatformReadiness, report: HostReport): StateError {
   const missing = report.platforms[r.platform].blockers
-    .map((id) => report.items.find((i) => i.id === id)!.title)
+    // A blocker is always one of the report's items; its id stands in should that ever not hold.
+    .map((id) => report.items.find((i) => i.id === id)?.title ?? id)
     .join(', ');
   const doctor = `Run 'mse home doctor --platform ${r.platform}' for each item's reason and fix (${DOCTOR_DOC})`;
   if (r.platform === 'sim') {

@@ -78,23 +78,22 @@ export function dearmor(text: string, what: string): Uint8Array {
   const lines = text.split(/\r?\n/);
   const out: Buffer[] = [];
   let i = 0;
-  while (i < lines.length) {
-    const begin = lines[i]!.trim();
+  for (let line = lines[i]; line !== undefined; line = lines[i]) {
+    const begin = line.trim();
     i++;
     if (!/^-----BEGIN PGP [A-Z ]+-----$/.test(begin)) continue;
     if (begin !== '-----BEGIN PGP PUBLIC KEY BLOCK-----') {
       throw keyError(what, `it holds a "${begin.slice(16, -5)}" block, not a public key`);
     }
     // Armor headers ("Comment: …") end at the first empty line.
-    while (i < lines.length && lines[i]!.trim() !== '') {
-      if (!/^[\w-]+: /.test(lines[i]!)) break;
-      i++;
+    for (let header = lines[i]; header !== undefined && header.trim() !== ''; header = lines[++i]) {
+      if (!/^[\w-]+: /.test(header)) break;
     }
     const body: string[] = [];
     let checksum: string | undefined;
     let ended = false;
-    for (; i < lines.length; i++) {
-      const line = lines[i]!.trim();
+    for (let raw = lines[i]; raw !== undefined; raw = lines[++i]) {
+      const line = raw.trim();
       if (line === '-----END PGP PUBLIC KEY BLOCK-----') {
         ended = true;
         i++;
@@ -129,21 +128,25 @@ function readPackets(data: Uint8Array, what: string): Packet[] {
   let pos = 0;
   while (pos < data.length) {
     const start = pos;
-    const first = data[pos++]!;
-    if ((first & 0x80) === 0) throw keyError(what, `byte ${start} does not start an OpenPGP packet`);
-    let tag: number;
-    let length: number;
     const need = (n: number): void => {
       if (pos + n > data.length) throw keyError(what, `packet at byte ${start} is truncated`);
     };
+    const nextByte = (): number => {
+      const b = data[pos];
+      if (b === undefined) throw keyError(what, `packet at byte ${start} is truncated`);
+      pos++;
+      return b;
+    };
+    const first = nextByte();
+    if ((first & 0x80) === 0) throw keyError(what, `byte ${start} does not start an OpenPGP packet`);
+    let tag: number;
+    let length: number;
     if (first & 0x40) {
       tag = first & 0x3f;
-      need(1);
-      const o1 = data[pos++]!;
+      const o1 = nextByte();
       if (o1 < 192) length = o1;
       else if (o1 < 224) {
-        need(1);
-        length = ((o1 - 192) << 8) + data[pos++]! + 192;
+        length = ((o1 - 192) << 8) + nextByte() + 192;
       } else if (o1 === 255) {
         need(4);
         length = Buffer.from(data.subarray(pos, pos + 4)).readUInt32BE(0);
@@ -202,14 +205,15 @@ export function readPublicKeys(data: Uint8Array, what: string): PublicKeyInfo[] 
     }
     if (p.tag === TAG_PUBLIC_KEY) {
       flush();
-      if (p.body.length < 6) throw keyError(what, 'a public key packet is truncated');
+      const algorithm = p.body[5];
+      if (algorithm === undefined) throw keyError(what, 'a public key packet is truncated');
       const fingerprint = fingerprintOf(p.body, what);
       const created = new Date(Buffer.from(p.body.subarray(1, 5)).readUInt32BE(0) * 1000);
       current = {
         info: {
           fingerprint,
           keyId: fingerprint.slice(24),
-          algorithm: ALGORITHMS[p.body[5]!] ?? `algorithm ${p.body[5]}`,
+          algorithm: ALGORITHMS[algorithm] ?? `algorithm ${algorithm}`,
           created,
           userIds: [],
           subkeys: [],

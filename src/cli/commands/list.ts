@@ -40,11 +40,11 @@ const spec: CommandSpec = {
       d.image.slice(0, 19),
     ]);
     const header = ['NAME', 'STATE', 'PLATFORM', 'ADDRESS', 'STARTED', 'IMAGE'];
-    const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+    const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
     for (const r of [header, ...rows])
       ctx.stdout.write(
         r
-          .map((c, i) => c.padEnd(widths[i]!))
+          .map((c, i) => c.padEnd(widths[i] ?? 0))
           .join('  ')
           .trimEnd() + '\n',
       );
