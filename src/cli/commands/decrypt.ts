@@ -6,7 +6,7 @@ import { readFernetKeyFile } from '../../crypto/keyfiles.js';
 import { UsageError } from '../../errors.js';
 import { readUserFile } from '../../fs/files.js';
 import { INPUT_LIMITS } from '../../fs/limits.js';
-import { requireOneOf, stringOption, type CommandSpec } from '../command.js';
+import { requireOneOf, requiredString, stringOption, type CommandSpec } from '../command.js';
 import { printJson, writeCommandOutput } from '../output.js';
 
 const spec: CommandSpec = {
@@ -60,10 +60,10 @@ or to stdout only with --output -.`,
     const data = await readUserFile(input, 'encrypted file', INPUT_LIMITS.data, { stdin: true });
     let plaintext: Buffer;
     if (mode === 'key') {
-      const key = await readFernetKeyFile(stringOption(ctx.values, 'key')!);
+      const key = await readFernetKeyFile(requiredString(ctx.values, 'key'));
       plaintext = fernetDecrypt(data, key);
     } else {
-      const key = decodeHex(stringOption(ctx.values, 'aes')!, 'AES key (--aes)', AES_KEY_LENGTHS);
+      const key = decodeHex(requiredString(ctx.values, 'aes'), 'AES key (--aes)', AES_KEY_LENGTHS);
       plaintext = aesGcmDecrypt(data, key);
     }
     const written = await writeCommandOutput(ctx, output, plaintext, 'plaintext', { mode: 0o600 });

@@ -109,7 +109,7 @@ export function formatReport(report: HostReport, r: PlatformReadiness, color: bo
       ? s.warnings.length
         ? ` (${s.warnings.length} warning${s.warnings.length > 1 ? 's' : ''})`
         : ''
-      : `: missing ${s.blockers.map((id) => report.items.find((i) => i.id === id)!.title).join(', ')}`;
+      : `: missing ${s.blockers.map((id) => report.items.find((i) => i.id === id)?.title ?? id).join(', ')}`;
     lines.push(`${p}: ${state}${detail}`);
   }
   lines.push(`platform: ${r.platform} (${r.why})${r.ready ? '' : ' — not ready'}`);

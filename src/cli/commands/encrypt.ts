@@ -3,7 +3,7 @@ import { fernetEncrypt } from '../../crypto/fernet.js';
 import { readFernetKeyFile } from '../../crypto/keyfiles.js';
 import { readUserFile } from '../../fs/files.js';
 import { INPUT_LIMITS } from '../../fs/limits.js';
-import { stringOption, type CommandSpec } from '../command.js';
+import { requiredString, stringOption, type CommandSpec } from '../command.js';
 import { printJson, writeCommandOutput } from '../output.js';
 
 const spec: CommandSpec = {
@@ -24,10 +24,10 @@ const spec: CommandSpec = {
     'generate-report | mse home encrypt --input - --key result.key --output report.fernet',
   ],
   async run(ctx) {
-    const plaintext = await readUserFile(stringOption(ctx.values, 'input')!, 'input file', INPUT_LIMITS.data, {
+    const plaintext = await readUserFile(requiredString(ctx.values, 'input'), 'input file', INPUT_LIMITS.data, {
       stdin: true,
     });
-    const key = await readFernetKeyFile(stringOption(ctx.values, 'key')!);
+    const key = await readFernetKeyFile(requiredString(ctx.values, 'key'));
     const token = fernetEncrypt(plaintext, key);
     const written = await writeCommandOutput(ctx, stringOption(ctx.values, 'output'), token, 'token');
     if (ctx.json) printJson(ctx, { output: written, bytes: token.length });

@@ -4,7 +4,7 @@ import { generateFernetKey } from '../../crypto/fernet.js';
 import { generateX25519KeyPair } from '../../crypto/sealedbox.js';
 import { InputError, UsageError } from '../../errors.js';
 import { pathExists, writeFileAtomic } from '../../fs/files.js';
-import { requireOneOf, stringOption, type CommandSpec } from '../command.js';
+import { requireOneOf, requiredString, stringOption, type CommandSpec } from '../command.js';
 import { printJson } from '../output.js';
 
 const spec: CommandSpec = {
@@ -27,7 +27,7 @@ const spec: CommandSpec = {
   examples: ['mse home keygen --fernet --output result_sk.key', 'mse home keygen --x25519 --output enclave.key'],
   async run(ctx) {
     const kind = requireOneOf(ctx.values, ['fernet', 'x25519', 'aes']);
-    const output = stringOption(ctx.values, 'output')!;
+    const output = requiredString(ctx.values, 'output');
     const files: string[] = [output];
     if (kind === 'fernet') {
       await writeFileAtomic(output, generateFernetKey(), { mode: 0o600, exclusive: true });

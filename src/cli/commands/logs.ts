@@ -1,7 +1,7 @@
 /** `mse home logs NAME [-f]`: the enclave container's output. */
 import { DockerEngine } from '../../docker/engine.js';
 import { findDeploymentSummary } from '../../deploy/deployments.js';
-import type { CommandSpec } from '../command.js';
+import { requiredPositional, type CommandSpec } from '../command.js';
 
 const spec: CommandSpec = {
   name: 'logs',
@@ -17,7 +17,7 @@ const spec: CommandSpec = {
   examples: ['mse home logs my_app', 'mse home logs -f my_app'],
   async run(ctx) {
     const engine = DockerEngine.fromEnv(ctx.env);
-    const d = await findDeploymentSummary(engine, ctx.positionals[0]!);
+    const d = await findDeploymentSummary(engine, requiredPositional(ctx));
     if (!ctx.values.follow) {
       ctx.stdout.write(await engine.containerLogs(d.id));
       return;

@@ -3,7 +3,7 @@
  * to hand to the SGX operator.
  */
 import path from 'node:path';
-import { stringOption, type CommandSpec } from '../command.js';
+import { requiredString, type CommandSpec } from '../command.js';
 import { checkOutputDirectory } from '../../fs/files.js';
 import { printJson } from '../output.js';
 import { DockerEngine } from '../../docker/engine.js';
@@ -43,14 +43,14 @@ after that lets it finish (exit 0). A full disk is ERR_DISK_FULL, an unwritable 
   ],
   async run(ctx) {
     const paths = await resolveProjectPaths(ctx.values);
-    await checkOutputDirectory(stringOption(ctx.values, 'output')!);
+    await checkOutputDirectory(requiredString(ctx.values, 'output'));
     const engine = DockerEngine.fromEnv(ctx.env);
     await engine.ping();
     const result = await createPackage({
       engine,
       log: ctx.log,
       paths,
-      outputDir: stringOption(ctx.values, 'output')!,
+      outputDir: requiredString(ctx.values, 'output'),
       encrypt: ctx.values.encrypt === true,
     });
     ctx.log.success(`package ready to be shared: ${path.relative(process.cwd(), result.file) || result.file}`);

@@ -12,7 +12,7 @@ import {
   type ReportBody,
 } from '../../attestation/quote.js';
 import { isMseError } from '../../errors.js';
-import type { CommandSpec } from '../command.js';
+import { requiredPositional, type CommandSpec } from '../command.js';
 import { printJson } from '../output.js';
 import { readQuoteFile } from '../quote-input.js';
 
@@ -146,7 +146,7 @@ const spec: CommandSpec = {
     'xxd -p quote.bin | mse home quote show -',
   ],
   async run(ctx) {
-    const input = await readQuoteFile(ctx.positionals[0]!);
+    const input = await readQuoteFile(requiredPositional(ctx));
     const q = parseQuote(input.bytes);
     let chain: PckChain | undefined;
     let chainError: string | undefined;

@@ -16,7 +16,14 @@ import { readUserText, writeFileAtomic } from '../../fs/files.js';
 import { INPUT_LIMITS } from '../../fs/limits.js';
 import { PccsClient } from '../../pccs/client.js';
 import { DEFAULT_QCNL_CONF, readQcnlConfig } from '../../pccs/config.js';
-import { durationOption, requireOneOf, stringOption, type CommandContext, type CommandSpec } from '../command.js';
+import {
+  durationOption,
+  requireOneOf,
+  requiredString,
+  stringOption,
+  type CommandContext,
+  type CommandSpec,
+} from '../command.js';
 import { POLICY_OPTIONS, appraisalSettings, reportVerdict } from '../attestation-options.js';
 import { readQuoteFile } from '../quote-input.js';
 
@@ -104,11 +111,11 @@ Exit codes: 0 accepted, 10 valid but rejected by the policy, 11 invalid.`,
     const settings = await appraisalSettings(ctx);
     const mrenclave = stringOption(ctx.values, 'mrenclave');
     if (mrenclave) settings.policy.mrEnclave = parseMeasurement(mrenclave, '--mrenclave');
-    const input = await readQuoteFile(stringOption(ctx.values, 'quote')!);
+    const input = await readQuoteFile(requiredString(ctx.values, 'quote'));
     let collateral: Collateral;
     if (source === 'collateral') {
       collateral = parseCollateralJson(
-        await readUserText(stringOption(ctx.values, 'collateral')!, 'collateral file', INPUT_LIMITS.collateral),
+        await readUserText(requiredString(ctx.values, 'collateral'), 'collateral file', INPUT_LIMITS.collateral),
       );
     } else {
       let quote;

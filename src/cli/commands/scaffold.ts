@@ -1,7 +1,7 @@
 /** `mse home scaffold NAME`: create a new app project. */
 import path from 'node:path';
 import { freshSecrets, planScaffold, readTemplates, writeScaffold } from '../../project/scaffold.js';
-import type { CommandSpec } from '../command.js';
+import { requiredPositional, type CommandSpec } from '../command.js';
 import { printJson } from '../output.js';
 
 const spec: CommandSpec = {
@@ -13,7 +13,7 @@ secrets.json and secrets_to_seal.json (fresh random keys, mode 0600) and a READM
   positionals: [{ name: 'name', description: 'Project directory and app name', required: true }],
   examples: ['mse home scaffold my_app'],
   async run(ctx) {
-    const target = ctx.positionals[0]!;
+    const target = requiredPositional(ctx);
     const name = path.basename(target);
     const files = planScaffold(name, await readTemplates(), freshSecrets());
     await writeScaffold(target, files);

@@ -6,7 +6,7 @@ import { InputError } from '../../errors.js';
 import { readUserFile, STDIN } from '../../fs/files.js';
 import { INPUT_LIMITS } from '../../fs/limits.js';
 import { checkRatlsKeyBinding, readRatlsCertificate, verifyRatlsSignature } from '../../ratls/read.js';
-import { requireOneOf, stringOption, type CommandSpec } from '../command.js';
+import { requireOneOf, requiredString, stringOption, type CommandSpec } from '../command.js';
 import { printJson, resolveOutputPath, writeCommandOutput } from '../output.js';
 
 const spec: CommandSpec = {
@@ -42,9 +42,9 @@ If --output is an existing directory, the file <input name>.sealed (stdin.sealed
   ],
   async run(ctx) {
     const inputFlag = requireOneOf(ctx.values, ['input', 'secrets']);
-    const input = stringOption(ctx.values, inputFlag)!;
+    const input = requiredString(ctx.values, inputFlag);
     const recipientFlag = requireOneOf(ctx.values, ['cert', 'receiver-enclave', 'receiver-public-key']);
-    const recipientFile = stringOption(ctx.values, recipientFlag)!;
+    const recipientFile = requiredString(ctx.values, recipientFlag);
     const plaintext = await readUserFile(input, 'secrets file', INPUT_LIMITS.secrets, { stdin: true });
     try {
       JSON.parse(plaintext.toString('utf8'));

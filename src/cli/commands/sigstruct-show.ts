@@ -8,7 +8,7 @@ import { CryptoError } from '../../errors.js';
 import { readUserFile } from '../../fs/files.js';
 import { INPUT_LIMITS } from '../../fs/limits.js';
 import { parseSigstruct, verifySigstruct, type Sigstruct, type SigstructCheck } from '../../gramine/index.js';
-import type { CommandSpec } from '../command.js';
+import { requiredPositional, type CommandSpec } from '../command.js';
 import { printJson } from '../output.js';
 
 const hex64 = (n: bigint): string => `0x${n.toString(16).padStart(16, '0')}`;
@@ -95,7 +95,7 @@ the signed fields, Q1/Q2, reserved bytes zero). Exit 0 when it is valid, 4 when 
   positionals: [{ name: 'file', description: 'SIGSTRUCT file (1808 bytes)', required: true }],
   examples: ['mse home sigstruct show app.sig', 'mse home sigstruct show app.sig --json'],
   async run(ctx) {
-    const file = ctx.positionals[0]!;
+    const file = requiredPositional(ctx);
     const s = parseSigstruct(await readUserFile(file, 'SIGSTRUCT', INPUT_LIMITS.gramine), file);
     const check = verifySigstruct(s);
     const error = check.valid

@@ -3,7 +3,7 @@ import { DockerEngine } from '../../docker/engine.js';
 import { deploymentStatus, findDeployment } from '../../deploy/deployments.js';
 import { expiredError, notRunningError } from '../../deploy/lifecycle.js';
 import { lifecycleFacts } from '../../deploy/wait.js';
-import type { CommandSpec } from '../command.js';
+import { requiredPositional, type CommandSpec } from '../command.js';
 import { printJson } from '../output.js';
 
 const spec: CommandSpec = {
@@ -20,7 +20,7 @@ UUID is not shown (it is a credential; the code provider finds it in evidence.js
   examples: ['mse home status my_app'],
   async run(ctx) {
     const engine = DockerEngine.fromEnv(ctx.env);
-    const report = await deploymentStatus(await findDeployment(engine, ctx.positionals[0]!));
+    const report = await deploymentStatus(await findDeployment(engine, requiredPositional(ctx)));
     const { deployment: d, status } = report;
     const facts = d.state === 'running' ? undefined : await lifecycleFacts(engine, d);
     const detail =

@@ -4,7 +4,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { EVIDENCE_FILE, findDeploymentSummary, RATLS_FILE, removeDeploymentState } from '../../deploy/deployments.js';
 import { DockerError } from '../../errors.js';
-import type { CommandSpec } from '../command.js';
+import { requiredPositional, type CommandSpec } from '../command.js';
 import { printJson } from '../output.js';
 
 const spec: CommandSpec = {
@@ -23,7 +23,7 @@ answer the code provider or to check a result), and images that were on the engi
   async run(ctx) {
     const engine = DockerEngine.fromEnv(ctx.env);
     // the summary only: a deployment whose arguments are unreadable can still be stopped and removed
-    const d = await findDeploymentSummary(engine, ctx.positionals[0]!);
+    const d = await findDeploymentSummary(engine, requiredPositional(ctx));
     await engine.stopContainer(d.id, 3);
     const removed = { container: false, state: false, imageTags: [] as string[], keptImageTags: [] as string[] };
     if (ctx.values.remove) {

@@ -3,7 +3,7 @@ import { readX25519KeyFile } from '../../crypto/keyfiles.js';
 import { openSealedBox, x25519PublicKey } from '../../crypto/sealedbox.js';
 import { readUserFile } from '../../fs/files.js';
 import { INPUT_LIMITS } from '../../fs/limits.js';
-import { stringOption, type CommandSpec } from '../command.js';
+import { requiredString, stringOption, type CommandSpec } from '../command.js';
 import { printJson, writeCommandOutput } from '../output.js';
 
 const spec: CommandSpec = {
@@ -21,10 +21,10 @@ const spec: CommandSpec = {
   },
   examples: ['mse home unseal --input secrets.sealed --private-key enclave.key --output secrets.json'],
   async run(ctx) {
-    const box = await readUserFile(stringOption(ctx.values, 'input')!, 'sealed file', INPUT_LIMITS.data, {
+    const box = await readUserFile(requiredString(ctx.values, 'input'), 'sealed file', INPUT_LIMITS.data, {
       stdin: true,
     });
-    const privateKey = await readX25519KeyFile(stringOption(ctx.values, 'private-key')!, 'private key');
+    const privateKey = await readX25519KeyFile(requiredString(ctx.values, 'private-key'), 'private key');
     const plaintext = await openSealedBox(box, await x25519PublicKey(privateKey), privateKey);
     const written = await writeCommandOutput(ctx, stringOption(ctx.values, 'output'), plaintext, 'plaintext', {
       mode: 0o600,
