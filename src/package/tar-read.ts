@@ -6,7 +6,9 @@
  * {@link indexTar} returns every entry with where its content lies, after checking what every reader of
  * the archive must agree on:
  * - headers are ustar/GNU with a valid checksum; PAX (`x`) and GNU long-name (`L`/`K`) extensions are
- *   applied; global PAX headers, sparse files and other exotic types are refused;
+ *   applied, but not both to one entry's names (Go's reader, which `docker load` uses, lets the GNU name
+ *   win where others take the PAX record); global PAX headers, sparse files and other exotic types are
+ *   refused;
  * - the path is relative and canonical: no leading `/`, no `..`, no empty or `.` component (one leading
  *   `./` is tolerated and removed), no backslash or NUL, valid UTF-8, bounded length;
  * - the entry type is one the caller allows (links, devices and FIFOs are refused unless asked for: only
@@ -314,6 +316,15 @@ export async function indexTar(src: TarSource, archive: string, limits: TarReadL
       if (prefix) name = `${prefix}/${name}`;
     }
     let linkname = field(block, 157, 100, archive);
+    if (pax && (pax.has('path') || pax.has('linkpath')) && (longName !== undefined || longLink !== undefined)) {
+      // Go's archive/tar (docker load) lets the GNU name win, other readers the PAX record: refused.
+      throw new InputError(
+        'ERR_PACKAGE_AMBIGUOUS_NAME',
+        `${archive}: the entry at offset ${pos} is named twice, by a PAX ${pax.has('path') ? 'path' : 'linkpath'} ` +
+          `record and a GNU long ${longName !== undefined ? 'name' : 'link name'}`,
+        { hint: 'Tar readers disagree on which name wins (Docker takes the GNU one); the archive is refused.' },
+      );
+    }
     if (longName !== undefined) name = longName;
     if (longLink !== undefined) linkname = longLink;
     if (pax) {
