@@ -1,6 +1,7 @@
-// Lint: typescript-eslint's recommended type-aware rules over src/, plain JS rules for scripts.
+// Lint: typescript-eslint's recommended rules over src/ plus the layer order of src/, plain JS rules for scripts.
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
+import { layersPlugin } from './scripts/layers.js';
 
 export default tseslint.config(
   { ignores: ['dist/', 'node_modules/', 'templates/', 'coverage/', '.bench/', '.cache/'] },
@@ -8,7 +9,10 @@ export default tseslint.config(
   ...tseslint.configs.recommended,
   {
     files: ['src/**/*.ts'],
+    // The layer order of src/ (scripts/layers.js, docs/architecture.md): an upward import is an error.
+    plugins: { layers: layersPlugin },
     rules: {
+      'layers/layers': 'error',
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
       'no-console': 'error',
     },

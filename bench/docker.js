@@ -12,11 +12,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { createLogger } from '../dist/cli/log.js';
+import { createLogger } from '../dist/base/log.js';
 import { ensureBaseImage } from '../dist/docker/base-image.js';
 import { DockerEngine } from '../dist/docker/engine.js';
 import { runLocaltest } from '../dist/docker/localtest.js';
-import { createPackage } from '../dist/package/create.js';
+import { createPackage } from '../dist/provider/create-package.js';
 import { resolveProjectPaths } from '../dist/package/project.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');

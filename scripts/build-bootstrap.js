@@ -1,9 +1,13 @@
 #!/usr/bin/env node
 // Bundles the enclave bootstrap (src/enclave/entry.ts and everything it imports, libsodium included) into
 // one ES module, dist/enclave/bootstrap.mjs, for the Node.js 18 of Debian bookworm inside the base image.
+// Its esbuild metafile (every module that went in, with its bytes) is written beside it as
+// dist/enclave/bootstrap.meta.json: src/enclave/bundle.test.ts checks that no operator- or verifier-only
+// module is in it, and `npm run bench` prints its size.
+import { writeFileSync } from 'node:fs';
 import { build } from 'esbuild';
 
-await build({
+const result = await build({
   entryPoints: ['src/enclave/entry.ts'],
   outfile: 'dist/enclave/bootstrap.mjs',
   bundle: true,
@@ -22,4 +26,6 @@ await build({
   },
   legalComments: 'eof',
   logLevel: 'warning',
+  metafile: true,
 });
+writeFileSync('dist/enclave/bootstrap.meta.json', JSON.stringify(result.metafile));

@@ -2,12 +2,12 @@ import assert from 'node:assert/strict';
 import { createPublicKey, generateKeyPairSync } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { InputError } from '../errors.js';
-import { createRatlsCertificate, readRatlsCertificate } from '../ratls/certificate.js';
+import { createRatlsCertificate, readRatlsCertificate } from '../ratls/index.js';
 import { readVectorText } from '../testing/vectors.js';
 import { toHex } from './bytes.js';
 import { parseEvidence, serializeEvidence, type Evidence } from './evidence.js';
 import { mrsignerFromPublicKey } from './mrsigner.js';
-import { verifyEvidence, type EvidenceVerdict } from './verify-evidence.js';
+import { verifyEvidence, type EvidenceVerdict } from '../verify/verify-evidence.js';
 
 const text = readVectorText('mse', 'evidence.json');
 const MRENCLAVE = '0e4ec55e690b06a574af59dfd51baa3866ac4c8d37896effc0f1fad17b31cf3b';

@@ -22,7 +22,7 @@
  *
  * Parsing is strict and only throws {@link InputError} (`ERR_EVIDENCE_FORMAT`, `ERR_EVIDENCE_FIELD`)
  * naming the field; `input_args` may hold MSE's six fields and nothing else (an argument this verifier does
- * not know could change what runs unnoticed). Nothing here verifies anything: see verify-evidence.ts.
+ * not know could change what runs unnoticed). Nothing here verifies anything: see `verify/verify-evidence.ts`.
  */
 import { AttestationError, InputError } from '../errors.js';
 import { bytesEqual, toHex } from './bytes.js';

@@ -1,4 +1,7 @@
-/** Attestation core: SGX DCAP quotes, collateral, appraisal, policy, verdicts and evidence files. */
+/**
+ * Attestation core: SGX DCAP quotes, collateral, appraisal, policy and evidence files. Verifying evidence
+ * and the verdict report are `src/verify/`, a layer above (docs/architecture.md).
+ */
 export {
   appraise,
   CHECK_PLAN,
@@ -48,11 +51,4 @@ export {
   type Quote,
   type ReportBody,
 } from './quote.js';
-export { formatVerdict, verdictExitCode, verdictSummary } from './report.js';
-export {
-  verifyEvidence,
-  type EvidenceVerdict,
-  type EvidenceVerificationInput,
-  type ExpectedIdentity,
-} from './verify-evidence.js';
 export { parseCertificate, parseCrl, pemBlocks, toPem, type Certificate, type Crl } from './x509.js';

@@ -15,9 +15,9 @@ import {
   parseTcbStatus,
   type Policy,
 } from '../attestation/policy.js';
-import { formatVerdict, verdictExitCode } from '../attestation/report.js';
+import { formatVerdict, verdictExitCode } from '../verify/report.js';
 import { parseCertificate, pemBlocks } from '../attestation/x509.js';
-import { useColor } from './log.js';
+import { useColor } from '../base/log.js';
 import { integerOption, stringOption, type CommandContext, type OptionSpec, type OptionValues } from './command.js';
 import { printJson } from './output.js';
 

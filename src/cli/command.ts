@@ -6,28 +6,17 @@
  */
 import { parseArgs } from 'node:util';
 import { UsageError } from '../errors.js';
-import type { Logger } from './log.js';
+import type { Logger } from '../base/log.js';
+import type { OptionSpec, OptionValues } from '../base/options.js';
 
-export interface OptionSpec {
-  type: 'string' | 'boolean';
-  short?: string;
-  /** May be given several times; the value is then an array. */
-  multiple?: boolean;
-  /** Shown in help, e.g. `FILE`. */
-  placeholder?: string;
-  description: string;
-  required?: boolean;
-  /** For a string flag: what its value must be, shown as the hint when the flag is given without one. */
-  valueHint?: string;
-}
+// The option vocabulary is part of a command's contract: command modules import it from here.
+export { integerOption, requireOneOf, stringOption, type OptionSpec, type OptionValues } from '../base/options.js';
 
 export interface PositionalSpec {
   name: string;
   description: string;
   required?: boolean;
 }
-
-export type OptionValues = Record<string, string | boolean | string[] | undefined>;
 
 export interface CommandContext {
   /** Parsed flags, keyed by long name. */
@@ -194,41 +183,6 @@ function longName(flag: string, spec: CommandSpec): string {
   if (short === undefined) return flag;
   const entry = Object.entries({ ...GLOBAL_OPTIONS, ...spec.options }).find(([, o]) => o.short === short);
   return entry ? `--${entry[0]}` : flag;
-}
-
-/** Exactly one of `names` must be set (or at most one when `required` is false). */
-export function requireOneOf(values: OptionValues, names: string[], required = true): string | undefined {
-  const set = names.filter((n) => values[n] !== undefined && values[n] !== false);
-  if (set.length > 1) {
-    throw new UsageError(
-      'ERR_CONFLICTING_OPTIONS',
-      `options ${set.map((n) => `--${n}`).join(' and ')} cannot be used together`,
-    );
-  }
-  if (required && set.length === 0) {
-    throw new UsageError('ERR_MISSING_OPTION', `one of ${names.map((n) => `--${n}`).join(', ')} is required`);
-  }
-  return set[0];
-}
-
-/** A string flag's value, or undefined. */
-export function stringOption(values: OptionValues, name: string): string | undefined {
-  const v = values[name];
-  return typeof v === 'string' ? v : undefined;
-}
-
-/** Parse a decimal integer flag strictly (no `+`, no exponent, no spaces; `-` only when `min` allows it). */
-export function integerOption(values: OptionValues, name: string, min: number, max: number): number | undefined {
-  const raw = stringOption(values, name);
-  if (raw === undefined) return undefined;
-  if (!/^-?[0-9]+$/.test(raw)) {
-    throw new UsageError('ERR_OPTION_VALUE', `--${name} must be a whole number, got '${raw}'`);
-  }
-  const n = Number(raw);
-  if (!Number.isSafeInteger(n) || n < min || n > max || (raw.startsWith('-') && min >= 0)) {
-    throw new UsageError('ERR_OPTION_VALUE', `--${name} must be between ${min} and ${max}, got ${raw}`);
-  }
-  return n;
 }
 
 /** Render `--help` for a command. */

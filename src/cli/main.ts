@@ -6,7 +6,7 @@
 import { holdInterruptsAfterCommit, interruptActiveScopes } from '../docker/cleanup.js';
 import { ExitCode, InterruptedError, MseError, UsageError, isMseError } from '../errors.js';
 import { parseCommandArgs, renderHelp } from './command.js';
-import { createLogger, formatError } from './log.js';
+import { createLogger, formatError } from '../base/log.js';
 import { COMMANDS, findCommand } from './registry.js';
 import { outputError } from '../fs/files.js';
 import { guardOutputStreams, isReaderGone } from './stdio.js';

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { existsSync, promises as fs } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe } from 'node:test';
-import type { InputArgBinding } from '../attestation/verify-evidence.js';
+import type { InputArgBinding } from '../verify/verify-evidence.js';
 import {
   createWorld,
   expectExit,

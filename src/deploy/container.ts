@@ -3,13 +3,12 @@
  * request into the Engine API's create body; `deploymentFromInspect` turns the engine's inspect answer
  * back into a {@link DeploymentSummary}. The engine is the only state store for deployments (as in MSE):
  * labels, port bindings and mounts say everything later commands need, and the arguments are read from
- * the argv file the container mounts (`/opt/input/argv`, see `./args.ts`), never from its command line.
+ * the argv file the container mounts (`/opt/input/argv`, see `launch/args.ts`), never from its command line.
  */
 import type { BindMount, ContainerSpec } from '../docker/engine.js';
 import { InputError } from '../errors.js';
-import type { InputArgs } from './args.js';
-
-export type Platform = 'sim' | 'sgx';
+import type { InputArgs } from '../launch/args.js';
+import { ENCLAVE_PORT, INPUT_DIR, SIM_SOCKET_DIR, ARGV_FILE_IN_CONTAINER, type Platform } from '../launch/layout.js';
 
 /** File names `spawn`/`evidence` write in the deployment's workspace (`--output`). */
 export const EVIDENCE_FILE = 'evidence.json';
@@ -30,17 +29,6 @@ export const MRSIGNER_LABEL = 'mse-home.mrsigner';
  * image was already there): `stop --remove` removes exactly those.
  */
 export const LOADED_TAGS_LABEL = 'mse-home.loaded-image-tags';
-/**
- * Where the deployment's private input directory is mounted (read-only): `app.tar` (the code exactly as
- * measured) and `argv` (the arguments, with the deployment UUID).
- */
-export const INPUT_DIR = '/opt/input';
-/** The argv file inside the container (also Gramine's `loader.argv_src_file` on sgx). */
-export const ARGV_FILE_IN_CONTAINER = `${INPUT_DIR}/argv`;
-/** Where the sim quoting service's socket directory is mounted. */
-export const SIM_SOCKET_DIR = '/var/run/mse-sim';
-/** Port the enclave serves on inside the container. */
-export const ENCLAVE_PORT = 443;
 const SGX_DEVICES = ['/dev/sgx_enclave', '/dev/sgx_provision'];
 const SIGNER_KEY_IN_CONTAINER = '/root/.config/gramine/enclave-key.pem';
 

@@ -10,7 +10,7 @@ import {
   serializeArgvFile,
   toEnclaveArgv,
   type InputArgs,
-} from './args.js';
+} from '../launch/args.js';
 import { deploymentFromInspect, localAddress, planEnclaveContainer, type ContainerInspect } from './container.js';
 import { failureLine, notRunningError, type LifecycleFacts } from './lifecycle.js';
 import { pinMismatch } from './pinning.js';

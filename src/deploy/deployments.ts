@@ -7,9 +7,9 @@ import path from 'node:path';
 import type { DockerEngine } from '../docker/engine.js';
 import { StateError } from '../errors.js';
 import { stateRoot } from '../sim/state.js';
-import { fromEnclaveArgvFile, MAX_ARGV_FILE_BYTES, type InputArgs } from './args.js';
+import { fromEnclaveArgvFile, MAX_ARGV_FILE_BYTES, type InputArgs } from '../launch/args.js';
+import { ARGV_FILE_IN_CONTAINER } from '../launch/layout.js';
 import {
-  ARGV_FILE_IN_CONTAINER,
   deploymentFromInspect,
   DEPLOYMENT_LABEL,
   localAddress,

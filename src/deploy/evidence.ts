@@ -9,8 +9,8 @@ import type { Evidence } from '../attestation/evidence.js';
 import { parseQuote } from '../attestation/quote.js';
 import { PccsClient } from '../pccs/client.js';
 import { checkRatlsBinding, readRatlsCertificate } from '../ratls/read.js';
-import type { InputArgs } from './args.js';
-import type { Platform } from './container.js';
+import type { InputArgs } from '../launch/args.js';
+import type { Platform } from '../launch/layout.js';
 import { fetchPresentedCertificate, type EnclaveEndpoint } from './enclave-client.js';
 import { NetworkError } from '../errors.js';
 

@@ -18,7 +18,7 @@ import { randomUUID } from 'node:crypto';
 import { existsSync, promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { Logger } from '../cli/log.js';
+import type { Logger } from '../base/log.js';
 import { serializeEvidence } from '../attestation/evidence.js';
 import { withCleanup } from '../docker/cleanup.js';
 import type { DockerEngine } from '../docker/engine.js';
@@ -29,13 +29,8 @@ import { checkOutputDirectory, createOutputDirectories, outputError, writeFileAt
 import { readPackage, type PackageContents } from '../package/read.js';
 import { APP_NAME_PATTERN } from '../project/config.js';
 import { readRatlsCertificate } from '../ratls/read.js';
-import {
-  loadOrCreateSignerKey,
-  loadOrCreateSimPlatform,
-  startQuotingService,
-  startSimPccs,
-  type SignerKey,
-} from '../sim/index.js';
+import { loadOrCreateSignerKey, type SignerKey } from '../launch/signer.js';
+import { loadOrCreateSimPlatform, startQuotingService, startSimPccs } from '../sim/index.js';
 import type { SimPlatform } from '../sim/platform.js';
 import { simMrenclaveOf } from '../sim/package-measurement.js';
 import {
@@ -46,15 +41,15 @@ import {
   checkSubject,
   enclaveArgvFile,
   type InputArgs,
-} from './args.js';
+} from '../launch/args.js';
 import {
   deploymentFromInspect,
   planEnclaveContainer,
   type ContainerInspect,
   type Deployment,
   type DeploymentSummary,
-  type Platform,
 } from './container.js';
+import type { Platform } from '../launch/layout.js';
 import { deploymentStateDir, endpointOf, EVIDENCE_FILE, listDeployments, RATLS_FILE } from './deployments.js';
 import { collectEvidence } from './evidence.js';
 import { fetchPresentedCertificate, probe } from './enclave-client.js';

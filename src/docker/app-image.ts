@@ -5,7 +5,7 @@
  * the Dockerfile builds FROM this version's base image, that image is built first if missing or stale;
  * FROM another `mse-home-base` version that is not present gets a clear error instead of a failed pull.
  */
-import type { Logger } from '../cli/log.js';
+import type { Logger } from '../base/log.js';
 import { DockerError } from '../errors.js';
 import { readUserText } from '../fs/files.js';
 import { INPUT_LIMITS } from '../fs/limits.js';

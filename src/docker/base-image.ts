@@ -24,7 +24,7 @@ import { createReadStream, existsSync, promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Logger } from '../cli/log.js';
+import type { Logger } from '../base/log.js';
 import { DockerError, InputError } from '../errors.js';
 import { readUserText } from '../fs/files.js';
 import { INPUT_LIMITS } from '../fs/limits.js';

@@ -27,7 +27,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import type { Logger } from '../cli/log.js';
+import type { Logger } from '../base/log.js';
 import { DockerError, InputError, NetworkError } from '../errors.js';
 import { copyUserFile } from '../fs/files.js';
 import { INPUT_LIMITS } from '../fs/limits.js';

@@ -11,7 +11,7 @@ import { InputError } from '../errors.js';
 import { secretboxOpen } from '../crypto/secretbox.js';
 import { openUserFile, type OpenedFile } from '../fs/files.js';
 import { INPUT_LIMITS } from '../fs/limits.js';
-import { checkMemberSize, DEFAULT_PACKAGE_LIMITS, readCodeTar } from '../package/read.js';
+import { checkMemberSize, DEFAULT_PACKAGE_LIMITS, readCodeTar } from '../package/code-tar.js';
 import { fileSource } from '../package/tar-read.js';
 
 const ENC = '.enc';

@@ -10,7 +10,7 @@
 import { isIP } from 'node:net';
 import { parseArgs } from 'node:util';
 import { UsageError } from '../errors.js';
-import { checkSan, checkSubject } from '../deploy/args.js';
+import { checkSan, checkSubject } from '../launch/args.js';
 
 export interface BootstrapArgs {
   /** Enclave size in MiB (`--size 4096M`; `G` is accepted and converted). */

@@ -11,11 +11,11 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { sealBox } from '../crypto/sealedbox.js';
-import { checkRatlsBinding, readRatlsCertificate } from '../ratls/certificate.js';
+import { checkRatlsBinding, readRatlsCertificate } from '../ratls/index.js';
 import { loadOrCreateSimPlatform, startQuotingService, type QuotingService } from '../sim/index.js';
 import { writeSparseTar } from '../testing/rawtar.js';
 import { DEBIAN_PYTHON, REPO_ROOT } from '../testing/vectors.js';
-import { serializeArgvFile } from '../deploy/args.js';
+import { serializeArgvFile } from '../launch/args.js';
 import { enclavePaths } from './paths.js';
 
 const BUNDLE = path.join(REPO_ROOT, 'dist', 'enclave', 'bootstrap.mjs');

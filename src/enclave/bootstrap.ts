@@ -15,7 +15,7 @@ import { VERSION } from '../version.js';
 import { appCommand, runApp } from './app.js';
 import { loadAppArchive } from './app-code.js';
 import { argvFileOf, parseBootstrapArgs } from './args.js';
-import { parseArgvFile } from '../deploy/args.js';
+import { parseArgvFile } from '../launch/args.js';
 import { runConfigurationServer } from './config-server.js';
 import { createLogger, type EnclaveLogger } from './log.js';
 import { enclavePaths } from './paths.js';

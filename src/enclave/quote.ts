@@ -16,7 +16,7 @@ import { promises as fs } from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { AttestationError, NetworkError } from '../errors.js';
-import { MAX_QUOTE_SIZE, MIN_QUOTE_SIZE, QUOTE_REPORT_DATA_OFFSET, REPORT_DATA_SIZE } from '../ratls/read.js';
+import { MAX_QUOTE_SIZE, MIN_QUOTE_SIZE, QUOTE_REPORT_DATA_OFFSET, REPORT_DATA_SIZE } from '../ratls/format.js';
 
 export interface QuoteProvider {
   /** `sgx` or `sim`: printed in logs and recorded by the operator side. */

@@ -10,19 +10,12 @@ import { StateError } from '../errors.js';
 import { readUserFile, readUserText, writeFileAtomic } from '../fs/files.js';
 import { INPUT_LIMITS } from '../fs/limits.js';
 import { generateX25519KeyPair, x25519PublicKey } from '../crypto/sealedbox.js';
-import {
-  checkRatlsBinding,
-  checkRatlsKeyBinding,
-  createRatlsCertificate,
-  normalizeSan,
-  ratlsReportData,
-  readRatlsCertificate,
-  verifyRatlsSignature,
-  type RatlsCertificate,
-} from '../ratls/certificate.js';
+import { createRatlsCertificate } from '../ratls/certificate.js';
+import { normalizeSan, ratlsReportData } from '../ratls/format.js';
 import { normalizeSubject } from '../ratls/subject.js';
 import type { BootstrapArgs } from './args.js';
 import type { EnclaveLogger } from './log.js';
+import { checkOwnCertificateValidity, readOwnCertificate, type OwnCertificate } from './own-certificate.js';
 import type { EnclavePaths } from './paths.js';
 import { checkQuoteReportData, type QuoteProvider } from './quote.js';
 import { pathExists } from '../fs/files.js';
@@ -33,7 +26,7 @@ export interface EnclaveState {
   /** PEM of the RA-TLS private key (PKCS#8) and certificate, as served over TLS. */
   ratlsKeyPem: string;
   certPem: string;
-  cert: RatlsCertificate;
+  cert: OwnCertificate;
   /** True when the state was created by this start (a quote was taken). */
   created: boolean;
 }
@@ -67,14 +60,12 @@ export async function loadEnclaveState(paths: EnclavePaths, args: BootstrapArgs)
     throw stateError('ERR_ENCLAVE_STATE_CORRUPT', "enclave's X25519 public key does not match its private key");
   }
   let ratlsKey: KeyObject;
-  let cert: RatlsCertificate;
+  let cert: OwnCertificate;
   try {
     ratlsKey = createPrivateKey(ratlsKeyPem);
     // Well-formed, self-signed and bound to its key. Validity dates are left to TLS clients: a restart
     // after expiry still serves, and clients refuse the certificate.
-    cert = readRatlsCertificate(certPem);
-    verifyRatlsSignature(cert);
-    checkRatlsKeyBinding(cert);
+    cert = readOwnCertificate(certPem);
   } catch (error) {
     throw stateError(
       'ERR_ENCLAVE_STATE_CORRUPT',
@@ -100,8 +91,8 @@ export async function loadEnclaveState(paths: EnclavePaths, args: BootstrapArgs)
 
 /**
  * Create the identity: X25519 key pair, P-256 RA-TLS key, a quote for SHA-256(point) ‖ X25519 public key,
- * the RA-TLS certificate (checked with {@link checkRatlsBinding} before anything is written), then the
- * files, certificate last (its presence marks a complete state).
+ * the RA-TLS certificate (read back and checked before anything is written: self-signed, valid now, its
+ * quote binding the key), then the files, certificate last (its presence marks a complete state).
  */
 export async function createEnclaveState(
   paths: EnclavePaths,
@@ -124,7 +115,8 @@ export async function createEnclaveState(
     san: args.san,
     notAfter: args.expiration,
   });
-  const cert = checkRatlsBinding(certPem);
+  const cert = readOwnCertificate(certPem);
+  checkOwnCertificateValidity(cert, new Date());
   const ratlsKeyPem = ratlsKey.export({ type: 'pkcs8', format: 'pem' }).toString();
   await fs.mkdir(paths.keyDir, { recursive: true, mode: 0o700 });
   await fs.chmod(paths.keyDir, 0o700);

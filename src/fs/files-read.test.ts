@@ -143,6 +143,40 @@ describe('bounded reader: helpers', () => {
     await assert.rejects(copyUserFile('/dev/zero', p('copy-zero'), 'x', small), { code: 'ERR_FILE_NOT_REGULAR' });
     await assert.rejects(copyUserFile(p('eleven'), p('copy-11'), 'x', small), { code: 'ERR_FILE_TOO_LARGE' });
   });
+
+  it('copyUserFile returns the SHA-256 of what it wrote, checks the size first, sets the mode asked for', async () => {
+    const copied = await copyUserFile(p('ten'), p('copy-hashed'), 'x', small, { mode: 0o600 });
+    assert.deepEqual(copied, {
+      size: 10,
+      sha256: '84d89877f0d4041efb6bf91a16f0248f2fd573e6af05c19f96bedb9f882f7882',
+    });
+    assert.equal(statSync(p('copy-hashed')).mode & 0o777, 0o600);
+    const refused = new Error('not the listed size');
+    await assert.rejects(
+      copyUserFile(p('ten'), p('copy-refused'), 'x', small, {
+        checkSize: (size) => {
+          if (size !== 9) throw refused;
+        },
+      }),
+      (e) => e === refused,
+    );
+    assert.throws(() => statSync(p('copy-refused')), { code: 'ENOENT' }, 'nothing written for a refused file');
+  });
+
+  it('noFollow refuses a symbolic link, even to a regular file, and reads the file itself', async () => {
+    symlinkSync(p('ten'), p('link-to-ten'));
+    assert.equal((await readUserFile(p('link-to-ten'), 'x', small)).toString(), '0123456789');
+    for (const link of ['link-to-ten', 'link-to-zero', 'link-to-fifo']) {
+      await assert.rejects(readUserFile(p(link), 'x', small, { noFollow: true }), {
+        code: 'ERR_FILE_NOT_REGULAR',
+        message: /is a symbolic link \(not followed here\)/,
+      });
+    }
+    await assert.rejects(copyUserFile(p('link-to-ten'), p('copy-link'), 'x', small, { noFollow: true }), {
+      code: 'ERR_FILE_NOT_REGULAR',
+    });
+    assert.equal((await readUserFile(p('ten'), 'x', small, { noFollow: true })).toString(), '0123456789');
+  });
 });
 
 describe('limits table', () => {

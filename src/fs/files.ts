@@ -6,7 +6,7 @@
  * file, so a write failure is reported the same way everywhere: `ERR_DISK_FULL` (no space, quota),
  * `ERR_FILE_UNWRITABLE` (permissions, read-only file system), never as an internal error or a read error.
  */
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import {
   closeSync,
   constants as fsc,
@@ -18,7 +18,7 @@ import {
   type Stats,
 } from 'node:fs';
 import path from 'node:path';
-import { Writable } from 'node:stream';
+import { Transform, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { InputError, isMseError, type MseError } from '../errors.js';
 import { formatBytes, formatBytesExact, type InputLimit } from './limits.js';
@@ -35,6 +35,12 @@ export interface OpenedFile {
 export interface ReadUserFileOptions {
   /** The command documents `-` as standard input for this file: read it there, bounded the same way. */
   stdin?: boolean;
+  /**
+   * Refuse a symbolic link as the last component (`O_NOFOLLOW`, `ERR_FILE_NOT_REGULAR`): for files found in
+   * a directory other users may write to, so that a link planted there cannot make mse-home open (and so
+   * trigger) a device or read a file they cannot read. Files the operator names are followed as usual.
+   */
+  noFollow?: boolean;
 }
 
 /** The file name that means standard input where a command documents it. */
@@ -61,8 +67,11 @@ export async function openUserFile(
 ): Promise<OpenedFile> {
   let handle: fs.FileHandle;
   try {
-    handle = await fs.open(file, OPEN_FLAGS);
+    handle = await fs.open(file, OPEN_FLAGS | (options.noFollow ? fsc.O_NOFOLLOW : 0));
   } catch (error) {
+    if (options.noFollow && (error as NodeJS.ErrnoException).code === 'ELOOP') {
+      throw notRegular(file, what, 'a symbolic link (not followed here)', false);
+    }
     throw fileError(error, file, what);
   }
   try {
@@ -130,20 +139,64 @@ export async function readUserTextIfExists(file: string, what: string, limit: In
   }
 }
 
+export interface CopyUserFileOptions extends Pick<ReadUserFileOptions, 'noFollow'> {
+  /** Permission bits of the copy (default: the source's, as `cp` keeps them). */
+  mode?: number;
+  /**
+   * Called with the size of the opened file before anything is copied; throwing refuses the file (e.g. a
+   * size other than the one signed metadata lists), so a wrong file is never read.
+   */
+  checkSize?: (size: number) => void;
+}
+
+/** What {@link copyUserFile} copied: the bytes of the copy, hashed as they were written. */
+export interface CopiedFile {
+  size: number;
+  sha256: string;
+}
+
 /**
- * Copy a user-supplied file to `dest` (created exclusively, with the source's permission bits, as `cp`) by
- * streaming, through the same checks as {@link openUserFile}; at most the size it had when opened is copied.
+ * Copy a user-supplied file to `dest` (created exclusively, with the source's permission bits unless
+ * `options.mode` says otherwise) by streaming, through the same checks as {@link openUserFile}: one
+ * descriptor, read once. At most the size it had when opened is copied, and the SHA-256 returned is that
+ * of the bytes written to `dest`, so checking it checks the copy, whatever happens to `file` afterwards.
  */
-export async function copyUserFile(file: string, dest: string, what: string, limit: InputLimit): Promise<void> {
-  const { handle, size, mode } = await openUserFile(file, what, limit);
+export async function copyUserFile(
+  file: string,
+  dest: string,
+  what: string,
+  limit: InputLimit,
+  options: CopyUserFileOptions = {},
+): Promise<CopiedFile> {
+  const { handle, size, mode } = await openUserFile(file, what, limit, {
+    ...(options.noFollow ? { noFollow: true } : {}),
+  });
   try {
+    options.checkSize?.(size);
+  } catch (error) {
+    await handle.close();
+    throw error; // the caller's verdict, as it made it
+  }
+  try {
+    const hash = createHash('sha256');
+    let copied = 0;
     const out = createWriteStream(dest, { flags: 'wx', mode: 0o600 });
     if (size === 0)
       await new Promise<void>((resolve, reject) => out.end((e?: Error | null) => (e ? reject(e) : resolve())));
-    else await pipeline(handle.createReadStream({ start: 0, end: size - 1, autoClose: false }), out);
-    await fs.chmod(dest, mode);
+    else {
+      const tap = new Transform({
+        transform(chunk: Buffer, _encoding, cb) {
+          hash.update(chunk);
+          copied += chunk.length;
+          cb(null, chunk);
+        },
+      });
+      await pipeline(handle.createReadStream({ start: 0, end: size - 1, autoClose: false }), tap, out);
+    }
+    await fs.chmod(dest, options.mode ?? mode);
+    return { size: copied, sha256: hash.digest('hex') };
   } catch (error) {
-    if (error instanceof InputError) throw error;
+    if (isMseError(error)) throw error;
     throw fileError(error, file, what);
   } finally {
     await handle.close();

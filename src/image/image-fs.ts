@@ -15,7 +15,8 @@
 import { createHash, type Hash } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import { InputError } from '../errors.js';
-import { DEFAULT_PACKAGE_LIMITS, readImageTar, type PackageImage, type PackageLimits } from '../package/read.js';
+import { DEFAULT_PACKAGE_LIMITS, type PackageLimits } from '../package/code-tar.js';
+import { readImageTar, type PackageImage } from '../package/read.js';
 import { comparePaths } from '../package/tar-write.js';
 import { indexTar, type TarSource } from '../package/tar-read.js';
 import {

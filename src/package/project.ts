@@ -5,7 +5,7 @@
  */
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { stringOption, type OptionSpec, type OptionValues } from '../cli/command.js';
+import { stringOption, type OptionSpec, type OptionValues } from '../base/options.js';
 import { InputError, UsageError } from '../errors.js';
 import { openUserFile, readUserText, requireDirectory } from '../fs/files.js';
 import { INPUT_LIMITS } from '../fs/limits.js';

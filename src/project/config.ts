@@ -7,6 +7,7 @@ import { parse as parseToml, TomlError } from 'smol-toml';
 import { InputError } from '../errors.js';
 import { readUserFile } from '../fs/files.js';
 import { INPUT_LIMITS } from '../fs/limits.js';
+import { PYTHON_APPLICATION_PATTERN, PYTHON_MODULE_PATTERN } from '../launch/args.js';
 
 export interface MseConfig {
   /** App name: used for image tags, container and file names. */
@@ -32,9 +33,6 @@ const IGNORED_TABLES = ['cloud'];
 
 /** A name usable as a file name, a container name and (lowercased) a Docker repository. */
 export const APP_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
-const PY_IDENT = '[A-Za-z_][A-Za-z0-9_]*';
-export const PYTHON_APPLICATION_PATTERN = new RegExp(`^${PY_IDENT}(\\.${PY_IDENT})*:${PY_IDENT}$`);
-const PY_MODULE = new RegExp(`^${PY_IDENT}(\\.${PY_IDENT})*$`);
 
 /** Parse and validate the text of an `mse.toml`. `file` names it in errors. */
 export function parseMseConfig(text: string, file = 'mse.toml'): ParsedMseConfig {
@@ -83,7 +81,7 @@ export function parseMseConfig(text: string, file = 'mse.toml'): ParsedMseConfig
   );
   const testsCmd = str('tests_cmd', (v) => {
     const module = v.trim().split(/\s+/)[0] ?? '';
-    return PY_MODULE.test(module)
+    return PYTHON_MODULE_PATTERN.test(module)
       ? undefined
       : 'must start with a Python module name run as `python3 -m` (e.g. "pytest")';
   }).trim();

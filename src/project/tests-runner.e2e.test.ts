@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { describe, it } from 'node:test';
-import type { Logger } from '../cli/log.js';
+import type { Logger } from '../base/log.js';
 import { checkTestRequirements, DEBIAN_PACKAGES, DEFAULT_PYTHON, IMPORT_NAMES } from './tests-runner.js';
 
 /** Test double of the CLI logger: keeps the warnings. */

@@ -4,7 +4,7 @@
  * are checked, not installed. Both commands report a failed run the same way ({@link testsFailedError}).
  */
 import { spawn } from 'node:child_process';
-import type { Logger } from '../cli/log.js';
+import type { Logger } from '../base/log.js';
 import { ExitCode, InputError, MseError } from '../errors.js';
 
 /** Python that runs the tests: Debian's, which sees Debian's python3-* packages. `MSE_PYTHON` overrides. */

@@ -17,7 +17,7 @@ import {
   ratlsReportData,
   readRatlsCertificate,
   verifyRatlsSignature,
-} from './certificate.js';
+} from './index.js';
 import { normalizeSubject, parseSubject, subjectToName } from './subject.js';
 
 const DAY = 86_400_000;

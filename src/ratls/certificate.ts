@@ -9,9 +9,10 @@
  * `report_data[0:32] = SHA-256(uncompressed P-256 point, 65 bytes)`, `report_data[32:64]` = the enclave's
  * X25519 public key, to which secrets are sealed.
  *
- * This module builds certificates ({@link createRatlsCertificate}, with `@peculiar/asn1-x509`) and re-exports
- * the reader of `read.ts`, which loads no ASN.1 library: code that only reads certificates (verification,
- * sealing, enclave clients) imports `read.ts` directly so that it stays fast.
+ * This module builds certificates ({@link createRatlsCertificate}, with `@peculiar/asn1-x509`). The reader is
+ * `read.ts` (it loads no ASN.1 library, so verification, sealing and the enclave clients stay fast); the
+ * constants and key helpers both sides share are `format.ts`. The enclave bootstrap loads this module and
+ * `format.ts`, never the reader.
  */
 import { randomBytes, sign, type KeyObject } from 'node:crypto';
 import { isIP } from 'node:net';
@@ -39,10 +40,8 @@ import {
   normalizeSan,
   p256PublicPoint,
   toPem,
-} from './read.js';
+} from './format.js';
 import { parseSubject, subjectToName } from './subject.js';
-
-export * from './read.js';
 
 const OID_ECDSA_WITH_SHA256 = '1.2.840.10045.4.3.2';
 

@@ -1,22 +1,23 @@
 /** RA-TLS certificates: creation (in the enclave), strict reading and self-consistency checks. */
+export { createRatlsCertificate, type CreateRatlsOptions } from './certificate.js';
 export {
   MAX_QUOTE_SIZE,
   MIN_QUOTE_SIZE,
   QUOTE_REPORT_DATA_OFFSET,
   REPORT_DATA_SIZE,
   SGX_QUOTE_EXTENSION_OID,
-  checkRatlsBinding,
-  checkRatlsKeyBinding,
-  checkRatlsValidity,
-  createRatlsCertificate,
   normalizeSan,
   p256PublicPoint,
   ratlsReportData,
+} from './format.js';
+export {
+  checkRatlsBinding,
+  checkRatlsKeyBinding,
+  checkRatlsValidity,
   readRatlsCertificate,
   verifyRatlsSignature,
-  type CreateRatlsOptions,
   type RatlsCertificate,
-} from './certificate.js';
+} from './read.js';
 export {
   formatSubject,
   normalizeSubject,

@@ -13,7 +13,7 @@ import {
   createRatlsCertificate,
   ratlsReportData,
   readRatlsCertificate,
-} from './certificate.js';
+} from './index.js';
 import { normalizeSubject, parseSubject, subjectToName } from './subject.js';
 
 const PYTHON = '/usr/bin/python3';

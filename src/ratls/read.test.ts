@@ -171,7 +171,8 @@ describe('readRatlsCertificate: behaviour pinned when it moved off the ASN.1 lib
     const modules = [
       'ratls/read.js',
       'ratls/dn.js',
-      'attestation/verify-evidence.js',
+      'ratls/format.js',
+      'verify/verify-evidence.js',
       'cli/quote-input.js',
       'cli/commands/seal.js',
       'cli/commands/verify.js',

@@ -4,7 +4,9 @@ import { describe, it } from 'node:test';
 import {
   checkDigest,
   checkRelease,
+  checkSize,
   debFileName,
+  MAX_RELEASE_FUTURE_SECONDS,
   matchesUpstreamVersion,
   parseDeb822,
   parsePackages,
@@ -89,6 +91,20 @@ describe('parseRelease / checkRelease', () => {
       code: 'ERR_SGX_GRAMINE_METADATA_INVALID',
     });
   });
+  it('refuses a Date more than 10 s ahead of now (apt’s Max-FutureTime); no Date or Valid-Until is required', () => {
+    const r = parseRelease(RELEASE, 'InRelease');
+    const date = r.date!.getTime();
+    assert.equal(MAX_RELEASE_FUTURE_SECONDS, 10);
+    checkRelease(r, 'bookworm', new Date(date - 10_000), 'InRelease');
+    assert.throws(() => checkRelease(r, 'bookworm', new Date(date - 10_001), 'InRelease'), {
+      code: 'ERR_SGX_GRAMINE_METADATA_NOT_YET_VALID',
+      message: /dated 2025-06-20T10:00:00\.000Z, after this host's time 2025-06-20T09:59:49\.999Z/,
+    });
+    const undated = parseRelease(RELEASE.replace(/^Date: .*\n/m, ''), 'x');
+    assert.equal(undated.date, undefined);
+    assert.equal(undated.validUntil, undefined);
+    checkRelease(undated, 'bookworm', new Date(), 'x');
+  });
 });
 
 describe('the version pin', () => {
@@ -146,6 +162,13 @@ describe('checkDigest', () => {
     });
     assert.throws(() => checkDigest({ sha256: H1, size: 3 }, { sha256: H1, size: 4 }, 'f'), {
       code: 'ERR_SGX_GRAMINE_CHECKSUM_MISMATCH',
+    });
+  });
+  it('checkSize refuses a file of another size before it is read', () => {
+    checkSize(3, { sha256: H1, size: 3 }, 'f');
+    assert.throws(() => checkSize(2 ** 40, { sha256: H1, size: 3 }, 'f'), {
+      code: 'ERR_SGX_GRAMINE_CHECKSUM_MISMATCH',
+      message: /f is 1099511627776 bytes, not the 3 bytes/,
     });
   });
 });

@@ -102,15 +102,31 @@ export function parseRelease(text: string, what: string): ReleaseInfo {
 }
 
 /**
- * Check that a Release describes `suite` (its Codename or Suite), still holds at `now` (Valid-Until) and
- * covers amd64 and `main`, as apt does. Throws `ERR_SGX_GRAMINE_METADATA_INVALID` or
- * `ERR_SGX_GRAMINE_METADATA_EXPIRED`.
+ * How far in the future a Release's `Date` may be (apt's `Acquire::Max-FutureTime` default): more means the
+ * host's clock is behind, and a clock behind would also make an expired `Valid-Until` look current.
+ */
+export const MAX_RELEASE_FUTURE_SECONDS = 10;
+
+/**
+ * Check that a Release describes `suite` (its Codename or Suite), is not dated in the future (`Date`, beyond
+ * {@link MAX_RELEASE_FUTURE_SECONDS}), still holds at `now` (`Valid-Until`, when present) and covers amd64
+ * and `main`, as apt does. Throws `ERR_SGX_GRAMINE_METADATA_INVALID`, `ERR_SGX_GRAMINE_METADATA_NOT_YET_VALID`
+ * or `ERR_SGX_GRAMINE_METADATA_EXPIRED`.
  */
 export function checkRelease(info: ReleaseInfo, suite: string, now: Date, what: string): void {
   if (info.codename !== suite && info.suite !== suite) {
     throw metadataError(
       what,
       `it describes suite ${info.codename ?? info.suite ?? '(none)'}, not ${suite}: a Release of another suite could serve another Gramine`,
+    );
+  }
+  if (info.date && info.date.getTime() > now.getTime() + MAX_RELEASE_FUTURE_SECONDS * 1000) {
+    throw new CryptoError(
+      'ERR_SGX_GRAMINE_METADATA_NOT_YET_VALID',
+      `${what} is dated ${info.date.toISOString()}, after this host's time ${now.toISOString()} (Date; at most ${MAX_RELEASE_FUTURE_SECONDS} s ahead is accepted, as apt does)`,
+      {
+        hint: "Check this host's clock (a clock behind would also let expired metadata pass), then run the command again.",
+      },
     );
   }
   if (info.validUntil && info.validUntil.getTime() < now.getTime()) {
@@ -240,6 +256,21 @@ export function checkDigest(actual: ChecksumEntry, expected: ChecksumEntry, what
     throw new CryptoError(
       'ERR_SGX_GRAMINE_CHECKSUM_MISMATCH',
       `${what} is not the file the signed repository metadata lists (SHA-256 ${actual.sha256.slice(0, 16)}…, ${actual.size} bytes; expected ${expected.sha256.slice(0, 16)}…, ${expected.size} bytes)`,
+      { hint: 'The file was altered, truncated or comes from another suite or release: download it again.' },
+    );
+  }
+}
+
+/**
+ * Throw `ERR_SGX_GRAMINE_CHECKSUM_MISMATCH` unless a file of `size` bytes can be the one the signed metadata
+ * lists: checked on the opened file before a byte of it is read, so a file of another size (a huge sparse
+ * one, say) is never hashed.
+ */
+export function checkSize(size: number, expected: ChecksumEntry, what: string): void {
+  if (size !== expected.size) {
+    throw new CryptoError(
+      'ERR_SGX_GRAMINE_CHECKSUM_MISMATCH',
+      `${what} is ${size} bytes, not the ${expected.size} bytes the signed repository metadata lists: it is not that file`,
       { hint: 'The file was altered, truncated or comes from another suite or release: download it again.' },
     );
   }

@@ -22,7 +22,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { sha256, toHex } from '../attestation/bytes.js';
-import type { Logger } from '../cli/log.js';
+import type { Logger } from '../base/log.js';
 import type { CleanupScope } from '../docker/cleanup.js';
 import { entriesContext } from '../docker/context.js';
 import {

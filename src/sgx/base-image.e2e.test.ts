@@ -8,17 +8,19 @@
 import assert from 'node:assert/strict';
 import { randomBytes, createHash } from 'node:crypto';
 import { lookup } from 'node:dns/promises';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, chownSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { createLogger } from '../cli/log.js';
+import { createLogger } from '../base/log.js';
 import { ensureBaseImage, ROOTFS_REPO } from '../docker/base-image.js';
 import { entriesContext } from '../docker/context.js';
 import type { DockerEngine } from '../docker/engine.js';
 import { runMse } from '../testing/cli.js';
 import { removeTestDirs, testBaseImage, testEngine, testTempDir, TEST_PREFIX } from '../testing/docker.js';
 import {
+  ATTACKER_GID,
+  ATTACKER_UID,
   blackHole,
   buildTestDoubleDeb,
   hasTool,
@@ -26,6 +28,8 @@ import {
   serveDirectory,
   STANDIN_LIBPAL,
   stopTestKeyAgents,
+  swapAfterFirstRead,
+  tamperedDeb,
   TEST_DOUBLE_EXIT,
   TEST_DOUBLE_MARKER,
   testDoubleFiles,
@@ -277,6 +281,57 @@ describe(
       assert.deepEqual([again.built, again.id], [false, status.id]);
       assert.deepEqual(await sgxLeftovers(engine, since), []);
     });
+
+    // H1: an attacker who can write the folder swaps the .deb for another of the same size right after
+    // mse-home has read (and verified) it. The image must hold the verified package, not the swapped one.
+    it(
+      '--gramine-debs: a .deb swapped in the folder after verification does not reach the image',
+      { skip: process.getuid?.() !== 0 && 'needs root, to run the attacker double as nobody' },
+      async () => {
+        const plain = buildTestDoubleDeb(path.join(dir, 'plain'), { compression: 'none' });
+        const folder = mkdtempSync(path.join(os.tmpdir(), 'mse-sgx-swap-'));
+        try {
+          writeDebsFolder(folder, { suite: 'bookworm', key, deb: plain });
+          const evil = tamperedDeb(plain);
+          writeFileSync(path.join(folder, '.swap-in'), evil);
+          for (const n of [...readdirSync(folder), '.']) chownSync(path.join(folder, n), ATTACKER_UID, ATTACKER_GID);
+          chmodSync(folder, 0o755);
+          const attacker = await swapAfterFirstRead(folder, plain.name, path.join(folder, '.swap-in'));
+          const target = ref('swap');
+          let status;
+          try {
+            status = await ensureSgxBaseImage(engine, log, {
+              debs: folder,
+              keyFingerprints: [key.fingerprint],
+              ref: target,
+            });
+          } finally {
+            attacker.stop();
+          }
+          assert.equal(await attacker.swapped, true, 'the attacker swapped the .deb after mse-home read it');
+          const inFolder = createHash('sha256')
+            .update(readFileSync(path.join(folder, plain.name)))
+            .digest('hex');
+          assert.equal(
+            inFolder,
+            createHash('sha256').update(evil).digest('hex'),
+            'the folder holds the swapped package',
+          );
+
+          const source = JSON.parse((await labelsOf(target))[SGX_LABELS.gramineSource]!) as GramineSourceLabel;
+          assert.deepEqual(source.kind !== 'image' && source.debs.map((d) => d.sha256), [plain.sha256]);
+          const { files } = await readImageFiles(engine, target, [GRAMINE_LIBPAL], []);
+          assert.ok(
+            files.get(GRAMINE_LIBPAL)?.data?.equals(readFileSync(STANDIN_LIBPAL)),
+            'the image holds the verified libpal.so, not the attacker’s',
+          );
+          assert.equal(status.gramine.libpalSha256, standinSha);
+          assert.equal((await labelsOf(target))[SGX_LABELS.libpalSha256], standinSha);
+        } finally {
+          rmSync(folder, { recursive: true, force: true });
+        }
+      },
+    );
 
     it('from a repository over HTTP (a mirror): the same package, recorded as a repository source', async () => {
       const server = await serveDirectory(writeRepoTree(path.join(dir, 'repo'), { suite: 'bookworm', key, deb }));

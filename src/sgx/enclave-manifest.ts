@@ -13,8 +13,8 @@
  * marker file of the image names the version the image was built for, and an unknown one is refused.
  */
 import { createHash } from 'node:crypto';
-import { serializeArgvFile, toEnclaveArgv, type InputArgs } from '../deploy/args.js';
-import { ENCLAVE_PORT } from '../deploy/container.js';
+import { serializeArgvFile, toEnclaveArgv, type InputArgs } from '../launch/args.js';
+import { ENCLAVE_PORT } from '../launch/layout.js';
 import { InputError } from '../errors.js';
 import { dumpToml, type TomlTable, type TomlValue } from '../gramine/index.js';
 import {

@@ -10,7 +10,7 @@
 import { toHex } from '../attestation/bytes.js';
 import type { Evidence } from '../attestation/evidence.js';
 import type { Check } from '../attestation/appraise.js';
-import type { MeasurementExplanation } from '../attestation/verify-evidence.js';
+import type { MeasurementExplanation } from '../verify/verify-evidence.js';
 import { computeMrenclave, readFinalManifest } from '../gramine/index.js';
 import { isMseError, type MseError } from '../errors.js';
 import { MAX_ENCLAVE_MIB } from './enclave-manifest.js';

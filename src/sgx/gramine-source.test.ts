@@ -1,17 +1,39 @@
 // The Gramine package sources: the plan from the options, a verified folder, and a repository over HTTP
 // (a local server with a test-double repository signed by a key generated in the test; gpgv is real).
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { copyFileSync, mkdtempSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  chownSync,
+  copyFileSync,
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  truncateSync,
+  unlinkSync,
+  writeFileSync,
+} from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { createLogger } from '../cli/log.js';
+import { createLogger } from '../base/log.js';
 import {
+  ATTACKER_GID,
+  ATTACKER_UID,
   blackHole,
+  buildTestDoubleDeb,
   hasTool,
   makeTestKey,
   repoMetadata,
+  swapAfterFirstRead,
+  tamperedDeb,
   serveDirectory,
   writeDebsFolder,
   writeRepoTree,
@@ -30,6 +52,9 @@ import {
 } from './gramine-source.js';
 
 const log = createLogger({ stream: process.stderr, env: { NO_COLOR: '1' } });
+const statMode = (file: string): number => statSync(file).mode & 0o777;
+const sha256Of = (data: Buffer): string => createHash('sha256').update(data).digest('hex');
+const isRoot = process.getuid?.() === 0;
 
 describe('gramineSourcePlan', () => {
   it('defaults to Gramine’s repository, suite bookworm, version 1.9, the pinned key', () => {
@@ -136,15 +161,19 @@ describe('Gramine packages from a folder and a repository', { skip: !tools && 'g
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('verifies a folder: signed InRelease, Packages digest, .deb digest', async () => {
+  it('verifies a folder: signed InRelease, Packages digest, .deb digest; the package is a private copy', async () => {
     const folder = writeDebsFolder(fresh('debs'), repo);
-    const v = await acquire(folderPlan(folder));
+    const work = fresh('work');
+    const v = await acquireGramineDebs(folderPlan(folder), { workDir: work, log });
     assert.equal(v.kind, 'debs');
+    assert.equal(v.location, folder);
     assert.equal(v.signedBy.primaryFingerprint, key.fingerprint);
     assert.deepEqual(
       v.debs.map((d) => [d.name, d.version, d.sha256, d.file]),
-      [[deb.name, '1.9', deb.sha256, path.join(folder, deb.name)]],
+      [[deb.name, '1.9', deb.sha256, path.join(work, 'debs', deb.name)]],
     );
+    assert.ok(readFileSync(v.debs[0]!.file).equals(readFileSync(deb.file)));
+    assert.equal(statMode(v.debs[0]!.file), 0o600);
     assert.equal(v.release.sha256.length, 64);
   });
 
@@ -310,6 +339,154 @@ describe('Gramine packages from a folder and a repository', { skip: !tools && 'g
       code: 'ERR_SGX_BASE_SOURCE_UNREACHABLE',
       message: /ECONNREFUSED/,
     });
+  });
+
+  // H1: the folder may be writable by someone else. Every file of it is read once, and only what was read is
+  // used: the .deb is copied into the private work directory, hashed as it is written there.
+  it(
+    'a .deb swapped in the folder right after it was read changes nothing: the verified private copy is used',
+    { skip: !isRoot && 'needs root, to run the attacker double as nobody' },
+    async () => {
+      const plain = buildTestDoubleDeb(fresh('plain'), { compression: 'none' });
+      const folder = mkdtempSync(path.join(os.tmpdir(), 'mse-gramine-swap-'));
+      try {
+        writeDebsFolder(folder, { ...repo, deb: plain });
+        const evil = tamperedDeb(plain);
+        assert.equal(evil.length, plain.size, 'the attacker’s package has the listed size');
+        writeFileSync(path.join(folder, '.swap-in'), evil);
+        for (const n of [...readdirSync(folder), '.']) chownSync(path.join(folder, n), ATTACKER_UID, ATTACKER_GID);
+        chmodSync(folder, 0o755);
+        const attacker = await swapAfterFirstRead(folder, plain.name, path.join(folder, '.swap-in'));
+        let v;
+        try {
+          v = await acquire(folderPlan(folder));
+        } finally {
+          // The swap follows the first read; give it a moment, then stop the watcher if it never came.
+          const timer = setTimeout(() => attacker.stop(), 5000);
+          assert.equal(await attacker.swapped, true, 'the attacker swapped the .deb after mse-home read it');
+          clearTimeout(timer);
+        }
+        assert.equal(
+          sha256Of(readFileSync(path.join(folder, plain.name))),
+          sha256Of(evil),
+          'the folder now holds the attacker’s package',
+        );
+        assert.notEqual(path.dirname(v.debs[0]!.file), folder);
+        assert.equal(
+          sha256Of(readFileSync(v.debs[0]!.file)),
+          plain.sha256,
+          'what the image is built from is what was verified',
+        );
+        assert.equal(v.debs[0]!.sha256, plain.sha256);
+      } finally {
+        rmSync(folder, { recursive: true, force: true });
+      }
+    },
+  );
+
+  it('a huge sparse .deb is refused by its size before a byte of it is read; so is one of another size', async () => {
+    const folder = writeDebsFolder(fresh('sparse'), repo);
+    const work = fresh('work');
+    truncateSync(path.join(folder, deb.name), 2 * 1024 ** 3);
+    const t0 = Date.now();
+    await assert.rejects(acquireGramineDebs(folderPlan(folder), { workDir: work, log }), {
+      code: 'ERR_FILE_TOO_LARGE',
+      message: /Debian package limit of 512 MiB/,
+    });
+    truncateSync(path.join(folder, deb.name), 256 * 1024 ** 2);
+    await assert.rejects(acquireGramineDebs(folderPlan(folder), { workDir: work, log }), {
+      code: 'ERR_SGX_GRAMINE_CHECKSUM_MISMATCH',
+      message: new RegExp(`is 268435456 bytes, not the ${deb.size} bytes the signed repository metadata lists`),
+    });
+    assert.ok(Date.now() - t0 < 3000, `${Date.now() - t0} ms: nothing was hashed`);
+    assert.equal(existsSync(path.join(work, 'debs', deb.name)), false, 'no copy was started');
+    // An index listing a package above the .deb limit is refused before the folder's file is opened.
+    const big = writeDebsFolder(fresh('big'), { ...repo, deb: { ...deb, size: 600 * 1024 ** 2 } });
+    await assert.rejects(acquire(folderPlan(big)), {
+      code: 'ERR_FILE_TOO_LARGE',
+      message: /lists gramine 1\.9 at 600 MiB/,
+    });
+  });
+
+  it('a FIFO or a link in place of a folder file is refused at once, never read or followed', async () => {
+    const fifo = writeDebsFolder(fresh('fifo'), repo);
+    unlinkSync(path.join(fifo, deb.name));
+    execFileSync('mkfifo', [path.join(fifo, deb.name)]);
+    const t0 = Date.now();
+    await assert.rejects(acquire(folderPlan(fifo)), { code: 'ERR_FILE_NOT_REGULAR', message: /a FIFO/ });
+    assert.ok(Date.now() - t0 < 3000);
+    const linked = writeDebsFolder(fresh('link'), repo);
+    unlinkSync(path.join(linked, deb.name));
+    symlinkSync(deb.file, path.join(linked, deb.name));
+    await assert.rejects(acquire(folderPlan(linked)), {
+      code: 'ERR_FILE_NOT_REGULAR',
+      message: /a symbolic link \(not followed here\)/,
+    });
+    const linkedMeta = writeDebsFolder(fresh('link-meta'), repo);
+    const elsewhere = path.join(fresh('elsewhere'), 'InRelease');
+    copyFileSync(path.join(linkedMeta, 'InRelease'), elsewhere);
+    unlinkSync(path.join(linkedMeta, 'InRelease'));
+    symlinkSync(elsewhere, path.join(linkedMeta, 'InRelease'));
+    await assert.rejects(acquire(folderPlan(linkedMeta)), { code: 'ERR_FILE_NOT_REGULAR', message: /InRelease/ });
+  });
+
+  it('refuses a Release dated in the future beyond 10 s (a host clock behind), as apt does', async () => {
+    const folder = writeDebsFolder(fresh('future'), {
+      ...repo,
+      release: { Date: new Date(Date.now() + 3600_000).toUTCString() },
+    });
+    await assert.rejects(acquire(folderPlan(folder)), {
+      code: 'ERR_SGX_GRAMINE_METADATA_NOT_YET_VALID',
+      message: /is dated .* after this host's time/,
+    });
+    // The same metadata, checked at a time an hour later, is fine.
+    const v = await acquire(folderPlan(folder), { now: new Date(Date.now() + 3600_000) });
+    assert.equal(v.debs[0]!.sha256, deb.sha256);
+  });
+
+  it('a mirror streaming more than the listed size is cut off at that size', async () => {
+    const root = writeRepoTree(fresh('endless'), repo);
+    let sent = 0;
+    const server = http.createServer((req, res) => {
+      const p = new URL(req.url ?? '/', 'http://x').pathname;
+      if (p.endsWith('.deb')) {
+        // No Content-Length: zeros until the client hangs up.
+        res.writeHead(200);
+        const chunk = Buffer.alloc(64 * 1024);
+        const pump = (): void => {
+          while (!res.destroyed && res.write(chunk)) sent += chunk.length;
+          if (!res.destroyed) res.once('drain', pump);
+        };
+        res.on('close', () => undefined);
+        pump();
+        return;
+      }
+      try {
+        const data = readFileSync(path.join(root, p));
+        res.writeHead(200, { 'content-length': data.length });
+        res.end(data);
+      } catch {
+        res.writeHead(404);
+        res.end();
+      }
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+      const plan = gramineSourcePlan({ repository: url, keyFingerprints: [key.fingerprint] });
+      const work = fresh('work');
+      await assert.rejects(
+        acquireGramineDebs(plan as Extract<GraminePlan, { kind: 'repository' }>, { workDir: work, log }),
+        {
+          code: 'ERR_SGX_GRAMINE_CHECKSUM_MISMATCH',
+          message: /longer than the \d+ bytes the signed repository metadata lists/,
+        },
+      );
+      assert.ok(sent < 16 * 1024 * 1024, `${sent} bytes sent before the client stopped`);
+    } finally {
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+    }
   });
 
   it('trustedKeys keeps only pinned keys out of a keyring holding several', () => {

@@ -15,19 +15,27 @@
  * given by the operator with `--gramine-fingerprint`); the `Packages` index against the SHA-256 the
  * signed `InRelease` lists; the `.deb` against the SHA-256 the index lists. Only the `gramine` package at
  * the pinned version is installed; nothing else in a folder is used.
+ *
+ * Every input is read exactly once, and only what was read is used: metadata and keys are held in memory
+ * (read through the bounded reader, links in the folder not followed); the `.deb` is copied from the folder,
+ * or downloaded, into the caller's private work directory, hashed as it is written there, and the image is
+ * built from that copy. A file swapped in the folder after it was read therefore changes nothing.
  */
 import { createHash } from 'node:crypto';
-import { createReadStream, createWriteStream, promises as fs } from 'node:fs';
+import { promises as fs } from 'node:fs';
 import path from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { gunzipSync } from 'node:zlib';
 import { toHex, sha256 } from '../attestation/bytes.js';
-import type { Logger } from '../cli/log.js';
-import { CryptoError, InputError, NetworkError, UsageError } from '../errors.js';
-import { readUserFile, requireDirectory } from '../fs/files.js';
-import { INPUT_LIMITS } from '../fs/limits.js';
+import type { Logger } from '../base/log.js';
+import { CryptoError, InputError, isMseError, NetworkError, UsageError } from '../errors.js';
+import { copyUserFile, createOutputStream, readUserFile, requireDirectory } from '../fs/files.js';
+import { formatBytesExact, INPUT_LIMITS, type InputLimit } from '../fs/limits.js';
 import {
   checkDigest,
   checkRelease,
+  checkSize,
   debFileName,
   PACKAGES_INDEXES,
   packagesIndexPath,
@@ -196,7 +204,7 @@ export function gramineSourcePlan(options: GramineSourceOptions): GraminePlan {
 
 /** One verified package file. */
 export interface VerifiedDeb {
-  /** Absolute path of the file on this host. */
+  /** Absolute path of the verified copy in the private work directory (never the operator's folder). */
   file: string;
   /** Its file name (as listed by the index). */
   name: string;
@@ -220,7 +228,10 @@ export interface VerifiedGramineDebs {
 }
 
 export interface AcquireOptions {
-  /** A private directory for downloads and gpgv's files; the caller creates and removes it. */
+  /**
+   * A private directory (mode 0700, this user's) for the verified package, downloads and gpgv's files; the
+   * caller creates and removes it. The package is built from there, so no one else may write to it.
+   */
   workDir: string;
   log: Logger;
   /** The time metadata must still be valid at (default now). */
@@ -262,9 +273,26 @@ class HttpStatusError extends Error {
   }
 }
 
+/** An answer larger than allowed: its declared length, or (`declared` false) more bytes than allowed arrived. */
+class HttpTooLargeError extends Error {
+  constructor(
+    readonly maxBytes: number,
+    readonly size: number,
+    readonly declared: boolean,
+  ) {
+    super(
+      declared
+        ? `the answer is ${size} bytes, more than the ${maxBytes} allowed`
+        : `the answer exceeds ${maxBytes} bytes (stopped there)`,
+    );
+  }
+}
+
 /**
- * GET `url` under an overall deadline with a size bound; the body goes to `file` (streamed and hashed) or
- * is returned. Throws {@link HttpStatusError} for a non-200 answer and the raw error otherwise.
+ * GET `url` under an overall deadline, reading at most `maxBytes`. The body is returned, or, with `file`,
+ * written to that new file (exclusive create: `file` is in the private work directory), hashed as it is
+ * written. Throws {@link HttpStatusError} for a non-200 answer, {@link HttpTooLargeError} past the bound,
+ * an `MseError` when the file cannot be written, and the raw error otherwise.
  */
 async function httpGet(
   url: string,
@@ -284,41 +312,27 @@ async function httpGet(
   const declared = Number(res.headers.get('content-length') ?? NaN);
   if (declared > maxBytes) {
     await res.body.cancel().catch(() => undefined);
-    throw new Error(`the answer is ${declared} bytes, more than the ${maxBytes} allowed`);
+    throw new HttpTooLargeError(maxBytes, declared, true);
   }
   const hash = createHash('sha256');
-  const chunks: Buffer[] = [];
   let size = 0;
-  const out = file ? createWriteStream(file, { mode: 0o600 }) : undefined;
-  let writeError: Error | undefined;
-  out?.on('error', (e) => (writeError = e));
-  try {
-    for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+  // Leaving the loop early (a throw) cancels the body: nothing more is received.
+  async function* bounded(stream: AsyncIterable<Uint8Array>): AsyncGenerator<Buffer> {
+    for await (const chunk of stream) {
       size += chunk.length;
-      if (size > maxBytes) throw new Error(`the answer exceeds ${maxBytes} bytes`);
+      if (size > maxBytes) throw new HttpTooLargeError(maxBytes, size, false);
       hash.update(chunk);
-      if (out) {
-        if (writeError) throw writeError;
-        if (!out.write(chunk)) await new Promise<void>((r) => out.once('drain', () => r()).once('error', () => r()));
-      } else chunks.push(Buffer.from(chunk));
+      yield Buffer.from(chunk);
     }
-  } finally {
-    if (out) await new Promise<void>((resolve) => out.end(() => resolve()));
   }
-  if (writeError) throw writeError;
-  const digest = { sha256: hash.digest('hex'), size };
-  return file ? { digest } : { data: Buffer.concat(chunks), digest };
-}
-
-/** SHA-256 and size of a file, streamed. */
-async function fileDigest(file: string): Promise<ChecksumEntry> {
-  const hash = createHash('sha256');
-  let size = 0;
-  for await (const chunk of createReadStream(file) as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    hash.update(chunk);
+  const body = bounded(res.body as unknown as AsyncIterable<Uint8Array>);
+  if (file) {
+    await pipeline(Readable.from(body), createOutputStream(file, { mode: 0o600, what: 'download' }));
+    return { digest: { sha256: hash.digest('hex'), size } };
   }
-  return { sha256: hash.digest('hex'), size };
+  const chunks: Buffer[] = [];
+  for await (const chunk of body) chunks.push(chunk);
+  return { data: Buffer.concat(chunks), digest: { sha256: hash.digest('hex'), size } };
 }
 
 function digestOf(data: Uint8Array): ChecksumEntry {
@@ -412,11 +426,33 @@ async function fromRepository(
   }
   log.info(`Gramine's repository answered: ${inReleaseUrl}`);
 
-  const download = async (url: string, what: string, max: number, file?: string, timeoutMs = metaMs) => {
+  /** A download; with `listed`, an answer longer than the listed size is refused as not that file. */
+  const download = async (
+    url: string,
+    what: string,
+    max: number,
+    file?: string,
+    timeoutMs = metaMs,
+    listed?: ChecksumEntry,
+  ) => {
     try {
       return await httpGet(url, timeoutMs, max, file);
     } catch (error) {
-      const why = error instanceof HttpStatusError ? `HTTP ${error.status}` : fetchFailure(error, timeoutMs);
+      if (isMseError(error)) throw error;
+      if (listed && error instanceof HttpTooLargeError) {
+        if (error.declared) checkSize(error.size, listed, `GET ${url}`);
+        throw new CryptoError(
+          'ERR_SGX_GRAMINE_CHECKSUM_MISMATCH',
+          `GET ${url}: the answer is longer than the ${listed.size} bytes the signed repository metadata lists: it is not that file (the download stopped there)`,
+          { hint: 'The mirror serves another file: use the repository itself, or --gramine-debs.' },
+        );
+      }
+      const why =
+        error instanceof HttpStatusError
+          ? `HTTP ${error.status}`
+          : error instanceof HttpTooLargeError
+            ? error.message
+            : fetchFailure(error, timeoutMs);
       throw new NetworkError('ERR_SGX_GRAMINE_DOWNLOAD_FAILED', `downloading ${what} failed: GET ${url}: ${why}`, {
         hint: `Retry, or use --gramine-debs DIR with the files downloaded another way. ${alternativesHint(plan)}`,
       });
@@ -472,12 +508,11 @@ async function fromRepository(
   );
 
   const name = debFileName(entry);
-  const dir = path.join(options.workDir, 'debs');
-  await fs.mkdir(dir, { recursive: true, mode: 0o700 });
-  const file = path.join(dir, name);
   const debUrl = `${plan.repository}${entry.filename}`;
+  checkDebLimit(entry, debUrl);
+  const file = await privateDebPath(options.workDir, name);
   const done = log.phase(`downloading ${name} (${(entry.size / 1e6).toFixed(1)} MB)`);
-  const deb = await download(debUrl, name, MAX_DEB, file, options.debTimeoutMs ?? 600_000);
+  const deb = await download(debUrl, name, entry.size, file, options.debTimeoutMs ?? 600_000, entry);
   checkDigest(deb.digest, entry, debUrl);
   done();
   return verifiedResult(
@@ -538,11 +573,35 @@ function incomplete(dir: string, what: string): InputError {
   });
 }
 
-async function present(file: string): Promise<boolean> {
-  return fs
-    .stat(file)
-    .then((s) => s.isFile())
-    .catch(() => false);
+/**
+ * A file of the folder, read once through the bounded reader without following a link (the folder may be
+ * writable by others: a link there could point mse-home at a device); undefined when it does not exist.
+ */
+async function readFolderFile(dir: string, name: string, what: string, limit: InputLimit): Promise<Buffer | undefined> {
+  try {
+    return await readUserFile(path.join(dir, name), what, limit, { noFollow: true });
+  } catch (error) {
+    if (isMseError(error) && error.code === 'ERR_FILE_NOT_FOUND') return undefined;
+    throw error;
+  }
+}
+
+/** Refuse an index entry whose package is larger than the `.deb` limit, before anything is read. */
+function checkDebLimit(entry: PackageEntry, what: string): void {
+  if (entry.size > MAX_DEB) {
+    throw new InputError(
+      'ERR_FILE_TOO_LARGE',
+      `${what}: the signed index lists ${entry.package} ${entry.version} at ${formatBytesExact(entry.size)}, more than the ${INPUT_LIMITS.deb.name} limit of ${formatBytesExact(MAX_DEB)}`,
+      { hint: 'Gramine’s package is a few MiB: this index does not describe it (docs/cli.md, "Input limits").' },
+    );
+  }
+}
+
+/** Where the verified package goes: `debs/` in the private work directory. */
+async function privateDebPath(workDir: string, name: string): Promise<string> {
+  const dir = path.join(workDir, 'debs');
+  await fs.mkdir(dir, { recursive: true, mode: 0o700 });
+  return path.join(dir, name);
 }
 
 async function fromFolder(
@@ -558,30 +617,37 @@ async function fromFolder(
   else {
     const keyNames = names.filter((n) => /^gramine-keyring[\w.-]*\.(?:gpg|asc)$/.test(n)).sort();
     if (keyNames.length === 0) throw incomplete(dir, 'repository key (gramine-keyring-<suite>.gpg)');
-    candidates = await Promise.all(keyNames.map((n) => readKeyFile(path.join(dir, n))));
+    candidates = [];
+    for (const n of keyNames) {
+      const data = await readFolderFile(dir, n, 'Gramine repository key', INPUT_LIMITS.aptRelease);
+      if (data) candidates.push({ what: path.join(dir, n), data });
+    }
+    if (candidates.length === 0) throw incomplete(dir, 'repository key (gramine-keyring-<suite>.gpg)');
   }
   const { keys } = trustedKeys(candidates, plan.trusted);
   const gpgvOptions = { workDir: options.workDir, ...(options.gpgv ? { gpgv: options.gpgv } : {}) };
   const trusted = new Set(plan.trusted);
 
+  // Each file is read once; only the bytes read are checked and used.
   let releaseText: string;
   let releaseFile: string;
   let releaseBytes: Buffer;
   let signedBy: SignatureCheck;
-  if (await present(path.join(dir, 'InRelease'))) {
+  const inRelease = await readFolderFile(dir, 'InRelease', 'InRelease', INPUT_LIMITS.aptRelease);
+  if (inRelease) {
     releaseFile = path.join(dir, 'InRelease');
-    releaseBytes = await readUserFile(releaseFile, 'InRelease', INPUT_LIMITS.aptRelease);
+    releaseBytes = inRelease;
     const check = await verifyClearsigned(releaseBytes, keyringOf(keys), trusted, releaseFile, gpgvOptions);
     releaseText = check.text;
     signedBy = check;
-  } else if ((await present(path.join(dir, 'Release'))) && (await present(path.join(dir, 'Release.gpg')))) {
+  } else {
+    const release = await readFolderFile(dir, 'Release', 'Release', INPUT_LIMITS.aptRelease);
+    const signature = release && (await readFolderFile(dir, 'Release.gpg', 'Release.gpg', INPUT_LIMITS.aptRelease));
+    if (!release || !signature) throw incomplete(dir, 'InRelease (or Release with Release.gpg)');
     releaseFile = path.join(dir, 'Release');
-    releaseBytes = await readUserFile(releaseFile, 'Release', INPUT_LIMITS.aptRelease);
-    const signature = await readUserFile(path.join(dir, 'Release.gpg'), 'Release.gpg', INPUT_LIMITS.aptRelease);
+    releaseBytes = release;
     signedBy = await verifyDetached(releaseBytes, signature, keyringOf(keys), trusted, releaseFile, gpgvOptions);
     releaseText = releaseBytes.toString('utf8');
-  } else {
-    throw incomplete(dir, 'InRelease (or Release with Release.gpg)');
   }
   const release = parseRelease(releaseText, releaseFile);
   checkRelease(release, plan.suite, options.now ?? new Date(), releaseFile);
@@ -589,15 +655,12 @@ async function fromFolder(
   const indexPath = packagesIndexPath();
   let index: { file: string; data: Buffer; compression: 'none' | 'gzip'; listed: ChecksumEntry } | undefined;
   for (const i of PACKAGES_INDEXES) {
-    const file = path.join(dir, `Packages${i.suffix}`);
     const listed = release.sha256.get(`${indexPath}${i.suffix}`);
-    if (listed && (await present(file))) {
-      index = {
-        file,
-        data: await readUserFile(file, 'Packages index', INPUT_LIMITS.aptPackages),
-        compression: i.compression,
-        listed,
-      };
+    if (!listed) continue;
+    const name = `Packages${i.suffix}`;
+    const data = await readFolderFile(dir, name, 'Packages index', INPUT_LIMITS.aptPackages);
+    if (data) {
+      index = { file: path.join(dir, name), data, compression: i.compression, listed };
       break;
     }
   }
@@ -613,8 +676,23 @@ async function fromFolder(
   );
   const name = debFileName(entry);
   const file = path.join(dir, name);
-  if (!(await present(file)))
-    throw incomplete(dir, `${name} (the ${entry.package} ${entry.version} package the index lists)`);
-  checkDigest(await fileDigest(file), entry, file);
-  return verifiedResult('debs', dir, plan.suite, signedBy, releaseFile, releaseBytes, release, file, entry);
+  checkDebLimit(entry, index.file);
+  // The package is copied into the private work directory, hashed as it is written there; the image is
+  // built from that copy, so the folder's file is never opened again.
+  const copy = await privateDebPath(options.workDir, name);
+  let copied: ChecksumEntry;
+  try {
+    copied = await copyUserFile(file, copy, 'Gramine package', INPUT_LIMITS.deb, {
+      noFollow: true,
+      mode: 0o600,
+      checkSize: (size) => checkSize(size, entry, file),
+    });
+  } catch (error) {
+    if (isMseError(error) && error.code === 'ERR_FILE_NOT_FOUND') {
+      throw incomplete(dir, `${name} (the ${entry.package} ${entry.version} package the index lists)`);
+    }
+    throw error;
+  }
+  checkDigest(copied, entry, file);
+  return verifiedResult('debs', dir, plan.suite, signedBy, releaseFile, releaseBytes, release, copy, entry);
 }

@@ -10,7 +10,7 @@
  * devices that is not ready for sgx never falls back to sim silently: {@link platformUnavailableError}
  * points at `mse home doctor`.
  */
-import type { Platform } from '../deploy/container.js';
+import type { Platform } from '../launch/layout.js';
 import { StateError } from '../errors.js';
 import type { QcnlConfig } from '../pccs/config.js';
 

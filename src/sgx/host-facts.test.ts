@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { DockerEngine } from '../docker/engine.js';
-import { loadOrCreateSignerKey } from '../sim/signer.js';
+import { loadOrCreateSignerKey } from '../launch/signer.js';
 import { toHex } from '../attestation/bytes.js';
 import { fixtureHost, qcnlText, type FixtureHostOptions } from '../testing/host-fixture.js';
 import { pccsHandler, serve } from '../testing/pccs-server.js';

@@ -19,7 +19,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { toHex } from '../attestation/bytes.js';
-import type { Platform } from '../deploy/container.js';
+import type { Platform } from '../launch/layout.js';
 import { BASE_IMAGE } from '../docker/base-image.js';
 import { DockerEngine, resolveEndpoint } from '../docker/engine.js';
 import { isMseError } from '../errors.js';
@@ -27,7 +27,7 @@ import { readUserText } from '../fs/files.js';
 import { INPUT_LIMITS } from '../fs/limits.js';
 import { PccsClient } from '../pccs/client.js';
 import { DEFAULT_QCNL_CONF, readQcnlConfig } from '../pccs/config.js';
-import { loadSignerKey } from '../sim/signer.js';
+import { loadSignerKey } from '../launch/signer.js';
 import { SGX_BASE_IMAGE } from './base-image.js';
 import {
   AESMD_SOCKET,

@@ -4,7 +4,7 @@
  */
 import { createHash } from 'node:crypto';
 import { isTomlTable, keyPath, type TomlTable, type TomlValue } from '../gramine/index.js';
-import { serializeArgvFile } from '../deploy/args.js';
+import { serializeArgvFile } from '../launch/args.js';
 import { ARGS_FILE } from './enclave-manifest.js';
 
 export interface ManifestDifference {

@@ -7,14 +7,15 @@
  * {@link withPackageImage} and {@link measureGramineImage}).
  */
 import path from 'node:path';
-import type { InputArgs } from '../deploy/args.js';
+import type { InputArgs } from '../launch/args.js';
 import { InputError } from '../errors.js';
 import { openUserFile } from '../fs/files.js';
 import { INPUT_LIMITS } from '../fs/limits.js';
 import { gramineSign, type FinalManifest } from '../gramine/index.js';
 import { ImageFileSource } from '../image/file-source.js';
 import { openImageFs, type ImageFs } from '../image/image-fs.js';
-import type { CodeFile, PackageContents } from '../package/read.js';
+import type { CodeFile } from '../package/code-tar.js';
+import type { PackageContents } from '../package/read.js';
 import { fileSource } from '../package/tar-read.js';
 import { enclaveManifest, type EnclaveManifest } from './enclave-manifest.js';
 import { GRAMINE_LIBPAL, SGX_TEMPLATE_MARKER } from './gramine-paths.js';

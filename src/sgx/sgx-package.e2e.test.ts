@@ -14,7 +14,7 @@ import type { Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import tar from 'tar-stream';
 import { serializeEvidence, type Evidence } from '../attestation/evidence.js';
-import type { InputArgs } from '../deploy/args.js';
+import type { InputArgs } from '../launch/args.js';
 import { imageRepository } from '../docker/app-image.js';
 import { openImageFs, type ImageFs } from '../image/image-fs.js';
 import { readPackage } from '../package/read.js';
@@ -35,7 +35,7 @@ import {
 import { flipByte, tamperPackageCode } from '../testing/e2e.js';
 import { buildGramineTestImage } from '../testing/gramine-image.js';
 import { sgxTestEvidence } from '../testing/sgx-evidence.js';
-import { parseArgvFile } from '../deploy/args.js';
+import { parseArgvFile } from '../launch/args.js';
 
 const work = testTempDir('mse-e2e-sgx-');
 const gramineRepo = `${TEST_PREFIX}gramine-${randomBytes(3).toString('hex')}`;

@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { toHex } from '../attestation/bytes.js';
 import type { Evidence } from '../attestation/evidence.js';
-import { parseArgvFile, type InputArgs } from '../deploy/args.js';
+import { parseArgvFile, type InputArgs } from '../launch/args.js';
 import { computeMrenclave, type TomlTable } from '../gramine/index.js';
 import { openImageFs } from '../image/image-fs.js';
 import { bufferSource } from '../package/tar-read.js';
@@ -65,7 +65,7 @@ describe('enclave manifest template v1', () => {
       '--port',
       '443',
     ]);
-    // The args file is Gramine's argv format (deploy/args.ts's argv file, also the sim platform's).
+    // The args file is Gramine's argv format (launch/args.ts's argv file, also the sim platform's).
     const file = enclaveManifest({
       image: await openTestImage(),
       templateVersion: SGX_MANIFEST_TEMPLATE_VERSION,

@@ -12,11 +12,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Evidence, InputArgs } from '../attestation/evidence.js';
-import { verifyEvidence, type EvidenceVerdict, type ExpectedIdentity } from '../attestation/verify-evidence.js';
+import { verifyEvidence, type EvidenceVerdict, type ExpectedIdentity } from '../verify/verify-evidence.js';
 import { makeSimEvidence } from '../testing/sim-evidence.js';
 import { simMrenclaveOfEvidence } from './package-measurement.js';
 import { loadOrCreateSimPlatform, type SimPlatform } from './platform.js';
-import { loadOrCreateSignerKey } from './signer.js';
+import { loadOrCreateSignerKey } from '../launch/signer.js';
 
 let dir: string;
 let sim: SimPlatform;

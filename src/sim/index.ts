@@ -15,5 +15,4 @@ export { simStateDir, stateRoot } from './state.js';
 export { startQuotingService, type QuotingService, type QuotingServiceOptions } from './quoting-service.js';
 export { startSimPccs, type SimPccs, type SimPccsOptions } from './pccs.js';
 export { computeSimMrenclave, SIM_MEASUREMENT_VERSION, type SimMeasurementInput } from './measurement.js';
-export { mrsignerFromPublicKey, loadOrCreateSignerKey, loadSignerKey, type SignerKey } from './signer.js';
 export type { TcbStatus } from './collateral.js';

@@ -19,9 +19,9 @@
  */
 import { createHash } from 'node:crypto';
 import { InputError } from '../errors.js';
-import type { InputArgs } from '../deploy/args.js';
+import type { InputArgs } from '../launch/args.js';
 
-export { mrsignerFromPublicKey } from './signer.js';
+export { mrsignerFromPublicKey } from '../launch/signer.js';
 
 /** Version (and domain separator) of the construction. */
 export const SIM_MEASUREMENT_VERSION = 'mse-home-sim-measurement-v1';

@@ -3,7 +3,7 @@
  * service sign, and what `verify --package` recomputes offline, with no Docker, from the same two inputs.
  */
 import type { InputArgs as EvidenceInputArgs } from '../attestation/evidence.js';
-import { spawnArgsOfEvidence, type InputArgs } from '../deploy/args.js';
+import { spawnArgsOfEvidence, type InputArgs } from '../launch/args.js';
 import type { PackageContents } from '../package/read.js';
 import { computeSimMrenclave } from './measurement.js';
 

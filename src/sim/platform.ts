@@ -35,7 +35,7 @@ import {
 } from './collateral.js';
 import { PRODUCTION_ATTRIBUTES, assembleQuoteV3, encodeReportBody, qeReportData } from './quote.js';
 import { SGX_EXTENSION_OID, SgxType, encodeSgxExtension } from './sgx-extension.js';
-import { publishExclusive } from './publish.js';
+import { publishExclusive } from '../fs/publish.js';
 import { simStateDir } from './state.js';
 import { buildCertificate, dn, keyIdentifier, rawP256PublicKey, toPem, type DnSpec } from './x509.js';
 

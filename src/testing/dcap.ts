@@ -3,7 +3,7 @@
  * bytes, the collateral, the verification time and the expectations of each case.
  */
 import { parseCollateralJson, type Collateral } from '../attestation/collateral.js';
-import { readVector, readVectorText } from './vectors.js';
+import { readVector, readVectorText, vectorPath } from './vectors.js';
 
 export interface DcapCase {
   id: string;
@@ -56,3 +56,26 @@ export function trustAnchorDer(file: string): Uint8Array {
   }
   return raw;
 }
+
+/**
+ * `mse home quote verify` arguments for Phala's vector (an SGX quote with its collateral): the input files,
+ * a verification time inside the collateral's validity, and the policy that accepts its TCB status
+ * (ConfigurationAndSWHardeningNeeded, with its advisories).
+ */
+export const PHALA_CLI = {
+  input: [
+    '--quote',
+    vectorPath('dcap', 'phala-dcap-qvl/sgx_quote.bin'),
+    '--collateral',
+    vectorPath('dcap', 'phala-dcap-qvl/sgx_quote_collateral.json'),
+  ],
+  at: ['--at', '2025-07-01T00:00:00Z'],
+  accept: [
+    '--accept-tcb-status',
+    'ConfigurationAndSWHardeningNeeded',
+    '--allow-advisory',
+    'INTEL-SA-00289',
+    '--allow-advisory',
+    '00615',
+  ],
+};

@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { createLogger } from '../cli/log.js';
+import { createLogger } from '../base/log.js';
 import { BASE_IMAGE, ensureBaseImage, type BaseImageStatus } from '../docker/base-image.js';
 import { DockerEngine } from '../docker/engine.js';
 import { runMse } from './cli.js';

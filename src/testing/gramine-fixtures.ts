@@ -9,8 +9,10 @@
  *   loader that only print that they are test doubles, and a `graminelibos/__init__.py` recording the
  *   pinned version and library directory. Nothing in it can run an enclave.
  * - A static HTTP server for a repository tree.
+ * - A TEST DOUBLE of an attacker who owns a `--gramine-debs` folder: a process running as another user
+ *   that swaps a file of the folder as soon as mse-home has read it once (inotify).
  */
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
@@ -110,6 +112,37 @@ export function clearsign(key: TestKey, text: string, digest = 'SHA256'): Buffer
   return gpg(key.home, ['--local-user', key.fingerprint, '--digest-algo', digest, '--clearsign'], text);
 }
 
+/**
+ * `gpg --sign` of `data` as a whole signed message (not clear-signed), compressed with `compress` (default
+ * bzip2, level 9): 64 MiB of zeros become a message of a few hundred bytes that a verifier writing its
+ * output expands back to 64 MiB. Binary, or ASCII-armored (`-----BEGIN PGP MESSAGE-----`).
+ */
+export function signedMessage(
+  key: TestKey,
+  data: Buffer,
+  options: { armor?: boolean; compress?: string } = {},
+): Buffer {
+  return execFileSync(
+    'gpg',
+    [
+      '--batch',
+      '--yes',
+      '--quiet',
+      '--homedir',
+      key.home,
+      '--local-user',
+      key.fingerprint,
+      '--compress-algo',
+      options.compress ?? 'bzip2',
+      '-z',
+      '9',
+      ...(options.armor ? ['--armor'] : []),
+      '--sign',
+    ],
+    { input: data, stdio: ['pipe', 'pipe', 'pipe'], maxBuffer: 64 << 20 },
+  );
+}
+
 /** `gpg --detach-sign` of `data` (Release.gpg), armored as apt repositories publish it. */
 export function detachSign(key: TestKey, data: string | Buffer): Buffer {
   return gpg(key.home, ['--local-user', key.fingerprint, '--digest-algo', 'SHA256', '--armor', '--detach-sign'], data);
@@ -165,11 +198,12 @@ export interface TestDeb {
 
 /**
  * Build the test-double `gramine` package with dpkg-deb: package version `version`, files recording
- * `filesVersion` (default the same), and an optional Depends line.
+ * `filesVersion` (default the same), an optional Depends line, its data compressed with xz (default) or
+ * not at all (`compression: 'none'`: the files' bytes then appear as such in the .deb).
  */
 export function buildTestDoubleDeb(
   dir: string,
-  options: { version?: string; filesVersion?: string; depends?: string } = {},
+  options: { version?: string; filesVersion?: string; depends?: string; compression?: 'xz' | 'none' } = {},
 ): TestDeb {
   const version = options.version ?? GRAMINE_VERSION;
   const root = path.join(dir, `deb-root-${version}-${Math.random().toString(16).slice(2, 8)}`);
@@ -190,7 +224,9 @@ export function buildTestDoubleDeb(
   );
   const name = `gramine_${version}_amd64.deb`;
   const file = path.join(mkdtempSync(path.join(dir, 'deb-')), name);
-  execFileSync('dpkg-deb', ['--root-owner-group', '-Zxz', '--build', root, file], { stdio: 'ignore' });
+  execFileSync('dpkg-deb', ['--root-owner-group', `-Z${options.compression ?? 'xz'}`, '--build', root, file], {
+    stdio: 'ignore',
+  });
   const data = readFileSync(file);
   return { file, name, sha256: sha256(data), size: data.length, version };
 }
@@ -339,4 +375,81 @@ export async function blackHole(): Promise<{ url: string; close(): Promise<void>
         server.close(() => r());
       }),
   };
+}
+
+/**
+ * A copy of an uncompressed test-double package (`compression: 'none'`) of the same size whose stand-in
+ * libpal.so has 16 bytes overwritten: still a valid package (nothing in a .deb checksums file contents),
+ * installing another libpal. What an attacker who can write the folder would swap in.
+ */
+export function tamperedDeb(deb: TestDeb): Buffer {
+  const data = Buffer.from(readFileSync(deb.file));
+  const libpal = readFileSync(STANDIN_LIBPAL);
+  const at = data.indexOf(libpal);
+  if (at < 0)
+    throw new Error(`${deb.file} does not hold the stand-in libpal uncompressed (build it with compression 'none')`);
+  Buffer.from('ATTACKER LIBPAL!').copy(data, at + (libpal.length >> 1));
+  return data;
+}
+
+/** The uid and gid the attacker double runs as (`nobody`). */
+export const ATTACKER_UID = 65534;
+export const ATTACKER_GID = 65534;
+
+// inotify through ctypes (Debian's python3, no module needed): wait for the first close of `name` after a
+// read (IN_CLOSE_NOWRITE), then rename `replacement` over it, in the same directory.
+const SWAPPER = String.raw`
+import ctypes, os, struct, sys
+d, name, replacement = sys.argv[1:4]
+libc = ctypes.CDLL(None, use_errno=True)
+fd = libc.inotify_init1(0)
+if fd < 0 or libc.inotify_add_watch(fd, d.encode(), 0x10) < 0:
+    sys.exit('inotify failed: errno %d' % ctypes.get_errno())
+print('ready', flush=True)
+while True:
+    buf = os.read(fd, 65536)
+    off = 0
+    while off < len(buf):
+        _wd, _mask, _cookie, n = struct.unpack_from('iIII', buf, off)
+        got = buf[off + 16:off + 16 + n].split(b'\0', 1)[0].decode()
+        off += 16 + n
+        if got == name:
+            os.rename(replacement, os.path.join(d, name))
+            print('swapped', flush=True)
+            sys.exit(0)
+`;
+
+export interface Swapper {
+  /** Resolves true once the file was swapped, false when stopped before. */
+  swapped: Promise<boolean>;
+  stop(): void;
+}
+
+/**
+ * TEST DOUBLE of an attacker: as `nobody`, watch `dir` and, as soon as `name` has been read and closed
+ * once, rename `replacement` (in `dir`) over it. `dir` must be `nobody`'s; needs root (to switch user).
+ * Resolves when the watch is in place.
+ */
+export async function swapAfterFirstRead(dir: string, name: string, replacement: string): Promise<Swapper> {
+  const child = spawn('/usr/bin/python3', ['-c', SWAPPER, dir, name, replacement], {
+    uid: ATTACKER_UID,
+    gid: ATTACKER_GID,
+    env: { PATH: '/usr/bin:/bin', LC_ALL: 'C' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let err = '';
+  child.stderr.on('data', (c: Buffer) => (err += c.toString()));
+  const swapped = new Promise<boolean>((resolve) => {
+    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+    child.on('close', () => resolve(out.includes('swapped')));
+  });
+  await new Promise<void>((resolve, reject) => {
+    const check = (): void => {
+      if (out.includes('ready')) resolve();
+    };
+    child.stdout.on('data', check);
+    child.on('close', (code) => reject(new Error(`the swapper exited (${code}) before watching: ${err}`)));
+  });
+  return { swapped, stop: () => child.kill('SIGKILL') };
 }

@@ -6,7 +6,7 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import type { InputArgs } from '../deploy/args.js';
+import type { InputArgs } from '../launch/args.js';
 import { BASE_IMAGE } from '../docker/base-image.js';
 import { entriesContext } from '../docker/context.js';
 import type { DockerEngine } from '../docker/engine.js';

@@ -6,7 +6,7 @@
  * with `--allow-simulation` and warns that its quote does not chain to Intel. Tests only.
  */
 import { parseEvidence, type Evidence } from '../attestation/evidence.js';
-import type { InputArgs } from '../deploy/args.js';
+import type { InputArgs } from '../launch/args.js';
 import { evidenceInputArgs } from '../deploy/evidence.js';
 import type { SimPlatform } from '../sim/platform.js';
 import { makeSimEvidence } from './sim-evidence.js';

@@ -7,7 +7,8 @@
 import { generateKeyPairSync } from 'node:crypto';
 import type { Evidence, InputArgs } from '../attestation/evidence.js';
 import { mrsignerFromPublicKey } from '../attestation/mrsigner.js';
-import { createRatlsCertificate, ratlsReportData } from '../ratls/certificate.js';
+import { createRatlsCertificate } from '../ratls/certificate.js';
+import { ratlsReportData } from '../ratls/format.js';
 import type { SimPlatform } from '../sim/platform.js';
 
 export interface SimEvidenceInput {

@@ -6,27 +6,14 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { parseEvidence } from '../../attestation/evidence.js';
-import { readRatlsCertificate } from '../../ratls/certificate.js';
+import { readRatlsCertificate } from '../../ratls/index.js';
+import { PHALA_CLI } from '../../testing/dcap.js';
 import { runMse } from '../../testing/cli.js';
 import { pccsHandler, serve } from '../../testing/pccs-server.js';
 import { readVectorText, vectorPath } from '../../testing/vectors.js';
 
 const V = (...p: string[]): string => vectorPath('dcap', ...p);
-const PHALA = [
-  '--quote',
-  V('phala-dcap-qvl/sgx_quote.bin'),
-  '--collateral',
-  V('phala-dcap-qvl/sgx_quote_collateral.json'),
-];
-const AT = ['--at', '2025-07-01T00:00:00Z'];
-const ACCEPT = [
-  '--accept-tcb-status',
-  'ConfigurationAndSWHardeningNeeded',
-  '--allow-advisory',
-  'INTEL-SA-00289',
-  '--allow-advisory',
-  '00615',
-];
+const { input: PHALA, at: AT, accept: ACCEPT } = PHALA_CLI;
 
 let dir: string;
 before(() => {

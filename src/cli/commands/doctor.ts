@@ -14,7 +14,7 @@ import {
 } from '../../sgx/host-checks.js';
 import { inspectHost } from '../../sgx/host-facts.js';
 import { stringOption, type CommandSpec } from '../command.js';
-import { formatError, useColor } from '../log.js';
+import { formatError, useColor } from '../../base/log.js';
 import { printJson } from '../output.js';
 
 const spec: CommandSpec = {

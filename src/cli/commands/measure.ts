@@ -20,10 +20,10 @@ import {
   sigstructDate,
   type EnclaveAttributes,
 } from '../../gramine/index.js';
-import { checkInputArgs, DEFAULT_SUBJECT } from '../../deploy/args.js';
+import { checkInputArgs, DEFAULT_SUBJECT } from '../../launch/args.js';
 import { readPackage } from '../../package/read.js';
 import { measureGramineImage, withPackageImage } from '../../sgx/package-measurement.js';
-import { loadSignerKey } from '../../sim/signer.js';
+import { loadSignerKey } from '../../launch/signer.js';
 import { integerOption, requireOneOf, stringOption, type CommandContext, type CommandSpec } from '../command.js';
 import { printJson } from '../output.js';
 

@@ -7,7 +7,7 @@ import { stringOption, type CommandSpec } from '../command.js';
 import { checkOutputDirectory } from '../../fs/files.js';
 import { printJson } from '../output.js';
 import { DockerEngine } from '../../docker/engine.js';
-import { createPackage } from '../../package/create.js';
+import { createPackage } from '../../provider/create-package.js';
 import { PROJECT_OPTIONS, resolveProjectPaths } from '../../package/project.js';
 
 const spec: CommandSpec = {

@@ -1,6 +1,6 @@
 /** `mse home spawn NAME`: start a packaged app in an enclave and collect its evidence. */
 import { DockerEngine } from '../../docker/engine.js';
-import { DEFAULT_SUBJECT } from '../../deploy/args.js';
+import { DEFAULT_SUBJECT } from '../../launch/args.js';
 import { defaultPlatform, defaultSignerKeyPath, spawnDeployment } from '../../deploy/spawn.js';
 import { UsageError } from '../../errors.js';
 import { integerOption, stringOption, type CommandSpec } from '../command.js';

@@ -11,16 +11,14 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { serializeEvidence, type Evidence, type InputArgs } from '../../attestation/evidence.js';
-import type { InputArgBinding } from '../../attestation/verify-evidence.js';
+import type { InputArgBinding } from '../../verify/verify-evidence.js';
 import { evidenceInputArgs } from '../../deploy/evidence.js';
 import { readPackage } from '../../package/read.js';
-import { deterministicTar, tarToBuffer } from '../../package/tar-write.js';
-import { loadOrCreateSignerKey } from '../../sim/signer.js';
+import { loadOrCreateSignerKey } from '../../launch/signer.js';
 import { simMrenclaveOfEvidence } from '../../sim/package-measurement.js';
 import { loadOrCreateSimPlatform, type SimPlatform } from '../../sim/platform.js';
 import { runMse, type CliResult } from '../../testing/cli.js';
-import { rewritePackageConfig } from '../../testing/packages.js';
-import { dockerArchive, rawTar } from '../../testing/rawtar.js';
+import { minimalPackage, rewritePackageConfig } from '../../testing/packages.js';
 import { makeSimEvidence } from '../../testing/sim-evidence.js';
 
 const EVIL_ENTRY_POINT = 'wsgiref.simple_server:demo_app';
@@ -100,23 +98,8 @@ before(async () => {
   dir = mkdtempSync(path.join(os.tmpdir(), 'mse-verify-binding-'));
   sim = await loadOrCreateSimPlatform({ dir: path.join(dir, 'sim') });
   signerPk = (await loadOrCreateSignerKey(path.join(dir, 'signer.pem'))).publicKeyPem;
-  const appTar = await tarToBuffer(
-    deterministicTar([{ path: 'app.py', type: 'file', data: Buffer.from('app = object()\n') }]),
-  );
-  const tests = await tarToBuffer(
-    deterministicTar([{ path: 'test_app.py', type: 'file', data: Buffer.from('def test(): pass\n') }]),
-  );
-  const image = dockerArchive([rawTar([{ name: 'etc/hostname', data: Buffer.from('x') }])], { repoTag: 'demo:1' });
   original = path.join(dir, 'package_demo_1.tar');
-  writeFileSync(
-    original,
-    rawTar([
-      { name: 'app.tar', data: appTar },
-      { name: 'image.tar', data: image.tar },
-      { name: 'mse.toml', data: Buffer.from(TOML) },
-      { name: 'tests.tar', data: tests },
-    ]),
-  );
+  writeFileSync(original, await minimalPackage(TOML));
   // What the operator of issue 8 A did: the same code and image, another entry point in mse.toml.
   tampered = path.join(dir, 'package_demo_1_tampered.tar');
   await rewritePackageConfig(original, tampered, (t) => t.replace('"app:app"', `"${EVIL_ENTRY_POINT}"`));

@@ -8,12 +8,8 @@ import path from 'node:path';
 import type { Evidence } from '../../attestation/evidence.js';
 import { parseEvidence } from '../../attestation/evidence.js';
 import { parseMeasurement } from '../../attestation/policy.js';
-import {
-  verifyEvidence,
-  type EvidenceVerificationInput,
-  type ExpectedIdentity,
-} from '../../attestation/verify-evidence.js';
-import { spawnArgsOfEvidence } from '../../deploy/args.js';
+import { verifyEvidence, type EvidenceVerificationInput, type ExpectedIdentity } from '../../verify/verify-evidence.js';
+import { spawnArgsOfEvidence } from '../../launch/args.js';
 import { isMseError } from '../../errors.js';
 import { pathExists, readUserText, requireDirectory, writeFileAtomic } from '../../fs/files.js';
 import { INPUT_LIMITS } from '../../fs/limits.js';

@@ -2,8 +2,8 @@
  * The verdict as a readable report (for stderr): every check with its outcome, failures with code, message
  * and hint, then the enclave's identity and platform facts. `--json` prints the Verdict object itself.
  */
-import type { Check, CollateralAge, Verdict } from './appraise.js';
-import { formatDuration } from './duration.js';
+import type { Check, CollateralAge, Verdict } from '../attestation/appraise.js';
+import { formatDuration } from '../attestation/duration.js';
 import type { BindingResult, InputArgBinding } from './verify-evidence.js';
 
 export interface ReportOptions {

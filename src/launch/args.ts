@@ -11,7 +11,6 @@ import type { InputArgs as EvidenceInputArgs } from '../attestation/evidence.js'
 import { isIP } from 'node:net';
 import { InputError, UsageError } from '../errors.js';
 import { INPUT_LIMITS } from '../fs/limits.js';
-import { PYTHON_APPLICATION_PATTERN } from '../project/config.js';
 import { parseSubject } from '../ratls/dn.js';
 
 /** What Gramine would measure besides the code and image, as `evidence.json` carries it. */
@@ -29,6 +28,12 @@ export interface InputArgs {
   /** RA-TLS certificate expiry, Unix seconds. */
   expiration: number;
 }
+
+const PY_IDENT = '[A-Za-z_][A-Za-z0-9_]*';
+/** A dotted Python module path (`pkg.module`). */
+export const PYTHON_MODULE_PATTERN = new RegExp(`^${PY_IDENT}(\\.${PY_IDENT})*$`);
+/** `module:variable`: input_args.application, and mse.toml's python_application (`project/config.ts`). */
+export const PYTHON_APPLICATION_PATTERN = new RegExp(`^${PY_IDENT}(\\.${PY_IDENT})*:${PY_IDENT}$`);
 
 export const DEFAULT_SUBJECT = 'CN=cosmian.com,O=Cosmian Tech,C=FR,L=Paris,ST=Ile-de-France';
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;

@@ -9,18 +9,18 @@
  * it is only shown (docs/verification.md, "What binds input_args").
  */
 import { subjectsEqual } from '../ratls/dn.js';
+import { normalizeSan } from '../ratls/format.js';
 import {
   checkRatlsKeyBinding,
   checkRatlsValidity,
-  normalizeSan,
   readRatlsCertificate,
   verifyRatlsSignature,
   type RatlsCertificate,
 } from '../ratls/read.js';
 import { AttestationError, isMseError } from '../errors.js';
-import { appraise, quotePckChain, type Check, type Failure, type Verdict } from './appraise.js';
-import { bytesEqual, toHex } from './bytes.js';
-import { EMPTY_COLLATERAL } from './collateral.js';
+import { appraise, quotePckChain, type Check, type Failure, type Verdict } from '../attestation/appraise.js';
+import { bytesEqual, toHex } from '../attestation/bytes.js';
+import { EMPTY_COLLATERAL } from '../attestation/collateral.js';
 import {
   checkTcbCertAgreement,
   evidenceCollateral,
@@ -28,10 +28,10 @@ import {
   inputArgValue,
   type Evidence,
   type InputArgField,
-} from './evidence.js';
-import { mrsignerFromPublicKey } from './mrsigner.js';
-import type { Policy } from './policy.js';
-import { parseQuote } from './quote.js';
+} from '../attestation/evidence.js';
+import { mrsignerFromPublicKey } from '../attestation/mrsigner.js';
+import type { Policy } from '../attestation/policy.js';
+import { parseQuote } from '../attestation/quote.js';
 
 /** What the provider expects the enclave to be. Unset fields are not checked. */
 export interface ExpectedIdentity {

@@ -18,7 +18,7 @@ import {
   checkSgxSignerKey,
   mrsignerFromPublicKey,
 } from '../attestation/mrsigner.js';
-import { publishExclusive } from './publish.js';
+import { publishExclusive } from '../fs/publish.js';
 
 export { mrsignerFromPublicKey };
 

@@ -1,8 +1,9 @@
 /**
- * `mse home package`: make `package_<name>_<time_ns>.tar` from a project.
+ * `mse home package`: make `package_<name>_<time_ns>.tar` from a project. The code provider's packaging,
+ * above both `docker/` (it builds and saves the app image) and `package/` (the format it writes).
  *
  * Phases (printed on stderr): code → tests → build → save → write.
- * - `app.tar`: the code directory after `.mseignore` and without dotfiles (see `files.ts`), as a
+ * - `app.tar`: the code directory after `.mseignore` and without dotfiles (see `package/files.ts`), as a
  *   deterministic tar (sorted, mtime 0, uid/gid 0, mode 0644/0755). With `--encrypt`, each file but
  *   `requirements.txt` is replaced by `<file>.enc` = NaCl secretbox (nonce ‖ tag ‖ ciphertext) under a fresh
  *   32-byte key written raw beside the package as `package_<name>_<time_ns>.key` (mode 0600).
@@ -24,7 +25,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, promises as fs } from 'node:fs';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import type { Logger } from '../cli/log.js';
+import type { Logger } from '../base/log.js';
 import { secretboxSeal } from '../crypto/secretbox.js';
 import { buildAppImageScoped, imageRepository } from '../docker/app-image.js';
 import { withCleanup } from '../docker/cleanup.js';
@@ -41,11 +42,12 @@ import {
 } from '../fs/files.js';
 import { INPUT_LIMITS } from '../fs/limits.js';
 import { loadMseConfig } from '../project/config.js';
-import { loadMseignore, selectFiles, type SelectedFile } from './files.js';
-import type { ProjectPaths } from './project.js';
-import { checkMemberSize, readImageTar, DEFAULT_PACKAGE_LIMITS } from './read.js';
-import { fileSource } from './tar-read.js';
-import { deterministicTar, type TarEntrySource } from './tar-write.js';
+import { loadMseignore, selectFiles, type SelectedFile } from '../package/files.js';
+import type { ProjectPaths } from '../package/project.js';
+import { checkMemberSize, DEFAULT_PACKAGE_LIMITS } from '../package/code-tar.js';
+import { readImageTar } from '../package/read.js';
+import { fileSource } from '../package/tar-read.js';
+import { deterministicTar, type TarEntrySource } from '../package/tar-write.js';
 
 /** Names never packaged from the tests directory (besides dotfiles). */
 export const TESTS_SKIP = ['__pycache__'];
