@@ -25,7 +25,13 @@ import type { DockerEngine } from '../docker/engine.js';
 import { checkPortFree } from '../docker/localtest.js';
 import { InputError, InterruptedError, NetworkError, StateError, UsageError } from '../errors.js';
 import { imageRepository } from '../docker/app-image.js';
-import { checkOutputDirectory, createOutputDirectories, outputError, writeFileAtomic } from '../fs/files.js';
+import {
+  checkOutputDirectory,
+  createOutputDirectories,
+  outputError,
+  writeFileAtomic,
+  writeFilesAtomic,
+} from '../fs/files.js';
 import { readPackage, type PackageContents } from '../package/read.js';
 import { APP_NAME_PATTERN } from '../project/config.js';
 import { readRatlsCertificate } from '../ratls/read.js';
@@ -343,10 +349,15 @@ export async function spawnDeployment(input: SpawnInput): Promise<SpawnResult> {
       committing = true;
       const evidenceFile = path.join(plan.outputDir, EVIDENCE_FILE);
       const ratlsFile = path.join(plan.outputDir, RATLS_FILE);
-      scope.onFailure(() => Promise.all([ratlsFile, evidenceFile].map((f) => fs.rm(f, { force: true }))));
-      await writeFileAtomic(ratlsFile, ratlsPem);
-      // evidence.json carries the deployment UUID: readable by the operator only (they send it to the provider)
-      await writeFileAtomic(evidenceFile, serializeEvidence(evidence) + '\n', { mode: 0o600 });
+      // Both or neither; a failure leaves the output as it was (files spawn did not write are never removed).
+      await writeFilesAtomic(
+        [
+          { file: ratlsFile, data: ratlsPem },
+          // evidence.json carries the deployment UUID: readable by the operator only (they send it to the provider)
+          { file: evidenceFile, data: serializeEvidence(evidence) + '\n', mode: 0o600 },
+        ],
+        scope,
+      );
       phase();
       return { deployment, evidenceFile, ratlsFile, mrenclave: Buffer.from(mrEnclave).toString('hex') };
     },
