@@ -10,7 +10,7 @@
 import type { InputArgs as EvidenceInputArgs } from '../attestation/evidence.js';
 import { isIP } from 'node:net';
 import { InputError, UsageError } from '../errors.js';
-import { INPUT_LIMITS } from '../fs/limits.js';
+import { INPUT_LIMITS, MEASUREMENT_LIMITS } from '../fs/limits.js';
 import { parseSubject } from '../ratls/dn.js';
 
 /** What Gramine would measure besides the code and image, as `evidence.json` carries it. */
@@ -41,12 +41,20 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{1
 const SAN =
   /^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$|^[0-9.]{7,15}$|^[0-9A-Fa-f:]{2,39}$/;
 
-/** Enclave size rule of MSE: at least 1024 MiB and a power of two. */
+/** Largest `--size` (MiB): the largest enclave mse-home measures (64 GiB, docs/cli.md "Input limits"). */
+export const MAX_ENCLAVE_SIZE_MIB = MEASUREMENT_LIMITS.maxEnclaveBytes / 2 ** 20;
+
+/**
+ * Enclave size rule: MSE's (at least 1024 MiB and a power of two), and at most {@link MAX_ENCLAVE_SIZE_MIB}
+ * so that `verify` can measure every enclave `spawn` makes.
+ */
 export function checkEnclaveSize(size: number): void {
-  if (!Number.isSafeInteger(size) || size < 1024 || (size & (size - 1)) !== 0) {
-    throw new UsageError('ERR_ENCLAVE_SIZE', `--size must be a power of two of at least 1024 (MiB), got ${size}`, {
-      hint: 'For example --size 2048.',
-    });
+  if (!Number.isSafeInteger(size) || size < 1024 || (size & (size - 1)) !== 0 || size > MAX_ENCLAVE_SIZE_MIB) {
+    throw new UsageError(
+      'ERR_ENCLAVE_SIZE',
+      `--size must be a power of two from 1024 to ${MAX_ENCLAVE_SIZE_MIB} (MiB), got ${size}`,
+      { hint: 'For example --size 2048.' },
+    );
   }
 }
 

@@ -16,6 +16,7 @@ import { createHash } from 'node:crypto';
 import { serializeArgvFile, toEnclaveArgv, type InputArgs } from '../launch/args.js';
 import { ENCLAVE_PORT } from '../launch/layout.js';
 import { InputError } from '../errors.js';
+import { formatBytes, MEASUREMENT_LIMITS } from '../fs/limits.js';
 import { dumpToml, type TomlTable, type TomlValue } from '../gramine/index.js';
 import {
   GRAMINE_LIBOS,
@@ -40,8 +41,8 @@ export const ARCH_LIBDIR = '/usr/lib/x86_64-linux-gnu';
 export const PYTHON_DIST_PACKAGES = '/usr/lib/python3';
 /** Host address the bootstrap serves on inside the container (fixed, hence measured). */
 export const ENCLAVE_HOST = '0.0.0.0';
-/** Largest enclave measured (MiB): 1 TiB, beyond the EPC of any SGX platform; its heap alone is 17 GB of records. */
-export const MAX_ENCLAVE_MIB = 1 << 20;
+/** Largest enclave size (MiB): the measured enclave limit (64 GiB, `MEASUREMENT_LIMITS` in src/fs/limits.ts). */
+export const MAX_ENCLAVE_MIB = MEASUREMENT_LIMITS.maxEnclaveBytes / 2 ** 20;
 /** Threads per enclave: Node's main thread, libuv's pool (4), V8's platform workers and Gramine's helpers. */
 export const MAX_THREADS = 32;
 
@@ -113,7 +114,7 @@ export function enclaveArgv(args: InputArgs): string[] {
     // Measuring it would hash 64 bytes per page: a bound on what untrusted input_args can cost a verifier.
     throw spawnArgError(
       'size',
-      `= ${size} MiB is more than ${MAX_ENCLAVE_MIB} MiB (1 TiB), more than any SGX platform has`,
+      `= ${size} MiB is more than ${MAX_ENCLAVE_MIB} MiB (${formatBytes(MEASUREMENT_LIMITS.maxEnclaveBytes)}), the largest enclave mse-home spawns and measures`,
     );
   }
   if (!Number.isSafeInteger(args.expiration) || args.expiration < 1) {
