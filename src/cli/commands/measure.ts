@@ -290,10 +290,10 @@ async function measurePackageMode(ctx: CommandContext, packageFile: string): Pro
 const spec: CommandSpec = {
   name: 'measure',
   summary: "Compute an enclave's MRENCLAVE: of an SGX package before spawn, or of a Gramine manifest and libpal",
-  description: `--package FILE computes the MRENCLAVE the package gets on SGX when spawned with the given
-spawn arguments, from the package alone (no Docker, no Gramine): mse-home's enclave manifest for the
-package's image, code and arguments, finalized over image.tar (every layer checked against the image
-config) and measured with the image's Gramine PAL. The arguments are the input_args of --evidence FILE (a
+  description: `--package FILE computes the MRENCLAVE the package gets on SGX when spawned with the given spawn
+arguments, from the package alone (no Docker, no Gramine): mse-home's enclave manifest for the package's
+image, code and arguments, finalized over image.tar (every layer checked against the image config) and
+measured with the image's Gramine PAL. The arguments are the input_args of --evidence FILE (a
 deployment's evidence.json: the value verify --package compares with the quote; the deployment UUID, a
 credential, then stays off the command line), or --size, --san, --app-id, --expiration and --subject
 (default as spawn's). The UUID is shown masked. --output DIR writes enclave.manifest, enclave.manifest.sgx
