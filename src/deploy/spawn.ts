@@ -56,7 +56,14 @@ import {
   type DeploymentSummary,
 } from './container.js';
 import type { Platform } from '../launch/layout.js';
-import { deploymentStateDir, endpointOf, EVIDENCE_FILE, listDeployments, RATLS_FILE } from './deployments.js';
+import {
+  createDeploymentStateDir,
+  endpointOf,
+  removeStateDir,
+  EVIDENCE_FILE,
+  listDeployments,
+  RATLS_FILE,
+} from './deployments.js';
 import { collectEvidence } from './evidence.js';
 import { fetchPresentedCertificate, probe } from './enclave-client.js';
 import { assertRunning, sleep, throwIfInterrupted } from './wait.js';
@@ -114,8 +121,6 @@ export interface SpawnPlan {
   outputDir: string;
   /** Absolute. */
   signerKeyPath: string;
-  /** The operator-side state directory of this deployment (absolute). */
-  stateDir: string;
 }
 
 /**
@@ -159,7 +164,6 @@ export function planSpawn(input: Omit<SpawnInput, 'engine' | 'log'>): SpawnPlan 
     packageFile: input.packageFile,
     outputDir: path.resolve(input.outputDir),
     signerKeyPath: path.resolve(input.signerKeyPath),
-    stateDir: deploymentStateDir(input.name, input.env),
   };
 }
 
@@ -242,14 +246,13 @@ export async function spawnDeployment(input: SpawnInput): Promise<SpawnResult> {
           throw outputError(cause, plan.outputDir, '--output');
         });
 
-      // 1. the deployment's private state: 0700, files 0600 (they hold the measured code and the UUID)
-      await fs.rm(plan.stateDir, { recursive: true, force: true }); // stale: its container is gone (checked)
-      await fs.mkdir(path.dirname(plan.stateDir), { recursive: true, mode: 0o700 });
-      await fs.mkdir(plan.stateDir, { mode: 0o700 });
-      scope.onFailure(() => fs.rm(plan.stateDir, { recursive: true, force: true }));
-      const inputDir = path.join(plan.stateDir, STATE_INPUT_DIR);
-      const simDir = path.join(plan.stateDir, STATE_SIM_DIR);
-      for (const dir of [plan.stateDir, inputDir, simDir]) {
+      // 1. the deployment's private state: a directory of its own (0700, a fresh random name: never one
+      //    that exists, so nothing of another spawn is reused or removed), files 0600 (the code, the UUID)
+      const stateDir = await createDeploymentStateDir(plan.name, input.env);
+      scope.onFailure(() => removeStateDir(stateDir));
+      const inputDir = path.join(stateDir, STATE_INPUT_DIR);
+      const simDir = path.join(stateDir, STATE_SIM_DIR);
+      for (const dir of [stateDir, inputDir, simDir]) {
         await fs.mkdir(dir, { recursive: true, mode: 0o700 });
         await fs.chmod(dir, 0o700); // whatever the umask
       }
