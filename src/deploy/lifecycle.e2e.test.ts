@@ -422,7 +422,7 @@ describe('operator lifecycle: the UUID as a credential, interrupts, states, remo
       assert.match(taken.stderr, new RegExp(`ERR_OUTPUT_IN_USE.*workspace of deployment '${again}'`));
 
       // an enclave that stops before its configuration (its code copy damaged): the bootstrap's error, quoted
-      await fs.writeFile(path.join(w.stateDir, 'deployments', again, 'input', 'app.tar'), 'not a tar');
+      await fs.writeFile(path.join(stateOf(again), 'input', 'app.tar'), 'not a tar');
       const exited = await refused(['restart', again, '--timeout', '30'], 'ERR_ENCLAVE_EXITED');
       assert.match(exited, /stopped \(exit code 3\) before it was configured: ERR_PACKAGE_CORRUPT/);
       await refused(['run', again, '--secrets', await secretsFile('exited')], 'ERR_ENCLAVE_EXITED');

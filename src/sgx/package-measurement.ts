@@ -9,14 +9,13 @@
 import path from 'node:path';
 import type { InputArgs } from '../launch/args.js';
 import { InputError } from '../errors.js';
-import { openUserFile } from '../fs/files.js';
-import { INPUT_LIMITS } from '../fs/limits.js';
 import { gramineSign, type FinalManifest } from '../gramine/index.js';
 import { ImageFileSource } from '../image/file-source.js';
 import { openImageFs, type ImageFs } from '../image/image-fs.js';
 import type { CodeFile } from '../package/code-tar.js';
-import type { PackageContents } from '../package/read.js';
-import { fileSource } from '../package/tar-read.js';
+import type { PackageMember } from '../package/code-tar.js';
+import { withPackage, type PackageContents } from '../package/read.js';
+import type { TarSource } from '../package/tar-read.js';
 import { enclaveManifest, type EnclaveManifest } from './enclave-manifest.js';
 import { GRAMINE_LIBPAL, SGX_TEMPLATE_MARKER } from './gramine-paths.js';
 
@@ -91,21 +90,33 @@ export async function measureGramineImage(
   };
 }
 
-/** Open the image of a read package (image.tar inside `pkg.file`) and run `fn` on it; the file is closed after. */
-export async function withPackageImage<T>(pkg: PackageContents, fn: (image: ImageFs) => Promise<T>): Promise<T> {
-  const member = pkg.members['image.tar'];
+/**
+ * Open the image of `pkg` (image.tar) from `member`, a source over the descriptor the package was read
+ * and checked through ({@link withPackage}); it must still be the image that was checked.
+ */
+export async function openPackageImage(
+  pkg: PackageContents,
+  member: (m: PackageMember) => TarSource,
+): Promise<ImageFs> {
   const where = `image.tar in ${path.basename(pkg.file)}`;
-  const { handle: fh } = await openUserFile(pkg.file, 'package', INPUT_LIMITS.package);
-  try {
-    const image = await openImageFs(fileSource(fh, member.offset, member.size), where);
-    // The package is opened again by path: it must still hold the image readPackage checked.
-    if (image.image.configDigest !== pkg.imageConfigDigest) {
-      throw new InputError('ERR_FILE_CHANGED', `${pkg.file} changed while it was read (${where} is another image)`, {
-        hint: 'Do not modify the package while mse-home reads it.',
-      });
-    }
-    return await fn(image);
-  } finally {
-    await fh.close();
+  const image = await openImageFs(member('image.tar'), where);
+  // The same descriptor, but the file may still be written to in place: it must hold the checked image.
+  if (image.image.configDigest !== pkg.imageConfigDigest) {
+    throw new InputError('ERR_FILE_CHANGED', `${pkg.file} changed while it was read (${where} is another image)`, {
+      hint: 'Do not modify the package while mse-home reads it.',
+    });
   }
+  return image;
+}
+
+/**
+ * Read and check the package `file`, open its image through the same descriptor, and run `fn` on both;
+ * the file is closed after. The image measured is the one in the file that was checked, never a file
+ * opened again by its path.
+ */
+export async function withPackageImage<T>(
+  file: string,
+  fn: (pkg: PackageContents, image: ImageFs) => Promise<T>,
+): Promise<T> {
+  return withPackage(file, {}, async (pkg, member) => fn(pkg, await openPackageImage(pkg, member)));
 }

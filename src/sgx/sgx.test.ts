@@ -3,6 +3,9 @@
 // byte, with Gramine's stand-in PAL), how every input moves MRENCLAVE, and how a mismatch is explained.
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
+import { mkdtempSync, renameSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { describe, it } from 'node:test';
 import { toHex } from '../attestation/bytes.js';
 import type { Evidence } from '../attestation/evidence.js';
@@ -16,13 +19,14 @@ import {
   STANDIN_LIBOS,
   STANDIN_LIBPAL,
   testSpawnArgs,
+  writeTestPackage,
 } from '../testing/gramine-image.js';
 import { runPython } from '../testing/python.js';
 import { ARGS_FILE, CODE_DIR, enclaveArgv, enclaveManifest } from './enclave-manifest.js';
 import { SGX_MANIFEST_TEMPLATE_VERSION } from './gramine-paths.js';
 import { explainGramineMeasurement } from './explain.js';
 import { describeDifference, diffManifests } from './manifest-diff.js';
-import { measureGramineImage, sgxImageKind, type GramineMeasurement } from './package-measurement.js';
+import { measureGramineImage, sgxImageKind, withPackageImage, type GramineMeasurement } from './package-measurement.js';
 
 const sha = (b: string | Buffer): string => createHash('sha256').update(b).digest('hex');
 const ARGS: InputArgs = testSpawnArgs();
@@ -312,5 +316,32 @@ describe('explaining a MRENCLAVE mismatch', () => {
     const r = explainGramineMeasurement(ours, evidence(enclave))(toHex(enclave.mrenclave));
     assert.equal(r.details.differenceCount, 2);
     assert.match(r.check.message!, /trusted file file:\/usr\/lib\/python3\.11\/os\.py: package [0-9a-f]{64}, enclave/);
+  });
+});
+
+describe('withPackageImage: the image measured is the one in the package checked (review info a)', () => {
+  it('reads the image through the descriptor the package was checked through, whatever the path becomes', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'mse-toctou-'));
+    try {
+      const file = path.join(dir, 'package_app_1.tar');
+      const other = path.join(dir, 'package_other_1.tar');
+      const [base, top] = gramineTestLayers({ libpal: false });
+      await writeTestPackage(file, { 'app.py': 'x = 1\n' });
+      await writeTestPackage(other, { 'app.py': 'x = 1\n' }, gramineTestImage([base!, top!]));
+      const expected = await withPackageImage(file, (pkg, image) => measureGramineImage(image, pkg.appFiles, ARGS));
+      const m = await withPackageImage(file, async (pkg, image) => {
+        // Another package renamed over the path once it was checked: not what is read from here on.
+        renameSync(other, file);
+        return measureGramineImage(image, pkg.appFiles, ARGS);
+      });
+      assert.equal(toHex(m.mrenclave), toHex(expected.mrenclave));
+      // the path now names a package whose image is not a Gramine image at all
+      await assert.rejects(
+        withPackageImage(file, (pkg, image) => measureGramineImage(image, pkg.appFiles, ARGS)),
+        { code: 'ERR_SGX_NOT_GRAMINE_IMAGE' },
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -24,7 +24,6 @@ import {
   type EnclaveAttributes,
 } from '../../gramine/index.js';
 import { checkInputArgs, DEFAULT_SUBJECT, spawnArgsOfEvidence, type InputArgs } from '../../launch/args.js';
-import { readPackage } from '../../package/read.js';
 import { measureGramineImage, withPackageImage } from '../../sgx/package-measurement.js';
 import { loadSignerKey } from '../../launch/signer.js';
 import { integerOption, requireOneOf, stringOption, type CommandContext, type CommandSpec } from '../command.js';
@@ -231,26 +230,28 @@ async function measurePackageMode(ctx: CommandContext, packageFile: string): Pro
   if (output !== undefined) await requireDirectory(output, 'output directory');
   const started = performance.now();
   const spawnArgs = await packageSpawnArgs(ctx);
-  const pkg = await readPackage(packageFile);
-  const args = spawnArgs.args(pkg.config.pythonApplication);
-  const evidence = spawnArgs.evidence;
-  if (args.application !== pkg.config.pythonApplication) {
-    ctx.log.warn(
-      `input_args.application "${args.application}" is not the package's python_application ` +
-        `"${pkg.config.pythonApplication}": verify --package rejects this evidence for this package`,
+  // The image is measured through the descriptor the package was checked through (never reopened).
+  const { pkg, m, seconds } = await withPackageImage(packageFile, async (pkg, image) => {
+    const args = spawnArgs.args(pkg.config.pythonApplication);
+    if (args.application !== pkg.config.pythonApplication) {
+      ctx.log.warn(
+        `input_args.application "${args.application}" is not the package's python_application ` +
+          `"${pkg.config.pythonApplication}": verify --package rejects this evidence for this package`,
+      );
+    }
+    if (spawnArgs.evidence?.platform === 'sim') {
+      ctx.log.warn('the evidence is from the simulated platform: this is the MRENCLAVE the package gets on SGX');
+    }
+    const done = ctx.log.phase('reading the image, finalizing and measuring the enclave manifest');
+    const m = await measureGramineImage(image, pkg.appFiles, args);
+    const seconds = (performance.now() - started) / 1000;
+    const mbPerSecond = (m.stats.fileBytes + m.stats.layerBytes) / 1e6 / seconds;
+    done(
+      `${m.stats.filesHashed} files hashed (${(m.stats.fileBytes / 1e6).toFixed(1)} MB), ` +
+        `${(m.stats.layerBytes / 1e6).toFixed(1)} MB of layers checked, ${mbPerSecond.toFixed(0)} MB/s`,
     );
-  }
-  if (evidence?.platform === 'sim') {
-    ctx.log.warn('the evidence is from the simulated platform: this is the MRENCLAVE the package gets on SGX');
-  }
-  const done = ctx.log.phase('reading the image, finalizing and measuring the enclave manifest');
-  const m = await withPackageImage(pkg, (image) => measureGramineImage(image, pkg.appFiles, args));
-  const seconds = (performance.now() - started) / 1000;
-  const mbPerSecond = (m.stats.fileBytes + m.stats.layerBytes) / 1e6 / seconds;
-  done(
-    `${m.stats.filesHashed} files hashed (${(m.stats.fileBytes / 1e6).toFixed(1)} MB), ` +
-      `${(m.stats.layerBytes / 1e6).toFixed(1)} MB of layers checked, ${mbPerSecond.toFixed(0)} MB/s`,
-  );
+    return { pkg, m, seconds };
+  });
 
   const written: Record<string, string> = {};
   if (output !== undefined) {

@@ -19,10 +19,10 @@ import { spawnArgsOfEvidence } from '../../launch/args.js';
 import { isMseError } from '../../errors.js';
 import { pathExists, readUserText, requireDirectory, writeFileAtomic } from '../../fs/files.js';
 import { INPUT_LIMITS } from '../../fs/limits.js';
-import { readPackage } from '../../package/read.js';
+import { withPackage } from '../../package/read.js';
 import { enclaveArgv } from '../../sgx/enclave-manifest.js';
 import { explainGramineMeasurement, notMeasured, unmeasurableArguments } from '../../sgx/explain.js';
-import { measureGramineImage, withPackageImage } from '../../sgx/package-measurement.js';
+import { measureGramineImage, openPackageImage } from '../../sgx/package-measurement.js';
 import { simMrenclaveOfEvidence } from '../../sim/package-measurement.js';
 import { requireOneOf, stringOption, type CommandContext, type CommandSpec } from '../command.js';
 import { POLICY_OPTIONS, appraisalSettings, reportVerdict } from '../attestation-options.js';
@@ -46,37 +46,39 @@ async function expectedFromPackage(
   evidence: Evidence,
   unauthenticated: () => Check[],
 ): Promise<{ expected: ExpectedIdentity; explain?: EvidenceVerificationInput['explainMeasurement'] }> {
-  const pkg = await readPackage(file);
-  const bound: ExpectedIdentity = { inputArgsMeasured: true, application: pkg.config.pythonApplication };
-  if (evidence.platform === 'sim') {
-    return { expected: { ...bound, mrenclave: simMrenclaveOfEvidence(pkg, evidence.inputArgs) } };
-  }
-  const failing = unauthenticated();
-  if (failing.length > 0) {
-    const reason =
-      'the package was not measured: the evidence does not authenticate ' +
-      `(${failing.map((x) => x.id).join(', ')} failed)`;
-    return { expected: { ...bound, mrenclaveSkipped: reason }, explain: notMeasured(reason) };
-  }
-  const args = spawnArgsOfEvidence(evidence.inputArgs);
-  const started = performance.now();
-  let m;
-  try {
-    enclaveArgv(args); // the bounds on the arguments (size, strings), before the image is opened
-    m = await withPackageImage(pkg, (image) => measureGramineImage(image, pkg.appFiles, args));
-  } catch (error) {
-    // Arguments no enclave can run with: a rejection naming the argument, not a failure to verify.
-    if (isMseError(error) && error.code === 'ERR_SGX_ARGUMENT') {
-      return { expected: bound, explain: unmeasurableArguments(error) };
+  return withPackage(file, {}, async (pkg, member) => {
+    const bound: ExpectedIdentity = { inputArgsMeasured: true, application: pkg.config.pythonApplication };
+    if (evidence.platform === 'sim') {
+      return { expected: { ...bound, mrenclave: simMrenclaveOfEvidence(pkg, evidence.inputArgs) } };
     }
-    throw error;
-  }
-  const seconds = (performance.now() - started) / 1000;
-  ctx.log.info(
-    `measured the package for SGX in ${seconds.toFixed(2)} s: ${m.stats.filesHashed} files hashed ` +
-      `(${(m.stats.fileBytes / 1e6).toFixed(1)} MB), ${(m.stats.layerBytes / 1e6).toFixed(1)} MB of layers checked`,
-  );
-  return { expected: { ...bound, mrenclave: m.mrenclave }, explain: explainGramineMeasurement(m, evidence) };
+    const failing = unauthenticated();
+    if (failing.length > 0) {
+      const reason =
+        'the package was not measured: the evidence does not authenticate ' +
+        `(${failing.map((x) => x.id).join(', ')} failed)`;
+      return { expected: { ...bound, mrenclaveSkipped: reason }, explain: notMeasured(reason) };
+    }
+    const args = spawnArgsOfEvidence(evidence.inputArgs);
+    const started = performance.now();
+    let m;
+    try {
+      enclaveArgv(args); // the bounds on the arguments (size, strings), before the image is opened
+      // the image of the file that was checked, through the same descriptor (never reopened by path)
+      m = await measureGramineImage(await openPackageImage(pkg, member), pkg.appFiles, args);
+    } catch (error) {
+      // Arguments no enclave can run with: a rejection naming the argument, not a failure to verify.
+      if (isMseError(error) && error.code === 'ERR_SGX_ARGUMENT') {
+        return { expected: bound, explain: unmeasurableArguments(error) };
+      }
+      throw error;
+    }
+    const seconds = (performance.now() - started) / 1000;
+    ctx.log.info(
+      `measured the package for SGX in ${seconds.toFixed(2)} s: ${m.stats.filesHashed} files hashed ` +
+        `(${(m.stats.fileBytes / 1e6).toFixed(1)} MB), ${(m.stats.layerBytes / 1e6).toFixed(1)} MB of layers checked`,
+    );
+    return { expected: { ...bound, mrenclave: m.mrenclave }, explain: explainGramineMeasurement(m, evidence) };
+  });
 }
 
 const spec: CommandSpec = {
