@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { UsageError } from '../errors.js';
-import { argvFileOf, parseBootstrapArgs } from './args.js';
+import { fromEnclaveArgv } from '../launch/args.js';
+import { argvFileOf, checkArgvFileVector, parseBootstrapArgs } from './args.js';
 
 const now = new Date('2030-01-01T00:00:00Z');
 const base = [
@@ -80,5 +81,26 @@ describe('argvFileOf (mse-run --argv-file FILE)', () => {
     for (const argv of [['--argv-file'], ['--argv-file', ''], ['--argv-file', '/f', '--debug']]) {
       assert.throws(() => argvFileOf(argv), UsageError, argv.join(' '));
     }
+  });
+});
+
+describe('an argv file carries only the measured arguments (review info c)', () => {
+  it('accepts exactly the six measured arguments, refuses anything unmeasured or repeated', () => {
+    assert.deepEqual(checkArgvFileVector(base), base);
+    assert.equal(fromEnclaveArgv(base).appId, '63322F85-1FF8-4483-91AE-F18D7398D157');
+    for (const extra of [
+      ['--debug'],
+      ['--timeout', '5'],
+      ['--port', '8443'],
+      ['--host', '127.0.0.1'],
+      ['--id', '00000000-0000-4000-8000-000000000000'], // a second UUID the parser would let win
+      ['stray'],
+    ]) {
+      const vector = [...base, ...extra];
+      assert.throws(() => checkArgvFileVector(vector), { code: 'ERR_ENCLAVE_ARGS' }, extra.join(' '));
+      assert.throws(() => fromEnclaveArgv(vector), { code: 'ERR_ARGV_FILE' }, extra.join(' '));
+    }
+    // the same options on a command line (tests, Gramine's measured argv) stay accepted
+    assert.equal(parseBootstrapArgs([...base, '--debug', '--port', '8443'], now).port, 8443);
   });
 });

@@ -14,7 +14,7 @@ import { isMseError } from '../errors.js';
 import { VERSION } from '../version.js';
 import { appCommand, runApp } from './app.js';
 import { loadAppArchive } from './app-code.js';
-import { argvFileOf, parseBootstrapArgs } from './args.js';
+import { argvFileOf, checkArgvFileVector, parseBootstrapArgs } from './args.js';
 import { parseArgvFile } from '../launch/args.js';
 import { runConfigurationServer } from './config-server.js';
 import { createLogger, type EnclaveLogger } from './log.js';
@@ -46,7 +46,7 @@ export async function runBootstrap(
   try {
     const argvFile = argvFileOf(argv);
     const vector = argvFile
-      ? parseArgvFile(await readUserFile(argvFile, 'argv file', INPUT_LIMITS.argvFile)).slice(1)
+      ? checkArgvFileVector(parseArgvFile(await readUserFile(argvFile, 'argv file', INPUT_LIMITS.argvFile)).slice(1))
       : argv;
     const args = parseBootstrapArgs(vector);
     const paths = enclavePaths(env.MSE_ENCLAVE_ROOT || '/');

@@ -131,6 +131,9 @@ export function spawnArgsOfEvidence(a: EvidenceInputArgs): InputArgs {
   };
 }
 
+/** The names of {@link toEnclaveArgv}'s options (without `--`): what the measurement covers. */
+export const ENCLAVE_ARGV_KEYS: readonly string[] = ['size', 'subject', 'san', 'id', 'application', 'expiration'];
+
 /** The `mse-run` argument vector, in MSE's order. */
 export function toEnclaveArgv(a: InputArgs): string[] {
   return [
@@ -195,11 +198,14 @@ export function fromEnclaveArgv(argv: string[]): InputArgs {
     const k = argv[i]!;
     if (!k.startsWith('--')) throw new InputError('ERR_ARGV_FILE', `unexpected word '${k}' in the enclave arguments`);
     const v = argv[i + 1];
-    if (v === undefined || v.startsWith('--')) map.set(k.slice(2), 'true');
-    else {
-      map.set(k.slice(2), v);
-      i++;
+    // only the measured arguments, each once with its value (what spawn writes; the bootstrap refuses the rest)
+    if (!ENCLAVE_ARGV_KEYS.includes(k.slice(2)) || map.has(k.slice(2)) || v === undefined) {
+      throw new InputError('ERR_ARGV_FILE', `unexpected or repeated '${k}' in the enclave arguments`, {
+        hint: 'The argv file carries only --size, --subject, --san, --id, --application and --expiration, each once.',
+      });
     }
+    map.set(k.slice(2), v);
+    i++;
   }
   const need = (k: string): string => {
     const v = map.get(k);
