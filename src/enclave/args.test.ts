@@ -87,12 +87,12 @@ describe('argvFileOf (mse-run --argv-file FILE)', () => {
 describe('an argv file carries only the measured arguments (review info c)', () => {
   it('accepts exactly the six measured arguments, refuses anything unmeasured or repeated', () => {
     assert.deepEqual(checkArgvFileVector(base), base);
+    assert.ok(checkArgvFileVector([...base, '--host', '127.0.0.1', '--port', '8443']), 'where it listens');
     assert.equal(fromEnclaveArgv(base).appId, '63322F85-1FF8-4483-91AE-F18D7398D157');
     for (const extra of [
       ['--debug'],
       ['--timeout', '5'],
-      ['--port', '8443'],
-      ['--host', '127.0.0.1'],
+      ['--port', '8443', '--port', '9443'],
       ['--id', '00000000-0000-4000-8000-000000000000'], // a second UUID the parser would let win
       ['stray'],
     ]) {

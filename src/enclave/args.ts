@@ -10,7 +10,7 @@
 import { isIP } from 'node:net';
 import { parseArgs } from 'node:util';
 import { UsageError } from '../errors.js';
-import { checkSan, checkSubject, ENCLAVE_ARGV_KEYS } from '../launch/args.js';
+import { checkSan, checkSubject, ARGV_FILE_KEYS } from '../launch/args.js';
 
 export interface BootstrapArgs {
   /** Enclave size in MiB (`--size 4096M`; `G` is accepted and converted). */
@@ -62,20 +62,20 @@ export function argvFileOf(argv: readonly string[]): string | undefined {
 
 /**
  * Check a vector read from an argv file (`--argv-file`): it carries only the measured arguments, each once
- * with its value (`--size V --subject V …`, any order). On sim the file is the operator's and the
- * measurement covers input_args only: an unmeasured `--debug`, `--timeout`, `--host` or `--port` there,
- * or a second `--id` that the parser would let win, would change the enclave without changing its
- * MRENCLAVE. Throws `ERR_ENCLAVE_ARGS`.
+ * with its value (`--size V --subject V …`, any order), and `--host`/`--port` (fixed and measured on SGX;
+ * they only choose where it listens). On sim the file is the operator's and the measurement covers
+ * input_args only: a `--debug` or `--timeout` there, or a second `--id` that the parser would let win,
+ * would change the enclave without changing its MRENCLAVE. Throws `ERR_ENCLAVE_ARGS`.
  */
 export function checkArgvFileVector(vector: readonly string[]): readonly string[] {
   const seen = new Set<string>();
   for (let i = 0; i < vector.length; i += 2) {
     const name = vector[i]!.startsWith('--') ? vector[i]!.slice(2) : '';
-    if (!ENCLAVE_ARGV_KEYS.includes(name) || seen.has(name) || i + 1 >= vector.length) {
+    if (!ARGV_FILE_KEYS.includes(name) || seen.has(name) || i + 1 >= vector.length) {
       throw usage(
         'ERR_ENCLAVE_ARGS',
         `the argv file may carry only the measured arguments, each once with its value ` +
-          `(--${ENCLAVE_ARGV_KEYS.join(', --')}): '${vector[i]}' at position ${i + 1}`,
+          `(--${ARGV_FILE_KEYS.join(', --')}): '${vector[i]}' at position ${i + 1}`,
       );
     }
     seen.add(name);

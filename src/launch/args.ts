@@ -131,8 +131,21 @@ export function spawnArgsOfEvidence(a: EvidenceInputArgs): InputArgs {
   };
 }
 
-/** The names of {@link toEnclaveArgv}'s options (without `--`): what the measurement covers. */
-export const ENCLAVE_ARGV_KEYS: readonly string[] = ['size', 'subject', 'san', 'id', 'application', 'expiration'];
+/**
+ * The options an argv file may carry (without `--`): those of {@link toEnclaveArgv}, and `host` and `port`,
+ * which on SGX are fixed in the measured argv (`enclaveArgv` in src/sgx/enclave-manifest.ts) and only
+ * choose where the enclave listens. Not `--debug` nor `--timeout`: they change what the enclave does.
+ */
+export const ARGV_FILE_KEYS: readonly string[] = [
+  'size',
+  'subject',
+  'san',
+  'id',
+  'application',
+  'expiration',
+  'host',
+  'port',
+];
 
 /** The `mse-run` argument vector, in MSE's order. */
 export function toEnclaveArgv(a: InputArgs): string[] {
@@ -199,9 +212,9 @@ export function fromEnclaveArgv(argv: string[]): InputArgs {
     if (!k.startsWith('--')) throw new InputError('ERR_ARGV_FILE', `unexpected word '${k}' in the enclave arguments`);
     const v = argv[i + 1];
     // only the measured arguments, each once with its value (what spawn writes; the bootstrap refuses the rest)
-    if (!ENCLAVE_ARGV_KEYS.includes(k.slice(2)) || map.has(k.slice(2)) || v === undefined) {
+    if (!ARGV_FILE_KEYS.includes(k.slice(2)) || map.has(k.slice(2)) || v === undefined) {
       throw new InputError('ERR_ARGV_FILE', `unexpected or repeated '${k}' in the enclave arguments`, {
-        hint: 'The argv file carries only --size, --subject, --san, --id, --application and --expiration, each once.',
+        hint: 'The argv file carries only the measured arguments (and --host, --port), each once.',
       });
     }
     map.set(k.slice(2), v);
