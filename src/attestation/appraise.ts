@@ -26,7 +26,7 @@ import {
   type TcbInfo,
   type TcbStatus,
 } from './collateral.js';
-import { formatDuration } from './duration.js';
+import { formatDuration } from '../base/duration.js';
 import { bytesOf } from './frozen.js';
 import { INTEL_SGX_ROOT_CA_DER } from './intel-root.js';
 import { parsePckExtension, type PckExtension } from './pck.js';

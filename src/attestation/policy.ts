@@ -6,7 +6,7 @@
 import { UsageError } from '../errors.js';
 import { fromHexStrict } from './bytes.js';
 import { TCB_STATUSES, type TcbStatus } from './collateral.js';
-import { DURATION_SYNTAX, parseDurationSeconds } from './duration.js';
+import { DURATION_SYNTAX, parseDurationSeconds } from '../base/duration.js';
 
 export interface Policy {
   /** Expected MRENCLAVE (32 bytes). */

@@ -7,7 +7,7 @@ import { INPUT_LIMITS } from '../fs/limits.js';
 import { bytesEqual } from '../attestation/bytes.js';
 import type { Verdict } from '../attestation/appraise.js';
 import { INTEL_SGX_ROOT_CA_DER } from '../attestation/intel-root.js';
-import { DURATION_SYNTAX, formatDuration } from '../attestation/duration.js';
+import { DURATION_SYNTAX, formatDuration } from '../base/duration.js';
 import {
   normalizeAdvisoryId,
   parseExpiryTolerance,

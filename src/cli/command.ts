@@ -10,7 +10,14 @@ import type { Logger } from '../base/log.js';
 import type { OptionSpec, OptionValues } from '../base/options.js';
 
 // The option vocabulary is part of a command's contract: command modules import it from here.
-export { integerOption, requireOneOf, stringOption, type OptionSpec, type OptionValues } from '../base/options.js';
+export {
+  durationOption,
+  integerOption,
+  requireOneOf,
+  stringOption,
+  type OptionSpec,
+  type OptionValues,
+} from '../base/options.js';
 
 export interface PositionalSpec {
   name: string;

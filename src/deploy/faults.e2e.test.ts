@@ -216,7 +216,7 @@ describe('faults: configuration protocol, spawn conflicts, apps failing after ru
       expectExit(second, 'run again', 7);
       assert.match(second.stderr, crashed);
       // restarting starts the same app: the same one message
-      const again = await w.mse(['restart', crash.name, '--timeout', '30']);
+      const again = await w.mse(['restart', crash.name, '--timeout', '30s']);
       expectExit(again, 'restart of a crashing app', 7);
       assert.match(again.stderr, crashed);
       assert.match(again.stderr, next);

@@ -352,14 +352,24 @@ function byCodePoint(a: string, b: string): number {
   return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
 }
 
+/**
+ * The files under `dir`, depth first, names sorted per directory. One generator with an explicit stack of
+ * directories (not one generator per level: each file would pass through every level's `yield*`).
+ */
 async function* walkDirectory(source: FileSource, dir: string): AsyncGenerator<Candidate> {
-  for (const name of (await source.list(dir)).sort(byCodePoint)) {
-    const child = joinPath(dir, name);
+  const stack = [{ dir, names: (await source.list(dir)).sort(byCodePoint), next: 0 }];
+  while (stack.length > 0) {
+    const top = stack[stack.length - 1]!;
+    if (top.next === top.names.length) {
+      stack.pop();
+      continue;
+    }
+    const child = joinPath(top.dir, top.names[top.next++]!);
     const entry = await source.stat(child);
     // As Gramine: skip what is neither a file nor a directory, or unreadable; do not enter linked dirs.
     if (!entry || entry.kind === 'other' || !entry.readable) continue;
     if (entry.kind === 'directory') {
-      if (!entry.symlink) yield* walkDirectory(source, child);
+      if (!entry.symlink) stack.push({ dir: child, names: (await source.list(child)).sort(byCodePoint), next: 0 });
     } else {
       yield { uri: `file:${child}`, path: child, sha256: undefined };
     }

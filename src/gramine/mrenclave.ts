@@ -62,16 +62,17 @@ export interface Measurement {
 }
 
 const CHUNK = 1 << 20; // a multiple of every record size used below
-const ZERO_PAGE = new Uint8Array(PAGE_SIZE);
 const TAG = (s: string): Uint8Array => new Uint8Array(Buffer.from(s.padEnd(8, '\0'), 'latin1'));
 const ECREATE = TAG('ECREATE');
 const EADD = TAG('EADD');
 const EEXTEND = TAG('EEXTEND');
+/** Bytes of records per measured page: EADD (64), then 16 EEXTEND (64 + 256 bytes of data each). */
+const PAGE_RECORDS = 64 + (PAGE_SIZE / 256) * 320;
 
 /** The record stream: a reused buffer flushed into the hash in large chunks. */
 class RecordStream {
   readonly buf = Buffer.alloc(CHUNK);
-  private readonly view = new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.length);
+  readonly view = new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.length);
   private pos = 0;
   total = 0;
 
@@ -118,11 +119,41 @@ class RecordStream {
       const at = this.reserve(64 + 256);
       this.buf.set(EEXTEND, at);
       this.u64(at + 8, offset + i);
-      if (content !== ZERO_PAGE) this.buf.set(content.subarray(i, i + 256), at + 64);
+      this.buf.set(content.subarray(i, i + 256), at + 64);
     }
   }
 
-  /** EADD-only records for every page of [start, end): the buffer is filled once, then only offsets change. */
+  /**
+   * What {@link measuredPage} writes for every zero page of [start, end) (page-aligned): the EADD record and
+   * its 16 EEXTEND records (zero data) are laid out once for as many pages as the buffer holds, then only
+   * the offsets change (stacks and SSA frames are thousands of such pages).
+   */
+  zeroPages(start: number, end: number, flags: number): void {
+    this.flush();
+    const fill = Math.floor(CHUNK / PAGE_RECORDS) * PAGE_RECORDS;
+    this.buf.fill(0, 0, fill);
+    for (let at = 0; at < fill; at += PAGE_RECORDS) {
+      this.buf.set(EADD, at);
+      this.u64(at + 16, flags);
+      for (let i = 0; i < PAGE_SIZE / 256; i++) this.buf.set(EEXTEND, at + 64 + i * 320);
+    }
+    let page = start;
+    while (page < end) {
+      let at = 0;
+      for (; at < fill && page < end; at += PAGE_RECORDS, page += PAGE_SIZE) {
+        this.u64(at + 8, page);
+        for (let i = 0; i < PAGE_SIZE / 256; i++) this.u64(at + 64 + i * 320 + 8, page + i * 256);
+      }
+      this.hash.update(this.buf.subarray(0, at));
+      this.total += at;
+    }
+  }
+
+  /**
+   * EADD-only records for every page of [start, end) (page-aligned): the buffer is filled once, then only
+   * offsets change, computed from the page number (a small integer, where the offset passes 2^32 in
+   * enclaves over 4 GiB and would make every record's arithmetic floating point).
+   */
   unmeasuredPages(start: number, end: number, flags: number): void {
     this.flush();
     for (let at = 0; at < CHUNK; at += 64) {
@@ -130,10 +161,16 @@ class RecordStream {
       this.buf.set(EADD, at);
       this.u64(at + 16, flags);
     }
-    let page = start;
-    while (page < end) {
+    const view = this.view;
+    const last = end / PAGE_SIZE;
+    let page = start / PAGE_SIZE;
+    while (page < last) {
       let at = 0;
-      for (; at < CHUNK && page < end; at += 64, page += PAGE_SIZE) this.u64(at + 8, page);
+      for (; at < CHUNK && page < last; at += 64, page++) {
+        const low = page % 0x100000; // page bits 0..19 are offset bits 12..31
+        view.setUint32(at + 8, low * PAGE_SIZE, true);
+        view.setUint32(at + 12, (page - low) / 0x100000, true);
+      }
       this.hash.update(this.buf.subarray(0, at));
       this.total += at;
     }
@@ -277,7 +314,7 @@ export function measureEnclave(
         out.unmeasuredPages(area.addr, area.addr + area.size, area.flags);
         break;
       default: // ssa, stack, sig_stack: zero pages, still measured
-        for (let off = 0; off < area.size; off += PAGE_SIZE) out.measuredPage(area.addr + off, area.flags, ZERO_PAGE);
+        out.zeroPages(area.addr, area.addr + area.size, area.flags);
     }
     boundary(`area[${index}] ${area.desc}`);
   });

@@ -216,8 +216,19 @@ function isBareKey(k: string): boolean {
   return /^[A-Za-z0-9_-]+$/.test(k);
 }
 
+/** True when {@link formatString} escapes nothing in `s` (no `"`, `\`, or control character but TAB). */
+function plainString(s: string): boolean {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c === 0x22 || c === 0x5c || (c < 0x20 && c !== 0x09) || c === 0x7f) return false;
+  }
+  return true;
+}
+
 /** A basic string: `"`, `\` and control characters escaped (compact forms where TOML has them), TAB raw. */
 function formatString(s: string): string {
+  // Most strings (paths, hashes) escape nothing: one scan, no per-character concatenation.
+  if (plainString(s)) return `"${s}"`;
   let out = '"';
   for (const ch of s) {
     const c = ch.codePointAt(0)!;
@@ -262,10 +273,28 @@ function isArrayOfTables(v: TomlValue): v is TomlTable[] {
   return Array.isArray(v) && v.length > 0 && v.every((t) => isTomlTable(t));
 }
 
+/** Code points in `s` (Python's `len`): UTF-16 units minus one per surrogate pair. */
+function codePointLength(s: string): number {
+  let n = s.length;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length) {
+      const d = s.charCodeAt(i + 1);
+      if (d >= 0xdc00 && d <= 0xdfff) {
+        n--;
+        i++;
+      }
+    }
+  }
+  return n;
+}
+
 /** tomli_w writes an array of tables inline when each `    { … },` line fits in 100 characters. */
 function fitsInline(t: TomlTable): boolean {
   const line = `${ARRAY_INDENT}${formatInlineTable(t)},`;
-  return !line.includes('\n') && [...line].length <= MAX_LINE_LENGTH; // Python counts code points
+  if (line.includes('\n')) return false;
+  // Python counts code points, never more than UTF-16 units: count them only when the units do not fit.
+  return line.length <= MAX_LINE_LENGTH || codePointLength(line) <= MAX_LINE_LENGTH;
 }
 
 function writeTable(table: TomlTable, name: string, insideAot: boolean, out: string[]): void {

@@ -3,10 +3,12 @@
  * image's files from image.tar exactly as `gramine-sgx-sign` would inside a container of that image
  * (paths are the image's, symbolic links resolve inside it, as root every file is readable).
  *
- * Hashing goes through {@link ImageFs.scan}: when finalization announces the files it will hash
- * (`prefetch`), one pass over the layers hashes all of them and checks every layer's diff ID on the way.
- * {@link ImageFileSource.verified} runs that check alone when nothing was prefetched, so no measurement
- * is ever taken over layers that do not match the image's config.
+ * Hashing goes through {@link ImageFs}: when finalization announces the files it will hash (`prefetch`),
+ * they are hashed together ({@link ImageFs.hashFiles}), with the layer check started
+ * ({@link ImageFs.checkLayers}, on a second thread for large images). {@link ImageFileSource.verified}
+ * waits for that check (starting it when nothing was prefetched): a measurement taken over this source
+ * must not be used before `verified()` has resolved, so none is ever used over layers that do not match
+ * the image's config.
  */
 import { createHash } from 'node:crypto';
 import type { FileSource, SourceEntry } from '../gramine/index.js';
@@ -15,7 +17,8 @@ import type { ImageFs, ImageScan } from './image-fs.js';
 export class ImageFileSource implements FileSource {
   readonly description: string;
   private hashes = new Map<string, string>();
-  private scans: ImageScan[] = [];
+  private filesHashed = 0;
+  private fileBytes = 0;
 
   constructor(readonly fs: ImageFs) {
     this.description = `image ${fs.image.configDigest}`;
@@ -46,22 +49,17 @@ export class ImageFileSource implements FileSource {
   }
 
   async prefetch(paths: readonly string[]): Promise<void> {
+    void this.fs.checkLayers(); // started if it was not: it runs while the files are hashed
     const files = paths.filter((p) => this.fs.stat(p)?.kind === 'file');
-    const scan = await this.fs.scan(files);
-    this.scans.push(scan);
-    for (const [p, h] of scan.hashes) this.hashes.set(p, h);
+    const hashed = await this.fs.hashFiles(files);
+    for (const [p, h] of hashed.hashes) this.hashes.set(p, h);
+    this.filesHashed += hashed.filesHashed;
+    this.fileBytes += hashed.fileBytes;
   }
 
-  /**
-   * Every layer checked against its diff ID (a scan of its own when no prefetch did it); returns what was
-   * read and hashed in all.
-   */
+  /** Every layer checked against its diff ID (see the module comment); what was read and hashed in all. */
   async verified(): Promise<Omit<ImageScan, 'hashes'>> {
-    if (this.scans.length === 0) this.scans.push(await this.fs.scan([]));
-    return {
-      filesHashed: this.scans.reduce((n, s) => n + s.filesHashed, 0),
-      fileBytes: this.scans.reduce((n, s) => n + s.fileBytes, 0),
-      layerBytes: this.scans.reduce((n, s) => n + s.layerBytes, 0),
-    };
+    const layerBytes = await this.fs.checkLayers();
+    return { filesHashed: this.filesHashed, fileBytes: this.fileBytes, layerBytes };
   }
 }

@@ -1,14 +1,19 @@
 // The image file system read from a docker-archive without Docker: overlay2's layer rules (whiteouts, opaque
 // directories, hard links, directories over symlinks), symlinks resolved inside the image root only,
-// devices, the diff-ID check done in the same pass as file hashing, and the refusals. Archives are made
+// devices, the diff-ID check and file hashing (on one thread, or shared with a second one), and the refusals. Archives are made
 // byte by byte here (src/testing/rawtar.ts); the e2e test compares the result with a real `docker export`.
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { describe, it } from 'node:test';
-import { bufferSource } from '../package/tar-read.js';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { open, type FileHandle } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { after, describe, it } from 'node:test';
+import { bufferSource, fileSource } from '../package/tar-read.js';
 import { dockerArchive, rawTar, type RawEntry } from '../testing/rawtar.js';
-import { openImageFs, PARALLEL_CHUNK, READ_CHUNK, type ImageFs } from './image-fs.js';
+import { JOB_BYTES, openImageFs, READ_CHUNK, type ImageFs } from './image-fs.js';
 import { MAX_SYMLINK_HOPS } from './layers.js';
+import { WORKER_CHUNK } from './worker-hash.js';
 
 const file = (name: string, text: string, mode = 0o644): RawEntry => ({ name, data: Buffer.from(text), mode });
 const dir = (name: string, mode = 0o755): RawEntry => ({ name: `${name}/`, type: '5', mode });
@@ -20,6 +25,26 @@ const sha = (s: string | Buffer): string => createHash('sha256').update(s).diges
 async function image(...layers: RawEntry[][]): Promise<ImageFs> {
   const { tar } = dockerArchive(layers.map((l) => rawTar(l)));
   return openImageFs(bufferSource(tar), 'image.tar');
+}
+
+const tmp = mkdtempSync(path.join(os.tmpdir(), 'mse-image-fs-'));
+after(() => rmSync(tmp, { recursive: true, force: true }));
+let tmpFiles = 0;
+
+/** The image in a file (so that a second thread can read it), opened; `close` stops that thread, then closes. */
+async function fileImage(tar: Buffer): Promise<{ fs: ImageFs; handle: FileHandle; close: () => Promise<void> }> {
+  const file = path.join(tmp, `image-${tmpFiles++}.tar`);
+  writeFileSync(file, tar);
+  const handle = await open(file, 'r+');
+  const fs = await openImageFs(fileSource(handle, 0, tar.length), 'image.tar');
+  return {
+    fs,
+    handle,
+    close: async () => {
+      await fs.close();
+      await handle.close();
+    },
+  };
 }
 
 async function refused(layers: RawEntry[][], code: string, pattern?: RegExp): Promise<void> {
@@ -214,7 +239,7 @@ describe('image file system: refusals', () => {
   });
 });
 
-describe('image file system: one pass checks every layer and hashes the files asked for', () => {
+describe('image file system: every layer checked, the files asked for hashed', () => {
   it('hashes files (symlinks followed) while checking the diff IDs; files span read chunks', async () => {
     const big = Buffer.alloc(READ_CHUNK * 2 + 123);
     for (let i = 0; i < big.length; i++) big[i] = (i * 7) & 0xff;
@@ -236,23 +261,57 @@ describe('image file system: one pass checks every layer and hashes the files as
     assert.ok(streamed.equals(big));
   });
 
-  it('gives the same results with the layer hash on a second thread (used for large images)', async () => {
-    const big = Buffer.alloc(PARALLEL_CHUNK * 2 + 7);
+  it('gives the same results with a second thread reading the archive file (used for large images)', async () => {
+    const big = Buffer.alloc(WORKER_CHUNK * 2 + 7);
     for (let i = 0; i < big.length; i += 4096) big[i] = (i >> 12) & 0xff;
-    const fs = await image(
-      [dir('a'), { name: 'a/big', data: big }, file('a/x', 'x')],
-      [file('a/y', 'y'), file('a/x', 'x2')],
-    );
-    const paths = ['/a/big', '/a/x', '/a/y'];
-    const inline = await fs.scan(paths, { parallel: false });
-    const parallel = await fs.scan(paths, { parallel: true });
-    assert.deepEqual(parallel, inline);
-    assert.equal(parallel.hashes.get('/a/big'), sha(big));
+    // Files of more than half a job each get a job of their own, so that both threads take some.
+    const mid = Array.from({ length: 24 }, (_, k) => ({ name: `m/${k}`, data: Buffer.alloc((JOB_BYTES >> 1) + k, k) }));
+    const small = Array.from({ length: 300 }, (_, k) => file(`s/${k}`, `small ${k}`));
+    const layers = [
+      [dir('a'), { name: 'a/big', data: big }, file('a/x', 'x'), dir('m'), ...mid, dir('s'), ...small],
+      [file('a/y', 'y'), file('a/x', 'x2'), file('empty', '')],
+    ];
+    const paths = [
+      '/a/big',
+      '/a/x',
+      '/a/y',
+      '/empty',
+      ...mid.map((m) => `/${m.name}`),
+      ...small.map((f) => `/${f.name}`),
+    ];
+    const inline = await (await image(...layers)).scan(paths, { parallel: false });
+    for (let round = 0; round < 3; round++) {
+      const onFile = await fileImage(dockerArchive(layers.map((l) => rawTar(l))).tar);
+      // The layers checked first (the worker then takes file jobs at once), or at the same time.
+      if (round === 1) assert.ok((await onFile.fs.checkLayers({ parallel: true })) > big.length);
+      const parallel = await onFile.fs.scan(paths, { parallel: true });
+      await onFile.close();
+      assert.deepEqual(parallel, inline);
+    }
+    assert.equal(inline.hashes.get('/a/big'), sha(big));
+    assert.equal(inline.hashes.get('/m/3'), sha(mid[3]!.data));
+    assert.equal(inline.hashes.get('/s/299'), sha('small 299'));
+    assert.equal(inline.hashes.get('/empty'), sha(''));
+  });
+
+  it('refuses a tampered layer, and a truncated archive, on the second thread too', async () => {
+    const big = Buffer.alloc(WORKER_CHUNK + 3, 1);
     const { tar } = dockerArchive([rawTar([{ name: 'big', data: big }])]);
-    const at = tar.indexOf(big) + PARALLEL_CHUNK + 1;
+    const at = tar.indexOf(big) + WORKER_CHUNK + 1;
     tar[at] = tar[at]! ^ 1;
-    const tampered = await openImageFs(bufferSource(tar), 'image.tar');
-    await assert.rejects(tampered.scan(['/big'], { parallel: true }), { code: 'ERR_PACKAGE_IMAGE_LAYER' });
+    const tampered = await fileImage(tar);
+    await assert.rejects(tampered.fs.scan(['/big'], { parallel: true }), {
+      code: 'ERR_PACKAGE_IMAGE_LAYER',
+      message: /layer 1 .* hashes to sha256:/,
+    });
+    await tampered.close();
+    // The index (headers only) was read; then the file loses its end: both threads see it end early.
+    const fine = dockerArchive([rawTar([{ name: 'big', data: big }])]).tar;
+    const cut = await fileImage(fine);
+    await cut.handle.truncate(fine.indexOf(big) + 10);
+    await assert.rejects(cut.fs.checkLayers({ parallel: true }), { code: 'ERR_PACKAGE_CORRUPT', message: /truncated/ });
+    await assert.rejects(cut.fs.hashFiles(['/big'], { parallel: true }), { code: 'ERR_PACKAGE_CORRUPT' });
+    await cut.close();
   });
 
   it('refuses a layer whose bytes do not hash to its diff ID, even when no file of it is asked for', async () => {

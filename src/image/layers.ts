@@ -89,6 +89,17 @@ function diffTree(layer: LayerIndex, layerNo: number): DiffDir {
   const root: DiffDir = { kind: 'directory', mode: DEFAULT_DIR_MODE, opaque: false, children: new Map() };
   const files = new Map<string, ImageFileNode>();
 
+  // The parent directory of the previous entry: entries of a directory mostly follow each other, and a
+  // directory of the layer's tree is never replaced once made (anything that would is an error).
+  let lastParent: string | undefined;
+  let lastDir = root;
+  const parentOf = (parent: string, path: string): DiffDir => {
+    if (parent !== lastParent) {
+      lastDir = dirAt(parent === '' ? [] : parent.split('/'), path);
+      lastParent = parent;
+    }
+    return lastDir;
+  };
   const dirAt = (parts: readonly string[], path: string): DiffDir => {
     let dir = root;
     for (const part of parts) {
@@ -112,14 +123,15 @@ function diffTree(layer: LayerIndex, layerNo: number): DiffDir {
   };
 
   for (const e of layer.entries) {
-    const parts = e.path.split('/');
-    const name = parts.pop()!;
+    const slash = e.path.lastIndexOf('/');
+    const parent = slash < 0 ? '' : e.path.slice(0, slash);
+    const name = e.path.slice(slash + 1);
     const mode = e.mode & PERMISSION_BITS;
     if (name.startsWith(WHITEOUT)) {
       if (e.type !== 'file' || e.size !== 0) {
         throw layerError('ERR_IMAGE_WHITEOUT', layer.where, `whiteout ${e.path} is not an empty regular file`);
       }
-      const dir = dirAt(parts, e.path);
+      const dir = parentOf(parent, e.path);
       if (name === OPAQUE) {
         dir.opaque = true;
         continue;
@@ -134,7 +146,7 @@ function diffTree(layer: LayerIndex, layerNo: number): DiffDir {
       dir.children.set(target, { kind: 'whiteout' });
       continue;
     }
-    const dir = dirAt(parts, e.path);
+    const dir = parentOf(parent, e.path);
     const existing = dir.children.get(name);
     if (existing?.kind === 'whiteout') {
       throw layerError('ERR_IMAGE_WHITEOUT', layer.where, `${e.path} is also deleted by a whiteout of the same layer`);
@@ -200,7 +212,7 @@ function diffTree(layer: LayerIndex, layerNo: number): DiffDir {
       case 'character-device':
       case 'block-device':
       case 'fifo': {
-        if (parts[0] !== 'dev') {
+        if (!e.path.startsWith('dev/')) {
           throw layerError('ERR_IMAGE_SPECIAL_FILE', layer.where, `${e.path} is a ${e.type}, accepted only under dev/`);
         }
         if (existing !== undefined) {

@@ -126,12 +126,12 @@ export async function readPackage(
 export async function withPackage<T>(
   file: string,
   options: ReadPackageOptions,
-  fn: (pkg: PackageContents, member: (m: PackageMember) => TarSource) => Promise<T>,
+  fn: (pkg: PackageContents, member: (m: PackageMember) => TarSource, handle: FileHandle) => Promise<T>,
 ): Promise<T> {
   const { handle: fh, size: fileSize } = await openUserFile(file, 'package', INPUT_LIMITS.package);
   try {
     const pkg = await readOpenPackage(fh, fileSize, file, undefined, options);
-    return await fn(pkg, (m) => fileSource(fh, pkg.members[m].offset, pkg.members[m].size));
+    return await fn(pkg, (m) => fileSource(fh, pkg.members[m].offset, pkg.members[m].size), fh);
   } finally {
     await fh.close();
   }

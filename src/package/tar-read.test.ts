@@ -8,7 +8,14 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import { paxBody, rawTar, type RawEntry } from '../testing/rawtar.js';
 import { runPython } from '../testing/python.js';
-import { bufferSource, canonicalEntryPath, indexTar, MAX_TRAILER, type TarReadLimits } from './tar-read.js';
+import {
+  bufferSource,
+  canonicalEntryPath,
+  indexTar,
+  MAX_TRAILER,
+  numericField,
+  type TarReadLimits,
+} from './tar-read.js';
 
 const LIMITS: TarReadLimits = {
   maxEntryBytes: 1 << 20,
@@ -275,5 +282,29 @@ describe('indexTar: the malicious corpus', () => {
       {},
       /PAX/,
     );
+  });
+});
+
+describe('numericField', () => {
+  const octal = (text: string, width = 12): Buffer => Buffer.from(text.padEnd(width, '\0'), 'latin1');
+  it('reads octal text as tar writers pad it: leading spaces, trailing NULs and spaces', () => {
+    assert.equal(numericField(octal('00000001750\0')), 0o1750);
+    assert.equal(numericField(octal('  1750 \0 ')), 0o1750);
+    assert.equal(numericField(octal('')), 0);
+    assert.equal(numericField(octal('   ')), 0);
+    assert.equal(numericField(octal('777777777777', 12)), 0o777777777777);
+  });
+  it('refuses anything else: other digits, inner NUL or space, leading NUL, out of the safe range', () => {
+    for (const bad of ['9', '17a', '1\u00002', '1 2', '\u00001', '1\u00b7', '+1', '-1']) {
+      assert.equal(numericField(octal(bad)), undefined, JSON.stringify(bad));
+    }
+    assert.equal(numericField(Buffer.from('7'.repeat(18), 'latin1')), undefined);
+    assert.equal(numericField(Buffer.from('377777777777777777', 'latin1')), 2 ** 53 - 1);
+    assert.equal(numericField(Buffer.from('400000000000000000', 'latin1')), undefined);
+  });
+  it('reads GNU base-256 (high bit set), refuses negative and unsafe values', () => {
+    assert.equal(numericField(Buffer.from([0x80, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0])), 65536);
+    assert.equal(numericField(Buffer.from([0xc0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1])), undefined);
+    assert.equal(numericField(Buffer.from([0x80, 0, 0, 0, 0x20, 0, 0, 0, 0, 0, 0, 0])), undefined);
   });
 });

@@ -21,6 +21,7 @@
  *   tarfile and Go stop at the marker; a reader that went on would see other entries).
  * Failures are `InputError`s whose message names the archive and the entry.
  */
+import { readSync } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import { InputError } from '../errors.js';
 
@@ -62,6 +63,17 @@ export interface TarSource {
    * the number of bytes copied. Lets long sequential reads reuse one buffer.
    */
   readInto?(offset: number, target: Buffer): Promise<number>;
+  /**
+   * Optional: {@link readInto} done synchronously, blocking the thread for the copy. For many small reads
+   * (tar headers, where a round trip to libuv's thread pool costs more than the copy) and for chunks another
+   * thread waits for (no third thread woken per chunk).
+   */
+  readIntoSync?(offset: number, target: Buffer): number;
+  /**
+   * Optional: the open file these bytes are, from byte `start` of descriptor `fd`, for a reader on another
+   * thread (which must be done before the descriptor is closed).
+   */
+  file?: { fd: number; start: number };
 }
 
 /** A source over bytes in memory. */
@@ -70,6 +82,7 @@ export function bufferSource(buf: Buffer): TarSource {
     size: buf.length,
     read: async (offset, length) => buf.subarray(offset, offset + length),
     readInto: async (offset, target) => buf.copy(target, 0, offset, Math.min(buf.length, offset + target.length)),
+    readIntoSync: (offset, target) => buf.copy(target, 0, offset, Math.min(buf.length, offset + target.length)),
   };
 }
 
@@ -85,6 +98,16 @@ export function fileSource(fh: FileHandle, start: number, length: number): TarSo
     }
     return done;
   };
+  const readIntoSync = (offset: number, target: Buffer): number => {
+    const n = Math.max(0, Math.min(target.length, length - offset));
+    let done = 0;
+    while (done < n) {
+      const bytesRead = readSync(fh.fd, target, done, n - done, start + offset + done);
+      if (bytesRead === 0) break;
+      done += bytesRead;
+    }
+    return done;
+  };
   return {
     size: length,
     async read(offset, len) {
@@ -93,6 +116,8 @@ export function fileSource(fh: FileHandle, start: number, length: number): TarSo
       return done === buf.length ? buf : buf.subarray(0, done);
     },
     readInto,
+    readIntoSync,
+    file: { fd: fh.fd, start },
   };
 }
 
@@ -125,6 +150,20 @@ export async function* sourceChunks(
 const BLOCK = 512;
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
+/** Compare paths by their UTF-8 bytes (what `LC_ALL=C sort` does): -1, 0 or 1. */
+export function comparePaths(a: string, b: string): number {
+  // Below U+D800, UTF-16 units order as UTF-8 bytes do: compare in place (sorting a directory of thousands
+  // of names allocates nothing), and encode only from the first surrogate or unit above it.
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    const x = a.charCodeAt(i);
+    const y = b.charCodeAt(i);
+    if (x >= 0xd800 || y >= 0xd800) return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
+    if (x !== y) return x < y ? -1 : 1;
+  }
+  return a.length === b.length ? 0 : a.length < b.length ? -1 : 1;
+}
+
 /** Canonicalise an entry path or throw `ERR_PACKAGE_UNSAFE_PATH`. */
 export function canonicalEntryPath(raw: string, archive: string, isDirectory = false): string {
   const bad = (why: string): InputError =>
@@ -139,9 +178,14 @@ export function canonicalEntryPath(raw: string, archive: string, isDirectory = f
   let p = raw.startsWith('./') ? raw.slice(2) : raw;
   if (isDirectory && p.endsWith('/')) p = p.slice(0, -1);
   if (p.length === 0) throw bad('names the archive root');
-  for (const part of p.split('/')) {
-    if (part === '..') throw bad("contains a '..' component");
-    if (part === '' || part === '.') throw bad('is not a canonical path (empty or "." component)');
+  // Component by component, in place (no array per entry: layers hold thousands).
+  for (let start = 0; start <= p.length;) {
+    const slash = p.indexOf('/', start);
+    const end = slash < 0 ? p.length : slash;
+    const dots = end - start <= 2 && p.charCodeAt(start) === 0x2e ? end - start : 0; // "." → 1, ".." → 2
+    if (dots === 2 && p.charCodeAt(start + 1) === 0x2e) throw bad("contains a '..' component");
+    if (end === start || dots === 1) throw bad('is not a canonical path (empty or "." component)');
+    start = end + 1;
   }
   return p;
 }
@@ -149,7 +193,9 @@ export function canonicalEntryPath(raw: string, archive: string, isDirectory = f
 /** Decode a NUL-terminated header string field. */
 function field(block: Buffer, start: number, length: number, archive: string): string {
   let end = start;
-  while (end < start + length && block[end] !== 0) end++;
+  let ascii = true;
+  for (; end < start + length && block[end] !== 0; end++) if (block[end]! >= 0x80) ascii = false;
+  if (ascii) return block.toString('latin1', start, end); // ASCII is valid UTF-8 and decodes the same
   try {
     return utf8.decode(block.subarray(start, end));
   } catch (cause) {
@@ -161,32 +207,52 @@ function field(block: Buffer, start: number, length: number, archive: string): s
 
 /** Decode a numeric field: octal text, or GNU base-256 (high bit set). Undefined when malformed. */
 export function numericField(raw: Buffer): number | undefined {
-  if (raw[0]! & 0x80) {
-    if (raw[0]! & 0x40) return undefined; // negative
-    let n = raw[0]! & 0x3f;
-    for (let k = 1; k < raw.length; k++) n = n * 256 + raw[k]!;
-    return Number.isSafeInteger(n) ? n : undefined;
+  return numberAt(raw, 0, raw.length);
+}
+
+/**
+ * {@link numericField} of `block[start, start + length)`, read in place (three fields per header of
+ * layers holding thousands of entries). Octal text: leading spaces and trailing NULs and spaces are
+ * ignored, nothing else but the digits 0-7 is accepted, empty is 0.
+ */
+function numberAt(block: Buffer, start: number, length: number): number | undefined {
+  let n: number;
+  if (block[start]! & 0x80) {
+    if (block[start]! & 0x40) return undefined; // negative
+    n = block[start]! & 0x3f;
+    for (let k = start + 1; k < start + length; k++) n = n * 256 + block[k]!;
+  } else {
+    let end = start + length;
+    while (end > start && (block[end - 1] === 0 || block[end - 1] === 0x20)) end--;
+    let k = start;
+    while (k < end && block[k] === 0x20) k++;
+    n = 0;
+    for (; k < end; k++) {
+      const c = block[k]!;
+      if (c < 0x30 || c > 0x37) return undefined;
+      n = n * 8 + (c - 0x30); // past 2^53 inexact, but it only grows: still refused below
+    }
   }
-  const text = raw
-    .toString('latin1')
-    .replace(/[\0 ]+$/, '')
-    .replace(/^ +/, '');
-  if (text === '') return 0;
-  if (!/^[0-7]+$/.test(text)) return undefined;
-  const n = parseInt(text, 8);
   return Number.isSafeInteger(n) ? n : undefined;
 }
 
 function checksumOk(block: Buffer): boolean {
-  const stored = numericField(block.subarray(148, 156));
-  let unsigned = 0;
-  let signed = 0;
+  const stored = numberAt(block, 148, 8);
+  // Sums of the bytes as unsigned and as signed, the checksum field counted as 8 spaces: one pass adding
+  // the bytes and counting those above 127 (each 256 less when signed), then the field swapped out.
+  let sum = 0;
+  let high = 0;
   for (let i = 0; i < BLOCK; i++) {
-    const b = i >= 148 && i < 156 ? 0x20 : block[i]!;
-    unsigned += b;
-    signed += b > 127 ? b - 256 : b;
+    const b = block[i]!;
+    sum += b;
+    high += b >> 7;
   }
-  return stored === unsigned || stored === signed;
+  for (let i = 148; i < 156; i++) {
+    sum -= block[i]!;
+    high -= block[i]! >> 7;
+  }
+  const unsigned = sum + 8 * 0x20;
+  return stored === unsigned || stored === unsigned - 256 * high;
 }
 
 /** Parse PAX records `"<len> <key>=<value>\n"` strictly. */
@@ -269,7 +335,7 @@ export async function indexTar(src: TarSource, archive: string, limits: TarReadL
     const gnu = magic === 'ustar  \u0000';
     if (!posix && !gnu) throw corrupt(`unknown header format at offset ${pos} (not ustar)`);
     const typeflag = String.fromCharCode(block[156]!);
-    let size = numericField(block.subarray(124, 136));
+    let size = numberAt(block, 124, 12);
     if (size === undefined) throw corrupt(`unreadable size at offset ${pos}`);
     const dataStart = pos + BLOCK;
     const padded = Math.ceil(size / BLOCK) * BLOCK;
@@ -395,7 +461,7 @@ export async function indexTar(src: TarSource, archive: string, limits: TarReadL
       type,
       size,
       offset: dataStart,
-      mode: numericField(block.subarray(100, 108)) ?? 0,
+      mode: numberAt(block, 100, 8) ?? 0,
     };
     if (linkname) info.linkname = linkname;
     entries.push(info);

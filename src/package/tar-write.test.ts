@@ -8,7 +8,7 @@ import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { runPython } from '../testing/python.js';
 import { bufferSource, indexTar } from './tar-read.js';
-import { deterministicTar, tarToBuffer, type TarEntrySource } from './tar-write.js';
+import { comparePaths, deterministicTar, tarToBuffer, type TarEntrySource } from './tar-write.js';
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'mse-tarw-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -82,4 +82,35 @@ with tarfile.open(json.load(sys.stdin)) as t:
       }
     },
   );
+});
+
+describe('comparePaths', () => {
+  it('orders as the UTF-8 bytes do, also past U+D800 (surrogate pairs, private use, U+FFFD)', () => {
+    const names = [
+      '',
+      'a',
+      'a/b',
+      'a.b',
+      'ab',
+      'B',
+      'é',
+      'ée',
+      '✓',
+      '\ud7ff',
+      '\ue000',
+      '\ufffd',
+      '😀',
+      '😀a',
+      '𐀀',
+      'a\ud7ffz',
+      'a😀',
+      'a\uffff',
+    ];
+    for (const a of names) {
+      for (const b of names) {
+        const bytes = Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
+        assert.equal(comparePaths(a, b), bytes, `${JSON.stringify(a)} vs ${JSON.stringify(b)}`);
+      }
+    }
+  });
 });

@@ -12,7 +12,7 @@ import tar from 'tar-stream';
 import { InputError } from '../errors.js';
 import { openUserFile } from '../fs/files.js';
 import { INPUT_LIMITS } from '../fs/limits.js';
-import { fileSource, sourceChunks } from './tar-read.js';
+import { comparePaths, fileSource, sourceChunks } from './tar-read.js';
 
 /** The mtime of every entry mse-home writes (1970-01-01T00:00:00Z). */
 export const FIXED_MTIME = new Date(0);
@@ -35,10 +35,8 @@ export interface TarEntrySource {
   linkname?: string;
 }
 
-/** Compare paths by their UTF-8 bytes (what `LC_ALL=C sort` does). */
-export function comparePaths(a: string, b: string): number {
-  return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
-}
+// comparePaths lives beside the reader, which image readers load without tar-stream; re-exported for writers.
+export { comparePaths };
 
 /**
  * A readable tar stream of `entries`, sorted and normalised. Duplicate paths are a programming error and

@@ -6,14 +6,14 @@
  * it, `verify --package` compares it with the quote, `spawn --platform sgx` signs it (with
  * {@link withPackageImage} and {@link measureGramineImage}).
  */
+import type { FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import type { InputArgs } from '../launch/args.js';
 import { InputError } from '../errors.js';
 import { gramineSign, type FinalManifest } from '../gramine/index.js';
 import { ImageFileSource } from '../image/file-source.js';
 import { openImageFs, type ImageFs } from '../image/image-fs.js';
-import type { CodeFile } from '../package/code-tar.js';
-import type { PackageMember } from '../package/code-tar.js';
+import type { CodeFile, PackageMember } from '../package/code-tar.js';
 import { withPackage, type PackageContents } from '../package/read.js';
 import type { TarSource } from '../package/tar-read.js';
 import { enclaveManifest, type EnclaveManifest } from './enclave-manifest.js';
@@ -76,37 +76,59 @@ export async function measureGramineImage(
       },
     );
   }
-  const enclave = enclaveManifest({ image, templateVersion: kind.templateVersion, codeFiles, args });
-  const libpal = await image.readFile(GRAMINE_LIBPAL, MAX_LIBPAL_BYTES);
-  const source = new ImageFileSource(image);
-  const signed = await gramineSign(enclave.text, source, libpal);
-  const read = await source.verified();
-  return {
-    mrenclave: signed.measurement.mrenclave,
-    final: signed.manifest,
-    enclave,
-    libpal: new Uint8Array(libpal),
-    stats: { trustedFiles: signed.manifest.trustedFiles.length, ...read },
-  };
+  // Every layer is checked against its diff ID on a second thread while the manifest is generated,
+  // finalized and measured here; `verified()` waits for it before anything is returned.
+  const layersChecked = image.checkLayers();
+  try {
+    const enclave = enclaveManifest({ image, templateVersion: kind.templateVersion, codeFiles, args });
+    const libpal = await image.readFile(GRAMINE_LIBPAL, MAX_LIBPAL_BYTES);
+    const source = new ImageFileSource(image);
+    const signed = await gramineSign(enclave.text, source, libpal);
+    const read = await source.verified();
+    return {
+      mrenclave: signed.measurement.mrenclave,
+      final: signed.manifest,
+      enclave,
+      libpal: new Uint8Array(libpal),
+      stats: { trustedFiles: signed.manifest.trustedFiles.length, ...read },
+    };
+  } catch (error) {
+    await layersChecked; // a tampered image is reported as such, not by what the tampering broke
+    throw error;
+  } finally {
+    await image.close();
+  }
 }
 
 /**
- * Open the image of `pkg` (image.tar) from `member`, a source over the descriptor the package was read
- * and checked through ({@link withPackage}); it must still be the image that was checked.
+ * Open the image of `pkg` (image.tar) from `member`, a source over the descriptor `fh` the package was read
+ * and checked through ({@link withPackage}), and run `fn` on it; the image (its layer-checking thread) is
+ * closed after. It must still be the image that was checked, and the file must not be written meanwhile.
  */
-export async function openPackageImage(
+export async function withOpenPackageImage<T>(
   pkg: PackageContents,
   member: (m: PackageMember) => TarSource,
-): Promise<ImageFs> {
+  fh: FileHandle,
+  fn: (image: ImageFs) => Promise<T>,
+): Promise<T> {
   const where = `image.tar in ${path.basename(pkg.file)}`;
-  const image = await openImageFs(member('image.tar'), where);
-  // The same descriptor, but the file may still be written to in place: it must hold the checked image.
-  if (image.image.configDigest !== pkg.imageConfigDigest) {
-    throw new InputError('ERR_FILE_CHANGED', `${pkg.file} changed while it was read (${where} is another image)`, {
-      hint: 'Do not modify the package while mse-home reads it.',
-    });
+  let image: ImageFs | undefined;
+  try {
+    const before = await fh.stat({ bigint: true });
+    image = await openImageFs(member('image.tar'), where);
+    // The same descriptor, but the file may still be written to in place: it must hold the checked image.
+    if (image.image.configDigest !== pkg.imageConfigDigest) throw changed(pkg.file, `${where} is another image`);
+    const result = await fn(image);
+    // Layers are read for their diff IDs apart from the files' reads, on another thread: the file must not
+    // have been written meanwhile (any write moves its modification and change times).
+    const after = await fh.stat({ bigint: true });
+    for (const k of ['size', 'mtimeNs', 'ctimeNs'] as const) {
+      if (before[k] !== after[k]) throw changed(pkg.file, 'it was written to');
+    }
+    return result;
+  } finally {
+    await image?.close(); // its second thread reads the descriptor
   }
-  return image;
 }
 
 /**
@@ -118,5 +140,11 @@ export async function withPackageImage<T>(
   file: string,
   fn: (pkg: PackageContents, image: ImageFs) => Promise<T>,
 ): Promise<T> {
-  return withPackage(file, {}, async (pkg, member) => fn(pkg, await openPackageImage(pkg, member)));
+  return withPackage(file, {}, (pkg, member, fh) => withOpenPackageImage(pkg, member, fh, (image) => fn(pkg, image)));
+}
+
+function changed(file: string, why: string): InputError {
+  return new InputError('ERR_FILE_CHANGED', `${file} changed while it was read (${why})`, {
+    hint: 'Do not modify the package while mse-home reads it.',
+  });
 }

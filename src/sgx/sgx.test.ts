@@ -329,12 +329,17 @@ describe('withPackageImage: the image measured is the one in the package checked
       await writeTestPackage(file, { 'app.py': 'x = 1\n' });
       await writeTestPackage(other, { 'app.py': 'x = 1\n' }, gramineTestImage([base!, top!]));
       const expected = await withPackageImage(file, (pkg, image) => measureGramineImage(image, pkg.appFiles, ARGS));
-      const m = await withPackageImage(file, async (pkg, image) => {
+      let inside: GramineMeasurement | undefined;
+      const outcome = await withPackageImage(file, async (pkg, image) => {
         // Another package renamed over the path once it was checked: not what is read from here on.
         renameSync(other, file);
-        return measureGramineImage(image, pkg.appFiles, ARGS);
-      });
-      assert.equal(toHex(m.mrenclave), toHex(expected.mrenclave));
+        inside = await measureGramineImage(image, pkg.appFiles, ARGS);
+        return inside;
+      }).catch((error: unknown) => error);
+      // what was measured is the checked image (the other one is not even a Gramine image) ...
+      assert.equal(toHex(inside!.mrenclave), toHex(expected.mrenclave));
+      // ... and the unlinked file is then reported as changed (its change time moved), not silently used
+      assert.equal((outcome as { code?: string }).code, 'ERR_FILE_CHANGED');
       // the path now names a package whose image is not a Gramine image at all
       await assert.rejects(
         withPackageImage(file, (pkg, image) => measureGramineImage(image, pkg.appFiles, ARGS)),

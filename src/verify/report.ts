@@ -3,7 +3,7 @@
  * and hint, then the enclave's identity and platform facts. `--json` prints the Verdict object itself.
  */
 import type { Check, CollateralAge, Verdict } from '../attestation/appraise.js';
-import { formatDuration } from '../attestation/duration.js';
+import { formatDuration } from '../base/duration.js';
 import type { BindingResult, InputArgBinding } from './verify-evidence.js';
 
 export interface ReportOptions {

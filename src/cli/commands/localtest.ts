@@ -3,7 +3,7 @@
  * health check and run its tests against it.
  */
 import path from 'node:path';
-import { integerOption, stringOption, type CommandSpec } from '../command.js';
+import { durationOption, integerOption, stringOption, type CommandSpec } from '../command.js';
 import { printJson } from '../output.js';
 import { DockerEngine } from '../../docker/engine.js';
 import { DEFAULT_PYTHON, keptImageNote, removeLocaltestImages, runLocaltest } from '../../docker/localtest.js';
@@ -39,7 +39,11 @@ With --project, the secrets default to DIR/secrets.json and DIR/secrets_to_seal.
     },
     'no-tests': { type: 'boolean', description: 'Do not run the tests; serve until Ctrl-C.' },
     port: { type: 'string', placeholder: 'PORT', description: 'Host port on 127.0.0.1 (default: a free one).' },
-    timeout: { type: 'string', placeholder: 'SECONDS', description: 'Health check timeout (default 60).' },
+    timeout: {
+      type: 'string',
+      placeholder: 'DURATION',
+      description: 'Health check timeout: 60s, 2m (a bare number is seconds; default 60s).',
+    },
     clean: {
       type: 'boolean',
       description: "Remove the project's kept localtest images, and run nothing.",
@@ -54,7 +58,7 @@ With --project, the secrets default to DIR/secrets.json and DIR/secrets_to_seal.
   async run(ctx) {
     if (ctx.values.clean === true) return clean(ctx);
     const port = integerOption(ctx.values, 'port', 1, 65535);
-    const timeout = integerOption(ctx.values, 'timeout', 1, 3600);
+    const timeoutMs = durationOption(ctx.values, 'timeout', { bare: 's', minMs: 1000, maxMs: 3_600_000 });
     const paths = await resolveProjectPaths(ctx.values, true);
     const engine = DockerEngine.fromEnv(ctx.env);
     await engine.ping();
@@ -64,7 +68,7 @@ With --project, the secrets default to DIR/secrets.json and DIR/secrets_to_seal.
       paths,
       noTests: ctx.values['no-tests'] === true,
       ...(port !== undefined ? { port } : {}),
-      ...(timeout !== undefined ? { healthTimeoutMs: timeout * 1000 } : {}),
+      ...(timeoutMs !== undefined ? { healthTimeoutMs: timeoutMs } : {}),
       python: ctx.env.MSE_PYTHON || DEFAULT_PYTHON,
       env: ctx.env,
     });

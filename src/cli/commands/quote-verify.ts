@@ -16,7 +16,7 @@ import { readUserText, writeFileAtomic } from '../../fs/files.js';
 import { INPUT_LIMITS } from '../../fs/limits.js';
 import { PccsClient } from '../../pccs/client.js';
 import { DEFAULT_QCNL_CONF, readQcnlConfig } from '../../pccs/config.js';
-import { integerOption, requireOneOf, stringOption, type CommandContext, type CommandSpec } from '../command.js';
+import { durationOption, requireOneOf, stringOption, type CommandContext, type CommandSpec } from '../command.js';
 import { POLICY_OPTIONS, appraisalSettings, reportVerdict } from '../attestation-options.js';
 import { readQuoteFile } from '../quote-input.js';
 
@@ -24,7 +24,7 @@ import { readQuoteFile } from '../quote-input.js';
 export async function pccsFromFlags(
   ctx: CommandContext,
 ): Promise<{ url: string; secureCert: boolean; timeoutMs: number }> {
-  const timeoutMs = integerOption(ctx.values, 'pccs-timeout', 100, 600_000) ?? 30_000;
+  const timeoutMs = durationOption(ctx.values, 'pccs-timeout', { bare: 'ms', minMs: 100, maxMs: 600_000 }) ?? 30_000;
   const flag = stringOption(ctx.values, 'pccs');
   const confFile = stringOption(ctx.values, 'qcnl-conf') ?? DEFAULT_QCNL_CONF;
   if (flag) return { url: flag, secureCert: ctx.values['pccs-insecure'] !== true, timeoutMs };
@@ -65,8 +65,8 @@ export const PCCS_OPTIONS = {
   },
   'pccs-timeout': {
     type: 'string',
-    placeholder: 'MS',
-    description: 'PCCS request timeout in milliseconds (default 30000)',
+    placeholder: 'DURATION',
+    description: 'PCCS request timeout: 30s, 2m (a bare number is milliseconds; default 30s)',
   },
   'pccs-insecure': { type: 'boolean', description: 'Do not verify the PCCS TLS certificate (self-signed PCCS)' },
 } as const;

@@ -3,7 +3,7 @@ import { DockerEngine } from '../../docker/engine.js';
 import { findDeployment } from '../../deploy/deployments.js';
 import { pinnedCertificate, pinProblemError } from '../../deploy/pinning.js';
 import { waitForApp } from '../../deploy/wait.js';
-import { integerOption, type CommandSpec } from '../command.js';
+import { durationOption, type CommandSpec } from '../command.js';
 import { printJson } from '../output.js';
 
 const spec: CommandSpec = {
@@ -15,13 +15,17 @@ A deployment without a ratls.pem (spawn never completed) is refused before anyth
 that stops again after its configuration is reported as ERR_APP_CRASHED: the enclave is configured once,
 so the way out is 'mse home stop --remove NAME' and a new spawn.`,
   options: {
-    timeout: { type: 'string', placeholder: 'SECONDS', description: 'How long to wait for the app (default 60)' },
+    timeout: {
+      type: 'string',
+      placeholder: 'DURATION',
+      description: 'How long to wait for the app: 60s, 2m (a bare number is seconds; default 60s)',
+    },
   },
   positionals: [{ name: 'name', description: 'Deployment name', required: true }],
   examples: ['mse home restart my_app'],
   async run(ctx) {
     const engine = DockerEngine.fromEnv(ctx.env);
-    const timeoutMs = (integerOption(ctx.values, 'timeout', 1, 86_400) ?? 60) * 1000;
+    const timeoutMs = durationOption(ctx.values, 'timeout', { bare: 's', minMs: 1000, maxMs: 86_400_000 }) ?? 60_000;
     const d = await findDeployment(engine, ctx.positionals[0]!);
     const pinned = await pinnedCertificate(d);
     if ('code' in pinned) throw pinProblemError(pinned);

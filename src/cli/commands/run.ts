@@ -9,7 +9,7 @@ import { assertRunning, lifecycleFacts, waitForApp } from '../../deploy/wait.js'
 import { NetworkError } from '../../errors.js';
 import { readUserFile } from '../../fs/files.js';
 import { INPUT_LIMITS } from '../../fs/limits.js';
-import { integerOption, stringOption, type CommandSpec } from '../command.js';
+import { durationOption, stringOption, type CommandSpec } from '../command.js';
 import { printJson } from '../output.js';
 
 const spec: CommandSpec = {
@@ -29,13 +29,17 @@ certificate each get their own error and the next command to type (docs/user-gui
       description: "Sealed secrets from the provider's 'mse home seal'",
     },
     key: { type: 'string', placeholder: 'FILE', description: "Code key from 'package --encrypt' (32 raw bytes)" },
-    timeout: { type: 'string', placeholder: 'MINUTES', description: 'How long to wait for the app (default 5)' },
+    timeout: {
+      type: 'string',
+      placeholder: 'DURATION',
+      description: 'How long to wait for the app: 5m, 90s (a bare number is minutes; default 5m)',
+    },
   },
   positionals: [{ name: 'name', description: 'Deployment name', required: true }],
   examples: ['mse home run my_app --secrets my_app/secrets.json --sealed-secrets secrets_to_seal.json.sealed'],
   async run(ctx) {
     const engine = DockerEngine.fromEnv(ctx.env);
-    const timeoutMs = (integerOption(ctx.values, 'timeout', 1, 1440) ?? 5) * 60_000;
+    const timeoutMs = durationOption(ctx.values, 'timeout', { bare: 'm', minMs: 1000, maxMs: 86_400_000 }) ?? 300_000;
     const d = await findDeployment(engine, ctx.positionals[0]!);
     const secretsFile = stringOption(ctx.values, 'secrets');
     const sealedFile = stringOption(ctx.values, 'sealed-secrets');

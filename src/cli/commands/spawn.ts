@@ -3,7 +3,7 @@ import { DockerEngine } from '../../docker/engine.js';
 import { DEFAULT_SUBJECT } from '../../launch/args.js';
 import { defaultPlatform, defaultSignerKeyPath, spawnDeployment } from '../../deploy/spawn.js';
 import { UsageError } from '../../errors.js';
-import { integerOption, stringOption, type CommandSpec } from '../command.js';
+import { durationOption, integerOption, stringOption, type CommandSpec } from '../command.js';
 import { printJson } from '../output.js';
 
 const spec: CommandSpec = {
@@ -50,7 +50,11 @@ enclave, said so everywhere); --platform overrides.`,
     },
     pccs: { type: 'string', placeholder: 'URL', description: 'PCCS for the collateral (sim: the simulated PCCS)' },
     platform: { type: 'string', placeholder: 'sim|sgx', description: 'Force the platform' },
-    timeout: { type: 'string', placeholder: 'MINUTES', description: 'How long to wait for the enclave (default 10)' },
+    timeout: {
+      type: 'string',
+      placeholder: 'DURATION',
+      description: 'How long to wait for the enclave: 10m, 90s, 1h (a bare number is minutes; default 10m)',
+    },
   },
   positionals: [{ name: 'name', description: 'Deployment (container) name', required: true }],
   examples: [
@@ -78,7 +82,7 @@ enclave, said so everywhere); --platform overrides.`,
       signerKeyPath: stringOption(ctx.values, 'signer-key') ?? defaultSignerKeyPath(),
       platform,
       ...(stringOption(ctx.values, 'pccs') ? { pccsUrl: stringOption(ctx.values, 'pccs')! } : {}),
-      timeoutMs: (integerOption(ctx.values, 'timeout', 1, 1440) ?? 10) * 60_000,
+      timeoutMs: durationOption(ctx.values, 'timeout', { bare: 'm', minMs: 1000, maxMs: 86_400_000 }) ?? 600_000,
     });
     const d = result.deployment;
     if (ctx.json) {

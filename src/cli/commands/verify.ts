@@ -22,7 +22,7 @@ import { INPUT_LIMITS } from '../../fs/limits.js';
 import { withPackage } from '../../package/read.js';
 import { enclaveArgv } from '../../sgx/enclave-manifest.js';
 import { explainGramineMeasurement, notMeasured, unmeasurableArguments } from '../../sgx/explain.js';
-import { measureGramineImage, openPackageImage } from '../../sgx/package-measurement.js';
+import { measureGramineImage, withOpenPackageImage } from '../../sgx/package-measurement.js';
 import { simMrenclaveOfEvidence } from '../../sim/package-measurement.js';
 import { requireOneOf, stringOption, type CommandContext, type CommandSpec } from '../command.js';
 import { POLICY_OPTIONS, appraisalSettings, reportVerdict } from '../attestation-options.js';
@@ -46,7 +46,7 @@ async function expectedFromPackage(
   evidence: Evidence,
   unauthenticated: () => Check[],
 ): Promise<{ expected: ExpectedIdentity; explain?: EvidenceVerificationInput['explainMeasurement'] }> {
-  return withPackage(file, {}, async (pkg, member) => {
+  return withPackage(file, {}, async (pkg, member, fh) => {
     const bound: ExpectedIdentity = { inputArgsMeasured: true, application: pkg.config.pythonApplication };
     if (evidence.platform === 'sim') {
       return { expected: { ...bound, mrenclave: simMrenclaveOfEvidence(pkg, evidence.inputArgs) } };
@@ -64,7 +64,7 @@ async function expectedFromPackage(
     try {
       enclaveArgv(args); // the bounds on the arguments (size, strings), before the image is opened
       // the image of the file that was checked, through the same descriptor (never reopened by path)
-      m = await measureGramineImage(await openPackageImage(pkg, member), pkg.appFiles, args);
+      m = await withOpenPackageImage(pkg, member, fh, (image) => measureGramineImage(image, pkg.appFiles, args));
     } catch (error) {
       // Arguments no enclave can run with: a rejection naming the argument, not a failure to verify.
       if (isMseError(error) && error.code === 'ERR_SGX_ARGUMENT') {
