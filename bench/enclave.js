@@ -349,7 +349,7 @@ async function startDirect(dep) {
     image: d.image,
     healthcheckEndpoint: d.healthcheckEndpoint,
     platform: 'sim',
-    inputDir: dir,
+    enclaveDir: dir,
     outputDir: dir,
     host: '127.0.0.1',
     port,

@@ -2,7 +2,9 @@
  * Full offline DCAP appraisal of an SGX quote: Intel QVL's order of checks, plus what Intel leaves to the
  * relying party, as one pure function of (quote, collateral, policy, time, extra roots) → {@link Verdict}.
  *
- * Structure: a fixed plan of checks (see {@link CHECK_PLAN} and docs/verification.md). Structural,
+ * Structure: a fixed plan of checks (see {@link CHECK_PLAN} and docs/verification.md), each a small named
+ * function of one typed context (`CHECKS`), which reads what earlier checks established and records what it
+ * establishes for the later ones; `appraise` runs the plan and assembles the verdict. Structural,
  * signature and revocation checks are terminal: the first failure stops the cryptographic flow and the
  * remaining checks are reported as skipped. Time-validity checks are recorded without stopping, so a
  * report on stale collateral still says whether every signature verifies. Policy checks run on whatever
@@ -22,8 +24,10 @@ import {
   parseTcbInfo,
   type Collateral,
   type EnclaveIdentity,
+  type QeTcbLevel,
   type QeTcbStatus,
   type TcbInfo,
+  type TcbLevel,
   type TcbStatus,
 } from './collateral.js';
 import { formatDuration } from '../base/duration.js';
@@ -162,8 +166,8 @@ interface PlanEntry {
   policy?: boolean;
 }
 
-/** Every check, in the order it runs. */
-export const CHECK_PLAN: readonly PlanEntry[] = [
+/** Every check, in the order it runs (one function each: CHECKS below). */
+const PLAN = [
   { id: 'quote.parse', stage: 'quote', title: 'Quote structure (version, key type, lengths)' },
   { id: 'quote.qe-vendor', stage: 'quote', title: 'Quoting enclave vendor is Intel' },
   { id: 'quote.certification-data', stage: 'quote', title: 'Certification data is a PCK certificate chain' },
@@ -207,7 +211,13 @@ export const CHECK_PLAN: readonly PlanEntry[] = [
   },
   { id: 'policy.tcb-status', stage: 'policy', title: 'TCB status accepted', policy: true },
   { id: 'policy.advisories', stage: 'policy', title: 'Advisory IDs allowed', policy: true },
-];
+] as const satisfies readonly PlanEntry[];
+
+/** The id of a check of the plan. */
+type CheckId = (typeof PLAN)[number]['id'];
+
+/** Every check, in the order it runs. */
+export const CHECK_PLAN: readonly PlanEntry[] = PLAN;
 
 const PLAN_BY_ID = new Map(CHECK_PLAN.map((p) => [p.id, p]));
 
@@ -219,6 +229,9 @@ interface Problem {
 }
 
 class Halt {}
+
+/** What a check that did not run says. */
+const HALT_REASON = 'not run: an earlier check failed';
 
 /** Records check outcomes in plan order. */
 class Recorder {
@@ -247,6 +260,16 @@ class Recorder {
 
   skip(id: string, message: string): void {
     this.put(id, 'skip', message);
+  }
+
+  /** Run a non-terminal check: an AttestationError fails it; passes unless it recorded its own result. */
+  check(id: string, fn: () => void): void {
+    try {
+      fn();
+      if (!this.results.has(id)) this.pass(id);
+    } catch (error) {
+      this.problem(id, 'fail', toProblem(error));
+    }
   }
 
   /** Run a terminal check: an AttestationError fails it and halts the cryptographic flow. */
@@ -580,600 +603,823 @@ function certDates(c: Certificate, what: string, codes: Dated['codes']): Dated {
   };
 }
 
+// ---------------------------------------------------------------------------------------------------
+// The appraisal context: the inputs, and what each check established for the checks after it
+
+/** The collateral's certificates and CRLs, parsed (check collateral.parse). */
+interface ParsedCollateral {
+  rootCrl: Crl;
+  pckCrl: Crl;
+  pckCrlChain: Certificate[];
+  tcbChain: Certificate[];
+  qeChain: Certificate[];
+}
+
 /**
- * Appraise a quote against collateral and policy at time `at`. Pure: no I/O, no clock; never throws for bad
- * evidence (every problem is a failed check in the verdict).
+ * One appraisal's state. The inputs are fixed; every other field is set by the check named in its comment
+ * and read only by checks after it in {@link CHECK_PLAN} (read through {@link known}).
  */
-export function appraise(input: AppraisalInput): Verdict {
-  const policy = makePolicy(input.policy);
-  const at = input.at;
-  const atMs = at.getTime();
-  const strict = !policy.ignoreIssueDates;
-  const r = new Recorder();
-  const dated: Dated[] = [];
+interface AppraisalContext {
+  readonly input: AppraisalInput;
+  readonly policy: Policy;
+  readonly at: Date;
+  readonly atMs: number;
+  /** notBefore and issue dates are checked (false: Intel QVL semantics, --ignore-issue-dates). */
+  readonly strict: boolean;
+  readonly r: Recorder;
+  /** Every dated item read, in the order read: the collateral window and age. */
+  readonly dated: Dated[];
+  /** Some item had expired within the tolerance (the *.validity checks). */
+  collateralExpired: boolean;
+  /** quote.parse */
+  quote?: Quote;
+  /** pck-chain.parse */
+  pck?: PckChain;
+  /** pck-chain.root */
+  anchor?: TrustAnchor;
+  /** collateral.parse */
+  collateral?: ParsedCollateral;
+  /** tcb-info.chain, qe-identity.chain */
+  signers: { [K in SignedKind]?: Certificate };
+  /** tcb-info.parse */
+  tcbInfo?: TcbInfo;
+  /** qe-identity.parse */
+  identity?: EnclaveIdentity;
+  /** qe-identity.tcb */
+  qeLevel?: QeTcbLevel;
+  /** tcb.level (set before its Revoked failure, so the verdict still reports the statuses) */
+  platformLevel?: TcbLevel;
+  tcbStatus?: TcbStatus;
+}
 
-  let quote: Quote | undefined;
-  let ext: PckExtension | undefined;
-  let caType: 'processor' | 'platform' | null = null;
-  let anchor: TrustAnchor | undefined;
-  let tcbInfo: TcbInfo | undefined;
-  let identity: EnclaveIdentity | undefined;
-  let platformStatus: TcbStatus | undefined;
-  let platformAdvisories: string[] = [];
-  let platformTcbDate: string | null = null;
-  let qeStatus: QeTcbStatus | undefined;
-  let qeAdvisories: string[] = [];
-  let tcbStatus: TcbStatus | undefined;
-  let collateralExpired = false;
-  let completed = false;
-  let haltReason = 'not run: an earlier check failed';
+/** A check of the plan: throws an AttestationError to fail; may record its own pass message, skip or warning. */
+type CheckFn = (ctx: AppraisalContext) => void;
 
-  const tolerance = policy.expiredCollateralToleranceSeconds;
+/**
+ * A fact an earlier check established. Missing means the plan runs out of order: a bug, which fails the
+ * check as ERR_VERIFIER_INTERNAL rather than passing it.
+ */
+function known<T>(value: T | undefined, what: string): T {
+  if (value === undefined) throw new Error(`appraisal plan out of order: ${what} is not known yet`);
+  return value;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Time validity: expiry within the tolerance is a warning; beyond it, and any not-yet-valid item, a failure
+
+function expiryProblem(ctx: AppraisalContext, d: Dated): Problem & { tolerated: boolean } {
+  const tolerance = ctx.policy.expiredCollateralToleranceSeconds;
   const toleranceText = formatDuration(tolerance);
-  // Expiry within the tolerance is a warning; beyond it, and any not-yet-valid item, a failure.
-  const timeCheck = (id: string, items: Dated[]): void => {
-    const problems: (Problem & { tolerated: boolean })[] = [];
-    for (const d of items) {
-      if (atMs > d.until.getTime()) {
-        const by = (atMs - d.until.getTime()) / 1000;
-        const tolerated = by <= tolerance;
-        const when = `${d.untilName} ${iso(d.until)}, ${formatDuration(by)} before the verification time ${iso(at)}`;
-        problems.push({
-          code: d.codes.expired,
-          tolerated,
-          message: tolerated
-            ? `${d.what} expired (${when}): within the tolerated ${toleranceText}`
-            : `${d.what} expired (${when})${tolerance ? `: beyond the tolerated ${toleranceText}` : ''}`,
-          hint: tolerated
-            ? 'Tolerated by --allow-expired-collateral; fetch fresh collateral (PCCS) to verify without it.'
-            : `Fetch fresh collateral (PCCS) and verify again, or verify at an earlier --at time. Accepting it would take --allow-expired-collateral ${formatDuration(Math.ceil(by / 86400) * 86400)}: only if what Intel published since does not matter to you.`,
-        });
-      } else if ((strict || d.fromAlwaysChecked) && atMs < d.from.getTime()) {
-        problems.push({
-          code: d.codes.early,
-          tolerated: false,
-          message: `${d.what} is not yet valid: ${d.fromName} ${iso(d.from)} is after the verification time ${iso(at)}`,
-          hint:
-            d.fromName === 'issueDate' || d.fromName === 'notBefore'
-              ? 'Check the clock or --at; --ignore-issue-dates applies Intel QVL semantics (issue dates unchecked).'
-              : 'Check the clock or --at.',
-        });
-      }
-    }
-    r.nonTerminal(id, problems);
-    if (problems.some((p) => p.tolerated)) collateralExpired = true;
+  const by = (ctx.atMs - d.until.getTime()) / 1000;
+  const tolerated = by <= tolerance;
+  const when = `${d.untilName} ${iso(d.until)}, ${formatDuration(by)} before the verification time ${iso(ctx.at)}`;
+  return {
+    code: d.codes.expired,
+    tolerated,
+    message: tolerated
+      ? `${d.what} expired (${when}): within the tolerated ${toleranceText}`
+      : `${d.what} expired (${when})${tolerance ? `: beyond the tolerated ${toleranceText}` : ''}`,
+    hint: tolerated
+      ? 'Tolerated by --allow-expired-collateral; fetch fresh collateral (PCCS) to verify without it.'
+      : `Fetch fresh collateral (PCCS) and verify again, or verify at an earlier --at time. Accepting it would take --allow-expired-collateral ${formatDuration(Math.ceil(by / 86400) * 86400)}: only if what Intel published since does not matter to you.`,
   };
+}
 
+function earlyProblem(ctx: AppraisalContext, d: Dated): Problem & { tolerated: boolean } {
+  return {
+    code: d.codes.early,
+    tolerated: false,
+    message: `${d.what} is not yet valid: ${d.fromName} ${iso(d.from)} is after the verification time ${iso(ctx.at)}`,
+    hint:
+      d.fromName === 'issueDate' || d.fromName === 'notBefore'
+        ? 'Check the clock or --at; --ignore-issue-dates applies Intel QVL semantics (issue dates unchecked).'
+        : 'Check the clock or --at.',
+  };
+}
+
+/** Record a *.validity check over `items` (non-terminal: a failure does not stop the flow). */
+function timeCheck(ctx: AppraisalContext, id: string, items: Dated[]): void {
+  const problems: (Problem & { tolerated: boolean })[] = [];
+  for (const d of items) {
+    if (ctx.atMs > d.until.getTime()) problems.push(expiryProblem(ctx, d));
+    else if ((ctx.strict || d.fromAlwaysChecked) && ctx.atMs < d.from.getTime()) problems.push(earlyProblem(ctx, d));
+  }
+  ctx.r.nonTerminal(id, problems);
+  if (problems.some((p) => p.tolerated)) ctx.collateralExpired = true;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// The checks of the cryptographic flow, in plan order (Intel QVL's order)
+
+/** quote.parse */
+function checkQuoteStructure(ctx: AppraisalContext): void {
+  const raw = ctx.input.quote;
+  ctx.quote = raw instanceof Uint8Array ? parseQuote(raw) : raw;
+}
+
+/** quote.qe-vendor */
+function checkQeVendor(ctx: AppraisalContext): void {
+  const q = known(ctx.quote, 'the quote');
+  if (toHex(q.header.qeVendorId) !== INTEL_QE_VENDOR_ID) {
+    fail(
+      'quote',
+      'ERR_QUOTE_QE_VENDOR',
+      `quote QE vendor ID ${toHex(q.header.qeVendorId)} is not Intel's (${INTEL_QE_VENDOR_ID})`,
+      'Only quotes produced by Intel’s quoting enclave can be verified against Intel collateral.',
+    );
+  }
+}
+
+/** quote.certification-data */
+function checkCertificationData(ctx: AppraisalContext): void {
+  const q = known(ctx.quote, 'the quote');
+  if (q.certificationData.type !== CERT_TYPE_PCK_CHAIN || q.pckChainPem === null) {
+    fail(
+      'quote',
+      'ERR_QUOTE_CERT_DATA_TYPE_UNSUPPORTED',
+      `quote certification data type is ${q.certificationData.type}, not 5 (PCK certificate chain)`,
+      'The quote does not embed its PCK certificate chain; configure the quote provider library to include it (DCAP default).',
+    );
+  }
+}
+
+/** pck-chain.parse */
+function checkPckChainStructure(ctx: AppraisalContext): void {
+  ctx.pck = quotePckChain(known(ctx.quote, 'the quote'));
+}
+
+/** The trust anchor the PCK chain's root is: Intel's pinned root, an extra trusted root, or (allowed) its own. */
+function trustAnchorOf(ctx: AppraisalContext, root: Certificate): TrustAnchor | undefined {
+  const der = bytesOf(root).der;
+  const named = { subject: root.subject.text, sha256: root.sha256 };
+  if (ctx.input.trustIntelRoot !== false && bytesEqual(der, INTEL_SGX_ROOT_CA_DER)) return { kind: 'intel', ...named };
+  if ((ctx.input.trustedRoots ?? []).some((t) => bytesEqual(t, der))) return { kind: 'extra', ...named };
+  if (ctx.policy.allowSimulation) return { kind: 'simulation', ...named };
+  return undefined;
+}
+
+/** pck-chain.root */
+function checkPckChainRoot(ctx: AppraisalContext): void {
+  const root = known(ctx.pck, 'the PCK chain').root;
+  ctx.anchor = trustAnchorOf(ctx, root);
+  if (!ctx.anchor) {
+    const sim = /simulat/i.test(root.subject.text);
+    fail(
+      'pck-chain',
+      'ERR_DCAP_PCK_CHAIN_UNTRUSTED',
+      `PCK chain root "${root.subject.text}" (SHA-256 ${root.sha256}) is not the pinned Intel SGX Root CA`,
+      sim
+        ? 'This evidence comes from the simulated SGX platform, which proves nothing about hardware; pass --allow-simulation to accept it anyway.'
+        : 'The quote was not produced by a genuine Intel SGX platform. A test root can be trusted explicitly with --trusted-root FILE.',
+    );
+  }
+  checkSelfSigned(root, 'PCK chain root', 'pck-chain', 'ERR_DCAP_PCK_CHAIN_UNTRUSTED');
+}
+
+/** pck-chain.signatures; the chain's dates join the dated items once it verifies. */
+function checkPckChainSignatures(ctx: AppraisalContext): void {
+  const { leaf, intermediate, root } = known(ctx.pck, 'the PCK chain');
+  verifyPckChainSignatures(leaf, intermediate, root);
+  ctx.dated.push(
+    certDates(leaf, 'PCK certificate', PCK_CHAIN_CODES),
+    certDates(intermediate, `PCK CA certificate "${intermediate.subject.commonName}"`, PCK_CHAIN_CODES),
+    certDates(root, 'root CA certificate', PCK_CHAIN_CODES),
+  );
+}
+
+/** collateral.parse */
+function checkCollateralStructure(ctx: AppraisalContext): void {
+  const c = ctx.input.collateral;
+  const stage = 'collateral';
+  const code = 'ERR_DCAP_COLLATERAL_FORMAT';
+  const crlCtx = (what: string) => ({ stage, code, what });
+  ctx.collateral = {
+    rootCrl: parseCrl(c.root_ca_crl, crlCtx('root CA CRL')),
+    pckCrl: parseCrl(c.pck_crl, crlCtx('PCK CRL')),
+    pckCrlChain: parseChain(c.pck_crl_issuer_chain, 'PCK CRL issuer chain', stage, code),
+    tcbChain: parseChain(c.tcb_info_issuer_chain, 'TCB info issuer chain', stage, code),
+    qeChain: parseChain(c.qe_identity_issuer_chain, 'QE identity issuer chain', stage, code),
+  };
+}
+
+/** crl.root */
+function checkRootCrl(ctx: AppraisalContext): void {
+  const { rootCrl } = known(ctx.collateral, 'the collateral');
+  const { root } = known(ctx.pck, 'the PCK chain');
+  checkCrlIssued(rootCrl, root, 'root CA CRL', 'the root CA', 'crl', 'ERR_DCAP_ROOT_CRL_INVALID');
+}
+
+/** crl.pck. Intel QVL: the PCK CRL issuer must be the PCK certificate's issuer (raw DN comparison). */
+function checkPckCrl(ctx: AppraisalContext): void {
+  const { pckCrl, pckCrlChain: chain } = known(ctx.collateral, 'the collateral');
+  const { intermediate: pckCa, root } = known(ctx.pck, 'the PCK chain');
+  checkCrlIssued(pckCrl, pckCa, 'PCK CRL', 'the PCK CA', 'crl', 'ERR_DCAP_PCK_CRL_INVALID');
+  const [first, second] = chain;
+  if (
+    chain.length !== 2 ||
+    !first ||
+    !second ||
+    !bytesEqual(bytesOf(first).der, bytesOf(pckCa).der) ||
+    !bytesEqual(bytesOf(second).der, bytesOf(root).der)
+  ) {
+    fail(
+      'crl',
+      'ERR_DCAP_PCK_CRL_INVALID',
+      'collateral pck_crl_issuer_chain is not the quote’s PCK CA and root certificates',
+      'Fetch the PCK CRL for this platform’s CA (processor or platform) with its issuer chain.',
+    );
+  }
+}
+
+/** pck-chain.revocation */
+function checkPckChainRevocation(ctx: AppraisalContext): void {
+  const { rootCrl, pckCrl } = known(ctx.collateral, 'the collateral');
+  const { leaf, intermediate: pckCa } = known(ctx.pck, 'the PCK chain');
+  if (rootCrl.revokedSerials.has(pckCa.serialHex)) {
+    fail(
+      'pck-chain',
+      'ERR_DCAP_PCK_CA_REVOKED',
+      `PCK CA certificate "${pckCa.subject.commonName}" (serial ${pckCa.serialHex}) is revoked by the root CA CRL`,
+      'Intel revoked this CA: no quote under it can be trusted.',
+    );
+  }
+  if (pckCrl.revokedSerials.has(leaf.serialHex)) {
+    fail(
+      'pck-chain',
+      'ERR_DCAP_PCK_REVOKED',
+      `PCK certificate (serial ${leaf.serialHex}) is revoked by the PCK CRL`,
+      'Intel revoked this platform’s PCK certificate: the platform must not be trusted.',
+    );
+  }
+}
+
+/** pck-chain.validity (non-terminal): the PCK chain's dates, the only dated items so far. */
+function checkPckChainValidity(ctx: AppraisalContext): void {
+  timeCheck(ctx, 'pck-chain.validity', ctx.dated.slice());
+}
+
+function crlDates(crl: Crl, what: string): Dated {
+  return {
+    what,
+    from: crl.thisUpdate,
+    until: crl.nextUpdate,
+    fromName: 'thisUpdate',
+    untilName: 'nextUpdate',
+    fromAlwaysChecked: true,
+    codes: CRL_CODES,
+  };
+}
+
+/** crl.validity (non-terminal) */
+function checkCrlValidity(ctx: AppraisalContext): void {
+  const { rootCrl, pckCrl } = known(ctx.collateral, 'the collateral');
+  const items = [crlDates(rootCrl, 'root CA CRL'), crlDates(pckCrl, `PCK CRL (${pckCrl.issuer.commonName})`)];
+  ctx.dated.push(...items);
+  timeCheck(ctx, 'crl.validity', items);
+}
+
+// --- the signed collateral documents: TCB info and QE identity, the same five checks each -----------
+
+type SignedKind = 'tcb-info' | 'qe-identity';
+
+/** What differs between the two signed documents. */
+interface SignedDocument {
+  kind: SignedKind;
+  label: string;
+  /** The middle of its error codes: ERR_DCAP_<code>_SIGNING_CHAIN, _SIGNATURE. */
+  code: 'TCB_INFO' | 'QE_IDENTITY';
+  chain(c: ParsedCollateral): Certificate[];
+  signed(c: Collateral): Uint8Array;
+  signature(c: Collateral): Uint8Array;
+  /** The document's issueDate and nextUpdate (after its parse check). */
+  dates(ctx: AppraisalContext): { issueDate: Date; nextUpdate: Date };
+  dateCodes: { expired: string; early: string };
+}
+
+const TCB_INFO_DOCUMENT: SignedDocument = {
+  kind: 'tcb-info',
+  label: 'TCB info',
+  code: 'TCB_INFO',
+  chain: (c) => c.tcbChain,
+  signed: (c) => c.tcb_info,
+  signature: (c) => c.tcb_info_signature,
+  dates: (ctx) => known(ctx.tcbInfo, 'the TCB info'),
+  dateCodes: { expired: 'ERR_DCAP_TCB_INFO_EXPIRED', early: 'ERR_DCAP_TCB_INFO_NOT_YET_VALID' },
+};
+
+const QE_IDENTITY_DOCUMENT: SignedDocument = {
+  kind: 'qe-identity',
+  label: 'QE identity',
+  code: 'QE_IDENTITY',
+  chain: (c) => c.qeChain,
+  signed: (c) => c.qe_identity,
+  signature: (c) => c.qe_identity_signature,
+  dates: (ctx) => known(ctx.identity, 'the QE identity'),
+  dateCodes: { expired: 'ERR_DCAP_QE_IDENTITY_EXPIRED', early: 'ERR_DCAP_QE_IDENTITY_NOT_YET_VALID' },
+};
+
+/** <doc>.chain: TCB signing certificate ‖ the PCK chain's root, the signer issued by that root. */
+function checkSigningChain(doc: SignedDocument): CheckFn {
+  return (ctx) => {
+    const { kind, label } = doc;
+    const chain = doc.chain(known(ctx.collateral, 'the collateral'));
+    const { root } = known(ctx.pck, 'the PCK chain');
+    const code = `ERR_DCAP_${doc.code}_SIGNING_CHAIN`;
+    const [s, rt] = chain;
+    if (chain.length !== 2 || !s || !rt)
+      fail(
+        kind,
+        code,
+        `${label} issuer chain has ${chain.length} certificates, expected 2 (TCB signing, root)`,
+        'Use the issuer chain that came with the document.',
+      );
+    if (!s.subject.commonName?.includes('SGX TCB Signing')) {
+      fail(
+        kind,
+        code,
+        `${label} signer common name "${s.subject.commonName ?? ''}" does not contain "SGX TCB Signing"`,
+        'The document must be signed by the TCB signing certificate.',
+      );
+    }
+    if (!bytesEqual(bytesOf(rt).der, bytesOf(root).der)) {
+      fail(
+        kind,
+        code,
+        `${label} issuer chain root "${rt.subject.text}" (SHA-256 ${rt.sha256}) is not the trusted root of the PCK chain`,
+        'Collateral must chain to the same trusted root as the quote.',
+      );
+    }
+    checkIssued(s, root, `${label} signing certificate`, 'the root CA', kind, code);
+    if (s.keyUsage !== undefined && !(s.keyUsage & KEY_USAGE.digitalSignature)) {
+      fail(
+        kind,
+        code,
+        `${label} signing certificate may not make digital signatures (keyUsage)`,
+        'Wrong certificate in the issuer chain.',
+      );
+    }
+    ctx.signers[kind] = s;
+  };
+}
+
+/** <doc>.revocation: the signing certificate is not on the root CA CRL. */
+function checkSignerRevocation(doc: SignedDocument): CheckFn {
+  return (ctx) => {
+    const signer = known(ctx.signers[doc.kind], `the ${doc.label} signer`);
+    if (known(ctx.collateral, 'the collateral').rootCrl.revokedSerials.has(signer.serialHex)) {
+      fail(
+        doc.kind,
+        'ERR_DCAP_TCB_SIGNING_CERT_REVOKED',
+        `TCB signing certificate (serial ${signer.serialHex}) is revoked by the root CA CRL`,
+        'Intel revoked the key that signed this collateral.',
+      );
+    }
+  };
+}
+
+/** <doc>.signature: over the exact bytes served, before they are parsed. */
+function checkDocumentSignature(doc: SignedDocument): CheckFn {
+  return (ctx) => {
+    const signer = known(ctx.signers[doc.kind], `the ${doc.label} signer`);
+    const signed = doc.signed(ctx.input.collateral);
+    if (!verifyP1363WithCert(signed, doc.signature(ctx.input.collateral), signer)) {
+      fail(
+        doc.kind,
+        `ERR_DCAP_${doc.code}_SIGNATURE`,
+        `${doc.label} signature does not verify over the exact signed bytes (${signed.length} bytes)`,
+        `The ${doc.label} was altered or re-serialized; use the bytes exactly as the PCCS served them.`,
+      );
+    }
+  };
+}
+
+/** The signing certificate's dates join the dated items once the document it signed is read. */
+function pushSignerDates(ctx: AppraisalContext, doc: SignedDocument): void {
+  const signer = known(ctx.signers[doc.kind], `the ${doc.label} signer`);
+  ctx.dated.push(certDates(signer, `${doc.label} signing certificate`, SIGNING_CERT_CODES));
+}
+
+/** tcb-info.parse */
+function checkTcbInfoStructure(ctx: AppraisalContext): void {
+  ctx.tcbInfo = tcbInfoMemo.get(ctx.input.collateral.tcb_info, parseTcbInfo);
+  pushSignerDates(ctx, TCB_INFO_DOCUMENT);
+}
+
+/** qe-identity.parse */
+function checkQeIdentityStructure(ctx: AppraisalContext): void {
+  ctx.identity = identityMemo.get(ctx.input.collateral.qe_identity, parseEnclaveIdentity);
+  pushSignerDates(ctx, QE_IDENTITY_DOCUMENT);
+}
+
+/**
+ * <doc>.validity (non-terminal): its own issueDate..nextUpdate, then its signing certificate's dates (the
+ * signing certificate is bound like every other dated item, as Intel QvE's expiry status counts it).
+ */
+function checkDocumentValidity(doc: SignedDocument): CheckFn {
+  return (ctx) => {
+    const { issueDate, nextUpdate } = doc.dates(ctx);
+    const signer = known(ctx.signers[doc.kind], `the ${doc.label} signer`);
+    const own: Dated = {
+      what: doc.label,
+      from: issueDate,
+      until: nextUpdate,
+      fromName: 'issueDate',
+      untilName: 'nextUpdate',
+      fromAlwaysChecked: false,
+      codes: doc.dateCodes,
+    };
+    ctx.dated.push(own);
+    timeCheck(ctx, `${doc.kind}.validity`, [
+      own,
+      certDates(signer, `${doc.label} signing certificate`, SIGNING_CERT_CODES),
+    ]);
+  };
+}
+
+// --- the quote against the collateral ----------------------------------------------------------------
+
+/** tcb-info.match: the TCB info is SGX's, component-wise, and for the PCK certificate's FMSPC and PCE ID. */
+function checkTcbInfoMatch(ctx: AppraisalContext): void {
+  const ti = known(ctx.tcbInfo, 'the TCB info');
+  const e = known(ctx.pck, 'the PCK chain').extension;
+  const code = 'ERR_DCAP_TCB_INFO_MISMATCH';
+  if (ti.version === 3 && ti.id !== 'SGX')
+    fail('tcb-info', code, `TCB info is for ${ti.id}, not SGX`, 'Fetch the SGX TCB info (/sgx/certification/v4/tcb).');
+  if (ti.tcbType !== 0)
+    fail(
+      'tcb-info',
+      code,
+      `TCB info tcbType ${ti.tcbType} is not supported (expected 0)`,
+      'Only component-wise TCB comparison (tcbType 0) is defined.',
+    );
+  if (!bytesEqual(bytesOf(ti).fmspc, bytesOf(e).fmspc)) {
+    fail(
+      'tcb-info',
+      code,
+      `TCB info is for FMSPC ${toHex(ti.fmspc).toUpperCase()}, but the PCK certificate has FMSPC ${toHex(e.fmspc).toUpperCase()}`,
+      'Fetch the TCB info for this platform’s FMSPC.',
+    );
+  }
+  if (!bytesEqual(bytesOf(ti).pceId, bytesOf(e).pceId)) {
+    fail(
+      'tcb-info',
+      code,
+      `TCB info is for PCE ID ${toHex(ti.pceId)}, but the PCK certificate has PCE ID ${toHex(e.pceId)}`,
+      'Fetch the TCB info for this platform.',
+    );
+  }
+}
+
+/** quote.qe-report-signature */
+function checkQeReportSignature(ctx: AppraisalContext): void {
+  verifyQeReportSignature(known(ctx.quote, 'the quote'), known(ctx.pck, 'the PCK chain').leaf);
+}
+
+/** quote.attestation-key */
+function checkAttestationKey(ctx: AppraisalContext): void {
+  verifyAttestationKeyBinding(known(ctx.quote, 'the quote'));
+}
+
+/** `value` equals `expected` on every bit set in `mask` (byte-wise; QE identity masks). */
+function maskedEqual(value: Uint8Array, mask: Uint8Array, expected: Uint8Array): boolean {
+  return value.every((b, i) => (b & (mask[i] ?? 0)) === expected[i]);
+}
+
+/** qe-identity.match: the QE report's MISCSELECT, attributes, MRSIGNER and ISVPRODID are the identity's. */
+function checkQeIdentityMatch(ctx: AppraisalContext): void {
+  const qi = known(ctx.identity, 'the QE identity');
+  const qr = known(ctx.quote, 'the quote').qeReport;
+  const code = 'ERR_DCAP_QE_IDENTITY_MISMATCH';
+  if (qi.id !== 'QE')
+    fail(
+      'qe-identity',
+      code,
+      `QE identity is for "${qi.id}", not the SGX quoting enclave "QE"`,
+      'Fetch /sgx/certification/v4/qe/identity.',
+    );
+  const qb = bytesOf(qi);
+  const misc = qr.raw.subarray(16, 20);
+  if (!maskedEqual(misc, qb.miscselectMask, qb.miscselect)) {
+    fail(
+      'qe-identity',
+      code,
+      `QE report MISCSELECT ${toHex(misc)} does not match the QE identity (${toHex(qi.miscselect)} under mask ${toHex(qi.miscselectMask)})`,
+      'The quote was not produced by Intel’s quoting enclave.',
+    );
+  }
+  if (!maskedEqual(qr.attributes, qb.attributesMask, qb.attributes)) {
+    fail(
+      'qe-identity',
+      code,
+      `QE report attributes ${toHex(qr.attributes)} do not match the QE identity (${toHex(qi.attributes)} under mask ${toHex(qi.attributesMask)})`,
+      'The quoting enclave runs with unexpected attributes (e.g. debug).',
+    );
+  }
+  if (!bytesEqual(qr.mrSigner, qb.mrsigner)) {
+    fail(
+      'qe-identity',
+      code,
+      `QE report MRSIGNER ${toHex(qr.mrSigner)} is not the QE identity's ${toHex(qi.mrsigner)}`,
+      'The quoting enclave is not Intel’s.',
+    );
+  }
+  if (qr.isvProdId !== qi.isvProdId) {
+    fail(
+      'qe-identity',
+      code,
+      `QE report ISVPRODID ${qr.isvProdId} is not the QE identity's ${qi.isvProdId}`,
+      'The quoting enclave is not the SGX QE.',
+    );
+  }
+}
+
+/** qe-identity.tcb: the QE's TCB level by its ISVSVN. */
+function checkQeTcbLevel(ctx: AppraisalContext): void {
+  const isvSvn = known(ctx.quote, 'the quote').qeReport.isvSvn;
+  const lv = matchQeTcbLevel(known(ctx.identity, 'the QE identity'), isvSvn);
+  if (!lv) {
+    fail(
+      'qe-identity',
+      'ERR_DCAP_QE_TCB_NOT_SUPPORTED',
+      `QE ISVSVN ${isvSvn} is below every level of the QE identity`,
+      'The quoting enclave is older than anything Intel still lists; update the platform software (DCAP).',
+    );
+  }
+  ctx.qeLevel = lv;
+  ctx.r.pass('qe-identity.tcb', `QE ISVSVN ${isvSvn}: ${lv.status}`);
+}
+
+/** quote.signature */
+function checkQuoteSignature(ctx: AppraisalContext): void {
+  verifyQuoteSignature(known(ctx.quote, 'the quote'));
+}
+
+/** tcb.level: the platform's TCB level, converged with the QE's; Revoked fails. */
+function checkTcbLevel(ctx: AppraisalContext): void {
+  const e = known(ctx.pck, 'the PCK chain').extension;
+  const qe = known(ctx.qeLevel, 'the QE TCB level');
+  const lv = matchTcbLevel(known(ctx.tcbInfo, 'the TCB info'), e.tcb);
+  if (!lv) {
+    fail(
+      'tcb',
+      'ERR_DCAP_TCB_NOT_SUPPORTED',
+      `the PCK TCB (components ${e.tcb.components.join(',')}, PCESVN ${e.tcb.pceSvn}) is below every level of the TCB info`,
+      'The platform is older than anything Intel lists: update its microcode/BIOS and platform software.',
+    );
+  }
+  ctx.platformLevel = lv;
+  const tcbStatus = (ctx.tcbStatus = convergeTcbStatus(lv.status, qe.status));
+  if (tcbStatus === 'Revoked') {
+    const which = lv.status === 'Revoked' ? 'the platform TCB level' : 'the quoting enclave TCB level';
+    fail(
+      'tcb',
+      'ERR_DCAP_TCB_REVOKED',
+      `TCB status is Revoked (${which})`,
+      'Intel revoked this TCB level: the platform must not be trusted.',
+    );
+  }
+  ctx.r.pass('tcb.level', `${tcbStatus}: platform ${lv.status}, QE ${qe.status}, tcbDate ${lv.tcbDate.slice(0, 10)}`);
+}
+
+// ---------------------------------------------------------------------------------------------------
+// The policy checks: run on whatever the quote revealed; a failure rejects a valid verdict
+
+/** policy.trust-anchor: anything but Intel's root is a warning (not run when the root was not established). */
+function checkTrustAnchorPolicy(ctx: AppraisalContext): void {
+  const anchor = ctx.anchor;
+  if (!anchor) return ctx.r.skip('policy.trust-anchor', HALT_REASON);
+  if (anchor.kind === 'intel') return ctx.r.pass('policy.trust-anchor');
+  const msg =
+    anchor.kind === 'simulation'
+      ? `trust anchor is the chain's own root "${anchor.subject}" (simulated platform, accepted by --allow-simulation): this proves nothing about hardware`
+      : `trust anchor is an extra trusted root "${anchor.subject}" (SHA-256 ${anchor.sha256}), not Intel's`;
+  ctx.r.problem('policy.trust-anchor', 'warn', {
+    code: anchor.kind === 'simulation' ? 'WARN_SIMULATED_PLATFORM' : 'WARN_EXTRA_TRUSTED_ROOT',
+    message: msg,
+    hint: 'Never accept such evidence for production secrets.',
+  });
+  ctx.r.warnings.push(msg);
+}
+
+/** policy.debug */
+function checkDebugPolicy(ctx: AppraisalContext): void {
+  const debug = known(ctx.quote, 'the quote').body.debug;
+  if (debug && !ctx.policy.allowDebug) {
+    fail(
+      'policy',
+      'ERR_POLICY_DEBUG_ENCLAVE',
+      'the enclave runs in DEBUG mode: the host can read and modify its memory',
+      'Debug enclaves keep no secret; rebuild/spawn in production mode, or pass --allow-debug for testing only.',
+    );
+  }
+  ctx.r.pass('policy.debug', debug ? 'debug enclave allowed by --allow-debug' : undefined);
+  if (debug) ctx.r.warnings.push('the enclave runs in DEBUG mode (allowed by policy): its memory is not confidential');
+}
+
+/** An expected measurement: skipped without an expectation, else equal. */
+function checkExpectedBytes(
+  ctx: AppraisalContext,
+  id: string,
+  want: Uint8Array | undefined,
+  got: Uint8Array,
+  mismatch: { code: string; name: string; hint: string },
+): void {
+  if (want === undefined) return ctx.r.skip(id, 'no expectation given');
+  if (!bytesEqual(want, got))
+    fail('policy', mismatch.code, `${mismatch.name} is ${toHex(got)}, expected ${toHex(want)}`, mismatch.hint);
+}
+
+/** policy.mrenclave */
+function checkMrEnclavePolicy(ctx: AppraisalContext): void {
+  checkExpectedBytes(ctx, 'policy.mrenclave', ctx.policy.mrEnclave, known(ctx.quote, 'the quote').body.mrEnclave, {
+    code: 'ERR_POLICY_MRENCLAVE_MISMATCH',
+    name: 'MRENCLAVE',
+    hint: 'The enclave does not run the expected code (or arguments); check the package and spawn arguments.',
+  });
+}
+
+/** policy.mrsigner */
+function checkMrSignerPolicy(ctx: AppraisalContext): void {
+  checkExpectedBytes(ctx, 'policy.mrsigner', ctx.policy.mrSigner, known(ctx.quote, 'the quote').body.mrSigner, {
+    code: 'ERR_POLICY_MRSIGNER_MISMATCH',
+    name: 'MRSIGNER',
+    hint: 'The enclave was signed by another key than expected.',
+  });
+}
+
+/** policy.isvprodid */
+function checkIsvProdIdPolicy(ctx: AppraisalContext): void {
+  const want = ctx.policy.isvProdId;
+  const got = known(ctx.quote, 'the quote').body.isvProdId;
+  if (want === undefined) return ctx.r.skip('policy.isvprodid', 'no expectation given');
+  if (got !== want)
+    fail(
+      'policy',
+      'ERR_POLICY_ISVPRODID_MISMATCH',
+      `ISV product ID is ${got}, expected ${want}`,
+      'The enclave is a different product of the same signer.',
+    );
+}
+
+/** policy.isvsvn */
+function checkIsvSvnPolicy(ctx: AppraisalContext): void {
+  const min = ctx.policy.minIsvSvn;
+  const got = known(ctx.quote, 'the quote').body.isvSvn;
+  if (min === undefined) return ctx.r.skip('policy.isvsvn', 'no minimum given');
+  if (got < min)
+    fail(
+      'policy',
+      'ERR_POLICY_ISVSVN_TOO_LOW',
+      `ISV SVN is ${got}, below the minimum ${min}`,
+      'The enclave is an older, possibly vulnerable version.',
+    );
+}
+
+/**
+ * policy.tcb-eval-num. After an Intel TCB recovery, older TCB info stays valid until its nextUpdate: a
+ * minimum evaluation data number refuses collateral from before the recovery.
+ */
+function checkTcbEvaluationNumberPolicy(ctx: AppraisalContext): void {
+  const min = ctx.policy.minTcbEvaluationDataNumber;
+  if (min === undefined) return ctx.r.skip('policy.tcb-eval-num', 'no minimum given');
+  if (!ctx.tcbInfo) return ctx.r.skip('policy.tcb-eval-num', 'TCB info not read');
+  const got = ctx.tcbInfo.tcbEvaluationDataNumber;
+  if (got < min)
+    fail(
+      'policy',
+      'ERR_POLICY_TCB_EVAL_NUM_TOO_LOW',
+      `TCB evaluation data number is ${got}, below the minimum ${min}`,
+      'The collateral predates a TCB recovery you require; fetch current collateral from the PCCS.',
+    );
+}
+
+/** The union of the platform and QE levels' advisory IDs, sorted. */
+function advisoryIdsOf(ctx: AppraisalContext): string[] {
+  const all = [...(ctx.platformLevel?.advisoryIds ?? []), ...(ctx.qeLevel?.advisoryIds ?? [])];
+  return [...new Set(all)].sort();
+}
+
+/** policy.tcb-status */
+function checkTcbStatusPolicy(ctx: AppraisalContext): void {
+  const status = ctx.tcbStatus;
+  if (status === undefined) return ctx.r.skip('policy.tcb-status', 'TCB status not determined');
+  if (!ctx.policy.acceptedTcbStatuses.includes(status)) {
+    const advisories = advisoryIdsOf(ctx);
+    const sa = advisories.length ? advisories.join(', ') : 'the advisories Intel lists for it';
+    fail(
+      'policy',
+      'ERR_POLICY_TCB_STATUS',
+      `TCB is ${status}: ${TCB_STATUS_EXPLANATIONS[status]}`,
+      `Accept with --accept-tcb-status ${status} only if you understand ${sa}.`,
+    );
+  }
+  ctx.r.pass('policy.tcb-status', status);
+}
+
+/** policy.advisories */
+function checkAdvisoriesPolicy(ctx: AppraisalContext): void {
+  if (ctx.tcbStatus === undefined) return ctx.r.skip('policy.advisories', 'TCB status not determined');
+  const advisories = advisoryIdsOf(ctx);
+  const allowed = new Set(ctx.policy.allowedAdvisoryIds);
+  const bad = advisories.filter((a) => !allowed.has(a));
+  if (bad.length) {
+    fail(
+      'policy',
+      'ERR_POLICY_ADVISORY',
+      `advisories not allowed by policy: ${bad.join(', ')}`,
+      `Read them (https://www.intel.com/content/www/us/en/security-center/advisory/<id>.html) and allow each with --allow-advisory ${bad[0]} if the enclave is not affected or mitigates it.`,
+    );
+  }
+  ctx.r.pass('policy.advisories', advisories.length ? advisories.join(', ') : 'none');
+}
+
+// ---------------------------------------------------------------------------------------------------
+// The plan: every check of CHECK_PLAN and the function that makes it
+
+/** The function of every check; the compiler holds it to CHECK_PLAN (one function per id, no other). */
+const CHECKS: { readonly [id in CheckId]: CheckFn } = {
+  'quote.parse': checkQuoteStructure,
+  'quote.qe-vendor': checkQeVendor,
+  'quote.certification-data': checkCertificationData,
+  'pck-chain.parse': checkPckChainStructure,
+  'pck-chain.root': checkPckChainRoot,
+  'pck-chain.signatures': checkPckChainSignatures,
+  'collateral.parse': checkCollateralStructure,
+  'crl.root': checkRootCrl,
+  'crl.pck': checkPckCrl,
+  'pck-chain.revocation': checkPckChainRevocation,
+  'pck-chain.validity': checkPckChainValidity,
+  'crl.validity': checkCrlValidity,
+  'tcb-info.chain': checkSigningChain(TCB_INFO_DOCUMENT),
+  'tcb-info.revocation': checkSignerRevocation(TCB_INFO_DOCUMENT),
+  'tcb-info.signature': checkDocumentSignature(TCB_INFO_DOCUMENT),
+  'tcb-info.parse': checkTcbInfoStructure,
+  'tcb-info.validity': checkDocumentValidity(TCB_INFO_DOCUMENT),
+  'qe-identity.chain': checkSigningChain(QE_IDENTITY_DOCUMENT),
+  'qe-identity.revocation': checkSignerRevocation(QE_IDENTITY_DOCUMENT),
+  'qe-identity.signature': checkDocumentSignature(QE_IDENTITY_DOCUMENT),
+  'qe-identity.parse': checkQeIdentityStructure,
+  'qe-identity.validity': checkDocumentValidity(QE_IDENTITY_DOCUMENT),
+  'tcb-info.match': checkTcbInfoMatch,
+  'quote.qe-report-signature': checkQeReportSignature,
+  'quote.attestation-key': checkAttestationKey,
+  'qe-identity.match': checkQeIdentityMatch,
+  'qe-identity.tcb': checkQeTcbLevel,
+  'quote.signature': checkQuoteSignature,
+  'tcb.level': checkTcbLevel,
+  'policy.trust-anchor': checkTrustAnchorPolicy,
+  'policy.debug': checkDebugPolicy,
+  'policy.mrenclave': checkMrEnclavePolicy,
+  'policy.mrsigner': checkMrSignerPolicy,
+  'policy.isvprodid': checkIsvProdIdPolicy,
+  'policy.isvsvn': checkIsvSvnPolicy,
+  'policy.tcb-eval-num': checkTcbEvaluationNumberPolicy,
+  'policy.tcb-status': checkTcbStatusPolicy,
+  'policy.advisories': checkAdvisoriesPolicy,
+};
+
+const FLOW_PLAN = PLAN.filter((p) => !('policy' in p));
+const POLICY_PLAN = PLAN.filter((p) => 'policy' in p);
+
+/**
+ * The structural, cryptographic, revocation and collateral checks, in plan order; the first terminal
+ * failure stops them (the rest are reported as skipped). True when every one ran.
+ */
+function runFlow(ctx: AppraisalContext): boolean {
   try {
-    // --- the quote -----------------------------------------------------------------------------------
-    quote = r.run('quote.parse', () => (input.quote instanceof Uint8Array ? parseQuote(input.quote) : input.quote));
-    const q = quote;
-    r.run('quote.qe-vendor', () => {
-      if (toHex(q.header.qeVendorId) !== INTEL_QE_VENDOR_ID) {
-        fail(
-          'quote',
-          'ERR_QUOTE_QE_VENDOR',
-          `quote QE vendor ID ${toHex(q.header.qeVendorId)} is not Intel's (${INTEL_QE_VENDOR_ID})`,
-          'Only quotes produced by Intel’s quoting enclave can be verified against Intel collateral.',
-        );
-      }
-    });
-    r.run('quote.certification-data', () => {
-      if (q.certificationData.type !== CERT_TYPE_PCK_CHAIN || q.pckChainPem === null) {
-        fail(
-          'quote',
-          'ERR_QUOTE_CERT_DATA_TYPE_UNSUPPORTED',
-          `quote certification data type is ${q.certificationData.type}, not 5 (PCK certificate chain)`,
-          'The quote does not embed its PCK certificate chain; configure the quote provider library to include it (DCAP default).',
-        );
-      }
-    });
-
-    // --- PCK chain -----------------------------------------------------------------------------------
-    const [pckLeaf, pckCa, pckRoot] = r.run('pck-chain.parse', () => {
-      const chain = quotePckChain(q);
-      ext = chain.extension;
-      caType = chain.caType;
-      return [chain.leaf, chain.intermediate, chain.root] as const;
-    });
-
-    r.run('pck-chain.root', () => {
-      const sha = pckRoot.sha256;
-      if (input.trustIntelRoot !== false && bytesEqual(bytesOf(pckRoot).der, INTEL_SGX_ROOT_CA_DER)) {
-        anchor = { kind: 'intel', subject: pckRoot.subject.text, sha256: sha };
-      } else if ((input.trustedRoots ?? []).some((t) => bytesEqual(t, bytesOf(pckRoot).der))) {
-        anchor = { kind: 'extra', subject: pckRoot.subject.text, sha256: sha };
-      } else if (policy.allowSimulation) {
-        anchor = { kind: 'simulation', subject: pckRoot.subject.text, sha256: sha };
-      } else {
-        const sim = /simulat/i.test(pckRoot.subject.text);
-        fail(
-          'pck-chain',
-          'ERR_DCAP_PCK_CHAIN_UNTRUSTED',
-          `PCK chain root "${pckRoot.subject.text}" (SHA-256 ${sha}) is not the pinned Intel SGX Root CA`,
-          sim
-            ? 'This evidence comes from the simulated SGX platform, which proves nothing about hardware; pass --allow-simulation to accept it anyway.'
-            : 'The quote was not produced by a genuine Intel SGX platform. A test root can be trusted explicitly with --trusted-root FILE.',
-        );
-      }
-      checkSelfSigned(pckRoot, 'PCK chain root', 'pck-chain', 'ERR_DCAP_PCK_CHAIN_UNTRUSTED');
-    });
-    const root = pckRoot;
-
-    r.run('pck-chain.signatures', () => verifyPckChainSignatures(pckLeaf, pckCa, root));
-    dated.push(
-      certDates(pckLeaf, 'PCK certificate', PCK_CHAIN_CODES),
-      certDates(pckCa, `PCK CA certificate "${pckCa.subject.commonName}"`, PCK_CHAIN_CODES),
-      certDates(root, 'root CA certificate', PCK_CHAIN_CODES),
-    );
-
-    // --- collateral structure ------------------------------------------------------------------------
-    const c = input.collateral;
-    const parsed = r.run('collateral.parse', () => {
-      const crlCtx = (what: string) => ({ stage: 'collateral', code: 'ERR_DCAP_COLLATERAL_FORMAT', what });
-      const rootCrl = parseCrl(c.root_ca_crl, crlCtx('root CA CRL'));
-      const pckCrl = parseCrl(c.pck_crl, crlCtx('PCK CRL'));
-      const pckCrlChain = parseChain(
-        c.pck_crl_issuer_chain,
-        'PCK CRL issuer chain',
-        'collateral',
-        'ERR_DCAP_COLLATERAL_FORMAT',
-      );
-      const tcbChain = parseChain(
-        c.tcb_info_issuer_chain,
-        'TCB info issuer chain',
-        'collateral',
-        'ERR_DCAP_COLLATERAL_FORMAT',
-      );
-      const qeChain = parseChain(
-        c.qe_identity_issuer_chain,
-        'QE identity issuer chain',
-        'collateral',
-        'ERR_DCAP_COLLATERAL_FORMAT',
-      );
-      return { rootCrl, pckCrl, pckCrlChain, tcbChain, qeChain };
-    });
-
-    r.run('crl.root', () =>
-      checkCrlIssued(parsed.rootCrl, root, 'root CA CRL', 'the root CA', 'crl', 'ERR_DCAP_ROOT_CRL_INVALID'),
-    );
-    r.run('crl.pck', () => {
-      // Intel QVL: the PCK CRL issuer must be the PCK certificate's issuer (raw DN comparison).
-      checkCrlIssued(parsed.pckCrl, pckCa, 'PCK CRL', 'the PCK CA', 'crl', 'ERR_DCAP_PCK_CRL_INVALID');
-      const chain = parsed.pckCrlChain;
-      if (
-        chain.length !== 2 ||
-        !bytesEqual(bytesOf(chain[0]!).der, bytesOf(pckCa).der) ||
-        !bytesEqual(bytesOf(chain[1]!).der, bytesOf(root).der)
-      ) {
-        fail(
-          'crl',
-          'ERR_DCAP_PCK_CRL_INVALID',
-          'collateral pck_crl_issuer_chain is not the quote’s PCK CA and root certificates',
-          'Fetch the PCK CRL for this platform’s CA (processor or platform) with its issuer chain.',
-        );
-      }
-    });
-    r.run('pck-chain.revocation', () => {
-      if (parsed.rootCrl.revokedSerials.has(pckCa.serialHex)) {
-        fail(
-          'pck-chain',
-          'ERR_DCAP_PCK_CA_REVOKED',
-          `PCK CA certificate "${pckCa.subject.commonName}" (serial ${pckCa.serialHex}) is revoked by the root CA CRL`,
-          'Intel revoked this CA: no quote under it can be trusted.',
-        );
-      }
-      if (parsed.pckCrl.revokedSerials.has(pckLeaf.serialHex)) {
-        fail(
-          'pck-chain',
-          'ERR_DCAP_PCK_REVOKED',
-          `PCK certificate (serial ${pckLeaf.serialHex}) is revoked by the PCK CRL`,
-          'Intel revoked this platform’s PCK certificate: the platform must not be trusted.',
-        );
-      }
-    });
-    timeCheck('pck-chain.validity', dated.slice());
-    const crlDates: Dated[] = [
-      {
-        what: 'root CA CRL',
-        from: parsed.rootCrl.thisUpdate,
-        until: parsed.rootCrl.nextUpdate,
-        fromName: 'thisUpdate',
-        untilName: 'nextUpdate',
-        fromAlwaysChecked: true,
-        codes: CRL_CODES,
-      },
-      {
-        what: `PCK CRL (${parsed.pckCrl.issuer.commonName})`,
-        from: parsed.pckCrl.thisUpdate,
-        until: parsed.pckCrl.nextUpdate,
-        fromName: 'thisUpdate',
-        untilName: 'nextUpdate',
-        fromAlwaysChecked: true,
-        codes: CRL_CODES,
-      },
-    ];
-    dated.push(...crlDates);
-    timeCheck('crl.validity', crlDates);
-
-    // --- TCB info and QE identity --------------------------------------------------------------------
-    const signedDoc = <T>(
-      kind: 'tcb-info' | 'qe-identity',
-      chain: Certificate[],
-      signed: Uint8Array,
-      signature: Uint8Array,
-      parse: () => T,
-    ): T => {
-      const label = kind === 'tcb-info' ? 'TCB info' : 'QE identity';
-      const CODE = kind === 'tcb-info' ? 'TCB_INFO' : 'QE_IDENTITY';
-      const signer = r.run(`${kind}.chain`, () => {
-        const code = `ERR_DCAP_${CODE}_SIGNING_CHAIN`;
-        if (chain.length !== 2)
-          fail(
-            kind,
-            code,
-            `${label} issuer chain has ${chain.length} certificates, expected 2 (TCB signing, root)`,
-            'Use the issuer chain that came with the document.',
-          );
-        const [s, rt] = chain as [Certificate, Certificate];
-        if (!s.subject.commonName?.includes('SGX TCB Signing')) {
-          fail(
-            kind,
-            code,
-            `${label} signer common name "${s.subject.commonName ?? ''}" does not contain "SGX TCB Signing"`,
-            'The document must be signed by the TCB signing certificate.',
-          );
-        }
-        if (!bytesEqual(bytesOf(rt).der, bytesOf(root).der)) {
-          fail(
-            kind,
-            code,
-            `${label} issuer chain root "${rt.subject.text}" (SHA-256 ${rt.sha256}) is not the trusted root of the PCK chain`,
-            'Collateral must chain to the same trusted root as the quote.',
-          );
-        }
-        checkIssued(s, root, `${label} signing certificate`, 'the root CA', kind, code);
-        if (s.keyUsage !== undefined && !(s.keyUsage & KEY_USAGE.digitalSignature)) {
-          fail(
-            kind,
-            code,
-            `${label} signing certificate may not make digital signatures (keyUsage)`,
-            'Wrong certificate in the issuer chain.',
-          );
-        }
-        return s;
-      });
-      r.run(`${kind}.revocation`, () => {
-        if (parsed.rootCrl.revokedSerials.has(signer.serialHex)) {
-          fail(
-            kind,
-            'ERR_DCAP_TCB_SIGNING_CERT_REVOKED',
-            `TCB signing certificate (serial ${signer.serialHex}) is revoked by the root CA CRL`,
-            'Intel revoked the key that signed this collateral.',
-          );
-        }
-      });
-      r.run(`${kind}.signature`, () => {
-        if (!verifyP1363WithCert(signed, signature, signer)) {
-          fail(
-            kind,
-            `ERR_DCAP_${CODE}_SIGNATURE`,
-            `${label} signature does not verify over the exact signed bytes (${signed.length} bytes)`,
-            `The ${label} was altered or re-serialized; use the bytes exactly as the PCCS served them.`,
-          );
-        }
-      });
-      const doc = r.run(`${kind}.parse`, parse);
-      dated.push(certDates(signer, `${label} signing certificate`, SIGNING_CERT_CODES));
-      return doc;
-    };
-
-    // A signed document's validity: its own issueDate..nextUpdate, then its signing certificate's dates
-    // (the signing certificate is bound like every other dated item, as Intel QvE's expiry status counts it).
-    const checkDocumentDates = (
-      stage: 'tcb-info' | 'qe-identity',
-      what: string,
-      signer: Certificate,
-      doc: { issueDate: Date; nextUpdate: Date },
-      codes: { expired: string; early: string },
-    ): void => {
-      const own: Dated = {
-        what,
-        from: doc.issueDate,
-        until: doc.nextUpdate,
-        fromName: 'issueDate',
-        untilName: 'nextUpdate',
-        fromAlwaysChecked: false,
-        codes,
-      };
-      dated.push(own);
-      timeCheck(`${stage}.validity`, [own, certDates(signer, `${what} signing certificate`, SIGNING_CERT_CODES)]);
-    };
-
-    tcbInfo = signedDoc('tcb-info', parsed.tcbChain, c.tcb_info, c.tcb_info_signature, () => {
-      return tcbInfoMemo.get(c.tcb_info, parseTcbInfo);
-    });
-    checkDocumentDates('tcb-info', 'TCB info', parsed.tcbChain[0]!, tcbInfo, {
-      expired: 'ERR_DCAP_TCB_INFO_EXPIRED',
-      early: 'ERR_DCAP_TCB_INFO_NOT_YET_VALID',
-    });
-    const ti = tcbInfo;
-
-    identity = signedDoc('qe-identity', parsed.qeChain, c.qe_identity, c.qe_identity_signature, () => {
-      return identityMemo.get(c.qe_identity, parseEnclaveIdentity);
-    });
-    checkDocumentDates('qe-identity', 'QE identity', parsed.qeChain[0]!, identity, {
-      expired: 'ERR_DCAP_QE_IDENTITY_EXPIRED',
-      early: 'ERR_DCAP_QE_IDENTITY_NOT_YET_VALID',
-    });
-    const qi = identity;
-
-    // --- the quote against the collateral --------------------------------------------------------------
-    const e = ext!;
-    r.run('tcb-info.match', () => {
-      const code = 'ERR_DCAP_TCB_INFO_MISMATCH';
-      if (ti.version === 3 && ti.id !== 'SGX')
-        fail(
-          'tcb-info',
-          code,
-          `TCB info is for ${ti.id}, not SGX`,
-          'Fetch the SGX TCB info (/sgx/certification/v4/tcb).',
-        );
-      if (ti.tcbType !== 0)
-        fail(
-          'tcb-info',
-          code,
-          `TCB info tcbType ${ti.tcbType} is not supported (expected 0)`,
-          'Only component-wise TCB comparison (tcbType 0) is defined.',
-        );
-      if (!bytesEqual(bytesOf(ti).fmspc, bytesOf(e).fmspc)) {
-        fail(
-          'tcb-info',
-          code,
-          `TCB info is for FMSPC ${toHex(ti.fmspc).toUpperCase()}, but the PCK certificate has FMSPC ${toHex(e.fmspc).toUpperCase()}`,
-          'Fetch the TCB info for this platform’s FMSPC.',
-        );
-      }
-      if (!bytesEqual(bytesOf(ti).pceId, bytesOf(e).pceId)) {
-        fail(
-          'tcb-info',
-          code,
-          `TCB info is for PCE ID ${toHex(ti.pceId)}, but the PCK certificate has PCE ID ${toHex(e.pceId)}`,
-          'Fetch the TCB info for this platform.',
-        );
-      }
-    });
-    r.run('quote.qe-report-signature', () => verifyQeReportSignature(q, pckLeaf));
-    r.run('quote.attestation-key', () => verifyAttestationKeyBinding(q));
-    r.run('qe-identity.match', () => {
-      const code = 'ERR_DCAP_QE_IDENTITY_MISMATCH';
-      const qr = q.qeReport;
-      if (qi.id !== 'QE')
-        fail(
-          'qe-identity',
-          code,
-          `QE identity is for "${qi.id}", not the SGX quoting enclave "QE"`,
-          'Fetch /sgx/certification/v4/qe/identity.',
-        );
-      const qb = bytesOf(qi);
-      const misc = qr.raw.subarray(16, 20);
-      if (!misc.every((b, i) => (b & qb.miscselectMask[i]!) === qb.miscselect[i])) {
-        fail(
-          'qe-identity',
-          code,
-          `QE report MISCSELECT ${toHex(misc)} does not match the QE identity (${toHex(qi.miscselect)} under mask ${toHex(qi.miscselectMask)})`,
-          'The quote was not produced by Intel’s quoting enclave.',
-        );
-      }
-      if (!qr.attributes.every((b, i) => (b & qb.attributesMask[i]!) === qb.attributes[i])) {
-        fail(
-          'qe-identity',
-          code,
-          `QE report attributes ${toHex(qr.attributes)} do not match the QE identity (${toHex(qi.attributes)} under mask ${toHex(qi.attributesMask)})`,
-          'The quoting enclave runs with unexpected attributes (e.g. debug).',
-        );
-      }
-      if (!bytesEqual(qr.mrSigner, qb.mrsigner)) {
-        fail(
-          'qe-identity',
-          code,
-          `QE report MRSIGNER ${toHex(qr.mrSigner)} is not the QE identity's ${toHex(qi.mrsigner)}`,
-          'The quoting enclave is not Intel’s.',
-        );
-      }
-      if (qr.isvProdId !== qi.isvProdId) {
-        fail(
-          'qe-identity',
-          code,
-          `QE report ISVPRODID ${qr.isvProdId} is not the QE identity's ${qi.isvProdId}`,
-          'The quoting enclave is not the SGX QE.',
-        );
-      }
-    });
-    r.run('qe-identity.tcb', () => {
-      const lv = matchQeTcbLevel(qi, q.qeReport.isvSvn);
-      if (!lv) {
-        fail(
-          'qe-identity',
-          'ERR_DCAP_QE_TCB_NOT_SUPPORTED',
-          `QE ISVSVN ${q.qeReport.isvSvn} is below every level of the QE identity`,
-          'The quoting enclave is older than anything Intel still lists; update the platform software (DCAP).',
-        );
-      }
-      qeStatus = lv.status;
-      qeAdvisories = lv.advisoryIds;
-      r.pass('qe-identity.tcb', `QE ISVSVN ${q.qeReport.isvSvn}: ${lv.status}`);
-    });
-    r.run('quote.signature', () => verifyQuoteSignature(q));
-    r.run('tcb.level', () => {
-      const lv = matchTcbLevel(ti, e.tcb);
-      if (!lv) {
-        fail(
-          'tcb',
-          'ERR_DCAP_TCB_NOT_SUPPORTED',
-          `the PCK TCB (components ${e.tcb.components.join(',')}, PCESVN ${e.tcb.pceSvn}) is below every level of the TCB info`,
-          'The platform is older than anything Intel lists: update its microcode/BIOS and platform software.',
-        );
-      }
-      platformStatus = lv.status;
-      platformAdvisories = lv.advisoryIds;
-      platformTcbDate = lv.tcbDate;
-      tcbStatus = convergeTcbStatus(lv.status, qeStatus!);
-      if (tcbStatus === 'Revoked') {
-        const which = lv.status === 'Revoked' ? 'the platform TCB level' : 'the quoting enclave TCB level';
-        fail(
-          'tcb',
-          'ERR_DCAP_TCB_REVOKED',
-          `TCB status is Revoked (${which})`,
-          'Intel revoked this TCB level: the platform must not be trusted.',
-        );
-      }
-      r.pass('tcb.level', `${tcbStatus}: platform ${lv.status}, QE ${qeStatus}, tcbDate ${lv.tcbDate.slice(0, 10)}`);
-    });
-    completed = true;
+    for (const { id } of FLOW_PLAN) ctx.r.run(id, () => CHECKS[id](ctx));
+    return true;
   } catch (error) {
     if (!(error instanceof Halt)) throw error;
+    return false;
   }
-  if (!completed) haltReason = 'not run: an earlier check failed';
+}
 
-  // --- policy ----------------------------------------------------------------------------------------
-  const advisoryIds = [...new Set([...platformAdvisories, ...qeAdvisories])].sort();
-  if (quote) {
-    const b = quote.body;
-    const polFail = (id: string, code: string, message: string, hint: string): void =>
-      r.problem(id, 'fail', { code, message, hint });
-    if (anchor && anchor.kind !== 'intel') {
-      const msg =
-        anchor.kind === 'simulation'
-          ? `trust anchor is the chain's own root "${anchor.subject}" (simulated platform, accepted by --allow-simulation): this proves nothing about hardware`
-          : `trust anchor is an extra trusted root "${anchor.subject}" (SHA-256 ${anchor.sha256}), not Intel's`;
-      r.problem('policy.trust-anchor', 'warn', {
-        code: anchor.kind === 'simulation' ? 'WARN_SIMULATED_PLATFORM' : 'WARN_EXTRA_TRUSTED_ROOT',
-        message: msg,
-        hint: 'Never accept such evidence for production secrets.',
-      });
-      r.warnings.push(msg);
-    } else if (anchor) r.pass('policy.trust-anchor');
-    if (b.debug && !policy.allowDebug) {
-      polFail(
-        'policy.debug',
-        'ERR_POLICY_DEBUG_ENCLAVE',
-        'the enclave runs in DEBUG mode: the host can read and modify its memory',
-        'Debug enclaves keep no secret; rebuild/spawn in production mode, or pass --allow-debug for testing only.',
-      );
-    } else {
-      r.pass('policy.debug', b.debug ? 'debug enclave allowed by --allow-debug' : undefined);
-      if (b.debug)
-        r.warnings.push('the enclave runs in DEBUG mode (allowed by policy): its memory is not confidential');
-    }
-    const eq = (
-      id: string,
-      code: string,
-      name: string,
-      want: Uint8Array | undefined,
-      got: Uint8Array,
-      hint: string,
-    ): void => {
-      if (want === undefined) r.skip(id, 'no expectation given');
-      else if (!bytesEqual(want, got)) polFail(id, code, `${name} is ${toHex(got)}, expected ${toHex(want)}`, hint);
-      else r.pass(id);
-    };
-    eq(
-      'policy.mrenclave',
-      'ERR_POLICY_MRENCLAVE_MISMATCH',
-      'MRENCLAVE',
-      policy.mrEnclave,
-      b.mrEnclave,
-      'The enclave does not run the expected code (or arguments); check the package and spawn arguments.',
-    );
-    eq(
-      'policy.mrsigner',
-      'ERR_POLICY_MRSIGNER_MISMATCH',
-      'MRSIGNER',
-      policy.mrSigner,
-      b.mrSigner,
-      'The enclave was signed by another key than expected.',
-    );
-    if (policy.isvProdId === undefined) r.skip('policy.isvprodid', 'no expectation given');
-    else if (b.isvProdId !== policy.isvProdId)
-      polFail(
-        'policy.isvprodid',
-        'ERR_POLICY_ISVPRODID_MISMATCH',
-        `ISV product ID is ${b.isvProdId}, expected ${policy.isvProdId}`,
-        'The enclave is a different product of the same signer.',
-      );
-    else r.pass('policy.isvprodid');
-    if (policy.minIsvSvn === undefined) r.skip('policy.isvsvn', 'no minimum given');
-    else if (b.isvSvn < policy.minIsvSvn)
-      polFail(
-        'policy.isvsvn',
-        'ERR_POLICY_ISVSVN_TOO_LOW',
-        `ISV SVN is ${b.isvSvn}, below the minimum ${policy.minIsvSvn}`,
-        'The enclave is an older, possibly vulnerable version.',
-      );
-    else r.pass('policy.isvsvn');
-    // After an Intel TCB recovery, older TCB info stays valid until its nextUpdate: a minimum evaluation
-    // data number refuses collateral from before the recovery.
-    if (policy.minTcbEvaluationDataNumber === undefined) r.skip('policy.tcb-eval-num', 'no minimum given');
-    else if (!tcbInfo) r.skip('policy.tcb-eval-num', 'TCB info not read');
-    else if (tcbInfo.tcbEvaluationDataNumber < policy.minTcbEvaluationDataNumber)
-      polFail(
-        'policy.tcb-eval-num',
-        'ERR_POLICY_TCB_EVAL_NUM_TOO_LOW',
-        `TCB evaluation data number is ${tcbInfo.tcbEvaluationDataNumber}, below the minimum ${policy.minTcbEvaluationDataNumber}`,
-        'The collateral predates a TCB recovery you require; fetch current collateral from the PCCS.',
-      );
-    else r.pass('policy.tcb-eval-num');
-    if (tcbStatus === undefined) {
-      r.skip('policy.tcb-status', 'TCB status not determined');
-      r.skip('policy.advisories', 'TCB status not determined');
-    } else {
-      if (!policy.acceptedTcbStatuses.includes(tcbStatus)) {
-        const sa = advisoryIds.length ? advisoryIds.join(', ') : 'the advisories Intel lists for it';
-        polFail(
-          'policy.tcb-status',
-          'ERR_POLICY_TCB_STATUS',
-          `TCB is ${tcbStatus}: ${TCB_STATUS_EXPLANATIONS[tcbStatus]}`,
-          `Accept with --accept-tcb-status ${tcbStatus} only if you understand ${sa}.`,
-        );
-      } else r.pass('policy.tcb-status', tcbStatus);
-      const allowed = new Set(policy.allowedAdvisoryIds);
-      const bad = advisoryIds.filter((a) => !allowed.has(a));
-      if (bad.length) {
-        polFail(
-          'policy.advisories',
-          'ERR_POLICY_ADVISORY',
-          `advisories not allowed by policy: ${bad.join(', ')}`,
-          `Read them (https://www.intel.com/content/www/us/en/security-center/advisory/<id>.html) and allow each with --allow-advisory ${bad[0]} if the enclave is not affected or mitigates it.`,
-        );
-      } else r.pass('policy.advisories', advisoryIds.length ? advisoryIds.join(', ') : 'none');
-    }
-  }
+/** The policy checks, in plan order, each on its own (a failure rejects but stops nothing). Need the quote. */
+function runPolicy(ctx: AppraisalContext): void {
+  if (!ctx.quote) return;
+  for (const { id } of POLICY_PLAN) ctx.r.check(id, () => CHECKS[id](ctx));
+}
 
-  const checks = r.checks(haltReason);
-  const failures: Failure[] = checks
-    .filter((c) => c.status === 'fail')
-    .map((c) => ({ stage: c.stage, code: c.code!, message: c.message!, hint: c.hint ?? '', policy: c.policy }));
-  const valid = completed && failures.every((f) => f.policy);
-  const accepted = valid && failures.length === 0;
-  const warnings = [...r.warnings];
-  // Non-policy warnings are tolerated expiries; their messages say so and against which bound.
-  for (const ch of checks) if (ch.status === 'warn' && !ch.policy) warnings.push(ch.message!);
+// ---------------------------------------------------------------------------------------------------
+// The verdict
 
-  let window: Verdict['collateralWindow'] = null;
-  let age: CollateralAge | null = null;
-  if (dated.length) {
-    const from = Math.max(...dated.map((d) => d.from.getTime()));
-    const until = Math.min(...dated.map((d) => d.until.getTime()));
-    window = { from: iso(new Date(from)), until: iso(new Date(until)) };
-    const issued = (doc: { issueDate: Date } | undefined) =>
-      doc ? { issued: iso(doc.issueDate), seconds: Math.floor((atMs - doc.issueDate.getTime()) / 1000) } : null;
-    const worst = dated
-      .filter((d) => d.until.getTime() < atMs)
-      .reduce<Dated | undefined>((w, d) => (!w || d.until < w.until ? d : w), undefined);
-    age = {
-      tcbInfo: issued(tcbInfo),
-      qeIdentity: issued(identity),
+/** The collateral's window (latest start, earliest end of every dated item) and its age. */
+function collateralTimes(ctx: AppraisalContext): Pick<Verdict, 'collateralWindow' | 'collateralAge'> {
+  const { dated, atMs } = ctx;
+  if (!dated.length) return { collateralWindow: null, collateralAge: null };
+  const from = Math.max(...dated.map((d) => d.from.getTime()));
+  const until = Math.min(...dated.map((d) => d.until.getTime()));
+  const issued = (doc: { issueDate: Date } | undefined) =>
+    doc ? { issued: iso(doc.issueDate), seconds: Math.floor((atMs - doc.issueDate.getTime()) / 1000) } : null;
+  const worst = dated
+    .filter((d) => d.until.getTime() < atMs)
+    .reduce<Dated | undefined>((w, d) => (!w || d.until < w.until ? d : w), undefined);
+  return {
+    collateralWindow: { from: iso(new Date(from)), until: iso(new Date(until)) },
+    collateralAge: {
+      tcbInfo: issued(ctx.tcbInfo),
+      qeIdentity: issued(ctx.identity),
       expired: worst
         ? {
             item: `${worst.what} ${worst.untilName}`,
@@ -1181,38 +1427,88 @@ export function appraise(input: AppraisalInput): Verdict {
             seconds: Math.floor((atMs - worst.until.getTime()) / 1000),
           }
         : null,
-      toleranceSeconds: tolerance,
-    };
-  }
-  const b = quote?.body;
+      toleranceSeconds: ctx.policy.expiredCollateralToleranceSeconds,
+    },
+  };
+}
+
+/** What the quote and its PCK certificate say, null where they were not read. */
+function quoteFacts(ctx: AppraisalContext) {
+  const q = ctx.quote;
+  const b = q?.body;
+  const ext = ctx.pck?.extension;
   return {
-    valid,
-    accepted,
-    tcbStatus: tcbStatus ?? null,
-    platformTcbStatus: platformStatus ?? null,
-    qeTcbStatus: qeStatus ?? null,
-    advisoryIds,
     debug: b ? b.debug : null,
     mrenclave: b ? toHex(b.mrEnclave) : null,
     mrsigner: b ? toHex(b.mrSigner) : null,
     isvProdId: b ? b.isvProdId : null,
     isvSvn: b ? b.isvSvn : null,
     reportData: b ? toHex(b.reportData) : null,
-    quoteVersion: quote ? quote.version : null,
+    quoteVersion: q ? q.version : null,
     fmspc: ext ? toHex(ext.fmspc).toUpperCase() : null,
     pceId: ext ? toHex(ext.pceId).toUpperCase() : null,
-    pckCaType: caType,
-    tcbEvaluationDataNumber: tcbInfo ? tcbInfo.tcbEvaluationDataNumber : null,
-    tcbDate: platformTcbDate,
+    pckCaType: ctx.pck ? ctx.pck.caType : null,
+  };
+}
+
+function verdictOf(ctx: AppraisalContext, completed: boolean): Verdict {
+  const checks = ctx.r.checks(HALT_REASON);
+  const failures: Failure[] = checks
+    .filter((c) => c.status === 'fail')
+    .map((c) => ({
+      stage: c.stage,
+      code: c.code ?? '',
+      message: c.message ?? '',
+      hint: c.hint ?? '',
+      policy: c.policy,
+    }));
+  const valid = completed && failures.every((f) => f.policy);
+  // Non-policy warnings are tolerated expiries; their messages say so and against which bound.
+  const expiries = checks.filter((ch) => ch.status === 'warn' && !ch.policy).map((ch) => ch.message ?? '');
+  const anchor = ctx.anchor;
+  return {
+    valid,
+    accepted: valid && failures.length === 0,
+    tcbStatus: ctx.tcbStatus ?? null,
+    platformTcbStatus: ctx.platformLevel?.status ?? null,
+    qeTcbStatus: ctx.qeLevel?.status ?? null,
+    advisoryIds: advisoryIdsOf(ctx),
+    ...quoteFacts(ctx),
+    tcbEvaluationDataNumber: ctx.tcbInfo ? ctx.tcbInfo.tcbEvaluationDataNumber : null,
+    tcbDate: ctx.platformLevel?.tcbDate ?? null,
     trustAnchor: anchor ?? null,
     simulated: anchor !== undefined && anchor.kind !== 'intel',
-    collateralExpired,
-    collateralWindow: window,
-    collateralAge: age,
-    at: iso(at),
-    timeSemantics: strict ? 'strict' : 'intel',
+    collateralExpired: ctx.collateralExpired,
+    ...collateralTimes(ctx),
+    at: iso(ctx.at),
+    timeSemantics: ctx.strict ? 'strict' : 'intel',
     checks,
     failures,
-    warnings,
+    warnings: [...ctx.r.warnings, ...expiries],
   };
+}
+
+/**
+ * Appraise a quote against collateral and policy at time `at`. Pure: no I/O, no clock; never throws for bad
+ * evidence (every problem is a failed check in the verdict).
+ *
+ * The checks of {@link CHECK_PLAN}, in its order: the cryptographic flow until its first terminal failure,
+ * then the policy checks on whatever the quote revealed.
+ */
+export function appraise(input: AppraisalInput): Verdict {
+  const policy = makePolicy(input.policy);
+  const ctx: AppraisalContext = {
+    input,
+    policy,
+    at: input.at,
+    atMs: input.at.getTime(),
+    strict: !policy.ignoreIssueDates,
+    r: new Recorder(),
+    dated: [],
+    collateralExpired: false,
+    signers: {},
+  };
+  const completed = runFlow(ctx);
+  runPolicy(ctx);
+  return verdictOf(ctx, completed);
 }

@@ -3,12 +3,21 @@
  * request into the Engine API's create body; `deploymentFromInspect` turns the engine's inspect answer
  * back into a {@link DeploymentSummary}. The engine is the only state store for deployments (as in MSE):
  * labels, port bindings and mounts say everything later commands need, and the arguments are read from
- * the argv file the container mounts (`/opt/input/argv`, see `launch/args.ts`), never from its command line.
+ * the args file the container mounts (`/opt/mse/enclave/args`, see `launch/args.ts`), never from its command
+ * line.
  */
 import type { BindMount, ContainerSpec } from '../docker/engine.js';
 import { InputError } from '../errors.js';
+import { MSE_RUN_SGX, SGX_SEALED_DIR } from '../sgx/gramine-paths.js';
 import type { InputArgs } from '../launch/args.js';
-import { ENCLAVE_PORT, INPUT_DIR, SIM_SOCKET_DIR, ARGV_FILE_IN_CONTAINER, type Platform } from '../launch/layout.js';
+import {
+  ARGS_FILE,
+  ENCLAVE_DIR,
+  ENCLAVE_PORT,
+  LAUNCHER_ARGV,
+  SIM_SOCKET_DIR,
+  type Platform,
+} from '../launch/layout.js';
 
 /** File names `spawn`/`evidence` write in the deployment's workspace (`--output`). */
 export const EVIDENCE_FILE = 'evidence.json';
@@ -29,49 +38,77 @@ export const MRSIGNER_LABEL = 'mse-home.mrsigner';
  * image was already there): `stop --remove` removes exactly those.
  */
 export const LOADED_TAGS_LABEL = 'mse-home.loaded-image-tags';
-const SGX_DEVICES = ['/dev/sgx_enclave', '/dev/sgx_provision'];
-const SIGNER_KEY_IN_CONTAINER = '/root/.config/gramine/enclave-key.pem';
+/** The SGX device nodes an sgx container is given, those of them that exist (the in-kernel driver's). */
+export const SGX_CONTAINER_DEVICES = ['/dev/sgx_enclave', '/dev/sgx_provision'] as const;
+/** aesmd's socket directory: mounted as a directory, so a restarted aesmd's new socket is seen. */
+export const AESMD_DIR = '/var/run/aesmd';
+
+/** What an sgx container needs from the host, as found there (see `mse home doctor`). */
+export interface SgxHostDevices {
+  /** The SGX device nodes of {@link SGX_CONTAINER_DEVICES} that exist on the host (character devices). */
+  devices: string[];
+  /** Whether aesmd's socket exists ({@link AESMD_DIR} is then mounted). */
+  aesmd: boolean;
+}
 
 export interface EnclaveContainerRequest {
   name: string;
   image: string;
   healthcheckEndpoint: string;
   platform: Platform;
-  /** Host directory (private) holding `app.tar` and `argv`, mounted read-only at /opt/input. */
-  inputDir: string;
+  /**
+   * Host directory (private) holding the enclave's inputs, mounted read-only at {@link ENCLAVE_DIR}: `args`
+   * and `app.tar`; on sgx also the final manifest and the SIGSTRUCT.
+   */
+  enclaveDir: string;
   /** The deployment's workspace (evidence, certificate). */
   outputDir: string;
   /** Host IP the port is published on. */
   host: string;
   port: number;
-  /** Operator's signer key, absolute (sgx: Gramine signs the enclave with it). */
+  /** Operator's signer key, absolute (recorded for `evidence`; never mounted into the container). */
   signerKeyPath: string;
   /** MRSIGNER of that key, hex. */
   mrSigner: string;
   /** sim: host directory holding the quoting service's socket. */
   simSocketDir?: string;
+  /** sgx: host directory of the sealed mounts (`key/`, `home/`, `app/`), mounted read-write. */
+  sealedDir?: string;
+  /** sgx: the SGX devices and aesmd found on the host. */
+  sgxHost?: SgxHostDevices;
   /** Image tags this spawn created by loading the package (removed again by `stop --remove`). */
   loadedTags?: readonly string[];
 }
 
-/** Pure: the container of an enclave deployment, for {@link DockerEngine.createContainer}. */
+/**
+ * Pure: the container of an enclave deployment, for {@link DockerEngine.createContainer}.
+ *
+ * - sim: the launcher itself is the command (`/usr/bin/dash /usr/local/bin/mse-run --argv-file ARGS`);
+ *   the quoting service's socket directory is mounted.
+ * - sgx: `mse-run-sgx` starts `gramine-sgx`, which runs the same launcher inside the enclave with the
+ *   args file's vector as argv; the SGX devices that exist, aesmd's socket directory when aesmd runs, and
+ *   the sealed directory are given. Nothing else: no extra capability, no signer key (the SIGSTRUCT is
+ *   signed on the host).
+ */
 export function planEnclaveContainer(r: EnclaveContainerRequest): ContainerSpec {
-  const binds: BindMount[] = [{ host: r.inputDir, container: INPUT_DIR, readOnly: true }];
+  const binds: BindMount[] = [{ host: r.enclaveDir, container: ENCLAVE_DIR, readOnly: true }];
+  let devices: string[] = [];
   if (r.platform === 'sim') {
     if (!r.simSocketDir) throw new InputError('ERR_INTERNAL_PLAN', 'sim deployment without a quoting socket directory');
     binds.push({ host: r.simSocketDir, container: SIM_SOCKET_DIR, readOnly: true });
   } else {
-    binds.push(
-      { host: r.signerKeyPath, container: SIGNER_KEY_IN_CONTAINER, readOnly: true },
-      { host: '/var/run/aesmd', container: '/var/run/aesmd' },
-    );
+    if (!r.sealedDir || !r.sgxHost)
+      throw new InputError('ERR_INTERNAL_PLAN', 'sgx deployment without its sealed directory or host devices');
+    binds.push({ host: r.sealedDir, container: SGX_SEALED_DIR });
+    if (r.sgxHost.aesmd) binds.push({ host: AESMD_DIR, container: AESMD_DIR });
+    devices = SGX_CONTAINER_DEVICES.filter((d) => r.sgxHost!.devices.includes(d));
   }
   return {
     name: r.name,
     image: r.image,
-    entrypoint: ['mse-run'],
-    // The arguments hold the deployment UUID: they go in the argv file, never on a command line.
-    cmd: ['--argv-file', ARGV_FILE_IN_CONTAINER],
+    // The arguments hold the deployment UUID: they are in the args file, never on a host command line.
+    entrypoint: r.platform === 'sim' ? [...LAUNCHER_ARGV] : [MSE_RUN_SGX],
+    cmd: r.platform === 'sim' ? ['--argv-file', ARGS_FILE] : [],
     labels: {
       [DEPLOYMENT_LABEL]: '1',
       [HEALTHCHECK_LABEL]: r.healthcheckEndpoint,
@@ -85,10 +122,7 @@ export function planEnclaveContainer(r: EnclaveContainerRequest): ContainerSpec 
     ports: [{ container: `${ENCLAVE_PORT}/tcp`, hostIp: r.host, hostPort: r.port }],
     extra: {
       HostConfig: {
-        Devices:
-          r.platform === 'sgx'
-            ? SGX_DEVICES.map((d) => ({ PathOnHost: d, PathInContainer: d, CgroupPermissions: 'rwm' }))
-            : [],
+        Devices: devices.map((d) => ({ PathOnHost: d, PathInContainer: d, CgroupPermissions: 'rwm' })),
         // The enclave needs no privilege beyond binding 443 and managing its own files as root.
         CapDrop: ['ALL'],
         CapAdd: ['NET_BIND_SERVICE', 'CHOWN', 'DAC_OVERRIDE', 'FOWNER', 'SETUID', 'SETGID', 'KILL'],
@@ -114,10 +148,12 @@ export interface DeploymentSummary {
   host: string;
   port: number;
   outputDir: string;
-  /** Host directory mounted at /opt/input (the deployment's private input: app.tar, argv). */
-  inputDir: string;
+  /** Host directory mounted at /opt/mse/enclave (the deployment's private enclave inputs: args, app.tar…). */
+  enclaveDir: string;
   /** sim: the host directory of the quoting service's socket (operator-side state of this deployment). */
   simSocketDir?: string;
+  /** sgx: the host directory of the enclave's sealed mounts (`key/`, `home/`, `app/`). */
+  sealedDir?: string;
   /** The signer key spawn used and its MRSIGNER (hex); absent on containers spawned before they were recorded. */
   signerKeyPath?: string;
   mrSigner?: string;
@@ -125,7 +161,7 @@ export interface DeploymentSummary {
   loadedTags: string[];
 }
 
-/** A deployment with its arguments (read from its argv file). */
+/** A deployment with its arguments (read from its args file). */
 export interface Deployment extends DeploymentSummary {
   args: InputArgs;
 }
@@ -150,13 +186,14 @@ export function deploymentFromInspect(info: ContainerInspect): DeploymentSummary
     });
   }
   const binding = info.HostConfig.PortBindings?.[`${ENCLAVE_PORT}/tcp`]?.[0];
-  const input = info.Mounts.find((m) => m.Destination === INPUT_DIR);
+  const input = info.Mounts.find((m) => m.Destination === ENCLAVE_DIR);
   const socketDir = info.Mounts.find((m) => m.Destination === SIM_SOCKET_DIR);
+  const sealed = info.Mounts.find((m) => m.Destination === SGX_SEALED_DIR);
   const workspace = labels[WORKSPACE_LABEL];
   if (!binding || !input || !workspace) {
     throw new InputError(
       'ERR_NOT_A_DEPLOYMENT',
-      `container ${name} lacks the port binding, the ${INPUT_DIR} mount or the workspace label of a deployment`,
+      `container ${name} lacks the port binding, the ${ENCLAVE_DIR} mount or the workspace label of a deployment`,
     );
   }
   const platform = labels[PLATFORM_LABEL] === 'sim' ? 'sim' : 'sgx';
@@ -172,8 +209,9 @@ export function deploymentFromInspect(info: ContainerInspect): DeploymentSummary
     host: binding.HostIp || '0.0.0.0',
     port: Number(binding.HostPort),
     outputDir: workspace,
-    inputDir: input.Source,
+    enclaveDir: input.Source,
     ...(socketDir ? { simSocketDir: socketDir.Source } : {}),
+    ...(sealed ? { sealedDir: sealed.Source } : {}),
     ...(labels[SIGNER_KEY_LABEL] ? { signerKeyPath: labels[SIGNER_KEY_LABEL] } : {}),
     ...(labels[MRSIGNER_LABEL] ? { mrSigner: labels[MRSIGNER_LABEL] } : {}),
     loadedTags: (labels[LOADED_TAGS_LABEL] ?? '').split(',').filter((t) => t !== ''),

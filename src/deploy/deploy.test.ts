@@ -4,7 +4,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import {
+  argsOfArgvFile,
   checkInputArgs,
+  enclaveArgv,
   enclaveArgvFile,
   fromEnclaveArgv,
   fromEnclaveArgvFile,
@@ -13,7 +15,13 @@ import {
   toEnclaveArgv,
   type InputArgs,
 } from '../launch/args.js';
-import { deploymentFromInspect, localAddress, planEnclaveContainer, type ContainerInspect } from './container.js';
+import {
+  deploymentFromInspect,
+  localAddress,
+  planEnclaveContainer,
+  type ContainerInspect,
+  type EnclaveContainerRequest,
+} from './container.js';
 import { failureLine, notRunningError, type LifecycleFacts } from './lifecycle.js';
 import { pinMismatch } from './pinning.js';
 import { planSpawn, type SpawnInput } from './spawn.js';
@@ -55,16 +63,32 @@ describe('enclave arguments', () => {
     assert.throws(() => fromEnclaveArgv(['--size', '2048M']), { code: 'ERR_ARGV_FILE' });
   });
 
-  it("round-trip through the argv file (Gramine's argv_src_file format: NUL-terminated, argv[0] first)", () => {
+  it("round-trip through the args file (Gramine's argv_src_file format: NUL-terminated, the launcher first)", () => {
     const file = enclaveArgvFile(args);
     assert.equal(file.at(-1), 0);
-    assert.deepEqual(parseArgvFile(file), ['mse-run', ...toEnclaveArgv(args)]);
-    assert.equal(file.toString('utf8'), ['mse-run', ...toEnclaveArgv(args)].map((a) => `${a}\0`).join(''));
+    // one file, both platforms: what Gramine starts (dash on the launcher), every argument, host and port
+    const whole = [
+      '/usr/bin/dash',
+      '/usr/local/bin/mse-run',
+      ...toEnclaveArgv(args),
+      '--host',
+      '0.0.0.0',
+      '--port',
+      '443',
+    ];
+    assert.deepEqual(enclaveArgv(args), whole);
+    assert.deepEqual(parseArgvFile(file), whole);
+    assert.equal(file.toString('utf8'), whole.map((a) => `${a}\0`).join(''));
+    assert.deepEqual(argsOfArgvFile(file), whole.slice(2));
     assert.deepEqual(fromEnclaveArgvFile(file), args);
     assert.deepEqual(parseArgvFile(serializeArgvFile(['x', '', 'y z'])), ['x', '', 'y z']);
     for (const bad of [Buffer.alloc(0), Buffer.from('mse-run\0--size'), Buffer.from([0x6d, 0xff, 0x00])])
       assert.throws(() => parseArgvFile(bad), { code: 'ERR_ARGV_FILE' });
     assert.throws(() => serializeArgvFile(['a\0b']), { code: 'ERR_ARGV_FILE' });
+    // an args file of another launcher (or of an earlier version: argv[0] 'mse-run') is refused
+    assert.throws(() => argsOfArgvFile(serializeArgvFile(['mse-run', ...toEnclaveArgv(args)])), {
+      code: 'ERR_ARGV_FILE',
+    });
   });
 });
 
@@ -99,20 +123,24 @@ describe('spawn plan: every argument checked before anything is read or created'
       [{ host: 'localhost' }, 'ERR_HOST'],
       [{ days: 0 }, 'ERR_OPTION_VALUE'],
       [{ outputDir: '' }, 'ERR_OPTION_VALUE'],
-      [{ platform: 'sgx' }, 'ERR_SGX_UNAVAILABLE'],
+      [{ dryRun: true }, 'ERR_CONFLICTING_OPTIONS'],
     ];
     for (const [change, code] of cases) assert.throws(() => planSpawn({ ...good, ...change }), { code }, code);
     assert.doesNotThrow(() => planSpawn({ ...good, host: '::1' }));
+    // sgx is planned (readiness is the CLI's, with doctor's checks); a dry run is for sgx only
+    const sgxHost = { devices: [], aesmd: false };
+    assert.doesNotThrow(() => planSpawn({ ...good, platform: 'sgx', sgxHost, dryRun: true }));
+    assert.throws(() => planSpawn({ ...good, platform: 'sgx' }), { code: 'ERR_INTERNAL_PLAN' });
   });
 });
 
 describe('deployment container', () => {
-  const plan = planEnclaveContainer({
+  const request: EnclaveContainerRequest = {
     name: 'demo',
     image: 'demo:1',
     healthcheckEndpoint: '/health',
     platform: 'sim',
-    inputDir: '/state/deployments/demo/input',
+    enclaveDir: '/state/deployments/demo/enclave',
     outputDir: '/work/out',
     host: '127.0.0.1',
     port: 9443,
@@ -120,18 +148,22 @@ describe('deployment container', () => {
     mrSigner: 'ab'.repeat(32),
     simSocketDir: '/state/deployments/demo/sim',
     loadedTags: ['demo_app:1700000000000000000'],
-  });
+  };
+  const plan = planEnclaveContainer(request);
 
   it('is labelled for list/status, mounts read-only, drops privileges, has no SGX devices in sim', () => {
     assert.equal(plan.labels!['mse-home'], '1');
     assert.equal(plan.labels!.healthcheck_endpoint, '/health');
     assert.equal(plan.labels!['mse-home.loaded-image-tags'], 'demo_app:1700000000000000000');
     assert.deepEqual(plan.binds, [
-      { host: '/state/deployments/demo/input', container: '/opt/input', readOnly: true },
+      { host: '/state/deployments/demo/enclave', container: '/opt/mse/enclave', readOnly: true },
       { host: '/state/deployments/demo/sim', container: '/var/run/mse-sim', readOnly: true },
     ]);
-    // the arguments (with the deployment UUID) are in the argv file, never on the command line
-    assert.deepEqual([...plan.entrypoint!, ...plan.cmd!], ['mse-run', '--argv-file', '/opt/input/argv']);
+    // the launcher, as Gramine starts it on sgx; the arguments (with the deployment UUID) stay in the file
+    assert.deepEqual(
+      [...plan.entrypoint!, ...plan.cmd!],
+      ['/usr/bin/dash', '/usr/local/bin/mse-run', '--argv-file', '/opt/mse/enclave/args'],
+    );
     assert.ok(!JSON.stringify(plan).includes(args.appId));
     assert.deepEqual(plan.extra!.HostConfig!.Devices, []);
     assert.deepEqual(plan.extra!.HostConfig!.CapDrop, ['ALL']);
@@ -146,12 +178,12 @@ describe('deployment container', () => {
       State: { Status: 'running', ExitCode: 0, StartedAt: '2026-11-27T00:00:00Z' },
       HostConfig: { PortBindings: { '443/tcp': [{ HostIp: '127.0.0.1', HostPort: '9443' }] } },
       Mounts: [
-        { Source: '/state/deployments/demo/input', Destination: '/opt/input' },
+        { Source: '/state/deployments/demo/enclave', Destination: '/opt/mse/enclave' },
         { Source: '/state/deployments/demo/sim', Destination: '/var/run/mse-sim' },
       ],
     };
     const d = deploymentFromInspect(info);
-    assert.equal(d.inputDir, '/state/deployments/demo/input');
+    assert.equal(d.enclaveDir, '/state/deployments/demo/enclave');
     assert.deepEqual(d.loadedTags, ['demo_app:1700000000000000000']);
     assert.equal(d.platform, 'sim');
     assert.equal(d.port, 9443);
@@ -166,6 +198,76 @@ describe('deployment container', () => {
     const { 'mse-home.workspace': _, ...noWorkspace } = plan.labels!;
     assert.throws(() => deploymentFromInspect({ ...info, Config: { ...info.Config, Labels: noWorkspace } }), {
       code: 'ERR_NOT_A_DEPLOYMENT',
+    });
+  });
+
+  describe('sgx', () => {
+    const sgx = (devices: string[], aesmd: boolean) =>
+      planEnclaveContainer({
+        ...request,
+        platform: 'sgx',
+        simSocketDir: undefined,
+        sealedDir: '/state/deployments/demo/sealed',
+        sgxHost: { devices, aesmd },
+      });
+    const devicesOf = (p: ReturnType<typeof sgx>) =>
+      (p.extra!.HostConfig!.Devices as { PathOnHost: string; PathInContainer: string }[]).map((d) => [
+        d.PathOnHost,
+        d.PathInContainer,
+      ]);
+
+    it('starts Gramine through mse-run-sgx with nothing on the command line, and no signer key inside', () => {
+      const p = sgx(['/dev/sgx_enclave', '/dev/sgx_provision'], true);
+      assert.deepEqual([...p.entrypoint!, ...p.cmd!], ['/usr/local/bin/mse-run-sgx']);
+      assert.deepEqual(p.binds, [
+        // the final manifest, SIGSTRUCT, args file and app.tar, read-only
+        { host: '/state/deployments/demo/enclave', container: '/opt/mse/enclave', readOnly: true },
+        // the host side of the encrypted mounts sealed to MRENCLAVE
+        { host: '/state/deployments/demo/sealed', container: '/opt/mse/sealed' },
+        // aesmd's socket directory (a restarted aesmd's new socket is seen)
+        { host: '/var/run/aesmd', container: '/var/run/aesmd' },
+      ]);
+      assert.ok(
+        !JSON.stringify(p).includes('/keys/signer.pem"}') && !p.binds!.some((b) => b.host === '/keys/signer.pem'),
+      );
+      assert.equal(p.labels!['mse-home.platform'], 'sgx');
+      assert.deepEqual(p.extra!.HostConfig!.CapDrop, ['ALL']);
+      assert.ok(!JSON.stringify(p).includes(args.appId));
+    });
+
+    it('passes the SGX devices the host has, and only those', () => {
+      assert.deepEqual(devicesOf(sgx(['/dev/sgx_enclave', '/dev/sgx_provision'], true)), [
+        ['/dev/sgx_enclave', '/dev/sgx_enclave'],
+        ['/dev/sgx_provision', '/dev/sgx_provision'],
+      ]);
+      assert.deepEqual(devicesOf(sgx(['/dev/sgx_enclave'], true)), [['/dev/sgx_enclave', '/dev/sgx_enclave']]);
+      assert.deepEqual(devicesOf(sgx([], true)), []);
+      // anything else the caller names is not an SGX device of the in-kernel driver: not passed
+      assert.deepEqual(devicesOf(sgx(['/dev/sda', '/dev/sgx/enclave'], true)), []);
+    });
+
+    it('mounts aesmd’s directory only when aesmd’s socket exists (never creates it on the host)', () => {
+      assert.ok(sgx(['/dev/sgx_enclave'], true).binds!.some((b) => b.container === '/var/run/aesmd'));
+      assert.ok(!sgx(['/dev/sgx_enclave'], false).binds!.some((b) => b.container === '/var/run/aesmd'));
+    });
+
+    it('refuses a plan without its sealed directory or host facts', () => {
+      assert.throws(() => planEnclaveContainer({ ...request, platform: 'sgx' }), { code: 'ERR_INTERNAL_PLAN' });
+    });
+
+    it('reads back as an sgx deployment', () => {
+      const p = sgx(['/dev/sgx_enclave'], true);
+      const d = deploymentFromInspect({
+        Id: 'abc',
+        Name: '/demo',
+        Config: { Image: p.image, Cmd: p.cmd!, Labels: p.labels! },
+        State: { Status: 'running', ExitCode: 0, StartedAt: '2026-11-27T00:00:00Z' },
+        HostConfig: { PortBindings: { '443/tcp': [{ HostIp: '127.0.0.1', HostPort: '9443' }] } },
+        Mounts: p.binds!.map((b) => ({ Source: b.host, Destination: b.container })),
+      });
+      assert.equal(d.platform, 'sgx');
+      assert.equal(d.enclaveDir, '/state/deployments/demo/enclave');
+      assert.equal(d.simSocketDir, undefined);
     });
   });
 });
@@ -306,8 +408,8 @@ describe('deployment state directories (review L1)', () => {
   it('gives every spawn a private directory of its own, never reusing or emptying one that exists', async () => {
     // what an earlier spawn (or anyone) left under the name: kept as it is
     const leftover = path.join(deploymentsStateRoot(env), 'demo');
-    mkdirSync(path.join(leftover, 'input'), { recursive: true });
-    writeFileSync(path.join(leftover, 'input', 'argv'), 'theirs');
+    mkdirSync(path.join(leftover, 'enclave'), { recursive: true });
+    writeFileSync(path.join(leftover, 'enclave', 'args'), 'theirs');
     const [a, b] = await Promise.all([createDeploymentStateDir('demo', env), createDeploymentStateDir('demo', env)]);
     assert.notEqual(a, b);
     for (const d of [a, b]) {
@@ -317,14 +419,14 @@ describe('deployment state directories (review L1)', () => {
       assert.ok(isDeploymentStateDir(d, 'demo', env));
       assert.ok(!isDeploymentStateDir(d, 'dem', env) && !isDeploymentStateDir(d, 'demo.x', env));
     }
-    assert.ok(existsSync(path.join(leftover, 'input', 'argv')), 'the leftover is untouched');
+    assert.ok(existsSync(path.join(leftover, 'enclave', 'args')), 'the leftover is untouched');
   });
 
   it('stop --remove deletes only a state directory of that name, never one an engine label points elsewhere', async () => {
     const mine = await createDeploymentStateDir('one', env);
     const other = await createDeploymentStateDir('two', env);
-    const summary = (name: string, inputDir: string) =>
-      ({ name, inputDir: path.join(inputDir, 'input') }) as Parameters<typeof removeDeploymentState>[0];
+    const summary = (name: string, stateDir: string) =>
+      ({ name, enclaveDir: path.join(stateDir, 'enclave') }) as Parameters<typeof removeDeploymentState>[0];
     assert.equal(await removeDeploymentState(summary('one', other), env), false);
     assert.equal(await removeDeploymentState(summary('one', path.join(root, 'elsewhere')), env), false);
     assert.ok(existsSync(other));

@@ -7,8 +7,10 @@ import path from 'node:path';
 import type { DockerEngine } from '../docker/engine.js';
 import { StateError } from '../errors.js';
 import { stateRoot } from '../sim/state.js';
-import { fromEnclaveArgvFile, MAX_ARGV_FILE_BYTES, type InputArgs } from '../launch/args.js';
-import { ARGV_FILE_IN_CONTAINER } from '../launch/layout.js';
+import { INPUT_LIMITS } from '../fs/limits.js';
+import { SGX_MANIFEST_FILE } from '../sgx/gramine-paths.js';
+import { ARGS_FILE } from '../launch/layout.js';
+import { fromEnclaveArgvFile, MAX_ARGV_FILE_BYTES, parseArgvFile, type InputArgs } from '../launch/args.js';
 import {
   deploymentFromInspect,
   DEPLOYMENT_LABEL,
@@ -35,25 +37,50 @@ export async function findDeploymentSummary(engine: DockerEngine, name: string):
   return deploymentFromInspect(info as unknown as ContainerInspect);
 }
 
-/** The deployment named `name` with its arguments (read from its argv file through the engine). */
+/** The deployment named `name` with its arguments (read from its args file through the engine). */
 export async function findDeployment(engine: DockerEngine, name: string): Promise<Deployment> {
   const summary = await findDeploymentSummary(engine, name);
   return { ...summary, args: await readDeploymentArgs(engine, summary) };
 }
 
 /**
- * A deployment's arguments, from the argv file its container mounts: the one copy the enclave itself reads
- * (single source of truth), read through the engine, so any user of the engine can read it and no one
- * else (the file is private to the operator on the host).
+ * A deployment's whole argv (the launcher first), from the args file its container mounts: the one copy
+ * the enclave itself reads (single source of truth), read through the engine, so any user of the engine
+ * can read it and no one else (the file is private to the operator on the host).
  */
+export async function readDeploymentArgv(engine: DockerEngine, d: DeploymentSummary): Promise<string[]> {
+  const bytes = await readArgsFile(engine, d);
+  fromEnclaveArgvFile(bytes); // the launcher first, then only the measured arguments, or ERR_ARGV_FILE
+  return parseArgvFile(bytes);
+}
+
+/** A deployment's arguments, from its args file (see {@link readDeploymentArgv}). */
 export async function readDeploymentArgs(engine: DockerEngine, d: DeploymentSummary): Promise<InputArgs> {
-  const bytes = await engine.readContainerFile(d.id, ARGV_FILE_IN_CONTAINER, MAX_ARGV_FILE_BYTES);
+  return fromEnclaveArgvFile(await readArgsFile(engine, d));
+}
+
+async function readArgsFile(engine: DockerEngine, d: DeploymentSummary): Promise<Uint8Array> {
+  const bytes = await engine.readContainerFile(d.id, ARGS_FILE, MAX_ARGV_FILE_BYTES);
   if (!bytes) {
-    throw new StateError('ERR_ARGV_FILE_MISSING', `${d.name} has no argv file (${d.inputDir}/argv is missing)`, {
+    throw new StateError('ERR_ARGV_FILE_MISSING', `${d.name} has no args file (${d.enclaveDir}/args is missing)`, {
       hint: `Its private state was deleted; remove it with 'mse home stop --remove ${d.name}' and spawn again.`,
     });
   }
-  return fromEnclaveArgvFile(bytes);
+  return bytes;
+}
+
+/**
+ * An sgx deployment's final Gramine manifest (the one its enclave was started with), read through the
+ * engine from the container's enclave directory. Throws `ERR_ENCLAVE_FILE_MISSING` when it is absent.
+ */
+export async function readDeploymentManifest(engine: DockerEngine, d: DeploymentSummary): Promise<string> {
+  const bytes = await engine.readContainerFile(d.id, SGX_MANIFEST_FILE, INPUT_LIMITS.gramine.maxBytes);
+  if (!bytes) {
+    throw new StateError('ERR_ENCLAVE_FILE_MISSING', `${d.name} has no final manifest (${SGX_MANIFEST_FILE})`, {
+      hint: `Its private state was deleted; remove it with 'mse home stop --remove ${d.name}' and spawn again.`,
+    });
+  }
+  return Buffer.from(bytes).toString('utf8');
 }
 
 /** Every deployment the engine knows (running or not). */
@@ -97,8 +124,10 @@ export async function deploymentStatus(d: Deployment, now = new Date()): Promise
 }
 
 /**
- * Where the operator-side state directories of deployments live (private: each holds a deployment's input
- * and quoting socket). Each deployment gets its own, made by {@link createDeploymentStateDir}.
+ * Where the operator-side state directories of deployments live (private, 0700). Each deployment gets its
+ * own, made by {@link createDeploymentStateDir}: `enclave/` (mounted read-only at /opt/mse/enclave: args,
+ * app.tar; sgx: the final manifest and SIGSTRUCT), and `sim/` (the quoting socket) or `sealed/` (sgx: the
+ * host side of the enclave's encrypted mounts).
  */
 export function deploymentsStateRoot(env: NodeJS.ProcessEnv = process.env): string {
   return path.join(stateRoot(env), 'deployments');
@@ -144,7 +173,7 @@ export async function removeDeploymentState(
   d: DeploymentSummary,
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<boolean> {
-  const dir = path.dirname(path.resolve(d.inputDir));
+  const dir = path.dirname(path.resolve(d.enclaveDir));
   if (!isDeploymentStateDir(dir, d.name, env)) return false;
   await removeStateDir(dir);
   return true;

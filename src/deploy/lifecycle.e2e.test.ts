@@ -223,11 +223,13 @@ describe('operator lifecycle: the UUID as a credential, interrupts, states, remo
     assert.equal(readdirSync(path.join(w.stateDir, 'deployments', a.name)).length, 1);
     const state = stateOf(a.name);
     assert.match(path.basename(state), /^state-[A-Za-z0-9]{6}$/);
-    for (const d of [path.dirname(state), state, path.join(state, 'input'), path.join(state, 'sim')])
+    for (const d of [path.dirname(state), state, path.join(state, 'enclave'), path.join(state, 'sim')])
       assert.equal(statSync(d).mode & 0o777, 0o700, d);
-    for (const f of ['app.tar', 'argv']) assert.equal(statSync(path.join(state, 'input', f)).mode & 0o777, 0o600, f);
+    for (const f of ['app.tar', 'args']) assert.equal(statSync(path.join(state, 'enclave', f)).mode & 0o777, 0o600, f);
     const info = await w.engine.inspectContainer(a.name);
-    assert.deepEqual(info!.Config.Cmd, ['--argv-file', '/opt/input/argv']);
+    // the launcher Gramine runs on sgx; the arguments stay in the args file
+    assert.deepEqual(info!.Config.Entrypoint, ['/usr/bin/dash', '/usr/local/bin/mse-run']);
+    assert.deepEqual(info!.Config.Cmd, ['--argv-file', '/opt/mse/enclave/args']);
     assert.ok(!JSON.stringify(info).includes(a.appId), 'not in the container configuration either');
     assert.ok(!(await w.engine.containerLogs(a.name)).includes(a.appId), 'not in the enclave log');
   });
@@ -307,7 +309,7 @@ describe('operator lifecycle: the UUID as a credential, interrupts, states, remo
         image: inspect!.Image,
         healthcheckEndpoint: labels.healthcheck_endpoint!,
         platform: 'sim',
-        inputDir: path.join(stateOf(a.name), 'input'),
+        enclaveDir: path.join(stateOf(a.name), 'enclave'),
         outputDir: a.workspace,
         host: '127.0.0.1',
         port: await freePort(),
@@ -422,7 +424,7 @@ describe('operator lifecycle: the UUID as a credential, interrupts, states, remo
       assert.match(taken.stderr, new RegExp(`ERR_OUTPUT_IN_USE.*workspace of deployment '${again}'`));
 
       // an enclave that stops before its configuration (its code copy damaged): the bootstrap's error, quoted
-      await fs.writeFile(path.join(stateOf(again), 'input', 'app.tar'), 'not a tar');
+      await fs.writeFile(path.join(stateOf(again), 'enclave', 'app.tar'), 'not a tar');
       const exited = await refused(['restart', again, '--timeout', '30'], 'ERR_ENCLAVE_EXITED');
       assert.match(exited, /stopped \(exit code 3\) before it was configured: ERR_PACKAGE_CORRUPT/);
       await refused(['run', again, '--secrets', await secretsFile('exited')], 'ERR_ENCLAVE_EXITED');

@@ -1,8 +1,8 @@
 /**
  * What `run` and `restart` say for each state a deployment can be in: one message naming the state and
  * the next command to type (the table is in docs/user-guide.md, "Deployment states"). Pure: the facts
- * come from the engine (container state, exit code, and whether `/mse-app` exists in the container, which
- * is the enclave's own "configured" mark), read by `./wait.ts`.
+ * come from the engine (container state, exit code, and whether the enclave's own "configured" mark,
+ * `/key/configured`, exists), read by `./wait.ts`.
  */
 import { StateError, type MseError } from '../errors.js';
 import type { ContainerState } from './container.js';
@@ -15,7 +15,7 @@ export interface LifecycleFacts {
   name: string;
   state: ContainerState;
   exitCode: number;
-  /** The enclave received its configuration (`/mse-app` exists in the container). */
+  /** The enclave received its configuration (its `/key/configured` mark exists). */
   configured: boolean;
   /** The log line that says why the container ended on an error ({@link failureLine}). */
   reason?: string;

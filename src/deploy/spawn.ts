@@ -4,24 +4,30 @@
  * 1. **plan** ({@link planSpawn}, pure): every argument checked (name, platform, size, SAN, subject with the
  *    enclave's own parser, host address, port, days, output path) before anything is read or created;
  * 2. **preflight** (reads only): the engine answers, the name, the port and the output are free, the
- *    package is read and checked (without copying it), the signer key loads;
+ *    package is read and checked (without copying it), the signer key loads, the spawn arguments are
+ *    fixed; on sgx the enclave is measured from the package's image and its SIGSTRUCT signed with the
+ *    operator's key (no Gramine, no Docker: src/sgx/package-measurement.ts) and the PCCS is chosen;
  * 3. **apply**, with an undo for every effect, run on failure and on SIGINT/SIGTERM (then `spawn` exits
- *    130/143 with nothing left behind): the deployment's private state directory (`app.tar` exactly as
- *    measured, the argv file, the quoting socket), the image loaded from the package in place, the
- *    quoting service for this MRENCLAVE only, the container, the wait for its configuration server, and
- *    last `evidence.json` (0600) and `ratls.pem` in the output directory.
+ *    130/143 with nothing left behind): the deployment's private state directory (`enclave/`: the args
+ *    file and `app.tar` exactly as measured, on sgx the final manifest and SIGSTRUCT; `sim/`: the quoting
+ *    socket; `sealed/`: the sgx enclave's encrypted mounts), the image loaded from the package in place,
+ *    the sim quoting service for this MRENCLAVE only, the container, the wait for its configuration
+ *    server, and last `evidence.json` (0600) and `ratls.pem` in the output directory.
  *
- * The deployment UUID lives only in the argv file (mode 0600 in a 0700 directory), in the enclave and in
- * `evidence.json` (0600): never on a command line, in a log line or in a world-readable file.
+ * `--dry-run` ({@link dryRunSpawn}, sgx) stops after the preflight: it writes the final manifest, the
+ * SIGSTRUCT and the args file into the output directory and returns the container plan.
+ *
+ * The deployment UUID lives only in the args file (mode 0600 in a 0700 directory), in the enclave and in
+ * `evidence.json` (0600): never on a host command line, in a log line or in a world-readable file.
  */
 import { randomUUID } from 'node:crypto';
-import { existsSync, promises as fs } from 'node:fs';
+import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Logger } from '../base/log.js';
 import { serializeEvidence } from '../attestation/evidence.js';
-import { withCleanup } from '../docker/cleanup.js';
-import type { DockerEngine } from '../docker/engine.js';
+import { withCleanup, type CleanupScope } from '../docker/cleanup.js';
+import type { ContainerSpec, DockerEngine } from '../docker/engine.js';
 import { checkPortFree } from '../docker/localtest.js';
 import { InputError, InterruptedError, NetworkError, StateError, UsageError } from '../errors.js';
 import { imageRepository } from '../docker/app-image.js';
@@ -32,13 +38,20 @@ import {
   writeFileAtomic,
   writeFilesAtomic,
 } from '../fs/files.js';
-import { readPackage, type PackageContents } from '../package/read.js';
+import { checkManifest, localSigstructDate, parseManifestToml, signSigstruct } from '../gramine/index.js';
+import type { ImageFs } from '../image/image-fs.js';
+import { withPackage, type PackageContents } from '../package/read.js';
+import type { PccsTarget } from '../pccs/config.js';
 import { APP_NAME_PATTERN } from '../project/config.js';
 import { readRatlsCertificate } from '../ratls/read.js';
+import { ISV_PROD_ID, ISV_SVN, SEALED_MOUNTS } from '../sgx/enclave-manifest.js';
+import { GRAMINE_SGX, MSE_RUN_SGX, SGX_APP_NAME, SGX_MANIFEST_FILE, SGX_SIGSTRUCT_FILE } from '../sgx/gramine-paths.js';
+import { measureGramineImage, withOpenPackageImage, type GramineMeasurement } from '../sgx/package-measurement.js';
 import { loadOrCreateSignerKey, type SignerKey } from '../launch/signer.js';
 import { loadOrCreateSimPlatform, startQuotingService, startSimPccs } from '../sim/index.js';
 import type { SimPlatform } from '../sim/platform.js';
 import { simMrenclaveOf } from '../sim/package-measurement.js';
+import { APP_TAR_FILE, ARGS_FILE, type Platform } from '../launch/layout.js';
 import {
   checkEnclaveSize,
   checkHostAddress,
@@ -51,29 +64,38 @@ import {
 import {
   deploymentFromInspect,
   planEnclaveContainer,
+  SGX_CONTAINER_DEVICES,
   type ContainerInspect,
   type Deployment,
   type DeploymentSummary,
+  type SgxHostDevices,
 } from './container.js';
-import type { Platform } from '../launch/layout.js';
 import {
   createDeploymentStateDir,
+  deploymentsStateRoot,
   endpointOf,
   removeStateDir,
   EVIDENCE_FILE,
   listDeployments,
   RATLS_FILE,
 } from './deployments.js';
-import { collectEvidence } from './evidence.js';
+import { collectEvidence, sgxCollateralSource } from './evidence.js';
 import { fetchPresentedCertificate, probe } from './enclave-client.js';
 import { assertRunning, sleep, throwIfInterrupted } from './wait.js';
 
-/** ISV product id and SVN of mse-home enclaves (as MSE's Gramine manifest). */
-export const ENCLAVE_ISV_PROD_ID = 1;
-export const ENCLAVE_ISV_SVN = 10;
-/** Inside a deployment's state directory: the input mounted at /opt/input, the quoting socket's directory. */
-export const STATE_INPUT_DIR = 'input';
+/** ISV product id and SVN of mse-home enclaves (the sgx manifest's; the sim quoting service signs the same). */
+export const ENCLAVE_ISV_PROD_ID = ISV_PROD_ID;
+export const ENCLAVE_ISV_SVN = ISV_SVN;
+/** Inside a deployment's state directory: the enclave's inputs, the quoting socket's, the sealed mounts'. */
+export const STATE_ENCLAVE_DIR = 'enclave';
 export const STATE_SIM_DIR = 'sim';
+export const STATE_SEALED_DIR = 'sealed';
+/** Files `spawn --dry-run` writes in the output directory (and `spawn` in the deployment's `enclave/`). */
+export const SGX_OUTPUT_FILES = {
+  manifest: path.posix.basename(SGX_MANIFEST_FILE),
+  sigstruct: path.posix.basename(SGX_SIGSTRUCT_FILE),
+  args: path.posix.basename(ARGS_FILE),
+} as const;
 
 export interface SpawnInput {
   engine: DockerEngine;
@@ -90,8 +112,12 @@ export interface SpawnInput {
   days: number;
   signerKeyPath: string;
   platform: Platform;
-  /** PCCS for the evidence; sim default: the simulated PCCS, started for the occasion. */
+  /** PCCS for the evidence; sim default: the simulated PCCS, started for the occasion; sgx: the QCNL file. */
   pccsUrl?: string;
+  /** sgx: the SGX devices and aesmd found on this host (`mse home doctor`'s facts). */
+  sgxHost?: SgxHostDevices;
+  /** sgx: only plan (see {@link dryRunSpawn}). */
+  dryRun?: boolean;
   timeoutMs: number;
   now?: Date;
 }
@@ -101,11 +127,7 @@ export interface SpawnResult {
   evidenceFile: string;
   ratlsFile: string;
   mrenclave: string;
-}
-
-/** The platform to use: `sgx` where the SGX device exists, else `sim`; an explicit choice wins. */
-export function defaultPlatform(): Platform {
-  return existsSync('/dev/sgx_enclave') ? 'sgx' : 'sim';
+  mrsigner: string;
 }
 
 /** The operator's default signer key path (Gramine's). */
@@ -133,14 +155,13 @@ export function planSpawn(input: Omit<SpawnInput, 'engine' | 'log'>): SpawnPlan 
       hint: 'Use letters, digits, "_", "." or "-".',
     });
   }
-  if (input.platform === 'sgx') {
-    throw new StateError(
-      'ERR_SGX_UNAVAILABLE',
-      'the sgx platform needs SGX hardware and the Gramine base image, which this build does not provide yet',
-      {
-        hint: 'Use --platform sim on machines without SGX (see docs/simulation.md).',
-      },
-    );
+  if (input.dryRun && input.platform !== 'sgx') {
+    throw new UsageError('ERR_CONFLICTING_OPTIONS', '--dry-run plans an sgx deployment: it needs --platform sgx', {
+      hint: 'Add --platform sgx (a sim deployment has no Gramine manifest or SIGSTRUCT to plan).',
+    });
+  }
+  if (input.platform === 'sgx' && !input.sgxHost) {
+    throw new InputError('ERR_INTERNAL_PLAN', 'an sgx spawn needs the host’s SGX devices (doctor’s facts)');
   }
   checkEnclaveSize(input.size);
   checkSan(input.san);
@@ -167,11 +188,27 @@ export function planSpawn(input: Omit<SpawnInput, 'engine' | 'log'>): SpawnPlan 
   };
 }
 
+/** The sgx enclave, measured and signed before anything is created. */
+interface SgxEnclave {
+  measurement: GramineMeasurement;
+  /** The 1808-byte SIGSTRUCT, signed with the operator's key. */
+  sigstruct: Uint8Array;
+  /** Its date, `YYYY-MM-DD`. */
+  date: string;
+  /** Where the evidence's collateral comes from (absent for a dry run). */
+  pccs?: PccsTarget;
+}
+
 /** What {@link preflight} read: everything `apply` needs, with nothing created yet (but the signer key). */
 interface Preflight {
   pkg: PackageContents & { appTar: Buffer };
   signer: SignerKey & { created: boolean };
-  platform: SimPlatform;
+  /** The spawn arguments (a new deployment UUID, the expiration from --days). */
+  args: InputArgs;
+  /** sim: the simulated platform. */
+  sim?: SimPlatform;
+  /** sgx: the enclave. */
+  sgx?: SgxEnclave;
   /** The directories to create for the output, outermost first (none when it exists). */
   missingOutputDirs: string[];
 }
@@ -198,19 +235,261 @@ async function preflight(input: SpawnInput, plan: SpawnPlan): Promise<Preflight>
       hint: `Use another --output, or remove that deployment first ('mse home stop --remove ${user.name}').`,
     });
   }
+  // sgx: the PCCS is settled before anything is created (a dry run collects no evidence)
+  const pccs = input.platform === 'sgx' && !input.dryRun ? await sgxCollateralSource(input.pccsUrl) : undefined;
+  if (pccs && !pccs.secureCert) {
+    log.warn(
+      `the PCCS ${pccs.url} (${pccs.from}) is used without TLS certificate verification ("use_secure_cert": false)`,
+    );
+  }
 
-  const phase = log.phase('reading the package');
-  // app.tar is held to the enclave's own limit (readPackage's default): refused here, not in the container
-  const pkg = await readPackage(plan.packageFile, undefined, { keepAppTar: true });
-  phase(`${pkg.config.name}, ${pkg.appFiles.length} code files, image ${pkg.imageConfigDigest.slice(0, 19)}`);
+  // app.tar is held to the enclave's own limit (readPackage's default): refused here, not in the container.
+  // The sgx image is measured through the descriptor the package was checked through (never reopened).
+  const reading = log.phase('reading the package');
+  return withPackage(plan.packageFile, { keepAppTar: true }, (pkg, member, fh) => {
+    reading(`${pkg.config.name}, ${pkg.appFiles.length} code files, image ${pkg.imageConfigDigest.slice(0, 19)}`);
+    const withImage = <T>(fn: (image: ImageFs) => Promise<T>): Promise<T> => withOpenPackageImage(pkg, member, fh, fn);
+    return preflightPackage(input, plan, { pkg, missingOutputDirs, pccs }, withImage);
+  });
+}
+
+/**
+ * The package part of {@link preflight}, while the package is open: `pkg` as read and checked, its image
+ * opened by `withImage` through the same descriptor.
+ */
+async function preflightPackage(
+  input: SpawnInput,
+  plan: SpawnPlan,
+  read: { pkg: PackageContents; missingOutputDirs: string[]; pccs: PccsTarget | undefined },
+  withImage: <T>(fn: (image: ImageFs) => Promise<T>) => Promise<T>,
+): Promise<Preflight> {
+  const { log } = input;
+  const { pkg, missingOutputDirs, pccs } = read;
   // `docker load` applies every tag image.tar names: a hostile package could retag another image on this
   // engine (e.g. the base image). Accept only the tag our packager (and MSE's) writes: <app>:<time_ns>.
   checkImageTags(pkg.image.repoTags, pkg.config.name);
 
   const signer = await loadOrCreateSignerKey(plan.signerKeyPath);
   if (signer.created) log.info(`created the enclave signer key ${plan.signerKeyPath} (RSA-3072, e=3)`);
-  const platform = await loadOrCreateSimPlatform({ env: input.env });
-  return { pkg: pkg as Preflight['pkg'], signer, platform, missingOutputDirs };
+  const now = input.now ?? new Date();
+  const args: InputArgs = checkInputArgs({
+    size: input.size,
+    subject: input.subject,
+    san: input.san,
+    appId: randomUUID(),
+    application: pkg.config.pythonApplication,
+    expiration: Math.floor(now.getTime() / 1000) + input.days * 86_400,
+  });
+  const common = { pkg: pkg as Preflight['pkg'], signer, args, missingOutputDirs };
+  if (input.platform === 'sim') return { ...common, sim: await loadOrCreateSimPlatform({ env: input.env }) };
+
+  const phase = log.phase('measuring the enclave (Gramine manifest from the package’s image)');
+  const measurement = await withImage(async (image) => {
+    // The container's entrypoint and Gramine's starter must be there: an image FROM mse-home-sgx-base.
+    for (const p of [MSE_RUN_SGX, GRAMINE_SGX]) {
+      if (image.stat(p)?.kind !== 'file') {
+        throw new InputError(
+          'ERR_SGX_IMAGE_INCOMPLETE',
+          `${image.where} has no ${p}: it was not built FROM mse-home-sgx-base`,
+          {
+            hint: 'Build the app FROM mse-home-sgx-base:<version> (mse home base build --platform sgx; docs/sgx.md).',
+          },
+        );
+      }
+    }
+    return measureGramineImage(image, { files: pkg.appFiles, appTarSha256: pkg.appTarSha256 }, args);
+  });
+  // What Gramine would refuse to load is refused here, before it is signed.
+  checkManifest(parseManifestToml(measurement.final.bytes, 'final manifest'), 'the final enclave manifest', {
+    strict: true,
+  });
+  const date = localSigstructDate(now);
+  const sigstruct = signSigstruct(
+    { mrenclave: measurement.mrenclave, attributes: measurement.final.attributes, date },
+    signer.privateKey,
+  );
+  phase(`${measurement.stats.trustedFiles} trusted files, MRENCLAVE ${hex(measurement.mrenclave).slice(0, 16)}…`);
+  if (input.size < 2048) {
+    log.warn(
+      `--size ${input.size}: Node.js may need more than 1 GiB of enclave address space under Gramine (its example uses 2G); see docs/sgx.md`,
+    );
+  }
+  return { ...common, sgx: { measurement, sigstruct, date, ...(pccs ? { pccs } : {}) } };
+}
+
+const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
+
+/**
+ * The deployment's container, as planned from the preflight (the same for a dry run and for real), its
+ * private state in `stateDir`.
+ */
+function containerSpec(
+  input: SpawnInput,
+  plan: SpawnPlan,
+  pre: Preflight,
+  stateDir: string,
+  loadedTags: string[] = [],
+): ContainerSpec {
+  return planEnclaveContainer({
+    name: plan.name,
+    image: pre.pkg.imageConfigDigest,
+    healthcheckEndpoint: pre.pkg.config.healthcheckEndpoint,
+    platform: input.platform,
+    enclaveDir: path.join(stateDir, STATE_ENCLAVE_DIR),
+    outputDir: plan.outputDir,
+    host: input.host,
+    port: input.port,
+    signerKeyPath: plan.signerKeyPath,
+    mrSigner: hex(pre.signer.mrSigner),
+    ...(input.platform === 'sim'
+      ? { simSocketDir: path.join(stateDir, STATE_SIM_DIR) }
+      : { sealedDir: path.join(stateDir, STATE_SEALED_DIR), sgxHost: input.sgxHost! }),
+    loadedTags,
+  });
+}
+
+/** The state directory a dry run shows in its mounts: spawn makes `state-` plus six random characters. */
+export const DRY_RUN_STATE_DIR = 'state-XXXXXX';
+
+/** What `spawn --dry-run` prints: the container it would start, the enclave, and what it wrote. */
+export interface SpawnDryRun {
+  name: string;
+  platform: 'sgx';
+  /** The package's image (its config digest: the image ID once loaded) and the tags loading would add. */
+  image: string;
+  imageTags: string[];
+  entrypoint: string[];
+  cmd: string[];
+  /** The SGX devices passed (those found on this host), and those missing. */
+  devices: string[];
+  missingDevices: string[];
+  /** Bind mounts, host → container (the state directory's random name shown as {@link DRY_RUN_STATE_DIR}). */
+  mounts: { host: string; container: string; readOnly: boolean }[];
+  ports: { host: string; container: string }[];
+  /** Inside the container: the final manifest and SIGSTRUCT `gramine-sgx` reads, the args file, the code. */
+  enclaveFiles: { manifest: string; sigstruct: string; args: string; code: string; gramineApp: string };
+  mrenclave: string;
+  mrsigner: string;
+  template: string;
+  enclaveSize: number;
+  maxThreads: number;
+  trustedFiles: number;
+  sigstructDate: string;
+  /** The files written in the output directory. */
+  written: { manifest: string; sigstruct: string; args: string };
+}
+
+/** Pure: the printable plan of a container spec. */
+export function describeContainer(
+  spec: ContainerSpec,
+): Pick<SpawnDryRun, 'entrypoint' | 'cmd' | 'devices' | 'mounts' | 'ports'> {
+  const hostConfig = (spec.extra?.HostConfig ?? {}) as { Devices?: { PathOnHost: string }[] };
+  return {
+    entrypoint: spec.entrypoint ?? [],
+    cmd: spec.cmd ?? [],
+    devices: (hostConfig.Devices ?? []).map((d) => d.PathOnHost),
+    mounts: (spec.binds ?? []).map((b) => ({ host: b.host, container: b.container, readOnly: b.readOnly === true })),
+    ports: (spec.ports ?? []).map((p) => ({ host: `${p.hostIp}:${p.hostPort}`, container: p.container })),
+  };
+}
+
+/**
+ * `spawn --platform sgx --dry-run`: everything up to starting the container (arguments, engine, name, port,
+ * output, package, signer key; the enclave measured from the package's image and its SIGSTRUCT signed),
+ * then the final manifest, the SIGSTRUCT and the args file (0600: it holds the UUID of this plan, which
+ * no enclave uses) are written into the output directory, all three or none (what the directory held is
+ * given back on a failure or an interrupt), and the container plan is returned. Nothing else is created:
+ * no state directory, no image loaded, no container.
+ */
+export async function dryRunSpawn(input: SpawnInput): Promise<SpawnDryRun> {
+  const plan = planSpawn({ ...input, dryRun: true });
+  const pre = await preflight(input, plan);
+  const sgx = pre.sgx!;
+  const m = sgx.measurement;
+  const written = {
+    manifest: path.join(plan.outputDir, SGX_OUTPUT_FILES.manifest),
+    sigstruct: path.join(plan.outputDir, SGX_OUTPUT_FILES.sigstruct),
+    args: path.join(plan.outputDir, SGX_OUTPUT_FILES.args),
+  };
+  await withCleanup(
+    async (scope) => {
+      await createOutputDirectories(pre.missingOutputDirs, '--output', 0o700, (dir) =>
+        scope.onFailure(() => fs.rmdir(dir)),
+      );
+      // All three or none; a failure gives back what the output held (files it did not write are never removed).
+      await writeFilesAtomic(
+        [
+          { file: written.manifest, data: m.final.bytes },
+          { file: written.sigstruct, data: sgx.sigstruct },
+          { file: written.args, data: m.enclave.argsFile, mode: 0o600 },
+        ],
+        scope,
+      );
+    },
+    { exitOnSignal: false },
+  );
+  // spawn names the state directory when it makes it (mkdtemp): the plan shows mkdtemp's template
+  const stateDir = path.join(deploymentsStateRoot(input.env), plan.name, DRY_RUN_STATE_DIR);
+  const spec = containerSpec(input, plan, pre, stateDir, pre.pkg.image.repoTags);
+  const described = describeContainer(spec);
+  return {
+    name: plan.name,
+    platform: 'sgx',
+    image: pre.pkg.imageConfigDigest,
+    imageTags: pre.pkg.image.repoTags,
+    ...described,
+    missingDevices: SGX_CONTAINER_DEVICES.filter((d) => !described.devices.includes(d)),
+    enclaveFiles: {
+      manifest: SGX_MANIFEST_FILE,
+      sigstruct: SGX_SIGSTRUCT_FILE,
+      args: ARGS_FILE,
+      code: APP_TAR_FILE,
+      gramineApp: SGX_APP_NAME,
+    },
+    mrenclave: hex(m.mrenclave),
+    mrsigner: hex(pre.signer.mrSigner),
+    template: m.enclave.version,
+    enclaveSize: m.final.attributes.enclaveSize,
+    maxThreads: m.final.attributes.maxThreads,
+    trustedFiles: m.stats.trustedFiles,
+    sigstructDate: sgx.date,
+    written,
+  };
+}
+
+/**
+ * Step 1 of {@link spawnDeployment}: the deployment's private state, a directory of its own (0700, a fresh
+ * random name: never one that exists, so nothing of another spawn is reused or removed; removed when the
+ * scope fails), holding the enclave's inputs (0600: they hold the measured code and the UUID). Returns it.
+ */
+async function createStateDir(
+  input: SpawnInput,
+  plan: SpawnPlan,
+  pre: Preflight,
+  scope: CleanupScope,
+): Promise<string> {
+  const stateDir = await createDeploymentStateDir(plan.name, input.env);
+  scope.onFailure(() => removeStateDir(stateDir));
+  const enclaveDir = path.join(stateDir, STATE_ENCLAVE_DIR);
+  const dirs =
+    input.platform === 'sim'
+      ? [enclaveDir, path.join(stateDir, STATE_SIM_DIR)]
+      : [enclaveDir, ...SEALED_MOUNTS.map((m) => path.join(stateDir, STATE_SEALED_DIR, m.dir))];
+  for (const dir of dirs) {
+    await fs.mkdir(dir, { recursive: true, mode: 0o700 });
+    await fs.chmod(dir, 0o700); // whatever the umask
+  }
+  if (input.platform === 'sgx') await fs.chmod(path.join(stateDir, STATE_SEALED_DIR), 0o700);
+  // the code exactly as read and measured: the enclave gets these bytes, not the package file
+  const put = (file: string, data: Uint8Array): Promise<void> =>
+    writeFileAtomic(path.join(enclaveDir, path.posix.basename(file)), data, { mode: 0o600 });
+  await put(APP_TAR_FILE, pre.pkg.appTar);
+  await put(ARGS_FILE, pre.sgx ? pre.sgx.measurement.enclave.argsFile : enclaveArgvFile(pre.args));
+  if (pre.sgx) {
+    await put(SGX_MANIFEST_FILE, pre.sgx.measurement.final.bytes);
+    await put(SGX_SIGSTRUCT_FILE, pre.sgx.sigstruct);
+  }
+  return stateDir;
 }
 
 export async function spawnDeployment(input: SpawnInput): Promise<SpawnResult> {
@@ -232,7 +511,7 @@ export async function spawnDeployment(input: SpawnInput): Promise<SpawnResult> {
         abort.abort(new InterruptedError(signal));
       });
       const checkpoint = (): void => throwIfInterrupted(abort.signal);
-      const { pkg, signer, platform } = pre;
+      const { pkg, signer, args } = pre;
 
       // 0. the output directory, created now (undone on failure) and proven writable, so that nothing
       //    fails there after the enclave was started
@@ -246,28 +525,8 @@ export async function spawnDeployment(input: SpawnInput): Promise<SpawnResult> {
           throw outputError(cause, plan.outputDir, '--output');
         });
 
-      // 1. the deployment's private state: a directory of its own (0700, a fresh random name: never one
-      //    that exists, so nothing of another spawn is reused or removed), files 0600 (the code, the UUID)
-      const stateDir = await createDeploymentStateDir(plan.name, input.env);
-      scope.onFailure(() => removeStateDir(stateDir));
-      const inputDir = path.join(stateDir, STATE_INPUT_DIR);
-      const simDir = path.join(stateDir, STATE_SIM_DIR);
-      for (const dir of [stateDir, inputDir, simDir]) {
-        await fs.mkdir(dir, { recursive: true, mode: 0o700 });
-        await fs.chmod(dir, 0o700); // whatever the umask
-      }
-      const now = input.now ?? new Date();
-      const args: InputArgs = checkInputArgs({
-        size: input.size,
-        subject: input.subject,
-        san: input.san,
-        appId: randomUUID(),
-        application: pkg.config.pythonApplication,
-        expiration: Math.floor(now.getTime() / 1000) + input.days * 86_400,
-      });
-      // the code exactly as read and measured below: the enclave gets these bytes, not the package file
-      await writeFileAtomic(path.join(inputDir, 'app.tar'), pkg.appTar, { mode: 0o600 });
-      await writeFileAtomic(path.join(inputDir, 'argv'), enclaveArgvFile(args), { mode: 0o600 });
+      // 1. the deployment's private state (its own directory, undone on failure)
+      const stateDir = await createStateDir(input, plan, pre, scope);
       checkpoint();
 
       // 2. the image, loaded from the package in place; the tags this load adds are undone on failure
@@ -288,36 +547,29 @@ export async function spawnDeployment(input: SpawnInput): Promise<SpawnResult> {
       phase();
       checkpoint();
 
-      // 3. the quoting service signs quotes for this MRENCLAVE only
-      log.warn('platform sim: a SIMULATED enclave (no SGX hardware, no confidentiality against this machine)');
-      const mrEnclave = simMrenclaveOf(pkg, args);
-      const quoting = await startQuotingService({
-        socketPath: path.join(simDir, 'quote.sock'),
-        platform,
-        mrEnclave,
-        mrSigner: signer.mrSigner,
-        isvProdId: ENCLAVE_ISV_PROD_ID,
-        isvSvn: ENCLAVE_ISV_SVN,
-        onQuote: () => log.info('quoting service: signed the enclave quote'),
-      });
-      scope.always(() => quoting.close());
+      // 3. sim: the quoting service signs quotes for this MRENCLAVE only; sgx: the CPU measures the enclave
+      let mrEnclave: Uint8Array;
+      let quoting: Awaited<ReturnType<typeof startQuotingService>> | undefined;
+      if (pre.sim) {
+        log.warn('platform sim: a SIMULATED enclave (no SGX hardware, no confidentiality against this machine)');
+        mrEnclave = simMrenclaveOf(pkg, args);
+        quoting = await startQuotingService({
+          socketPath: path.join(stateDir, STATE_SIM_DIR, 'quote.sock'),
+          platform: pre.sim,
+          mrEnclave,
+          mrSigner: signer.mrSigner,
+          isvProdId: ENCLAVE_ISV_PROD_ID,
+          isvSvn: ENCLAVE_ISV_SVN,
+          onQuote: () => log.info('quoting service: signed the enclave quote'),
+        });
+        scope.always(() => quoting!.close());
+      } else {
+        mrEnclave = pre.sgx!.measurement.mrenclave;
+      }
 
       // 4. the container
       phase = log.phase('starting the enclave');
-      const spec = planEnclaveContainer({
-        name: plan.name,
-        image: pkg.imageConfigDigest,
-        healthcheckEndpoint: pkg.config.healthcheckEndpoint,
-        platform: input.platform,
-        inputDir,
-        outputDir: plan.outputDir,
-        host: input.host,
-        port: input.port,
-        signerKeyPath: plan.signerKeyPath,
-        mrSigner: Buffer.from(signer.mrSigner).toString('hex'),
-        simSocketDir: simDir,
-        loadedTags,
-      });
+      const spec = containerSpec(input, plan, pre, stateDir, loadedTags);
       const id = await engine.createContainer(spec);
       scope.onFailure(() => engine.removeContainer(id, { force: true }));
       checkpoint();
@@ -328,19 +580,26 @@ export async function spawnDeployment(input: SpawnInput): Promise<SpawnResult> {
       phase = log.phase('waiting for the configuration server');
       const ratlsPem = await waitForConfigurationServer(engine, deployment, input.timeoutMs, abort.signal);
       phase();
-      await quoting.close();
+      await quoting?.close();
       checkpoint();
 
       // 5. the evidence, then the output files (the last step: nothing is written there before)
       phase = log.phase('collecting the evidence');
-      const pccs = input.pccsUrl ? undefined : await startSimPccs(platform);
-      scope.always(async () => pccs?.close());
+      const simPccs = pre.sim && !input.pccsUrl ? await startSimPccs(pre.sim) : undefined;
+      scope.always(async () => simPccs?.close());
+      const pccs: Pick<PccsTarget, 'url' | 'secureCert'> = pre.sgx
+        ? pre.sgx.pccs!
+        : { url: input.pccsUrl ?? simPccs!.url, secureCert: true };
       const { evidence } = await collectEvidence({
         endpoint: endpointOf(deployment),
         args,
         platform: input.platform,
-        pccsUrl: input.pccsUrl ?? pccs!.url,
+        pccsUrl: pccs.url,
+        pccsSecureCert: pccs.secureCert,
         signerPublicKeyPem: signer.publicKeyPem,
+        ...(pre.sgx
+          ? { gramine: { manifest: pre.sgx.measurement.final.text, argv: pre.sgx.measurement.enclave.argv } }
+          : {}),
       });
       if (evidence.ratlsCertificate !== ratlsPem) {
         throw new StateError(
@@ -362,7 +621,7 @@ export async function spawnDeployment(input: SpawnInput): Promise<SpawnResult> {
         scope,
       );
       phase();
-      return { deployment, evidenceFile, ratlsFile, mrenclave: Buffer.from(mrEnclave).toString('hex') };
+      return { deployment, evidenceFile, ratlsFile, mrenclave: hex(mrEnclave), mrsigner: hex(signer.mrSigner) };
     },
     { exitOnSignal: false },
   );

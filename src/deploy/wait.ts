@@ -1,5 +1,9 @@
 /** Waiting for an enclave to reach a state, with a deadline and a clear error when it cannot. */
+import path from 'node:path';
 import type { DockerEngine } from '../docker/engine.js';
+import { enclavePaths } from '../enclave/paths.js';
+import { pathExists } from '../fs/files.js';
+import { SEALED_MOUNTS } from '../sgx/enclave-manifest.js';
 import { ExitCode, MseError, NetworkError, StateError } from '../errors.js';
 import type { ContainerState, Deployment, DeploymentSummary } from './container.js';
 import { endpointOf } from './deployments.js';
@@ -75,20 +79,33 @@ export function throwIfInterrupted(signal: AbortSignal | undefined): void {
   }
 }
 
+/** The deployment fields {@link lifecycleFacts} reads. */
+export type LifecycleSubject = Pick<DeploymentSummary, 'id' | 'name' | 'platform' | 'sealedDir'>;
+
+/**
+ * Whether the enclave was configured: its own mark, `/key/configured`, written last by a successful
+ * configuration. sim: in the container's filesystem (`docker diff`); sgx: `/key` is an encrypted mount,
+ * whose host side is the deployment's sealed directory, and Gramine encrypts file contents, not names.
+ */
+async function isConfigured(engine: DockerEngine, d: LifecycleSubject): Promise<boolean> {
+  const mark = enclavePaths('/').configured;
+  if (d.platform === 'sgx') {
+    const keyDir = SEALED_MOUNTS.find((m) => m.path === path.dirname(mark))!.dir;
+    return d.sealedDir !== undefined && pathExists(path.join(d.sealedDir, keyDir, path.basename(mark)));
+  }
+  return (await engine.containerChanges(d.id).catch((): string[] => [])).includes(mark);
+}
+
 /**
  * What the engine says about a deployment's container: its state, and whether the enclave was configured
- * (`/mse-app` exists in the container's filesystem: the enclave's own mark), plus the log line that says
- * why it ended when it did not end on request.
+ * ({@link isConfigured}), plus the log line that says why it ended when it did not end on request.
  */
-export async function lifecycleFacts(
-  engine: DockerEngine,
-  d: Pick<DeploymentSummary, 'id' | 'name'>,
-): Promise<LifecycleFacts | undefined> {
+export async function lifecycleFacts(engine: DockerEngine, d: LifecycleSubject): Promise<LifecycleFacts | undefined> {
   const info = await engine.inspectContainer(d.id);
   if (!info) return undefined;
   const state = info.State.Status as ContainerState;
   const exitCode = info.State.ExitCode;
-  const configured = (await engine.containerChanges(d.id).catch((): string[] => [])).includes('/mse-app');
+  const configured = await isConfigured(engine, d);
   const facts: LifecycleFacts = { name: d.name, state, exitCode, configured };
   if (state !== 'running' && state !== 'created' && state !== 'paused') {
     const logs = await engine.containerLogs(d.id, { tail: 30 }).catch(() => '');
@@ -99,7 +116,7 @@ export async function lifecycleFacts(
 }
 
 /** Throw the state's error (see `./lifecycle.ts`) when the container is not running. */
-export async function assertRunning(engine: DockerEngine, d: Pick<DeploymentSummary, 'id' | 'name'>): Promise<void> {
+export async function assertRunning(engine: DockerEngine, d: LifecycleSubject): Promise<void> {
   const info = await engine.inspectContainer(d.id);
   if (info?.State?.Running && !info.State.Paused) return;
   const facts = await lifecycleFacts(engine, d);

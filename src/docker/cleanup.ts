@@ -96,6 +96,42 @@ function onCommitted(): void {
 }
 
 /**
+ * After a scope's actions ran on failure: let `abandonedBody` (a body abandoned at the end of its grace)
+ * unwind for up to the grace again, then wait for the `late` undo actions, within the same bound, so that
+ * the process does not exit under them. `onWait` receives the function that ends the current wait (a
+ * further interrupt: exit now).
+ */
+async function settleLate(
+  graceMs: number,
+  abandonedBody: Promise<unknown> | undefined,
+  late: ReadonlySet<Promise<unknown>>,
+  onWait: (stop: () => void) => void,
+): Promise<void> {
+  const deadline = Date.now() + graceMs;
+  const until = async (what: Promise<unknown>): Promise<void> => {
+    let timer: NodeJS.Timeout | undefined;
+    const stop = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, Math.max(0, deadline - Date.now()));
+      onWait(resolve);
+    });
+    try {
+      await Promise.race([what, stop]);
+    } finally {
+      clearTimeout(timer);
+    }
+  };
+  if (abandonedBody) {
+    await until(
+      abandonedBody.then(
+        () => undefined,
+        () => undefined,
+      ),
+    );
+  }
+  while (late.size > 0 && Date.now() < deadline) await until(Promise.allSettled([...late]));
+}
+
+/**
  * Run `body` with a clean-up scope (see the module comment for what an interrupt does).
  * Rejects with `InterruptedError` when interrupted before the commit (unless `exitOnSignal` is false).
  */
@@ -180,35 +216,6 @@ export async function withCleanup<T>(
     late.add(undo);
     void undo.finally(() => late.delete(undo));
   };
-  /**
-   * After the actions ran on failure: let a body abandoned at the end of its grace unwind for up to the
-   * grace again (a further interrupt ends the wait), then wait for the late undo actions, within the same
-   * bound, so that the process does not exit under them.
-   */
-  const settleLate = async (bodyRun: Promise<unknown>): Promise<void> => {
-    const deadline = Date.now() + graceMs;
-    const until = async (what: Promise<unknown>): Promise<void> => {
-      let timer: NodeJS.Timeout | undefined;
-      const stop = new Promise<void>((resolve) => {
-        timer = setTimeout(resolve, Math.max(0, deadline - Date.now()));
-        stopWaiting = resolve;
-      });
-      try {
-        await Promise.race([what, stop]);
-      } finally {
-        clearTimeout(timer);
-      }
-    };
-    if (abandonedBy === 'grace') {
-      await until(
-        bodyRun.then(
-          () => undefined,
-          () => undefined,
-        ),
-      );
-    }
-    while (late.size > 0 && Date.now() < deadline) await until(Promise.allSettled([...late]));
-  };
   const scope: CleanupScope = {
     always: (fn) => register(fn, 'always'),
     onFailure: (fn) => register(fn, 'failure'),
@@ -226,7 +233,7 @@ export async function withCleanup<T>(
     return result;
   } catch (error) {
     await runActions(true);
-    await settleLate(bodyRun);
+    await settleLate(graceMs, abandonedBy === 'grace' ? bodyRun : undefined, late, (stop) => (stopWaiting = stop));
     if (interruptedBy && exitOnSignal && !(error instanceof InterruptedError)) {
       // Whatever the body failed with, the cause of the failure is the interrupt.
       throw new InterruptedError(interruptedBy, { cause: error });

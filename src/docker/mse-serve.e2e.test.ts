@@ -1,5 +1,6 @@
 // mse-serve (base-image/mse-serve), the launcher shared by localtest and the enclave, run with Debian's
-// Python on this host: WSGI/ASGI detection, plain HTTP and TLS, and its failure exits.
+// Python on this host: WSGI/ASGI detection, plain HTTP and TLS, the enclave's launch file, and its failure
+// exits.
 import { selfSignedCertificate } from '../testing/tls.js';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -127,5 +128,44 @@ describe('mse-serve', () => {
       }),
     );
     assert.equal(usage.code, 2);
+  });
+
+  it('--launch FILE: the options and the app’s environment from the enclave bootstrap’s launch file', async () => {
+    const port = await freeLoopbackPort();
+    mkdirSync(path.join(dir, 'envapp'));
+    writeFileSync(
+      path.join(dir, 'envapp', 'app.py'),
+      `import os\ndef app(environ, start_response):\n    start_response('200 OK', [])\n    return [os.environ.get('SECRETS_PATH', 'unset').encode()]\n`,
+    );
+    const launch = path.join(dir, 'serve.json');
+    const argv = ['--application', 'app:app', '--app-dir', path.join(dir, 'envapp'), '--host', '127.0.0.1'];
+    writeFileSync(
+      launch,
+      JSON.stringify({ argv: [...argv, '--port', String(port)], env: { SECRETS_PATH: '/s.json' } }),
+    );
+    const child = spawn(DEBIAN_PYTHON, [MSE_SERVE, '--launch', launch], { stdio: ['ignore', 'ignore', 'pipe'] });
+    children.push(child);
+    assert.equal(await get(`http://127.0.0.1:${port}/`), '/s.json');
+    child.kill('SIGTERM');
+
+    // anything that is not {argv: [strings], env: {name: string}} is refused with the usage exit code
+    const bad = async (content: string | undefined, extra: string[] = []) => {
+      if (content !== undefined) writeFileSync(launch, content);
+      const r = await exitOf(
+        spawn(DEBIAN_PYTHON, [MSE_SERVE, '--launch', launch, ...extra], { stdio: ['ignore', 'ignore', 'pipe'] }),
+      );
+      assert.equal(r.code, 2, `${content}: ${r.stderr}`);
+      return r.stderr;
+    };
+    assert.match(await bad('{"argv": []}'), /must be \{"argv"/);
+    assert.match(await bad('{"argv": [1], "env": {}}'), /must be \{"argv"/);
+    assert.match(await bad('{"argv": [], "env": {"A=B": "x"}}'), /must be \{"argv"/);
+    assert.match(await bad('{"argv": [], "env": {}, "more": 1}'), /must be \{"argv"/);
+    assert.match(await bad('{"argv": ["--launch", "x"], "env": {}}'), /another launch file/);
+    assert.match(await bad('not json'), /not UTF-8 JSON/);
+    assert.match(await bad('x'.repeat(64 * 1024 + 1)), /larger than 65536 bytes/);
+    assert.match(await bad('{"argv": [], "env": {}}', ['--debug']), /one file and nothing else/);
+    rmSync(launch);
+    assert.match(await bad(undefined), /cannot read the launch file/);
   });
 });

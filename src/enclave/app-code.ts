@@ -1,10 +1,9 @@
 /**
- * The app's code: read from `/opt/input/app.tar` at start-up, decrypted in memory when the configuration
- * arrives (files packaged with `--encrypt` end in `.enc` and hold NaCl secretbox nonce ‖ tag ‖ ciphertext,
- * MSE's format), then written to a fresh temporary directory renamed to `/mse-app` in one step, so
- * `/mse-app` either holds the whole app or does not exist.
+ * The app's code: read from `/opt/mse/enclave/app.tar` at start-up, decrypted in memory when the
+ * configuration arrives (files packaged with `--encrypt` end in `.enc` and hold NaCl secretbox nonce ‖ tag ‖
+ * ciphertext, MSE's format), then installed into `/mse-app`; the configuration is complete, and the app
+ * runs, only once the `configured` marker is written after it.
  */
-import { randomBytes } from 'node:crypto';
 import { constants as fsc, promises as fs } from 'node:fs';
 import path from 'node:path';
 import { InputError } from '../errors.js';
@@ -41,7 +40,7 @@ export async function loadAppArchive(file: string): Promise<AppArchive> {
     opened = await openUserFile(file, 'app code', INPUT_LIMITS.package);
   } catch (error) {
     throw new InputError('ERR_APP_TAR_MISSING', `cannot read the app code: ${(error as Error).message}`, {
-      hint: 'The container needs the package app.tar in /opt/input (mounted by mse home spawn).',
+      hint: 'The container needs the package app.tar in /opt/mse/enclave (mounted by mse home spawn).',
       cause: error,
     });
   }
@@ -111,32 +110,29 @@ export async function decryptAppCode(archive: AppArchive, codeKey: Uint8Array | 
 }
 
 /**
- * Write `files` to `appDir` atomically: into a new sibling directory (0700, files 0600, created with
- * O_EXCL so nothing pre-existing is followed), then renamed to `appDir`. Fails if `appDir` exists.
+ * Install `files` into `appDir` (0700; files 0600 created with O_EXCL so nothing pre-existing is
+ * followed, each synced): the directory is created when absent and emptied first (what a configuration
+ * interrupted half-way left there). Not atomic by itself, and need not be: the app runs only once the
+ * `configured` marker is written after it (see `applyConfiguration`). In place, because on sgx `appDir` is
+ * an encrypted mount point, which can be neither replaced nor renamed into (Gramine renames regular files
+ * only).
  */
-export async function writeAppCode(files: readonly AppFile[], appDir: string): Promise<void> {
-  const parent = path.dirname(appDir);
-  const temp = path.join(parent, `.${path.basename(appDir)}.${randomBytes(6).toString('hex')}.tmp`);
-  await fs.mkdir(temp, { mode: 0o700 });
-  try {
-    const sorted = [...files].sort((a, b) => a.path.localeCompare(b.path));
-    for (const f of sorted) {
-      const target = path.join(temp, ...f.path.split('/'));
-      if (!target.startsWith(temp + path.sep)) throw new Error(`unsafe path ${f.path}`); // readCodeTar already refuses these
-      await fs.mkdir(f.type === 'directory' ? target : path.dirname(target), { recursive: true, mode: 0o700 });
-      if (f.type === 'file') {
-        const handle = await fs.open(target, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | fsc.O_NOFOLLOW, 0o600);
-        try {
-          await handle.writeFile(f.data);
-          await handle.sync();
-        } finally {
-          await handle.close();
-        }
+export async function installAppCode(files: readonly AppFile[], appDir: string): Promise<void> {
+  await fs.mkdir(appDir, { recursive: true, mode: 0o700 });
+  for (const name of await fs.readdir(appDir)) await fs.rm(path.join(appDir, name), { recursive: true, force: true });
+  const sorted = [...files].sort((a, b) => a.path.localeCompare(b.path));
+  for (const f of sorted) {
+    const target = path.join(appDir, ...f.path.split('/'));
+    if (!target.startsWith(appDir + path.sep)) throw new Error(`unsafe path ${f.path}`); // readCodeTar already refuses these
+    await fs.mkdir(f.type === 'directory' ? target : path.dirname(target), { recursive: true, mode: 0o700 });
+    if (f.type === 'file') {
+      const handle = await fs.open(target, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | fsc.O_NOFOLLOW, 0o600);
+      try {
+        await handle.writeFile(f.data);
+        await handle.sync();
+      } finally {
+        await handle.close();
       }
     }
-    await fs.rename(temp, appDir);
-  } catch (error) {
-    await fs.rm(temp, { recursive: true, force: true }).catch(() => undefined);
-    throw error;
   }
 }

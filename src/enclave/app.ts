@@ -1,33 +1,30 @@
 /**
- * Starting the app: `mse-serve` (the base image's launcher, shared with `localtest`) serves the WSGI/ASGI
- * app from `/mse-app` on the configuration server's host and port, over TLS with the RA-TLS key and
- * certificate. The bootstrap stays its parent: it forwards SIGTERM/SIGINT/SIGHUP/SIGQUIT and exits with the
- * app's code (128 + signal number when the app died of a signal).
+ * How the app is started: the bootstrap writes the **launch file** (`/key/serve.json`) and exits; the
+ * launcher (base-image/mse-run) then becomes the app server with
+ * `exec /usr/bin/python3 /usr/local/bin/mse-serve --launch /key/serve.json`, in the same process (under
+ * Gramine: the same, first enclave). `mse-serve` (the base image's launcher, shared with `localtest`)
+ * serves the WSGI/ASGI app from `/mse-app` on the configuration server's host and port, over TLS with the
+ * RA-TLS key and certificate, with the app's environment from the file.
+ *
+ * The file is JSON: `{"argv": [mse-serve's options], "env": {the app's variables}}`. It holds nothing
+ * secret (paths, the module name, host and port) and is rewritten at every start; on sgx it lives in the
+ * sealed `/key`, the one place both enclaves (the bootstrap's child enclave and the launcher's) can write
+ * and read with the same key.
  */
-import { spawn } from 'node:child_process';
-import { constants as osConstants } from 'node:os';
-import { StateError } from '../errors.js';
+import { writeFileAtomic } from '../fs/files.js';
 import type { BootstrapArgs } from './args.js';
-import type { EnclaveLogger } from './log.js';
 import type { EnclavePaths } from './paths.js';
 
-/** The launcher's default command; `MSE_SERVE` (whitespace-separated words) replaces it in tests. */
-export const DEFAULT_MSE_SERVE = 'mse-serve';
-
-export interface AppCommand {
-  file: string;
+/** The app's command line (mse-serve's options) and the environment variables it is given. */
+export interface AppLaunch {
   argv: string[];
-  env: NodeJS.ProcessEnv;
+  env: Record<string, string>;
 }
 
-/** The command line and environment of the app. */
-export function appCommand(args: BootstrapArgs, paths: EnclavePaths, env: NodeJS.ProcessEnv = process.env): AppCommand {
-  const words = (env.MSE_SERVE || DEFAULT_MSE_SERVE).trim().split(/\s+/);
-  const [file, ...prefix] = words;
+/** The app's options and environment. Pure. */
+export function appLaunch(args: BootstrapArgs, paths: EnclavePaths): AppLaunch {
   return {
-    file: file!,
     argv: [
-      ...prefix,
       '--application',
       args.application,
       '--app-dir',
@@ -42,7 +39,6 @@ export function appCommand(args: BootstrapArgs, paths: EnclavePaths, env: NodeJS
       paths.ratlsKey,
     ],
     env: {
-      ...env,
       HOME: paths.home,
       KEY_PATH: paths.keyDir,
       MODULE_PATH: paths.appDir,
@@ -53,42 +49,7 @@ export function appCommand(args: BootstrapArgs, paths: EnclavePaths, env: NodeJS
   };
 }
 
-const FORWARDED: NodeJS.Signals[] = ['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGQUIT'];
-
-/** Run the app to completion; resolves with the exit code the bootstrap should exit with. */
-export function runApp(command: AppCommand, log: EnclaveLogger): Promise<number> {
-  return new Promise((resolve, reject) => {
-    log.info(`Starting the app: ${command.file} ${command.argv.join(' ')}`);
-    const child = spawn(command.file, command.argv, { env: command.env, stdio: 'inherit' });
-    const forward = (signal: NodeJS.Signals): void => {
-      log.info(`Received ${signal}, forwarding it to the app`);
-      child.kill(signal);
-    };
-    for (const s of FORWARDED) process.on(s, forward);
-    const cleanup = (): void => {
-      for (const s of FORWARDED) process.off(s, forward);
-    };
-    child.on('error', (error: NodeJS.ErrnoException) => {
-      cleanup();
-      reject(
-        new StateError('ERR_APP_START', `cannot start the app with ${command.file}: ${error.message}`, {
-          hint:
-            error.code === 'ENOENT'
-              ? 'The image has no mse-serve launcher; rebuild it from the mse-home base image.'
-              : undefined,
-          cause: error,
-        }),
-      );
-    });
-    child.on('exit', (code, signal) => {
-      cleanup();
-      if (signal) {
-        log.warn(`The app was stopped by ${signal}`);
-        resolve(128 + (osConstants.signals[signal] ?? 0));
-      } else {
-        (code === 0 ? log.info : log.error)(`The app exited with code ${code ?? 0}`);
-        resolve(code ?? 0);
-      }
-    });
-  });
+/** Write the launch file (0600, atomically). */
+export async function writeLaunchFile(paths: EnclavePaths, launch: AppLaunch): Promise<void> {
+  await writeFileAtomic(paths.launchFile, JSON.stringify(launch) + '\n', { mode: 0o600 });
 }

@@ -76,7 +76,7 @@ describe('parseBootstrapArgs (mse-run argv)', () => {
 
 describe('argvFileOf (mse-run --argv-file FILE)', () => {
   it('names the file only for exactly that command line', () => {
-    assert.equal(argvFileOf(['--argv-file', '/opt/input/argv']), '/opt/input/argv');
+    assert.equal(argvFileOf(['--argv-file', '/opt/mse/enclave/args']), '/opt/mse/enclave/args');
     assert.equal(argvFileOf(base), undefined);
     for (const argv of [['--argv-file'], ['--argv-file', ''], ['--argv-file', '/f', '--debug']]) {
       assert.throws(() => argvFileOf(argv), UsageError, argv.join(' '));

@@ -3,9 +3,10 @@
  * --application --expiration`), plus the optional `--host` (default 0.0.0.0), `--port` (default 443),
  * `--timeout` (seconds to wait for the configuration; default: wait forever) and `--debug`.
  *
- * They arrive one of two ways: `mse-run --argv-file FILE` (what `spawn` starts: the vector is read from the
- * deployment's argv file, so the deployment UUID is on no command line another local user can read), or
- * as the process's own argv (Gramine on SGX, which takes argv from its trusted argv file; and tests).
+ * The launcher `mse-run` passes its own arguments on. They arrive one of two ways: `--argv-file FILE` (the
+ * sim container's command: the vector is read from the deployment's args file, after the launcher's two
+ * words, so the deployment UUID is on no command line another local user can read), or as the arguments
+ * themselves (sgx: Gramine gives the launcher the args file's vector as argv, inside the enclave; tests).
  */
 import { isIP } from 'node:net';
 import { parseArgs } from 'node:util';

@@ -1,6 +1,8 @@
-// The enclave bootstrap as a real process: the bundled dist/enclave/bootstrap.mjs run by Node (set
-// MSE_TEST_NODE to run it with another Node, e.g. Debian's 18), a quoting-service stand-in on a Unix
-// socket, a real TLS client pinned to the RA-TLS certificate, and Debian's Python serving Flask/FastAPI.
+// The enclave bootstrap as a real process, started by the real launcher (base-image/mse-run, its absolute
+// paths relocated to this host: the bundled dist/enclave/bootstrap.mjs run by Node, set MSE_TEST_NODE to
+// run it with another Node, e.g. Debian's 18; the base image's mse-serve run by Debian's Python), the real
+// sim quoting service on a Unix socket, a real TLS client pinned to the RA-TLS certificate, and Debian's
+// Python serving Flask/FastAPI.
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
@@ -16,11 +18,36 @@ import { loadOrCreateSimPlatform, startQuotingService, type QuotingService } fro
 import { writeSparseTar } from '../testing/rawtar.js';
 import { DEBIAN_PYTHON, REPO_ROOT } from '../testing/vectors.js';
 import { serializeArgvFile } from '../launch/args.js';
+import { LAUNCHER_ARGV } from '../launch/layout.js';
 import { enclavePaths } from './paths.js';
 
 const BUNDLE = path.join(REPO_ROOT, 'dist', 'enclave', 'bootstrap.mjs');
 const TESTDATA = path.join(REPO_ROOT, 'src', 'enclave', 'testdata');
 const NODE = process.env.MSE_TEST_NODE || process.execPath;
+const LAUNCHER = path.join(REPO_ROOT, 'base-image', 'mse-run');
+const MSE_SERVE = path.join(REPO_ROOT, 'base-image', 'mse-serve');
+
+/**
+ * The real launcher with its absolute in-container paths moved to this host's (each must occur exactly
+ * once, so a launcher that changes them fails here): Node and the bundle, Python and mse-serve, the launch
+ * file under the enclave root `root`. Written next to the root; returns its path.
+ */
+function relocatedLauncher(root: string): string {
+  let text = readFileSync(LAUNCHER, 'utf8');
+  for (const [from, to] of [
+    ['/usr/bin/node /opt/mse/bootstrap.mjs', `'${NODE}' '${BUNDLE}'`],
+    ['[ ! -f /opt/mse/bootstrap.mjs ]', `[ ! -f '${BUNDLE}' ]`],
+    ['exec /usr/bin/python3 /usr/local/bin/mse-serve', `exec '${DEBIAN_PYTHON}' '${MSE_SERVE}'`],
+    ['--launch /key/serve.json', `--launch '${enclavePaths(root).launchFile}'`],
+  ]) {
+    assert.equal(text.split(from!).length, 2, `the launcher says ${from} once`);
+    text = text.replace(from!, to!);
+  }
+  const file = `${root}.mse-run`;
+  mkdirSync(path.dirname(file), { recursive: true });
+  writeFileSync(file, text, { mode: 0o755 });
+  return file;
+}
 
 async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -68,21 +95,17 @@ function startEnclave(
     String(port),
     ...extra,
   ];
-  // `spawn`'s way: the arguments (with the UUID) in a 0600 argv file, only its path on the command line
-  let args = [BUNDLE, ...vector];
+  // sim's way: the arguments (with the UUID) in a 0600 args file, only its path on the command line;
+  // Gramine's way (sgx): the arguments themselves, as the launcher's argv
+  let args = vector;
   if (how === 'argv-file') {
-    const file = path.join(root, 'argv');
-    mkdirSync(root, { recursive: true });
-    writeFileSync(file, serializeArgvFile(['mse-run', ...vector]), { mode: 0o600 });
-    args = [BUNDLE, '--argv-file', file];
+    const file = path.join(enclavePaths(root).enclaveDir, 'args');
+    mkdirSync(path.dirname(file), { recursive: true });
+    writeFileSync(file, serializeArgvFile([...LAUNCHER_ARGV, ...vector]), { mode: 0o600 });
+    args = ['--argv-file', file];
   }
-  const child = spawn(NODE, args, {
-    env: {
-      ...process.env,
-      MSE_ENCLAVE_ROOT: root,
-      MSE_SIM_QUOTE_SOCKET: socket,
-      MSE_SERVE: `${DEBIAN_PYTHON} ${path.join(TESTDATA, 'mse_serve.py')}`,
-    },
+  const child = spawn('/bin/sh', [relocatedLauncher(root), ...args], {
+    env: { ...process.env, MSE_ENCLAVE_ROOT: root, MSE_SIM_QUOTE_SOCKET: socket },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const output: string[] = [];
@@ -202,6 +225,7 @@ function modeOf(file: string): number {
 /** Nothing of the configuration was written. */
 function assertUnconfigured(root: string): void {
   const paths = enclavePaths(root);
+  assert.equal(existsSync(paths.configured), false, '/key/configured must not exist');
   assert.equal(existsSync(paths.appDir), false, '/mse-app must not exist');
   assert.equal(existsSync(paths.secretsFile), false, 'secrets.json must not exist');
   assert.equal(existsSync(paths.sealedSecretsFile), false, 'sealed_secrets.json must not exist');
@@ -240,7 +264,7 @@ describe('enclave bootstrap (real process, real TLS, real Python app)', () => {
     const src = path.join(work, 'flask-src');
     mkdirSync(src, { recursive: true });
     writeFileSync(path.join(src, 'app.py'), readFileSync(path.join(TESTDATA, 'flask_app.py')));
-    mkdirSync(paths.inputDir, { recursive: true });
+    mkdirSync(paths.enclaveDir, { recursive: true });
     // a real GNU tar archive, as an operator's tools would produce
     const tar = spawnSync('tar', ['-cf', paths.appTar, '-C', src, '.']);
     assert.equal(tar.status, 0, tar.stderr.toString());
@@ -349,9 +373,15 @@ describe('enclave bootstrap (real process, real TLS, real Python app)', () => {
         SECRETS_PATH: paths.secretsFile,
         SEALED_SECRETS_PATH: paths.sealedSecretsFile,
       });
+      // the launcher became the app server (same process); the launch file holds no secret
+      assert.match(readFileSync(paths.launchFile, 'utf8'), /"--application","app:app"/);
+      assert.equal(modeOf(paths.launchFile), 0o600);
+      assert.ok(!readFileSync(paths.launchFile, 'utf8').includes(id));
+      assert.ok(existsSync(paths.configured));
       // the logs never carry secret material, nor the UUID (the app's command line included)
       const logs = enclave.output.join('\n');
-      assert.match(logs, /Starting the app: /);
+      assert.match(logs, /Starting the app \(app:app\) on 127\.0\.0\.1:/);
+      assert.match(logs, /mse-serve: serving app:app \(wsgi\) on https:\/\/127\.0\.0\.1:/);
       assert.ok(!logs.toLowerCase().includes(id.toLowerCase()), 'no UUID in the logs or the app command line');
       for (const secret of ['correct horse', sealedPayload.result_sk, sealed])
         assert.ok(!logs.includes(secret), 'secret in logs');
@@ -361,7 +391,7 @@ describe('enclave bootstrap (real process, real TLS, real Python app)', () => {
       );
     } finally {
       const code = await stopEnclave(enclave);
-      assert.notEqual(code, null, 'the bootstrap exits by itself after forwarding SIGTERM');
+      assert.notEqual(code, null, 'the app server exits by itself on SIGTERM');
     }
 
     // restart: no configuration server, no new quote, same certificate, same secrets
@@ -384,7 +414,7 @@ describe('enclave bootstrap (real process, real TLS, real Python app)', () => {
   it('decrypts an encrypted FastAPI app with the code key from the sealed secrets', async () => {
     const root = path.join(work, 'fastapi');
     const paths = enclavePaths(root);
-    mkdirSync(paths.inputDir, { recursive: true });
+    mkdirSync(paths.enclaveDir, { recursive: true });
     const codeKey = randomBytes(32);
     // PyNaCl encrypts the code the way `package --encrypt` does, into a pax tar made by Python's tarfile
     const script = `
@@ -448,7 +478,7 @@ with tarfile.open(sys.argv[2], 'w', format=tarfile.PAX_FORMAT) as t:
   it('refuses to start on a damaged app archive, and reports a port in use', async () => {
     const root = path.join(work, 'bad');
     const paths = enclavePaths(root);
-    mkdirSync(paths.inputDir, { recursive: true });
+    mkdirSync(paths.enclaveDir, { recursive: true });
     writeFileSync(paths.appTar, Buffer.alloc(1024, 0x41));
     const bad = startEnclave(root, await freePort(), randomUUID(), socket);
     assert.equal(await bad.exit, 3);
@@ -472,7 +502,7 @@ with tarfile.open(sys.argv[2], 'w', format=tarfile.PAX_FORMAT) as t:
   it('refuses an app.tar over the 512 MiB the host accepts (same code as the host), and a FIFO at once', async () => {
     const root = path.join(work, 'too-large');
     const paths = enclavePaths(root);
-    mkdirSync(paths.inputDir, { recursive: true });
+    mkdirSync(paths.enclaveDir, { recursive: true });
     // Sparse: one file of 513 MiB of zeros in a valid tar, without writing it.
     writeSparseTar(paths.appTar, [{ name: 'data.bin', size: 513 * 2 ** 20 }]);
     const big = startEnclave(root, await freePort(), randomUUID(), socket);
@@ -492,7 +522,7 @@ with tarfile.open(sys.argv[2], 'w', format=tarfile.PAX_FORMAT) as t:
   it('exits on SIGTERM while waiting, and on --timeout without a configuration', async () => {
     const root = path.join(work, 'wait');
     const paths = enclavePaths(root);
-    mkdirSync(paths.inputDir, { recursive: true });
+    mkdirSync(paths.enclaveDir, { recursive: true });
     assert.equal(spawnSync('tar', ['-cf', paths.appTar, '-C', TESTDATA, 'flask_app.py']).status, 0);
     const waiting = startEnclave(root, await freePort(), randomUUID(), socket, 'flask_app:app');
     await waiting.waitFor(/Configuration server listening/);

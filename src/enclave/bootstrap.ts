@@ -1,21 +1,23 @@
 /**
- * The enclave bootstrap: the container's entrypoint program (bundled to `dist/enclave/bootstrap.mjs`, run
- * by the base image's Node.js 18 as `mse-run`).
+ * The enclave bootstrap (bundled to `dist/enclave/bootstrap.mjs`, run by the base image's Node.js 18): the
+ * first step of the launcher `mse-run`, which runs it to completion as a child and then `exec`s the app
+ * server (docs/enclave.md, "The launcher").
  *
- * First start: create the X25519 and RA-TLS keys, get a quote binding them (sim or sgx), write the RA-TLS
- * certificate to `/key`, read `/opt/input/app.tar`, serve the configuration server until a valid
- * configuration is written (secrets files, code in `/mse-app`), then run the app on the same port with the
- * same certificate. Restart (`/mse-app` exists): reuse the keys, certificate and secrets, no new quote, run
- * the app directly.
+ * First start: read `/opt/mse/enclave/app.tar`, create the X25519 and RA-TLS keys, get a quote binding
+ * them (sim or sgx), write the RA-TLS certificate to `/key`, serve the configuration server until a valid
+ * configuration is written (secrets files, code in `/mse-app`, then the `/key/configured` marker).
+ * Restart (the marker exists): check the keys, certificate and secrets left there, no new quote. Either
+ * way it writes the launch file (`/key/serve.json`: how to start the app on the same port with the same
+ * certificate) and exits 0, so the launcher starts the app.
  */
 import { promises as fs } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import { isMseError } from '../errors.js';
 import { VERSION } from '../version.js';
-import { appCommand, runApp } from './app.js';
+import { appLaunch, writeLaunchFile } from './app.js';
 import { loadAppArchive } from './app-code.js';
 import { argvFileOf, checkArgvFileVector, parseBootstrapArgs } from './args.js';
-import { parseArgvFile } from '../launch/args.js';
+import { argsOfArgvFile } from '../launch/args.js';
 import { runConfigurationServer } from './config-server.js';
 import { createLogger, type EnclaveLogger } from './log.js';
 import { enclavePaths } from './paths.js';
@@ -25,15 +27,15 @@ import { pathExists, readUserFile } from '../fs/files.js';
 import { INPUT_LIMITS } from '../fs/limits.js';
 
 /**
- * Run the bootstrap; resolves with the process exit code (the app's, or the error class's exit code when
- * the bootstrap itself fails; the error is logged, never thrown).
+ * Run the bootstrap; resolves with the process exit code: 0 when the app may start (the launch file is
+ * written), else the error class's exit code (the error is logged, never thrown).
  */
 export async function runBootstrap(
   argv: readonly string[],
   env: NodeJS.ProcessEnv = process.env,
   log: EnclaveLogger = createLogger({ debug: argv.includes('--debug') }),
 ): Promise<number> {
-  // As PID 1 in a container, signals have no default action: leave cleanly while waiting for secrets.
+  // Leave cleanly on a signal while waiting for the secrets (the launcher forwards the container's).
   const onSignal = (signal: NodeJS.Signals): void => {
     log.info(`Received ${signal} before the app started, exiting`);
     process.exit(128 + (osConstants.signals[signal] ?? 0));
@@ -46,7 +48,7 @@ export async function runBootstrap(
   try {
     const argvFile = argvFileOf(argv);
     const vector = argvFile
-      ? checkArgvFileVector(parseArgvFile(await readUserFile(argvFile, 'argv file', INPUT_LIMITS.argvFile)).slice(1))
+      ? checkArgvFileVector(argsOfArgvFile(await readUserFile(argvFile, 'argv file', INPUT_LIMITS.argvFile)))
       : argv;
     const args = parseBootstrapArgs(vector);
     const paths = enclavePaths(env.MSE_ENCLAVE_ROOT || '/');
@@ -57,7 +59,7 @@ export async function runBootstrap(
         `expires ${args.expiration.toISOString()}, size ${args.size}`,
     );
     await fs.mkdir(paths.home, { recursive: true, mode: 0o700 });
-    const configured = await pathExists(paths.appDir);
+    const configured = await pathExists(paths.configured);
     // the code is read (and a damaged archive refused) before any key or quote is made
     const archive = configured ? undefined : await loadAppArchive(paths.appTar);
     const state = configured
@@ -66,7 +68,7 @@ export async function runBootstrap(
     if (state.created) log.info(`RA-TLS certificate created (fingerprint sha256:${state.cert.fingerprint})`);
 
     if (!archive) {
-      log.info('Already configured: reusing the keys, certificate and secrets, starting the app');
+      log.info('Already configured: reusing the keys, certificate and secrets');
     } else {
       const fileCount = archive.plain.filter((e) => e.type === 'file').length + archive.encrypted.length;
       log.info(
@@ -88,8 +90,10 @@ export async function runBootstrap(
           (outcome.codeKeySource ? ` (decrypted with the key from ${outcome.codeKeySource})` : ''),
       );
     }
+    await writeLaunchFile(paths, appLaunch(args, paths));
     stopEarly();
-    return await runApp(appCommand(args, paths, env), log);
+    log.info(`Starting the app (${args.application}) on ${args.host}:${args.port}`);
+    return 0;
   } catch (error) {
     stopEarly();
     if (isMseError(error)) {

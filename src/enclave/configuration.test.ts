@@ -1,6 +1,15 @@
 import assert from 'node:assert/strict';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -227,8 +236,9 @@ describe('applyConfiguration', () => {
   });
   after(() => rmSync(root, { recursive: true, force: true }));
 
-  it('writes secrets 0600 and the code atomically, and leaves nothing when the code cannot be written', async () => {
+  it('writes secrets 0600, the code, then the configured marker; a failure leaves no secrets and no marker', async () => {
     const paths = enclavePaths(path.join(root, 'a'));
+    mkdirSync(paths.keyDir, { recursive: true }); // the enclave's identity exists before any configuration
     await applyConfiguration({ appSecrets: '{"a":1}', sealedSecrets: '[1]', files: plainArchive.plain }, paths);
     assert.equal(readFileSync(paths.secretsFile, 'utf8'), '{"a":1}');
     assert.equal(readFileSync(paths.sealedSecretsFile, 'utf8'), '[1]');
@@ -236,11 +246,29 @@ describe('applyConfiguration', () => {
     assert.equal(statSync(paths.secretsDir).mode & 0o777, 0o700);
     assert.equal(readFileSync(path.join(paths.appDir, 'static', 'a.txt'), 'utf8'), 'a');
     assert.equal(statSync(path.join(paths.appDir, 'app.py')).mode & 0o777, 0o600);
+    assert.equal(statSync(paths.appDir).mode & 0o777, 0o700);
+    assert.deepEqual(JSON.parse(readFileSync(paths.configured, 'utf8')), { files: 2 });
+    assert.equal(statSync(paths.configured).mode & 0o777, 0o600);
 
-    // /mse-app already exists (non-empty): the rename fails, and the secrets written are removed
-    const again = enclavePaths(path.join(root, 'a'));
-    await assert.rejects(applyConfiguration({ appSecrets: '{"b":2}', files: plainArchive.plain }, again));
-    assert.equal(existsSync(again.secretsFile), false);
-    assert.equal(existsSync(again.sealedSecretsFile), false);
+    // /mse-app cannot be written (here a file stands there): the secrets written are removed, no marker
+    const blocked = enclavePaths(path.join(root, 'b'));
+    mkdirSync(blocked.keyDir, { recursive: true });
+    writeFileSync(blocked.appDir, 'not a directory');
+    await assert.rejects(applyConfiguration({ appSecrets: '{"b":2}', files: plainArchive.plain }, blocked));
+    assert.equal(existsSync(blocked.secretsFile), false);
+    assert.equal(existsSync(blocked.sealedSecretsFile), false);
+    assert.equal(existsSync(blocked.configured), false);
+  });
+
+  it('installs into an existing /mse-app (an sgx mount point), removing what an interrupted configuration left', async () => {
+    const paths = enclavePaths(path.join(root, 'c'));
+    mkdirSync(paths.keyDir, { recursive: true });
+    mkdirSync(path.join(paths.appDir, 'stale', 'deep'), { recursive: true });
+    writeFileSync(path.join(paths.appDir, 'stale', 'deep', 'x.py'), 'left over');
+    writeFileSync(path.join(paths.appDir, 'app.py'), 'half-written');
+    await applyConfiguration({ files: plainArchive.plain }, paths);
+    assert.deepEqual(readdirSync(paths.appDir).sort(), ['app.py', 'static']);
+    assert.equal(readFileSync(path.join(paths.appDir, 'app.py'), 'utf8'), 'app = None\n');
+    assert.ok(existsSync(paths.configured));
   });
 });

@@ -19,7 +19,7 @@ import { promises as fs } from 'node:fs';
 import { MseError, ExitCode } from '../errors.js';
 import { writeFileAtomic } from '../fs/files.js';
 import { openSealedBox } from '../crypto/sealedbox.js';
-import { decryptAppCode, isEncrypted, writeAppCode, type AppArchive, type AppFile } from './app-code.js';
+import { decryptAppCode, installAppCode, isEncrypted, type AppArchive, type AppFile } from './app-code.js';
 import type { EnclavePaths } from './paths.js';
 
 /** Largest configuration request body accepted. */
@@ -239,7 +239,9 @@ export async function validateConfiguration(
 
 /**
  * Write a validated configuration: the secrets files (0600, in a 0700 directory; a file whose field was
- * absent is removed), then the code, renamed to `/mse-app` last. On failure the secrets written are removed.
+ * absent is removed), the code into `/mse-app`, then, last, the `configured` marker (atomically): until it
+ * exists the enclave is not configured, whatever a failure or a crash left behind. On failure the secrets
+ * written are removed.
  */
 export async function applyConfiguration(config: ValidatedConfiguration, paths: EnclavePaths): Promise<void> {
   await fs.mkdir(paths.secretsDir, { recursive: true, mode: 0o700 });
@@ -253,7 +255,9 @@ export async function applyConfiguration(config: ValidatedConfiguration, paths: 
       if (content === undefined) await fs.rm(file, { force: true });
       else await writeFileAtomic(file, content, { mode: 0o600 });
     }
-    await writeAppCode(config.files, paths.appDir);
+    await installAppCode(config.files, paths.appDir);
+    const files = config.files.filter((f) => f.type === 'file').length;
+    await writeFileAtomic(paths.configured, JSON.stringify({ files }) + '\n', { mode: 0o600 });
   } catch (error) {
     for (const [file] of targets) await fs.rm(file, { force: true }).catch(() => undefined);
     throw error;

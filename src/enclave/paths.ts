@@ -1,9 +1,12 @@
 /**
  * Where the enclave keeps its state. Inside the container these are absolute paths (`/key`, `/mse-app`,
- * `/root/.cache/mse`, `/opt/input`); tests move the whole tree under a temporary directory with the
- * environment variable `MSE_ENCLAVE_ROOT`.
+ * `/root/.cache/mse`, `/opt/mse/enclave`); tests move the whole tree under a temporary directory with the
+ * environment variable `MSE_ENCLAVE_ROOT`. On sgx `/key`, `/root` and `/mse-app` are Gramine encrypted
+ * mounts sealed to MRENCLAVE: they always exist (mount points), and only regular files can be renamed in
+ * them, so "configured" is a marker file, not the existence of `/mse-app`.
  */
 import path from 'node:path';
+import { APP_TAR_FILE, ENCLAVE_DIR } from '../launch/layout.js';
 
 export interface EnclavePaths {
   /** The root all paths below hang from (`/` in the container). */
@@ -18,7 +21,13 @@ export interface EnclavePaths {
   enclaveKey: string;
   /** `/key/enclave.pub`: the X25519 public key, 32 raw bytes. */
   enclavePub: string;
-  /** `/mse-app`: the app code once configured; its existence means "configured". */
+  /** `/key/configured`: written last by a successful configuration; its existence means "configured". */
+  configured: string;
+  /**
+   * `/key/serve.json`: how the launcher starts the app (`mse-serve --launch`), written at every start.
+   */
+  launchFile: string;
+  /** `/mse-app`: the app code once configured. */
   appDir: string;
   /** `/root`: the app's HOME. */
   home: string;
@@ -28,9 +37,9 @@ export interface EnclavePaths {
   secretsFile: string;
   /** `/root/.cache/mse/sealed_secrets.json` (`SEALED_SECRETS_PATH`). */
   sealedSecretsFile: string;
-  /** `/opt/input`: bind mount from the host. */
-  inputDir: string;
-  /** `/opt/input/app.tar`: the app code as packaged (files may be `.enc`). */
+  /** `/opt/mse/enclave`: the enclave's inputs, a read-only bind mount from the host. */
+  enclaveDir: string;
+  /** `/opt/mse/enclave/app.tar`: the app code as packaged (files may be `.enc`). */
   appTar: string;
 }
 
@@ -46,12 +55,14 @@ export function enclavePaths(root = '/'): EnclavePaths {
     ratlsCert: path.join(keyDir, 'cert.ratls.pem'),
     enclaveKey: path.join(keyDir, 'enclave.key'),
     enclavePub: path.join(keyDir, 'enclave.pub'),
+    configured: path.join(keyDir, 'configured'),
+    launchFile: path.join(keyDir, 'serve.json'),
     appDir: at('mse-app'),
     home: at('root'),
     secretsDir,
     secretsFile: path.join(secretsDir, 'secrets.json'),
     sealedSecretsFile: path.join(secretsDir, 'sealed_secrets.json'),
-    inputDir: at('opt', 'input'),
-    appTar: at('opt', 'input', 'app.tar'),
+    enclaveDir: at(ENCLAVE_DIR),
+    appTar: at(APP_TAR_FILE),
   };
 }

@@ -36,6 +36,14 @@ export {
   type TrustedFile,
 } from './manifest.js';
 export {
+  checkManifest,
+  GRAMINE_SCHEMA_VERSION,
+  validateManifest,
+  type ManifestProblem,
+  type ManifestProblemKind,
+  type ValidateOptions,
+} from './manifest-schema.js';
+export {
   computeMrenclave,
   enclaveLayout,
   HEAP_MIN,
@@ -48,6 +56,7 @@ export {
   type MemoryArea,
 } from './mrenclave.js';
 export {
+  localSigstructDate,
   parseSigstruct,
   signSigstruct,
   SIGSTRUCT_OFFSETS,

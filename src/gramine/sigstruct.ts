@@ -110,6 +110,12 @@ export interface SigstructCheck {
   problems: SigstructProblem[];
 }
 
+/** `date` as `YYYY-MM-DD` in local time: what `gramine-sgx-sign` records without `--date`. */
+export function localSigstructDate(date: Date = new Date()): string {
+  const pad = (n: number): string => String(n).padStart(2, '0');
+  return `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())}`;
+}
+
 /** `YYYY-MM-DD` (a real calendar date, years 1..9999) → BCD 0xYYYYMMDD. Throws `ERR_SIGSTRUCT_DATE`. */
 export function sigstructDate(date: string): number {
   const m = /^([0-9]{4})-([0-9]{2})-([0-9]{2})$/.exec(date);

@@ -1,17 +1,21 @@
 /**
- * The enclave's spawn arguments (MSE's `input_args`), their argument-vector form (`mse-run --size …`) and
- * the **argv file** that carries them: NUL-terminated strings, argv[0] first (the format of Gramine's
- * `loader.argv_src_file`, so one file serves both platforms). `spawn` writes that file into the
- * deployment's private state directory, mounted read-only into the container at `/opt/input/argv`; the
- * bootstrap reads it there, and `evidence`, `run`, `status` read it back through the engine. It is the
- * single source of truth of a deployment's arguments. It never goes on a command line: it holds the
- * deployment UUID, the credential of the configuration request (see docs/enclave.md). Pure.
+ * The enclave's spawn arguments (MSE's `input_args`), their argument-vector form (`--size … --port 443`)
+ * and the **args file** that carries them, the same bytes on both platforms: NUL-terminated strings, the
+ * launcher first (`/usr/bin/dash /usr/local/bin/mse-run --size …`), the format of Gramine's
+ * `loader.argv_src_file`. `spawn` writes it into the deployment's private state directory, mounted
+ * read-only into the container at `ARGS_FILE` (`./layout.ts`). On sgx Gramine reads it (a trusted file, measured) and
+ * starts the launcher with it as argv inside the enclave; on sim the container runs the same launcher
+ * with only `--argv-file ARGS_FILE` and the bootstrap reads the file. `evidence`, `run` and `status` read
+ * it back through the engine: it is the single source of truth of a deployment's arguments. It never goes
+ * on a host command line: it holds the deployment UUID, the credential of the configuration request (see
+ * docs/enclave.md). Pure.
  */
 import type { InputArgs as EvidenceInputArgs } from '../attestation/evidence.js';
 import { isIP } from 'node:net';
 import { InputError, UsageError } from '../errors.js';
 import { INPUT_LIMITS, MEASUREMENT_LIMITS } from '../fs/limits.js';
 import { parseSubject } from '../ratls/dn.js';
+import { ENCLAVE_HOST, ENCLAVE_PORT, LAUNCHER_ARGV } from './layout.js';
 
 /** What Gramine would measure besides the code and image, as `evidence.json` carries it. */
 export interface InputArgs {
@@ -165,9 +169,7 @@ export function toEnclaveArgv(a: InputArgs): string[] {
   ];
 }
 
-/** argv[0] of the argv file (what Gramine would start; ignored by the sim bootstrap). */
-export const ARGV_FILE_PROGRAM = 'mse-run';
-/** Largest argv file read back (the arguments are a few hundred bytes). */
+/** Largest args file read back (the arguments are a few hundred bytes). */
 export const MAX_ARGV_FILE_BYTES = INPUT_LIMITS.argvFile.maxBytes;
 
 /** Serialize an argument vector as an argv file: each string NUL-terminated, argv[0] first. */
@@ -194,14 +196,38 @@ export function parseArgvFile(bytes: Uint8Array): string[] {
   return text.split('\0');
 }
 
-/** The argv file of a deployment: `mse-run` followed by {@link toEnclaveArgv}. */
-export function enclaveArgvFile(a: InputArgs): Buffer {
-  return serializeArgvFile([ARGV_FILE_PROGRAM, ...toEnclaveArgv(a)]);
+/**
+ * The enclave's whole argv, as its args file holds it: the launcher ({@link LAUNCHER_ARGV}), the spawn
+ * arguments ({@link toEnclaveArgv}), then the fixed host and port.
+ */
+export function enclaveArgv(a: InputArgs): string[] {
+  return [...LAUNCHER_ARGV, ...toEnclaveArgv(a), '--host', ENCLAVE_HOST, '--port', String(ENCLAVE_PORT)];
 }
 
-/** Read `input_args` back from a deployment's argv file. */
+/** The args file of a deployment: {@link enclaveArgv}, serialized. */
+export function enclaveArgvFile(a: InputArgs): Buffer {
+  return serializeArgvFile(enclaveArgv(a));
+}
+
+/**
+ * The arguments an args file gives the bootstrap: its vector after the launcher. Throws `ERR_ARGV_FILE`
+ * when the file does not start with {@link LAUNCHER_ARGV} (not written by this mse-home's spawn).
+ */
+export function argsOfArgvFile(bytes: Uint8Array): string[] {
+  const argv = parseArgvFile(bytes);
+  if (LAUNCHER_ARGV.some((word, i) => argv[i] !== word)) {
+    throw new InputError(
+      'ERR_ARGV_FILE',
+      `the args file starts with ${JSON.stringify(argv.slice(0, 2))}, not the launcher ${JSON.stringify(LAUNCHER_ARGV)}`,
+      { hint: 'The args file is written by mse home spawn of this version; spawn the deployment again.' },
+    );
+  }
+  return argv.slice(LAUNCHER_ARGV.length);
+}
+
+/** Read `input_args` back from a deployment's args file. */
 export function fromEnclaveArgvFile(bytes: Uint8Array): InputArgs {
-  return fromEnclaveArgv(parseArgvFile(bytes).slice(1));
+  return fromEnclaveArgv(argsOfArgvFile(bytes));
 }
 
 /** Read `input_args` back from an argument vector (MSE's `--key value` pairs, without argv[0]). */

@@ -79,6 +79,8 @@ export interface PackageContents {
   dir?: string;
   /** The bytes of app.tar exactly as read and measured, when `keepAppTar` was asked. */
   appTar?: Buffer;
+  /** SHA-256 (hex) of app.tar's bytes: the enclave reads app.tar whole, and on sgx it is measured so. */
+  appTarSha256: string;
 }
 
 export interface ReadPackageOptions {
@@ -183,6 +185,9 @@ async function readOpenPackage(
     // reads it into memory, and then hashes those very bytes.
     const appTarSource = memberSource('app.tar');
     const appTar = options.keepAppTar ? await appTarSource.read(0, appTarSource.size) : undefined;
+    const appTarSha256 = appTar
+      ? createHash('sha256').update(appTar).digest('hex')
+      : await sha256Hex(appTarSource, 0, appTarSource.size);
     const appFiles = await readCodeTar(
       appTar ? bufferSource(appTar) : appTarSource,
       `app.tar in ${label}`,
@@ -225,6 +230,7 @@ async function readOpenPackage(
       members,
       ...(dir ? { dir } : {}),
       ...(options.keepAppTar ? { appTar } : {}),
+      appTarSha256,
     };
   }
 }

@@ -7,7 +7,7 @@ import { caseCollateral, caseQuote, caseTime, dcapCase } from '../testing/dcap.j
 import { readVector, readVectorText } from '../testing/vectors.js';
 import { PccsClient } from './client.js';
 import { pccsHandler, serve } from '../testing/pccs-server.js';
-import { parseQcnlConfig, pccsBaseUrl, stripJsonComments } from './config.js';
+import { parseQcnlConfig, pccsBaseUrl, pccsTarget, stripJsonComments } from './config.js';
 
 const c = dcapCase('automata-quotev3-platform@2025-08');
 const expectedCollateral = caseCollateral(c);
@@ -128,5 +128,44 @@ describe('QCNL configuration', () => {
     assert.equal(pccsBaseUrl('https://pccs/sgx/certification/v3').href, 'https://pccs/sgx/certification/v3/');
     assert.throws(() => pccsBaseUrl('ftp://x'), /http or https/);
     assert.throws(() => pccsBaseUrl('not a url'), /not a valid URL/);
+  });
+
+  it('picks the PCCS: --pccs (TLS verified), else the QCNL file with its use_secure_cert', () => {
+    const insecure = parseQcnlConfig('{"pccs_url": "https://b:8081", "use_secure_cert": false}');
+    const split = parseQcnlConfig('{"pccs_url": "https://b:8081", "collateral_service": "https://c:8081"}');
+    for (const use of ['pck', 'collateral'] as const) {
+      // the flag wins and is always verified, whatever the file says
+      assert.deepEqual(pccsTarget('https://a:8081', insecure, use), {
+        url: 'https://a:8081',
+        from: '--pccs',
+        secureCert: true,
+      });
+      // the file's setting is honoured, as the quote provider honours it
+      assert.deepEqual(pccsTarget(undefined, insecure, use), {
+        url: 'https://b:8081',
+        from: 'pccs_url',
+        secureCert: false,
+      });
+      assert.equal(pccsTarget(undefined, undefined, use), undefined);
+      assert.equal(pccsTarget(undefined, parseQcnlConfig('{}'), use), undefined);
+    }
+    // verification collateral comes from collateral_service when the file names one; PCK certificates never do
+    assert.deepEqual(pccsTarget(undefined, split, 'collateral'), {
+      url: 'https://c:8081',
+      from: 'collateral_service',
+      secureCert: true,
+    });
+    assert.deepEqual(pccsTarget(undefined, split, 'pck'), {
+      url: 'https://b:8081',
+      from: 'pccs_url',
+      secureCert: true,
+    });
+    // the legacy KEY=VALUE format too
+    const legacy = parseQcnlConfig('PCCS_URL=https://d:8081/sgx/certification/v3/\nUSE_SECURE_CERT=FALSE\n');
+    assert.deepEqual(pccsTarget(undefined, legacy, 'collateral'), {
+      url: 'https://d:8081/sgx/certification/v3/',
+      from: 'pccs_url',
+      secureCert: false,
+    });
   });
 });

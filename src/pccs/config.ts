@@ -110,3 +110,32 @@ export function pccsBaseUrl(url: string): URL {
   if (!u.pathname.endsWith('/')) u.pathname += '/';
   return u;
 }
+
+/** A PCCS to ask, where its URL came from, and whether its TLS certificate is verified. */
+export interface PccsTarget {
+  url: string;
+  from: '--pccs' | 'collateral_service' | 'pccs_url';
+  /** Whether the server's TLS certificate is verified. */
+  secureCert: boolean;
+}
+
+/**
+ * Pure: the PCCS to use. `--pccs` wins, its TLS certificate verified. Otherwise the QCNL configuration,
+ * with its `use_secure_cert` setting (what Intel's quote provider itself does): for `pck` (what the quote
+ * provider fetches: `doctor`'s probe) its `pccs_url`; for `collateral` (verification collateral:
+ * `evidence`) its `collateral_service` when set, else `pccs_url`, as the QCNL reads it. Undefined when
+ * there is none.
+ */
+export function pccsTarget(
+  flag: string | undefined,
+  qcnl: QcnlConfig | undefined,
+  use: 'pck' | 'collateral',
+): PccsTarget | undefined {
+  if (flag) return { url: flag, from: '--pccs', secureCert: true };
+  const secureCert = qcnl?.useSecureCert ?? true;
+  if (use === 'collateral' && qcnl?.collateralService) {
+    return { url: qcnl.collateralService, from: 'collateral_service', secureCert };
+  }
+  if (qcnl?.pccsUrl) return { url: qcnl.pccsUrl, from: 'pccs_url', secureCert };
+  return undefined;
+}

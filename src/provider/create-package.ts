@@ -28,7 +28,7 @@ import { pipeline } from 'node:stream/promises';
 import type { Logger } from '../base/log.js';
 import { secretboxSeal } from '../crypto/secretbox.js';
 import { buildAppImageScoped, imageRepository } from '../docker/app-image.js';
-import { withCleanup } from '../docker/cleanup.js';
+import { withCleanup, type CleanupScope } from '../docker/cleanup.js';
 import type { DockerEngine } from '../docker/engine.js';
 import type { BaseImageOptions } from '../docker/base-image.js';
 import { InputError } from '../errors.js';
@@ -128,154 +128,239 @@ async function writeTarFile(
   return hash.digest('hex');
 }
 
-/** Make the package. See the module comment. */
+/** Names and places of one package, decided before anything is written. */
+export interface PackagePlan {
+  name: string;
+  outputDir: string;
+  /** The package file, and the code key file with `--encrypt`. */
+  finalFile: string;
+  keyFile: string | undefined;
+  /** The image's repository, and `<repo>:<time_ns>`, the tag recorded in image.tar. */
+  repo: string;
+  imageRef: string;
+}
+
+/** Where a package of `name` goes and what it is called, at `timestampNs`. Pure. */
+export function planPackage(
+  name: string,
+  options: Pick<CreatePackageOptions, 'outputDir' | 'encrypt'> & { timestampNs: bigint },
+): PackagePlan {
+  const ts = options.timestampNs.toString();
+  const outputDir = path.resolve(options.outputDir);
+  const baseName = `package_${name}_${ts}`;
+  const repo = imageRepository(name);
+  return {
+    name,
+    outputDir,
+    finalFile: path.join(outputDir, `${baseName}.tar`),
+    keyFile: options.encrypt ? path.join(outputDir, `${baseName}.key`) : undefined,
+    repo,
+    imageRef: `${repo}:${ts}`,
+  };
+}
+
+type Timings = CreatedPackage['timings'];
+
+/** One packaging run: its plan, its cleanup scope and staging directory, its phase timings. */
+interface PackageRun {
+  plan: PackagePlan;
+  options: CreatePackageOptions;
+  scope: CleanupScope;
+  /** The staging directory inside the output directory. */
+  work: string;
+  timings: Timings;
+}
+
+/** Run `fn`, recording its duration as the phase's timing. */
+async function timed<T>(run: PackageRun, phase: keyof Timings, fn: () => Promise<T>): Promise<T> {
+  const t0 = performance.now();
+  try {
+    return await fn();
+  } finally {
+    run.timings[phase] = performance.now() - t0;
+  }
+}
+
+/** Between steps: stop at once when interrupted (withCleanup then removes everything). */
+function checkpoint(run: PackageRun): void {
+  run.scope.signal.throwIfAborted();
+}
+
+/** The output directory (removed on failure when made here) and the staging directory (always removed). */
+async function prepareOutput(plan: PackagePlan, scope: CleanupScope): Promise<string> {
+  const createdOutput = await ensureOutputDirectory(plan.outputDir);
+  if (createdOutput) scope.onFailure(() => fs.rm(createdOutput, { recursive: true, force: true }));
+  const work = await writingOutput(plan.finalFile, 'package', () =>
+    fs.mkdtemp(path.join(plan.outputDir, '.mse-package-')),
+  );
+  scope.always(() => fs.rm(work, { recursive: true, force: true }));
+  return work;
+}
+
+/** code: app.tar, encrypted under `key` when given. */
+async function writeCodeTar(run: PackageRun, key: Uint8Array | undefined) {
+  const { paths, log } = run.options;
+  const done = log.phase('code: app.tar');
+  const rules = await loadMseignore(paths.code);
+  const files = await timed(run, 'code', () => selectFiles(paths.code, { rules, what: 'code directory' }));
+  if (files.length === 0) {
+    throw new InputError('ERR_PACKAGE_EMPTY_CODE', `the code directory ${paths.code} has no file to package`, {
+      hint: 'Check .mseignore: every file is excluded.',
+    });
+  }
+  // The limits every reader of the package applies (verify, spawn, the enclave): a lower bound of the tar
+  // size is checked before writing it, the exact size after.
+  checkMemberSize('app.tar', tarSizeAtLeast(files), `the code directory ${paths.code}`);
+  const tar = path.join(run.work, 'app.tar');
+  const sha256 = await timed(run, 'code', async () =>
+    writeTarFile(await codeTarEntries(files, key), tar, run.plan.finalFile, run.scope.signal),
+  );
+  checkMemberSize('app.tar', (await fs.stat(tar)).size, `the code directory ${paths.code}`);
+  checkpoint(run);
+  done(`${files.length} files${key ? ', encrypted' : ''}`);
+  return { files, tar, sha256 };
+}
+
+/** tests: tests.tar. */
+async function writeTestsTar(run: PackageRun) {
+  const { paths, log } = run.options;
+  const done = log.phase('tests: tests.tar');
+  const files = await timed(run, 'tests', () =>
+    selectFiles(paths.tests, { skipNames: TESTS_SKIP, what: 'tests directory' }),
+  );
+  checkMemberSize('tests.tar', tarSizeAtLeast(files), `the tests directory ${paths.tests}`);
+  const tar = path.join(run.work, 'tests.tar');
+  const sha256 = await timed(run, 'tests', () =>
+    writeTarFile(
+      files.map((f) => ({ path: f.rel, type: 'file', file: f.abs, size: f.size, executable: f.executable })),
+      tar,
+      run.plan.finalFile,
+      run.scope.signal,
+    ),
+  );
+  checkMemberSize('tests.tar', (await fs.stat(tar)).size, `the tests directory ${paths.tests}`);
+  done(`${files.length} files`);
+  checkpoint(run);
+  return { files, tar, sha256 };
+}
+
+/** build, then save: image.tar, checked to be the image just built. */
+async function buildAndSaveImage(run: PackageRun) {
+  const { engine, log, paths } = run.options;
+  const { repo, imageRef, finalFile } = run.plan;
+  const built = await timed(run, 'build', () =>
+    buildAppImageScoped(engine, log, run.scope, {
+      dockerfile: paths.dockerfile,
+      stableRef: `${repo}:latest`,
+      extraTags: [imageRef],
+      base: run.options.base ?? {},
+    }),
+  );
+  checkpoint(run);
+
+  const done = log.phase(`save: image.tar (${imageRef})`);
+  const tar = path.join(run.work, 'image.tar');
+  await timed(run, 'save', () =>
+    engine.saveImage(imageRef, tar, { signal: run.scope.signal, what: 'package', shownAs: finalFile }),
+  );
+  checkpoint(run);
+  const fh = await fs.open(tar, 'r');
+  let image;
+  try {
+    const size = (await fh.stat()).size;
+    image = await readImageTar(fileSource(fh, 0, size), 'image.tar', DEFAULT_PACKAGE_LIMITS, false);
+  } finally {
+    await fh.close();
+  }
+  if (image.configDigest !== built.id) {
+    throw new InputError(
+      'ERR_PACKAGE_IMAGE_MISMATCH',
+      `saved image ${image.configDigest} is not the built image ${built.id}`,
+      { hint: 'Another process retagged the image during packaging; run the command again.' },
+    );
+  }
+  const size = (await fs.stat(tar)).size;
+  checkMemberSize('image.tar', size, `the saved image ${imageRef}`);
+  done(`${(size / 1e6).toFixed(1)} MB, ${image.configDigest.slice(0, 19)}`);
+  return { tar, size, configDigest: image.configDigest };
+}
+
+/**
+ * write: the package staged, the key written (exclusive, 0600), then the package linked into place (never
+ * over an existing file). From the link on the package exists; an interrupt before the scope ends still
+ * removes it. Returns its size.
+ */
+async function writePackage(
+  run: PackageRun,
+  parts: { appTar: string; imageTar: string; imageSize: number; testsTar: string; config: Uint8Array },
+  key: Uint8Array | undefined,
+): Promise<number> {
+  const { finalFile, keyFile } = run.plan;
+  const done = run.options.log.phase(`write: ${path.basename(finalFile)}`);
+  const staged = path.join(run.work, 'package.tar');
+  const members: TarEntrySource[] = [
+    { path: 'app.tar', type: 'file', file: parts.appTar, size: (await fs.stat(parts.appTar)).size },
+    { path: 'image.tar', type: 'file', file: parts.imageTar, size: parts.imageSize },
+    { path: 'mse.toml', type: 'file', data: parts.config },
+    { path: 'tests.tar', type: 'file', file: parts.testsTar, size: (await fs.stat(parts.testsTar)).size },
+  ];
+  await timed(run, 'write', async () => {
+    await pipeline(deterministicTar(members), createOutputStream(staged, { what: 'package', shownAs: finalFile }), {
+      signal: run.scope.signal,
+    });
+    if (keyFile && key) {
+      checkpoint(run);
+      await writeFileAtomic(keyFile, key, { mode: 0o600, exclusive: true });
+      run.scope.onFailure(() => fs.rm(keyFile, { force: true }));
+    }
+    checkpoint(run);
+    try {
+      await fs.link(staged, finalFile); // fails if it exists: never overwrite a package
+    } catch (error) {
+      throw outputError(error, finalFile, 'package');
+    }
+    run.scope.onFailure(() => fs.rm(finalFile, { force: true }));
+  });
+  const size = (await fs.stat(finalFile)).size;
+  done(`${(size / 1e6).toFixed(1)} MB`);
+  return size;
+}
+
+/** Make the package: the plan, then code → tests → build → save → write in one cleanup scope. See the module comment. */
 export async function createPackage(options: CreatePackageOptions): Promise<CreatedPackage> {
-  const { engine, log, paths } = options;
+  const { log, paths } = options;
   // Read once: the bytes validated here are the bytes packaged.
   const { config, warnings, bytes: configBytes } = await loadMseConfig(paths.config);
   for (const w of warnings) log.warn(w);
-  const ts = (options.timestampNs ?? BigInt(Date.now()) * 1_000_000n).toString();
-  const outputDir = path.resolve(options.outputDir);
-  const baseName = `package_${config.name}_${ts}`;
-  const finalFile = path.join(outputDir, `${baseName}.tar`);
-  const keyFile = options.encrypt ? path.join(outputDir, `${baseName}.key`) : undefined;
-  const repo = imageRepository(config.name);
-  const imageRef = `${repo}:${ts}`;
-  const timings = { code: 0, tests: 0, build: 0, save: 0, write: 0 };
-  const timed = async <T>(phase: keyof typeof timings, fn: () => Promise<T>): Promise<T> => {
-    const t0 = performance.now();
-    try {
-      return await fn();
-    } finally {
-      timings[phase] = performance.now() - t0;
-    }
-  };
+  const plan = planPackage(config.name, {
+    outputDir: options.outputDir,
+    encrypt: options.encrypt,
+    timestampNs: options.timestampNs ?? BigInt(Date.now()) * 1_000_000n,
+  });
+  const timings: Timings = { code: 0, tests: 0, build: 0, save: 0, write: 0 };
 
   return withCleanup(async (scope) => {
-    const createdOutput = await ensureOutputDirectory(outputDir);
-    if (createdOutput) scope.onFailure(() => fs.rm(createdOutput, { recursive: true, force: true }));
-    const work = await writingOutput(finalFile, 'package', () => fs.mkdtemp(path.join(outputDir, '.mse-package-')));
-    scope.always(() => fs.rm(work, { recursive: true, force: true }));
-    // Between steps: stop at once when interrupted (withCleanup then removes everything).
-    const checkpoint = (): void => scope.signal.throwIfAborted();
-
-    // code
+    const run: PackageRun = { plan, options, scope, work: await prepareOutput(plan, scope), timings };
     const key = options.encrypt ? randomBytes(32) : undefined;
-    let done = log.phase('code: app.tar');
-    const rules = await loadMseignore(paths.code);
-    const codeFiles = await timed('code', () => selectFiles(paths.code, { rules, what: 'code directory' }));
-    if (codeFiles.length === 0) {
-      throw new InputError('ERR_PACKAGE_EMPTY_CODE', `the code directory ${paths.code} has no file to package`, {
-        hint: 'Check .mseignore: every file is excluded.',
-      });
-    }
-    // The limits every reader of the package applies (verify, spawn, the enclave): a lower bound of the tar
-    // size is checked before writing it, the exact size after.
-    checkMemberSize('app.tar', tarSizeAtLeast(codeFiles), `the code directory ${paths.code}`);
-    const appTar = path.join(work, 'app.tar');
-    const appTarSha256 = await timed('code', async () =>
-      writeTarFile(await codeTarEntries(codeFiles, key), appTar, finalFile, scope.signal),
+    const code = await writeCodeTar(run, key);
+    const tests = await writeTestsTar(run);
+    const image = await buildAndSaveImage(run);
+    const size = await writePackage(
+      run,
+      { appTar: code.tar, imageTar: image.tar, imageSize: image.size, testsTar: tests.tar, config: configBytes },
+      key,
     );
-    checkMemberSize('app.tar', (await fs.stat(appTar)).size, `the code directory ${paths.code}`);
-    checkpoint();
-    done(`${codeFiles.length} files${key ? ', encrypted' : ''}`);
-
-    // tests
-    done = log.phase('tests: tests.tar');
-    const testFiles = await timed('tests', () =>
-      selectFiles(paths.tests, { skipNames: TESTS_SKIP, what: 'tests directory' }),
-    );
-    checkMemberSize('tests.tar', tarSizeAtLeast(testFiles), `the tests directory ${paths.tests}`);
-    const testsTar = path.join(work, 'tests.tar');
-    const testsTarSha256 = await timed('tests', () =>
-      writeTarFile(
-        testFiles.map((f) => ({ path: f.rel, type: 'file', file: f.abs, size: f.size, executable: f.executable })),
-        testsTar,
-        finalFile,
-        scope.signal,
-      ),
-    );
-    checkMemberSize('tests.tar', (await fs.stat(testsTar)).size, `the tests directory ${paths.tests}`);
-    done(`${testFiles.length} files`);
-    checkpoint();
-
-    // build
-    const built = await timed('build', () =>
-      buildAppImageScoped(engine, log, scope, {
-        dockerfile: paths.dockerfile,
-        stableRef: `${repo}:latest`,
-        extraTags: [imageRef],
-        base: options.base ?? {},
-      }),
-    );
-    checkpoint();
-
-    // save
-    done = log.phase(`save: image.tar (${imageRef})`);
-    const imageTar = path.join(work, 'image.tar');
-    await timed('save', () =>
-      engine.saveImage(imageRef, imageTar, { signal: scope.signal, what: 'package', shownAs: finalFile }),
-    );
-    checkpoint();
-    const imageFh = await fs.open(imageTar, 'r');
-    let image;
-    try {
-      const size = (await imageFh.stat()).size;
-      image = await readImageTar(fileSource(imageFh, 0, size), 'image.tar', DEFAULT_PACKAGE_LIMITS, false);
-    } finally {
-      await imageFh.close();
-    }
-    if (image.configDigest !== built.id) {
-      throw new InputError(
-        'ERR_PACKAGE_IMAGE_MISMATCH',
-        `saved image ${image.configDigest} is not the built image ${built.id}`,
-        { hint: 'Another process retagged the image during packaging; run the command again.' },
-      );
-    }
-    const imageSize = (await fs.stat(imageTar)).size;
-    checkMemberSize('image.tar', imageSize, `the saved image ${imageRef}`);
-    done(`${(imageSize / 1e6).toFixed(1)} MB, ${image.configDigest.slice(0, 19)}`);
-
-    // write
-    done = log.phase(`write: ${path.basename(finalFile)}`);
-    const staged = path.join(work, 'package.tar');
-    const members: TarEntrySource[] = [
-      { path: 'app.tar', type: 'file', file: appTar, size: (await fs.stat(appTar)).size },
-      { path: 'image.tar', type: 'file', file: imageTar, size: imageSize },
-      { path: 'mse.toml', type: 'file', data: configBytes },
-      { path: 'tests.tar', type: 'file', file: testsTar, size: (await fs.stat(testsTar)).size },
-    ];
-    await timed('write', async () => {
-      await pipeline(deterministicTar(members), createOutputStream(staged, { what: 'package', shownAs: finalFile }), {
-        signal: scope.signal,
-      });
-      if (keyFile && key) {
-        checkpoint();
-        await writeFileAtomic(keyFile, key, { mode: 0o600, exclusive: true });
-        scope.onFailure(() => fs.rm(keyFile, { force: true }));
-      }
-      // The commit: from here the package exists; an interrupt before the scope ends still removes it.
-      checkpoint();
-      try {
-        await fs.link(staged, finalFile); // fails if it exists: never overwrite a package
-      } catch (error) {
-        throw outputError(error, finalFile, 'package');
-      }
-      scope.onFailure(() => fs.rm(finalFile, { force: true }));
-    });
-    const size = (await fs.stat(finalFile)).size;
-    done(`${(size / 1e6).toFixed(1)} MB`);
     return {
-      file: finalFile,
-      ...(keyFile ? { keyFile } : {}),
+      file: plan.finalFile,
+      ...(plan.keyFile ? { keyFile: plan.keyFile } : {}),
       name: config.name,
-      imageRef,
+      imageRef: plan.imageRef,
       imageConfigDigest: image.configDigest,
       size,
-      appFiles: codeFiles.length,
-      testFiles: testFiles.length,
-      appTarSha256,
-      testsTarSha256,
+      appFiles: code.files.length,
+      testFiles: tests.files.length,
+      appTarSha256: code.sha256,
+      testsTarSha256: tests.sha256,
       encrypted: key !== undefined,
       timings,
     };

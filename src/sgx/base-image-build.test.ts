@@ -21,6 +21,9 @@ import {
   SGX_SEALED_DIR,
 } from './gramine-paths.js';
 import { gramineSourcePlan } from './gramine-source.js';
+import { LAUNCHER, LAUNCHER_ARGV, LAUNCHER_SHELL } from '../launch/layout.js';
+import { enclavePaths } from '../enclave/paths.js';
+import { MSE_SERVE, NODE, PYTHON, SEALED_MOUNTS } from './enclave-manifest.js';
 
 /** The files of a complete installation (the test double's), as read out of an image. */
 function installed(version = '1.9'): Map<string, ImageFile | undefined> {
@@ -124,5 +127,24 @@ describe('the sgx image files agree with the path constants', () => {
     assert.match(dockerfile, /^COPY bin\/ \/usr\/local\/bin\/$/m);
     assert.equal(path.dirname(MSE_RUN_SGX), '/usr/local/bin');
     assert.ok(dockerfile.includes(SGX_ENCLAVE_DIR) && dockerfile.includes(SGX_SEALED_DIR));
+  });
+
+  it('the enclave launcher runs what the manifest trusts, and mse-run-sgx checks the sealed mounts spawn makes', () => {
+    const launcher = readFileSync(path.join(REPO_ROOT, 'base-image', 'mse-run'), 'utf8');
+    assert.equal(LAUNCHER, '/usr/local/bin/mse-run', 'the base image installs bin/mse-run there');
+    assert.deepEqual(LAUNCHER_ARGV, [LAUNCHER_SHELL, LAUNCHER]);
+    assert.match(launcher, /^#!\/bin\/sh\n/);
+    // the bootstrap to completion with the launcher's own arguments, then exec of the app server
+    assert.match(launcher, new RegExp(`^${NODE} ${MSE_BOOTSTRAP} "\\$@" &$`, 'm'));
+    assert.match(launcher, new RegExp(`^exec ${PYTHON} ${MSE_SERVE} --launch ${enclavePaths('/').launchFile}$`, 'm'));
+    // nothing from the environment decides what runs (on sgx this file is measured)
+    assert.doesNotMatch(launcher.replace(/^#.*$/gm, ''), /\$\{?[A-Z_]+/);
+    const sgx = readFileSync(path.join(REPO_ROOT, 'base-image', 'sgx', 'mse-run-sgx'), 'utf8');
+    const sealed = /^for d in ([a-z ]+); do$/m.exec(sgx)?.[1]?.split(' ');
+    assert.deepEqual(
+      sealed,
+      SEALED_MOUNTS.map((m) => m.dir),
+    );
+    assert.match(sgx, new RegExp(`"${SGX_SEALED_DIR}/\\$d"`));
   });
 });

@@ -9,6 +9,7 @@
 /** The Gramine release mse-home pins: its signer's measurement is what the vendored vectors reproduce. */
 export const GRAMINE_VERSION = '1.9';
 
+import { ENCLAVE_DIR } from '../launch/layout.js';
 import { GRAMINE_PKGLIBDIR } from '../gramine/manifest.js';
 
 /** Gramine's library directory in its packages (`_CONFIG_PKGLIBDIR` of `graminelibos`). */
@@ -42,18 +43,29 @@ export const DPKG_STATUS = '/var/lib/dpkg/status';
 
 /** The enclave bootstrap (from the sim base image's top layer, unchanged). */
 export const MSE_BOOTSTRAP = '/opt/mse/bootstrap.mjs';
-/** mse-home's launcher of the enclave in an sgx container (base-image/sgx/mse-run-sgx). */
+/**
+ * mse-home's entrypoint of an sgx container (base-image/sgx/mse-run-sgx), outside the enclave: it starts
+ * `gramine-sgx` on the final manifest and SIGSTRUCT; Gramine then runs the launcher inside the enclave.
+ */
 export const MSE_RUN_SGX = '/usr/local/bin/mse-run-sgx';
 /** The manifest template the image is built for: its first line names the version (read by the generator). */
 export const SGX_TEMPLATE_MARKER = '/opt/mse/sgx-manifest-template';
 /** The template version this mse-home generates and its sgx base image is made for. */
-export const SGX_MANIFEST_TEMPLATE_VERSION = 'mse-home-gramine-manifest-v1';
+export const SGX_MANIFEST_TEMPLATE_VERSION = 'mse-home-gramine-manifest-v2';
 /**
- * Created by `spawn --platform sgx` in the container, never present in an image: the final manifest
- * (`enclave.manifest.sgx`), the SIGSTRUCT (`enclave.sig`), the argv file (`args`) and the code (`app/`).
+ * Mounted read-only by `spawn` from the deployment's private state, never present in an image (the same
+ * directory on sim): the args file (`args`), the code (`app.tar`) and, on sgx, the final manifest
+ * (`enclave.manifest.sgx`) and the SIGSTRUCT (`enclave.sig`).
  */
-export const SGX_ENCLAVE_DIR = '/opt/mse/enclave';
+export const SGX_ENCLAVE_DIR = ENCLAVE_DIR;
 /** The application name `gramine-sgx` is given: `${SGX_ENCLAVE_DIR}/${SGX_APP_NAME}.manifest.sgx` and `.sig`. */
 export const SGX_APP_NAME = 'enclave';
-/** Host side of the encrypted mounts sealed to MRENCLAVE (created at spawn, never in an image). */
+/** The final manifest `gramine-sgx` reads. */
+export const SGX_MANIFEST_FILE = `${SGX_ENCLAVE_DIR}/${SGX_APP_NAME}.manifest.sgx`;
+/** The SIGSTRUCT `gramine-sgx` reads (Gramine's loader opens `<app>.sig`). */
+export const SGX_SIGSTRUCT_FILE = `${SGX_ENCLAVE_DIR}/${SGX_APP_NAME}.sig`;
+/**
+ * Host side of the encrypted mounts sealed to MRENCLAVE (`key/`, `home/`, `app/`): bind-mounted by `spawn`
+ * from the deployment's private state, never in an image.
+ */
 export const SGX_SEALED_DIR = '/opt/mse/sealed';

@@ -12,7 +12,7 @@
  */
 import type { Platform } from '../launch/layout.js';
 import { StateError } from '../errors.js';
-import type { QcnlConfig } from '../pccs/config.js';
+import type { PccsTarget, QcnlConfig } from '../pccs/config.js';
 
 /** Device nodes an SGX driver creates. The in-kernel driver (Linux ≥ 5.11) makes the first two. */
 export const SGX_DEVICES = {
@@ -43,13 +43,7 @@ export interface ErrorFact {
   hint?: string;
 }
 
-export interface PccsTarget {
-  url: string;
-  /** Where the URL came from. */
-  from: '--pccs' | 'pccs_url';
-  /** Whether the probe verified the server's TLS certificate. */
-  secureCert: boolean;
-}
+export type { PccsTarget };
 
 export type PccsProbe = { ok: true; ms: number; endpoints: string[] } | { ok: false; ms: number; error: ErrorFact };
 

@@ -21,7 +21,7 @@ import {
   type HostFacts,
   type HostReport,
 } from './host-checks.js';
-import { connectUnix, gatherHostFacts, pccsTarget, probePccs } from './host-facts.js';
+import { connectUnix, gatherHostFacts, probePccs } from './host-facts.js';
 
 /**
  * Test double: the facts of a reachable engine with both base images. These unit tests run without Docker;
@@ -219,17 +219,6 @@ describe('host facts from fixture /proc, /dev and qcnl trees', () => {
   });
 
   it('--pccs overrides pccs_url and is probed with TLS verification', async () => {
-    assert.deepEqual(pccsTarget('https://a:8081', false, 'https://b:8081'), {
-      url: 'https://a:8081',
-      from: '--pccs',
-      secureCert: true,
-    });
-    assert.deepEqual(pccsTarget(undefined, false, 'https://b:8081'), {
-      url: 'https://b:8081',
-      from: 'pccs_url',
-      secureCert: false,
-    });
-    assert.equal(pccsTarget(undefined, undefined, undefined), undefined);
     const { facts } = await reportFor({ cpuFlags: [], aesmd: 'absent' }, { pccsUrl: pccs.url });
     assert.equal(facts.pccs.target?.from, '--pccs');
     assert.equal(facts.pccs.probe?.ok, true);

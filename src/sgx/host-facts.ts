@@ -26,7 +26,7 @@ import { isMseError } from '../errors.js';
 import { readUserText } from '../fs/files.js';
 import { INPUT_LIMITS } from '../fs/limits.js';
 import { PccsClient } from '../pccs/client.js';
-import { DEFAULT_QCNL_CONF, readQcnlConfig } from '../pccs/config.js';
+import { DEFAULT_QCNL_CONF, pccsTarget, readQcnlConfig, type PccsTarget } from '../pccs/config.js';
 import { loadSignerKey } from '../launch/signer.js';
 import { SGX_BASE_IMAGE } from './base-image.js';
 import {
@@ -40,7 +40,6 @@ import {
   type HostReport,
   type NodeKind,
   type PccsProbe,
-  type PccsTarget,
   type SgxDevice,
   type SignerKeyFact,
 } from './host-checks.js';
@@ -105,7 +104,8 @@ export async function gatherHostFacts(options: HostFactsOptions): Promise<HostFa
     dockerFacts(options, limits.dockerTimeoutMs),
     signerKeyFacts(options.signerKeyPath),
   ]);
-  const target = pccsTarget(options.pccsUrl, qcnl.config?.useSecureCert, qcnl.config?.pccsUrl);
+  // --pccs, else what the quote provider uses (pccs_url with its use_secure_cert)
+  const target = pccsTarget(options.pccsUrl, qcnl.config, 'pck');
   const pccs = target ? { target, probe: await probePccs(target, limits) } : {};
   return {
     cpuinfo,
@@ -118,21 +118,6 @@ export async function gatherHostFacts(options: HostFactsOptions): Promise<HostFa
     images: docker.images,
     signerKey,
   };
-}
-
-/**
- * Pure: the PCCS to probe. `--pccs` wins (its TLS certificate is verified, as `evidence --pccs` does);
- * else the QCNL configuration's `pccs_url`, with its `use_secure_cert` setting (what the quote provider
- * does).
- */
-export function pccsTarget(
-  flag: string | undefined,
-  useSecureCert: boolean | undefined,
-  pccsUrl: string | undefined,
-): PccsTarget | undefined {
-  if (flag) return { url: flag, from: '--pccs', secureCert: true };
-  if (pccsUrl) return { url: pccsUrl, from: 'pccs_url', secureCert: useSecureCert ?? true };
-  return undefined;
 }
 
 /**

@@ -53,13 +53,13 @@ export interface GramineMeasurement {
 }
 
 /**
- * Measure `codeFiles` run with `args` in the Gramine image `image`: generate our manifest, finalize it
+ * Measure the code (app.tar's hash and its files') run with `args` in the Gramine image `image`: generate our manifest, finalize it
  * over the image (every layer checked against its diff ID in the same pass), measure it with the
  * image's libpal. Throws `ERR_SGX_NOT_GRAMINE_IMAGE` for an image that is not ours to measure.
  */
 export async function measureGramineImage(
   image: ImageFs,
-  codeFiles: readonly Pick<CodeFile, 'path' | 'sha256'>[],
+  code: { files: readonly Pick<CodeFile, 'path' | 'sha256'>[]; appTarSha256: string },
   args: InputArgs,
 ): Promise<GramineMeasurement> {
   const kind = await sgxImageKind(image);
@@ -80,7 +80,13 @@ export async function measureGramineImage(
   // finalized and measured here; `verified()` waits for it before anything is returned.
   const layersChecked = image.checkLayers();
   try {
-    const enclave = enclaveManifest({ image, templateVersion: kind.templateVersion, codeFiles, args });
+    const enclave = enclaveManifest({
+      image,
+      templateVersion: kind.templateVersion,
+      codeFiles: code.files,
+      appTarSha256: code.appTarSha256,
+      args,
+    });
     const libpal = await image.readFile(GRAMINE_LIBPAL, MAX_LIBPAL_BYTES);
     const source = new ImageFileSource(image);
     const signed = await gramineSign(enclave.text, source, libpal);

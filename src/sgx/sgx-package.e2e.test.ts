@@ -4,10 +4,12 @@
 // evidence whose quote the simulated quoting machinery signs for that MRENCLAVE (src/testing/sgx-evidence.ts),
 // and `mse home verify --package` accepting it and rejecting one changed byte in a code file, in a Python
 // stdlib file of the image, and in each spawn argument, naming the differing entry. Also: the image file
-// system read from image.tar equals what the engine itself shows in a container (`docker export`).
+// system read from image.tar equals what the engine itself shows in a container (`docker export`); and
+// `spawn --platform sgx --dry-run` writes a final manifest and SIGSTRUCT whose MRENCLAVE `measure --package`
+// and `verify --package` reproduce, which `sigstruct show` accepts and which passes Gramine 1.9's rules.
 import assert from 'node:assert/strict';
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
-import { appendFileSync, readFileSync, writeFileSync, copyFileSync } from 'node:fs';
+import { appendFileSync, copyFileSync, existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
@@ -35,7 +37,13 @@ import {
 import { flipByte, tamperPackageCode } from '../testing/e2e.js';
 import { buildGramineTestImage } from '../testing/gramine-image.js';
 import { sgxTestEvidence } from '../testing/sgx-evidence.js';
-import { parseArgvFile } from '../launch/args.js';
+import { fromEnclaveArgvFile, parseArgvFile, DEFAULT_SUBJECT } from '../launch/args.js';
+import { freeLoopbackPort } from '../docker/localtest.js';
+import { spawnDeployment, type SpawnDryRun } from '../deploy/spawn.js';
+import { createLogger } from '../base/log.js';
+import { PassThrough } from 'node:stream';
+import { parseManifestToml, validateManifest } from '../gramine/index.js';
+import { loadOrCreateSignerKey } from '../launch/signer.js';
 
 const work = testTempDir('mse-e2e-sgx-');
 const gramineRepo = `${TEST_PREFIX}gramine-${randomBytes(3).toString('hex')}`;
@@ -152,14 +160,18 @@ describe('SGX package: measure, then verify with no Docker and no Gramine (real 
     assert.equal(r.v!.mrenclave, mrenclave);
   });
 
-  it('rejects one changed byte in a code file, naming the file', async () => {
+  it('rejects one changed byte in a code file, naming the file (and app.tar, which holds it)', async () => {
     const tampered = path.join(testTempDir('mse-e2e-sgx-code-'), path.basename(pkg));
     await tamperPackageCode(pkg, tampered, 'app.py');
     const r = await verify(evidence, tampered);
     assert.equal(r.code, 10, r.stderr);
+    assert.deepEqual(
+      r.v!.measurement.differences!.map((d) => d.name),
+      ['file:/opt/mse/enclave/app.tar', 'file:/opt/mse/enclave/app/app.py'],
+    );
     assert.match(
       mismatch(r.v),
-      /1 manifest entry differs: trusted file file:\/opt\/mse\/enclave\/app\/app\.py: package/,
+      /2 manifest entries differ: trusted file file:\/opt\/mse\/enclave\/app\.tar: package [0-9a-f]{64}, enclave [0-9a-f]{64}; trusted file file:\/opt\/mse\/enclave\/app\/app\.py: package/,
     );
   });
 
@@ -200,6 +212,158 @@ describe('SGX package: measure, then verify with no Docker and no Gramine (real 
       );
       assert.equal(r.v!.measurement.enclaveManifest, 'trusted');
     }
+  });
+
+  it('spawn --platform sgx --dry-run: a manifest and SIGSTRUCT that measure, sigstruct show and verify reproduce', async () => {
+    const out = testTempDir('mse-e2e-sgx-dryrun-');
+    const state = testTempDir('mse-e2e-sgx-state-');
+    const keyFile = path.join(testTempDir('mse-e2e-sgx-key-'), 'enclave-key.pem');
+    const name = `${TEST_PREFIX}sgx-dry-${randomBytes(3).toString('hex')}`;
+    const port = await freeLoopbackPort();
+    const env = { MSE_HOME_STATE_DIR: state };
+    const r = await runMse(
+      ['home', 'spawn', name, '--platform', 'sgx', '--dry-run', '--package', pkg, '--san', 'localhost'].concat([
+        '--size',
+        '2048',
+        '--port',
+        String(port),
+        '--output',
+        out,
+        '--signer-key',
+        keyFile,
+        '--json',
+      ]),
+      { env, timeoutMs: 120_000 },
+    );
+    assert.equal(r.code, 0, r.stderr);
+    // this host has no SGX: the plan is made all the same, and says so
+    assert.match(r.stderr, /platform: sgx \(--platform sgx\)/);
+    assert.match(r.stderr, /not ready .*planning only \(--dry-run\)/);
+    const plan = JSON.parse(r.stdout) as SpawnDryRun & { dryRun: boolean; hostReady: boolean };
+    const p = await readPackage(pkg);
+    assert.deepEqual([plan.dryRun, plan.hostReady], [true, false]);
+    assert.equal(plan.image, p.imageConfigDigest);
+    assert.deepEqual([...plan.entrypoint, ...plan.cmd], ['/usr/local/bin/mse-run-sgx']);
+    assert.deepEqual(plan.devices, [], 'no SGX device on this host, none passed');
+    assert.deepEqual(plan.missingDevices, ['/dev/sgx_enclave', '/dev/sgx_provision']);
+    // spawn names the state directory when it makes it (review L1): the plan shows mkdtemp's template
+    const stateDir = path.join(state, 'deployments', name, 'state-XXXXXX');
+    assert.deepEqual(plan.mounts, [
+      { host: path.join(stateDir, 'enclave'), container: '/opt/mse/enclave', readOnly: true },
+      { host: path.join(stateDir, 'sealed'), container: '/opt/mse/sealed', readOnly: false },
+    ]);
+    assert.deepEqual(plan.ports, [{ host: `127.0.0.1:${port}`, container: '443/tcp' }]);
+    assert.equal(plan.enclaveFiles.manifest, '/opt/mse/enclave/enclave.manifest.sgx');
+    assert.equal(plan.enclaveFiles.sigstruct, '/opt/mse/enclave/enclave.sig');
+    assert.equal(plan.template, 'mse-home-gramine-manifest-v2');
+    assert.deepEqual([plan.enclaveSize, plan.maxThreads], [2048 * 2 ** 20, 64]);
+    // nothing created but the output files: no state, no container, no image tag
+    assert.ok(!existsSync(path.join(state, 'deployments')), 'no deployment state');
+    const engine = await testEngine();
+    assert.equal(await engine.inspectContainer(name), undefined);
+    assert.deepEqual(readdirSync(out).sort(), ['args', 'enclave.manifest.sgx', 'enclave.sig']);
+    assert.equal(statSync(plan.written.args).mode & 0o777, 0o600, 'the args file holds a UUID');
+    assert.ok(
+      !r.stdout.includes(fromEnclaveArgvFile(readFileSync(plan.written.args)).appId),
+      'the UUID is not printed',
+    );
+
+    // the operator's key signed it: MRSIGNER is that key's
+    const signer = await loadOrCreateSignerKey(keyFile);
+    assert.equal(plan.mrsigner, Buffer.from(signer.mrSigner).toString('hex'));
+
+    // the final manifest passes Gramine 1.9's rules, strictly
+    const finalManifest = readFileSync(plan.written.manifest);
+    assert.deepEqual(validateManifest(parseManifestToml(finalManifest), { strict: true }), []);
+
+    // sigstruct show accepts the SIGSTRUCT: signature valid, the same MRENCLAVE and MRSIGNER
+    const shown = await runMse(['home', 'sigstruct', 'show', plan.written.sigstruct, '--json']);
+    assert.equal(shown.code, 0, shown.stderr);
+    const sig = JSON.parse(shown.stdout) as {
+      mrenclave: string;
+      mrsigner: string;
+      signature: { valid: boolean };
+      fields: { isvProdId?: number; isvSvn?: number; date: string };
+    };
+    assert.deepEqual([sig.mrenclave, sig.mrsigner, sig.signature.valid], [plan.mrenclave, plan.mrsigner, true]);
+
+    // measure --package with the same arguments reproduces MRENCLAVE and the final manifest byte for byte
+    const args = fromEnclaveArgvFile(readFileSync(plan.written.args));
+    assert.deepEqual([args.size, args.san, args.subject], [2048, 'localhost', DEFAULT_SUBJECT]);
+    const measured = testTempDir('mse-e2e-sgx-dryrun-measure-');
+    const m = await runMse(
+      ['home', 'measure', '--package', pkg, '--size', '2048', '--san', 'localhost', '--app-id', args.appId].concat([
+        '--expiration',
+        String(args.expiration),
+        '--output',
+        measured,
+        '--json',
+      ]),
+      { timeoutMs: 120_000 },
+    );
+    assert.equal(m.code, 0, m.stderr);
+    assert.equal((JSON.parse(m.stdout) as { mrenclave: string }).mrenclave, plan.mrenclave);
+    assert.deepEqual(readFileSync(path.join(measured, 'enclave.manifest.sgx')), finalManifest);
+    assert.deepEqual(readFileSync(path.join(measured, 'args')), readFileSync(plan.written.args));
+
+    // verify --package accepts evidence whose quote carries that MRENCLAVE and the operator's MRSIGNER
+    const dryEvidence = sgxTestEvidence({
+      sim,
+      mrenclave: new Uint8Array(Buffer.from(plan.mrenclave, 'hex')),
+      args,
+      signerPk: signer.publicKeyPem,
+      gramineManifest: finalManifest.toString('utf8'),
+      gramineArgv: parseArgvFile(readFileSync(plan.written.args)),
+    });
+    const v = await verify(dryEvidence, pkg);
+    assert.equal(v.code, 0, v.stderr);
+    assert.equal(v.v!.accepted, true);
+    assert.equal(v.v!.mrenclave, plan.mrenclave);
+  });
+
+  it('spawn --platform sgx for real, here: files mounted, container started, mse-run-sgx stops at the missing device, all undone', async () => {
+    // The readiness gate is the CLI's (this host is not ready); the deployment function runs the real apply
+    // path: state directory, image load, the sgx container FROM the package's image, the wait.
+    const engine = await testEngine();
+    const state = testTempDir('mse-e2e-sgx-real-state-');
+    const out = path.join(testTempDir('mse-e2e-sgx-real-out-'), 'deployment');
+    const name = `${TEST_PREFIX}sgx-real-${randomBytes(3).toString('hex')}`;
+    containers.push(name);
+    const stderr = new PassThrough();
+    let logs = '';
+    stderr.on('data', (c: Buffer) => (logs += c.toString()));
+    const spawned = spawnDeployment({
+      engine,
+      log: createLogger({ stream: stderr, env: { NO_COLOR: '1' } }),
+      env: { MSE_HOME_STATE_DIR: state },
+      name,
+      packageFile: pkg,
+      outputDir: out,
+      san: 'localhost',
+      host: '127.0.0.1',
+      port: await freeLoopbackPort(),
+      size: 2048,
+      subject: DEFAULT_SUBJECT,
+      days: 30,
+      signerKeyPath: path.join(testTempDir('mse-e2e-sgx-real-key-'), 'enclave-key.pem'),
+      platform: 'sgx',
+      sgxHost: { devices: [], aesmd: false },
+      pccsUrl: 'https://pccs.invalid:8081', // never reached: the enclave does not start here
+      timeoutMs: 60_000,
+    });
+    // mse-run-sgx checked the final manifest, SIGSTRUCT, args file, app.tar and the three sealed
+    // directories (all mounted), then refused without the SGX device, before gramine-sgx
+    await assert.rejects(spawned, (e: { code?: string; message?: string }) => {
+      assert.equal(e.code, 'ERR_ENCLAVE_EXITED', e.message);
+      assert.match(e.message!, /stopped \(exit code 70\) before it was configured/);
+      assert.match(e.message!, /mse-run-sgx: \/dev\/sgx_enclave is not a character device/);
+      return true;
+    });
+    assert.match(logs, /measuring the enclave/);
+    // everything spawn created is gone: container, private state, output directory
+    assert.equal(await engine.inspectContainer(name), undefined);
+    assert.ok(!existsSync(path.join(state, 'deployments', name)), 'no deployment state');
+    assert.ok(!existsSync(out), 'no output directory');
   });
 
   it('refuses an image.tar whose layer bytes no longer match the image config', async () => {

@@ -1,4 +1,4 @@
-// Our enclave manifest (template v1) and the native SGX measurement of a package's image: the generated
+// Our enclave manifest (template v2) and the native SGX measurement of a package's image: the generated
 // document and args file, what it refuses, the final manifest over a Gramine-shaped test image (made byte by
 // byte, with Gramine's stand-in PAL), how every input moves MRENCLAVE, and how a mismatch is explained.
 import assert from 'node:assert/strict';
@@ -10,19 +10,19 @@ import { describe, it } from 'node:test';
 import { toHex } from '../attestation/bytes.js';
 import type { Evidence } from '../attestation/evidence.js';
 import { parseArgvFile, type InputArgs } from '../launch/args.js';
-import { computeMrenclave, type TomlTable } from '../gramine/index.js';
+import { computeMrenclave, parseManifestToml, validateManifest, type TomlTable } from '../gramine/index.js';
 import { openImageFs } from '../image/image-fs.js';
+import type { PackageContents } from '../package/read.js';
 import { bufferSource } from '../package/tar-read.js';
 import {
   gramineTestImage,
   gramineTestLayers,
   STANDIN_LIBOS,
-  STANDIN_LIBPAL,
   testSpawnArgs,
   writeTestPackage,
 } from '../testing/gramine-image.js';
 import { runPython } from '../testing/python.js';
-import { ARGS_FILE, CODE_DIR, enclaveArgv, enclaveManifest } from './enclave-manifest.js';
+import { APP_TAR_FILE, ARGS_FILE, CODE_DIR, enclaveManifest, MAX_THREADS, measuredArgv } from './enclave-manifest.js';
 import { SGX_MANIFEST_TEMPLATE_VERSION } from './gramine-paths.js';
 import { explainGramineMeasurement } from './explain.js';
 import { describeDifference, diffManifests } from './manifest-diff.js';
@@ -30,14 +30,32 @@ import { measureGramineImage, sgxImageKind, withPackageImage, type GramineMeasur
 
 const sha = (b: string | Buffer): string => createHash('sha256').update(b).digest('hex');
 const ARGS: InputArgs = testSpawnArgs();
-const CODE = [
+interface Code {
+  files: { path: string; sha256: string }[];
+  appTarSha256: string;
+}
+/** Code files and a stand-in for their app.tar's hash (a function of the files, as the real one is). */
+const codeOf = (files: { path: string; sha256: string }[]): Code => ({
+  files,
+  appTarSha256: sha(JSON.stringify(files)),
+});
+const CODE = codeOf([
   { path: 'templates/index.html', sha256: sha('<html>') },
   { path: 'app.py', sha256: sha('app = 1') },
-];
+]);
+const CODE2 = codeOf([CODE.files[0]!, { path: 'app.py', sha256: sha('app = 2') }]);
 
 const openTestImage = (image = gramineTestImage()) => openImageFs(bufferSource(image), 'image.tar');
 const measure = async (args = ARGS, code = CODE, image?: Buffer): Promise<GramineMeasurement> =>
   measureGramineImage(await openTestImage(image), code, args);
+const generate = (image: Parameters<typeof enclaveManifest>[0]['image'], code = CODE, args = ARGS) =>
+  enclaveManifest({
+    image,
+    templateVersion: SGX_MANIFEST_TEMPLATE_VERSION,
+    codeFiles: code.files,
+    appTarSha256: code.appTarSha256,
+    args,
+  });
 
 function trusted(t: TomlTable): [string, string | undefined][] {
   const files = (t.get('sgx') as TomlTable).get('trusted_files') as (string | TomlTable)[];
@@ -46,12 +64,12 @@ function trusted(t: TomlTable): [string, string | undefined][] {
   );
 }
 
-describe('enclave manifest template v1', () => {
-  it('runs node with our bootstrap and every spawn argument from a trusted args file', async () => {
-    const argv = enclaveArgv(ARGS);
+describe('enclave manifest template v2', () => {
+  it('runs the launcher with dash, and every spawn argument from a trusted args file', async () => {
+    const argv = measuredArgv(ARGS);
     assert.deepEqual(argv, [
-      '/usr/bin/node',
-      '/opt/mse/bootstrap.mjs',
+      '/usr/bin/dash',
+      '/usr/local/bin/mse-run',
       '--size',
       '1024M',
       '--subject',
@@ -69,74 +87,110 @@ describe('enclave manifest template v1', () => {
       '--port',
       '443',
     ]);
-    // The args file is Gramine's argv format (launch/args.ts's argv file, also the sim platform's).
-    const file = enclaveManifest({
-      image: await openTestImage(),
-      templateVersion: SGX_MANIFEST_TEMPLATE_VERSION,
-      codeFiles: CODE,
-      args: ARGS,
-    }).argsFile;
-    assert.equal(Buffer.from(file).toString(), argv.map((a) => `${a}\0`).join(''));
-    assert.deepEqual(parseArgvFile(file), argv);
+    // The args file is Gramine's argv format, the very file of the sim platform (launch/args.ts).
+    const m = generate(await openTestImage());
+    assert.equal(Buffer.from(m.argsFile).toString(), argv.map((a) => `${a}\0`).join(''));
+    assert.deepEqual(parseArgvFile(m.argsFile), argv);
+    const libos = m.manifest.get('libos') as TomlTable;
+    assert.equal(libos.get('entrypoint'), '/usr/bin/dash', 'single-threaded: its fork is safe under Gramine');
   });
 
-  it('is a pure function of the image listing, the code files and the arguments', async () => {
+  it('is a pure function of the image listing, the code and the arguments, and passes Gramine 1.9’s rules', async () => {
     const image = await openTestImage();
-    const m = enclaveManifest({ image, templateVersion: SGX_MANIFEST_TEMPLATE_VERSION, codeFiles: CODE, args: ARGS });
-    const again = enclaveManifest({
-      image,
-      templateVersion: SGX_MANIFEST_TEMPLATE_VERSION,
-      codeFiles: [...CODE].reverse(),
-      args: { ...ARGS },
-    });
+    const m = generate(image);
+    const again = generate(image, { ...CODE, files: [...CODE.files].reverse() }, { ...ARGS });
     assert.equal(m.text, again.text);
     assert.equal(m.python, 'python3.11');
+    assert.deepEqual(validateManifest(m.manifest, { strict: true }), []);
     const sgx = m.manifest.get('sgx') as TomlTable;
     assert.equal(sgx.get('enclave_size'), '1024M');
-    assert.equal(sgx.get('max_threads'), 32n);
+    assert.equal(sgx.get('max_threads'), BigInt(MAX_THREADS));
     assert.equal(sgx.get('debug'), false);
     assert.equal(sgx.get('edmm_enable'), false);
+    assert.equal(sgx.get('file_check_policy'), 'strict');
+    assert.equal(sgx.get('isvprodid'), 1n);
+    assert.equal(sgx.get('isvsvn'), 10n);
     assert.equal((m.manifest.get('loader') as TomlTable).get('argv_src_file'), `file:${ARGS_FILE}`);
+    const sys = m.manifest.get('sys') as TomlTable;
+    assert.equal(sys.get('enable_sigterm_injection'), true);
+    assert.equal(sys.get('disallow_subprocesses'), undefined, 'the launcher forks the bootstrap');
+    const mounts = ((m.manifest.get('fs') as TomlTable).get('mounts') as TomlTable[]).filter(
+      (x) => x.get('type') === 'encrypted',
+    );
+    assert.deepEqual(
+      mounts.map((x) => [x.get('path'), x.get('uri'), x.get('key_name')]),
+      [
+        ['/key', 'file:/opt/mse/sealed/key', '_sgx_mrenclave'],
+        ['/root', 'file:/opt/mse/sealed/home', '_sgx_mrenclave'],
+        ['/mse-app', 'file:/opt/mse/sealed/app', '_sgx_mrenclave'],
+      ],
+    );
     assert.deepEqual(trusted(m.manifest), [
+      ['file:/usr/bin/dash', undefined],
+      ['file:/usr/local/bin/mse-run', undefined],
       ['file:/usr/bin/node', undefined],
+      ['file:/opt/mse/bootstrap.mjs', undefined],
       ['file:/usr/bin/python3', undefined],
       ['file:/usr/bin/python3.11', undefined],
       ['file:/usr/local/bin/mse-serve', undefined],
-      ['file:/opt/mse/bootstrap.mjs', undefined],
-      ['file:/usr/lib/x86_64-linux-gnu/', undefined],
+      ['file:/usr/lib/x86_64-linux-gnu/gramine/runtime/glibc/', undefined],
+      // Debian's libraries, not Gramine's own tree (gramine/: PAL, loader, tools); a link to a directory
+      // (gconv-link) is skipped as Gramine's signer skips it
+      ['file:/usr/lib/x86_64-linux-gnu/gconv/', undefined],
+      ['file:/usr/lib/x86_64-linux-gnu/libc.so.6', undefined],
+      ['file:/usr/lib/x86_64-linux-gnu/libssl.so', undefined],
+      ['file:/usr/lib/x86_64-linux-gnu/libssl.so.3', undefined],
       ['file:/usr/lib/python3.11/', undefined],
       ['file:/usr/lib/python3/', undefined],
+      // the system files the image has (openssl.cnf through its link, passwd); absent ones are not listed
+      ['file:/usr/lib/ssl/openssl.cnf', undefined],
+      ['file:/etc/passwd', undefined],
       [`file:${ARGS_FILE}`, sha(Buffer.from(m.argsFile))],
-      [`file:${CODE_DIR}/app.py`, CODE[1]!.sha256],
-      [`file:${CODE_DIR}/templates/index.html`, CODE[0]!.sha256],
+      [`file:${APP_TAR_FILE}`, CODE.appTarSha256],
+      [`file:${CODE_DIR}/app.py`, CODE.files[1]!.sha256],
+      [`file:${CODE_DIR}/templates/index.html`, CODE.files[0]!.sha256],
     ]);
   });
 
   it('refuses an image built for another template, incomplete, or already holding what spawn writes', async () => {
     const image = await openTestImage();
-    const gen = (over: Partial<Parameters<typeof enclaveManifest>[0]>) =>
-      enclaveManifest({ image, templateVersion: SGX_MANIFEST_TEMPLATE_VERSION, codeFiles: CODE, args: ARGS, ...over });
-    assert.throws(() => gen({ templateVersion: 'mse-home-gramine-manifest-v0' }), { code: 'ERR_SGX_TEMPLATE_VERSION' });
+    assert.throws(
+      () =>
+        enclaveManifest({
+          image,
+          templateVersion: 'mse-home-gramine-manifest-v1',
+          codeFiles: CODE.files,
+          appTarSha256: CODE.appTarSha256,
+          args: ARGS,
+        }),
+      { code: 'ERR_SGX_TEMPLATE_VERSION' },
+    );
     const [base, top] = gramineTestLayers();
     const without = async (path: string) =>
-      openTestImage(gramineTestImage([base!.filter((e) => e.name !== path), top!]));
-    await assert.rejects(async () => gen({ image: await without('usr/bin/node') }), {
-      code: 'ERR_SGX_IMAGE_INCOMPLETE',
-      message: /no file \/usr\/bin\/node/,
-    });
-    await assert.rejects(async () => gen({ image: await without('usr/bin/python3.11') }), {
-      code: 'ERR_SGX_IMAGE_INCOMPLETE',
-    });
+      openTestImage(gramineTestImage([base!.filter((e) => e.name !== path), top!.filter((e) => e.name !== path)]));
+    for (const [path, missing] of [
+      ['usr/bin/node', /no file \/usr\/bin\/node/],
+      ['usr/bin/python3.11', /python3/],
+      ['usr/bin/dash', /no file \/usr\/bin\/dash/],
+      ['usr/local/bin/mse-run', /no file \/usr\/local\/bin\/mse-run/],
+    ] as const) {
+      const img = await without(path);
+      assert.throws(() => generate(img), { code: 'ERR_SGX_IMAGE_INCOMPLETE', message: missing }, path);
+    }
+    const noRuntime = await openTestImage(
+      gramineTestImage([base!, top!.filter((e) => !e.name.includes('gramine/runtime'))]),
+    );
+    assert.throws(() => generate(noRuntime), { code: 'ERR_SGX_IMAGE_INCOMPLETE', message: /runtime\/glibc/ });
     const crowded = await openTestImage(
       gramineTestImage([base!, [...top!, { name: 'opt/mse/enclave/args', data: Buffer.from('x') }]]),
     );
-    assert.throws(() => gen({ image: crowded }), { code: 'ERR_SGX_IMAGE_LAYOUT', message: /\/opt\/mse\/enclave/ });
+    assert.throws(() => generate(crowded), { code: 'ERR_SGX_IMAGE_LAYOUT', message: /\/opt\/mse\/enclave/ });
+    assert.throws(() => generate(image, { ...CODE, appTarSha256: 'x' }), { code: 'ERR_MEASUREMENT_INPUT' });
   });
 
   it('refuses arguments and code paths that cannot be written into the manifest', async () => {
     const image = await openTestImage();
-    const gen = (args: InputArgs, codeFiles = CODE) =>
-      enclaveManifest({ image, templateVersion: SGX_MANIFEST_TEMPLATE_VERSION, codeFiles, args });
+    const gen = (args: InputArgs, files = CODE.files) => generate(image, codeOf(files), args);
     assert.throws(() => gen({ ...ARGS, subject: 'CN=a\0b' }), { code: 'ERR_SGX_ARGUMENT', message: /subject/ });
     for (const size of [0, 1000, 1.5]) {
       assert.throws(() => gen({ ...ARGS, size }), { code: 'ERR_SGX_ARGUMENT', message: /size .* power of two/ });
@@ -149,7 +203,10 @@ describe('enclave manifest template v1', () => {
     for (const bad of ['../x.py', '/abs.py', 'a//b', 'a/./b', '']) {
       assert.throws(() => gen(ARGS, [{ path: bad, sha256: sha('x') }]), { code: 'ERR_MEASUREMENT_INPUT' }, bad);
     }
-    assert.throws(() => gen(ARGS, [CODE[0]!, CODE[0]!]), { code: 'ERR_MEASUREMENT_INPUT', message: /twice/ });
+    assert.throws(() => gen(ARGS, [CODE.files[0]!, CODE.files[0]!]), {
+      code: 'ERR_MEASUREMENT_INPUT',
+      message: /twice/,
+    });
   });
 });
 
@@ -159,12 +216,24 @@ describe('native SGX measurement of a Gramine-shaped image', () => {
     const files = new Map(m.final.trustedFiles.map((t) => [t.uri, t.sha256]));
     assert.equal(files.get('file:/usr/bin/python3'), sha('python binary'), 'a link is trusted under its own name');
     assert.equal(files.get('file:/usr/lib/x86_64-linux-gnu/libssl.so'), sha('libssl'));
-    assert.equal(files.get('file:/usr/lib/x86_64-linux-gnu/gramine/sgx/libpal.so'), sha(STANDIN_LIBPAL()));
+    assert.equal(files.get('file:/usr/lib/x86_64-linux-gnu/gconv/UTF-16.so'), sha('gconv module'));
+    assert.equal(files.get('file:/usr/lib/ssl/openssl.cnf'), sha('# openssl config\n'), 'through its link to /etc');
+    // Gramine's own files are not the enclave's to read (its glibc is, and the LibOS is loader.entrypoint)
+    assert.equal(files.get('file:/usr/lib/x86_64-linux-gnu/gramine/sgx/libpal.so'), undefined);
+    assert.equal(files.get('file:/usr/bin/gramine-sgx'), undefined);
+    assert.ok(![...files.keys()].some((u) => u.includes('/gramine/') && !u.includes('/gramine/runtime/glibc/')));
+    assert.equal(
+      files.get('file:/usr/lib/x86_64-linux-gnu/gramine/runtime/glibc/ld-linux-x86-64.so.2'),
+      sha('TEST DOUBLE of Gramine runtime glibc\n'),
+    );
     assert.equal(files.get('file:/usr/lib/python3.11/json/__init__.py'), sha('# json\n'));
-    assert.equal(files.get(`file:${CODE_DIR}/app.py`), CODE[1]!.sha256);
+    assert.equal(files.get(`file:${CODE_DIR}/app.py`), CODE.files[1]!.sha256);
+    assert.equal(files.get(`file:${APP_TAR_FILE}`), CODE.appTarSha256);
     assert.equal(m.final.entrypoint.sha256, sha(STANDIN_LIBOS()));
     assert.equal(m.stats.trustedFiles, m.final.trustedFiles.length);
-    assert.equal(m.stats.filesHashed, 11, 'each distinct image file once (pre-hashed code and args not read)');
+    assert.equal(m.stats.filesHashed, 15, 'each distinct image file once (pre-hashed code and args not read)');
+    // the final manifest passes Gramine 1.9's rules too (what gramine-sgx-sign added: defaults, hashes)
+    assert.deepEqual(validateManifest(parseManifestToml(m.final.bytes), { strict: true }), []);
     assert.ok(m.stats.layerBytes > 0);
     // The measurement is Gramine's over the final manifest's bytes with the image's PAL.
     assert.equal(toHex(m.mrenclave), toHex(computeMrenclave(m.final.bytes, m.libpal).mrenclave));
@@ -183,7 +252,7 @@ describe('native SGX measurement of a Gramine-shaped image', () => {
   it('moves MRENCLAVE with every code file, every argument and every image file', async () => {
     const base = toHex((await measure()).mrenclave);
     const variants: [string, Promise<GramineMeasurement>][] = [
-      ['code', measure(ARGS, [CODE[0]!, { path: 'app.py', sha256: sha('app = 2') }])],
+      ['code', measure(ARGS, CODE2)],
       ['size', measure({ ...ARGS, size: 2048 })],
       ['subject', measure({ ...ARGS, subject: 'CN=app.example.com,O=Examplf,C=FR' })],
       ['san', measure({ ...ARGS, san: 'app.example.con' })],
@@ -223,8 +292,9 @@ describe('explaining a MRENCLAVE mismatch', () => {
 
   it('names the differing trusted file, argument and option', async () => {
     const ours = await measure();
-    const code = await measure(ARGS, [CODE[0]!, { path: 'app.py', sha256: sha('app = 2') }]);
+    const code = await measure(ARGS, CODE2);
     assert.deepEqual(diffManifests({ table: ours.final.table }, { table: code.final.table }), [
+      { kind: 'trusted-file', name: `file:${APP_TAR_FILE}`, package: CODE.appTarSha256, enclave: CODE2.appTarSha256 },
       { kind: 'trusted-file', name: `file:${CODE_DIR}/app.py`, package: sha('app = 1'), enclave: sha('app = 2') },
     ]);
     const other = await measure({ ...ARGS, size: 2048, appId: '63322f85-1ff8-4483-91ae-f18d7398d158' });
@@ -262,7 +332,7 @@ describe('explaining a MRENCLAVE mismatch', () => {
 
     const ok = explainGramineMeasurement(ours, evidence(ours))(toHex(ours.mrenclave));
     assert.equal(ok.check.status, 'pass');
-    assert.match(ok.check.message!, /trusted files, template mse-home-gramine-manifest-v1/);
+    assert.match(ok.check.message!, /trusted files, template mse-home-gramine-manifest-v2/);
     assert.equal(explainGramineMeasurement(ours, evidence(ours))(null).check.status, 'skip');
 
     const named = explain(evidence(enclave));
@@ -294,7 +364,7 @@ describe('explaining a MRENCLAVE mismatch', () => {
     // An operator's manifest that would cost too much to measure is not measured (bounded work).
     for (const [from, to] of [
       ['enclave_size = "1024M"', 'enclave_size = "2048G"'],
-      ['max_threads = 32', 'max_threads = 100000'],
+      [`max_threads = ${MAX_THREADS}`, 'max_threads = 100000'],
     ] as const) {
       const started = Date.now();
       const huge = explain(evidence(enclave, { gramineManifest: enclave.final.text.replace(from, to) }));
@@ -320,6 +390,7 @@ describe('explaining a MRENCLAVE mismatch', () => {
 });
 
 describe('withPackageImage: the image measured is the one in the package checked (review info a)', () => {
+  const codeOfPackage = (pkg: PackageContents): Code => ({ files: pkg.appFiles, appTarSha256: pkg.appTarSha256 });
   it('reads the image through the descriptor the package was checked through, whatever the path becomes', async () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'mse-toctou-'));
     try {
@@ -328,12 +399,14 @@ describe('withPackageImage: the image measured is the one in the package checked
       const [base, top] = gramineTestLayers({ libpal: false });
       await writeTestPackage(file, { 'app.py': 'x = 1\n' });
       await writeTestPackage(other, { 'app.py': 'x = 1\n' }, gramineTestImage([base!, top!]));
-      const expected = await withPackageImage(file, (pkg, image) => measureGramineImage(image, pkg.appFiles, ARGS));
+      const expected = await withPackageImage(file, (pkg, image) =>
+        measureGramineImage(image, codeOfPackage(pkg), ARGS),
+      );
       let inside: GramineMeasurement | undefined;
       const outcome = await withPackageImage(file, async (pkg, image) => {
         // Another package renamed over the path once it was checked: not what is read from here on.
         renameSync(other, file);
-        inside = await measureGramineImage(image, pkg.appFiles, ARGS);
+        inside = await measureGramineImage(image, codeOfPackage(pkg), ARGS);
         return inside;
       }).catch((error: unknown) => error);
       // what was measured is the checked image (the other one is not even a Gramine image) ...
@@ -342,7 +415,7 @@ describe('withPackageImage: the image measured is the one in the package checked
       assert.equal((outcome as { code?: string }).code, 'ERR_FILE_CHANGED');
       // the path now names a package whose image is not a Gramine image at all
       await assert.rejects(
-        withPackageImage(file, (pkg, image) => measureGramineImage(image, pkg.appFiles, ARGS)),
+        withPackageImage(file, (pkg, image) => measureGramineImage(image, codeOfPackage(pkg), ARGS)),
         { code: 'ERR_SGX_NOT_GRAMINE_IMAGE' },
       );
     } finally {

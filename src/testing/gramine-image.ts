@@ -2,7 +2,9 @@
  * TEST DOUBLES for the SGX measurement: a tiny Gramine-shaped image made byte by byte (no Docker), and
  * packages carrying it. The image is not a working system: its "binaries" are short texts; only its shape
  * is real (paths our enclave manifest needs, Gramine's PAL path holding the stand-in libpal ELF that
- * Gramine's own signer measured in test-fixtures/testvectors/gramine/standin/). Tests only.
+ * Gramine's own signer measured in test-fixtures/testvectors/gramine/standin/). The Docker-built variant
+ * (test-fixtures/gramine-test-image) is the base image plus the same Gramine test-double tree the sgx
+ * base image's tests install as a package (./gramine-fixtures.ts) and mse-home's sgx launcher. Tests only.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -14,9 +16,13 @@ import { deterministicTar, tarToBuffer, type TarEntrySource } from '../package/t
 import {
   GRAMINE_LIBOS,
   GRAMINE_LIBPAL,
+  GRAMINE_RUNTIME_LD,
+  GRAMINE_SGX,
+  MSE_RUN_SGX,
   SGX_MANIFEST_TEMPLATE_VERSION,
   SGX_TEMPLATE_MARKER,
 } from '../sgx/gramine-paths.js';
+import { testDoubleFiles } from './gramine-fixtures.js';
 import { dockerArchive, rawTar, type RawEntry } from './rawtar.js';
 import { readVector, REPO_ROOT } from './vectors.js';
 
@@ -40,6 +46,10 @@ export function gramineTestLayers(options: { marker?: string | null; libpal?: bo
       d,
     ),
     ...['usr/lib/python3', 'usr/lib/python3/dist-packages', 'usr/lib/python3/dist-packages/flask', 'etc'].map(d),
+    ...['usr/lib/x86_64-linux-gnu/gconv', 'usr/lib/ssl', 'etc/ssl', 'usr/local', 'usr/local/bin'].map(d),
+    f('usr/bin/dash', 'dash binary', 0o755),
+    l('usr/bin/sh', 'dash'),
+    f('usr/local/bin/mse-run', '#!/bin/sh\n# launcher\n', 0o755),
     f('usr/bin/node', 'node binary', 0o755),
     f('usr/bin/python3.11', 'python binary', 0o755),
     l('usr/bin/python3', 'python3.11'),
@@ -47,6 +57,11 @@ export function gramineTestLayers(options: { marker?: string | null; libpal?: bo
     f('usr/lib/x86_64-linux-gnu/libc.so.6', 'libc'),
     f('usr/lib/x86_64-linux-gnu/libssl.so.3', 'libssl'),
     l('usr/lib/x86_64-linux-gnu/libssl.so', 'libssl.so.3'),
+    l('usr/lib/x86_64-linux-gnu/gconv-link', 'gconv'),
+    f('usr/lib/x86_64-linux-gnu/gconv/UTF-16.so', 'gconv module'),
+    f('etc/ssl/openssl.cnf', '# openssl config\n'),
+    l('usr/lib/ssl/openssl.cnf', '/etc/ssl/openssl.cnf'),
+    f('etc/passwd', 'root:x:0:0:root:/root:/bin/bash\n'),
     f('usr/lib/python3.11/os.py', 'import abc\n'),
     f('usr/lib/python3.11/json/__init__.py', '# json\n'),
     f('usr/lib/python3/dist-packages/flask/__init__.py', '# flask\n'),
@@ -54,8 +69,11 @@ export function gramineTestLayers(options: { marker?: string | null; libpal?: bo
   ];
   const top: RawEntry[] = [
     ...['usr/lib/x86_64-linux-gnu/gramine', 'usr/lib/x86_64-linux-gnu/gramine/sgx', 'opt', 'opt/mse'].map(d),
-    ...['usr/local', 'usr/local/bin'].map(d),
+    ...['usr/lib/x86_64-linux-gnu/gramine/runtime', 'usr/lib/x86_64-linux-gnu/gramine/runtime/glibc'].map(d),
     f(GRAMINE_LIBOS.slice(1), STANDIN_LIBOS()),
+    f(GRAMINE_RUNTIME_LD.slice(1), 'TEST DOUBLE of Gramine runtime glibc\n'),
+    f(GRAMINE_SGX.slice(1), '#!/bin/sh\n# TEST DOUBLE of gramine-sgx\nexit 97\n', 0o755),
+    f(MSE_RUN_SGX.slice(1), '#!/bin/sh\n# mse-run-sgx\n', 0o755),
     f('opt/mse/bootstrap.mjs', '// bootstrap\n'),
     f('usr/local/bin/mse-serve', '#!/usr/bin/python3\n', 0o755),
   ];
@@ -114,13 +132,26 @@ export async function writeTestPackage(
   );
 }
 
-/** The build context of test-fixtures/gramine-test-image: its Dockerfile, the stand-ins and the marker. */
+/**
+ * The build context of test-fixtures/gramine-test-image: its Dockerfile, the Gramine test-double tree
+ * (`gramine/`, the files the test-double package installs), mse-home's sgx launcher and the marker.
+ */
 export function gramineTestImageContext(): TarEntrySource[] {
   const dockerfile = readFileSync(path.join(REPO_ROOT, 'test-fixtures', 'gramine-test-image', 'Dockerfile'));
   return [
     { path: 'Dockerfile', type: 'file', data: dockerfile },
-    { path: 'standin-libpal.so', type: 'file', data: STANDIN_LIBPAL() },
-    { path: 'standin-libsysdb.so', type: 'file', data: STANDIN_LIBOS() },
+    ...testDoubleFiles().map((f) => ({
+      path: `gramine/${f.path}`,
+      type: 'file' as const,
+      data: f.data,
+      executable: f.executable,
+    })),
+    {
+      path: 'mse-run-sgx',
+      type: 'file',
+      data: readFileSync(path.join(REPO_ROOT, 'base-image', 'sgx', 'mse-run-sgx')),
+      executable: true,
+    },
     { path: 'sgx-manifest-template', type: 'file', data: Buffer.from(`${SGX_MANIFEST_TEMPLATE_VERSION}\n`) },
   ];
 }

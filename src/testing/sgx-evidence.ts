@@ -20,6 +20,8 @@ export interface SgxTestEvidenceInput {
   /** The enclave's final manifest and argv, as `mse home evidence` includes them on sgx. */
   gramineManifest?: string;
   gramineArgv?: string[];
+  /** The operator's signer public key (SubjectPublicKeyInfo PEM); default: that of MSE's real evidence. */
+  signerPk?: string;
   now?: Date;
 }
 
@@ -29,8 +31,9 @@ export function sgxTestEvidence(input: SgxTestEvidenceInput): Evidence {
     ...makeSimEvidence({
       sim: input.sim,
       mrEnclave: input.mrenclave,
-      // An RSA-3072 e=3 operator key: that of MSE's real evidence (its MRSIGNER goes into the quote).
-      signerPk: parseEvidence(readVectorText('mse', 'evidence.json')).signerPk,
+      // An RSA-3072 e=3 operator key (its MRSIGNER goes into the quote): the given one, else that of MSE's
+      // real evidence.
+      signerPk: input.signerPk ?? parseEvidence(readVectorText('mse', 'evidence.json')).signerPk,
       inputArgs: evidenceInputArgs(input.args),
       ...(input.now ? { now: input.now } : {}),
     }),

@@ -233,28 +233,22 @@ export function verifyEvidence(input: EvidenceVerificationInput): EvidenceVerdic
   } catch {
     // appraise() reports the quote or chain failure itself, before it would look at the collateral
   }
-  const appraised = appraise({
-    quote: quoteBytes,
-    collateral,
-    at,
-    trustedRoots: input.trustedRoots,
-    policy: {
-      ...input.policy,
-      mrEnclave: expected.mrenclave,
-      mrSigner: expected.mrsigner,
-      isvProdId: expected.isvProdId,
-      minIsvSvn: expected.minIsvSvn,
-    },
-  });
-  const skippedWhy = expected.mrenclave === undefined ? expected.mrenclaveSkipped : undefined;
-  const verdict = skippedWhy
-    ? {
-        ...appraised,
-        checks: appraised.checks.map((x) =>
-          x.id === 'policy.mrenclave' && x.status === 'skip' ? { ...x, message: skippedWhy } : x,
-        ),
-      }
-    : appraised;
+  const verdict = withMrenclaveSkipReason(
+    expected,
+    appraise({
+      quote: quoteBytes,
+      collateral,
+      at,
+      trustedRoots: input.trustedRoots,
+      policy: {
+        ...input.policy,
+        mrEnclave: expected.mrenclave,
+        mrSigner: expected.mrsigner,
+        isvProdId: expected.isvProdId,
+        minIsvSvn: expected.minIsvSvn,
+      },
+    }),
+  );
 
   let signerKeyMrsigner: string | null = null;
   const post: Check[] = [
@@ -301,19 +295,7 @@ export function verifyEvidence(input: EvidenceVerificationInput): EvidenceVerdic
   const explained = input.explainMeasurement?.(verdict.mrenclave, [...pre, ...verdict.checks, ...post]);
   if (explained) post.splice(explainAt, 0, explained.check);
   const inputArgs = bindInputArgs(e, expected, [...pre, ...verdict.checks, ...post]);
-  for (const b of inputArgs) {
-    if (b.status !== 'unbound') continue;
-    post.push({
-      id: `identity.input-args.${b.field}`,
-      stage: 'identity',
-      title: `input_args.${b.field} bound to the enclave`,
-      status: 'warn',
-      policy: false,
-      code: 'WARN_INPUT_ARG_UNBOUND',
-      message: `input_args.${b.field} = ${JSON.stringify(b.value)} (${b.role}) is NOT verified: ${b.reason}`,
-      hint: 'Only shown. --package binds every spawn argument (simulated platform).',
-    });
-  }
+  post.push(...inputArgs.filter((b) => b.status === 'unbound').map(unboundWarning));
   const declaredPlatform = e.platform ?? 'sgx';
   const warnings = [...verdict.warnings];
   const unbound = inputArgs.filter((b) => b.status === 'unbound').map((b) => b.field);
@@ -351,6 +333,32 @@ export function verifyEvidence(input: EvidenceVerificationInput): EvidenceVerdic
     declaredPlatform,
     inputArgs,
     ...(explained ? { measurement: explained.details } : {}),
+  };
+}
+
+/** `verdict` with the reason `expected.mrenclaveSkipped` on its skipped `policy.mrenclave` check. */
+function withMrenclaveSkipReason<V extends { checks: Check[] }>(expected: ExpectedIdentity, verdict: V): V {
+  const why = expected.mrenclave === undefined ? expected.mrenclaveSkipped : undefined;
+  if (!why) return verdict;
+  return {
+    ...verdict,
+    checks: verdict.checks.map((x) =>
+      x.id === 'policy.mrenclave' && x.status === 'skip' ? { ...x, message: why } : x,
+    ),
+  };
+}
+
+/** The warning check of an input_args field nothing bound. */
+function unboundWarning(b: InputArgBinding): Check {
+  return {
+    id: `identity.input-args.${b.field}`,
+    stage: 'identity',
+    title: `input_args.${b.field} bound to the enclave`,
+    status: 'warn',
+    policy: false,
+    code: 'WARN_INPUT_ARG_UNBOUND',
+    message: `input_args.${b.field} = ${JSON.stringify(b.value)} (${b.role}) is NOT verified: ${b.reason}`,
+    hint: 'Only shown. --package binds every spawn argument (simulated platform).',
   };
 }
 

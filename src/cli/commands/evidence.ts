@@ -3,13 +3,19 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { serializeEvidence } from '../../attestation/evidence.js';
 import { DockerEngine } from '../../docker/engine.js';
-import { endpointOf, EVIDENCE_FILE, findDeployment, RATLS_FILE } from '../../deploy/deployments.js';
-import { collectEvidence } from '../../deploy/evidence.js';
+import {
+  endpointOf,
+  EVIDENCE_FILE,
+  findDeployment,
+  RATLS_FILE,
+  readDeploymentArgv,
+  readDeploymentManifest,
+} from '../../deploy/deployments.js';
+import { collectEvidence, sgxCollateralSource } from '../../deploy/evidence.js';
 import { assertRunning } from '../../deploy/wait.js';
 import { withCleanup } from '../../docker/cleanup.js';
-import { StateError, UsageError } from '../../errors.js';
+import { StateError } from '../../errors.js';
 import { checkOutputDirectory, createOutputDirectories, writeFilesAtomic } from '../../fs/files.js';
-import { readQcnlConfig } from '../../pccs/config.js';
 import { loadSignerKey } from '../../launch/signer.js';
 import { loadOrCreateSimPlatform, startSimPccs } from '../../sim/index.js';
 import { defaultSignerKeyPath } from '../../deploy/spawn.js';
@@ -29,7 +35,7 @@ const spec: CommandSpec = {
     pccs: {
       type: 'string',
       placeholder: 'URL',
-      description: 'PCCS (sgx default: /etc/sgx_default_qcnl.conf; sim: the simulated PCCS)',
+      description: 'PCCS (sgx default: /etc/sgx_default_qcnl.conf, honouring use_secure_cert; sim: the simulated PCCS)',
     },
     'signer-key': {
       type: 'string',
@@ -38,7 +44,10 @@ const spec: CommandSpec = {
     },
   },
   description: `Fetches the certificate the enclave presents, checks it (RA-TLS binding), collects the DCAP
-collateral for its quote from the PCCS and writes OUTPUT/evidence.json and OUTPUT/ratls.pem. evidence.json
+collateral for its quote from the PCCS and writes OUTPUT/evidence.json and OUTPUT/ratls.pem. On sgx the PCCS
+is --pccs (TLS verified), else /etc/sgx_default_qcnl.conf's collateral_service or pccs_url with its
+use_secure_cert setting, and evidence.json also carries the enclave's final Gramine manifest and argv
+(gramine_manifest, gramine_argv: verify names what differs with them). evidence.json
 holds the deployment UUID (the credential of the configuration request): it is written with mode 0600.
 Ctrl-C before the files are written leaves nothing (exit 130); once writing has begun, it finishes (exit 0).`,
   positionals: [{ name: 'name', description: 'Deployment name', required: true }],
@@ -60,21 +69,29 @@ Ctrl-C before the files are written leaves nothing (exit 130); once writing has 
         { hint: `Pass the --signer-key given to spawn${d.signerKeyPath ? `: ${d.signerKeyPath}` : ''}.` },
       );
     }
-    let pccsUrl = stringOption(ctx.values, 'pccs');
-    const pccs =
-      !pccsUrl && d.platform === 'sim'
-        ? await startSimPccs(await loadOrCreateSimPlatform({ env: ctx.env }))
+    const flag = stringOption(ctx.values, 'pccs');
+    // sgx: the operator's PCCS, as the quote provider reaches it; sim: --pccs or the simulated PCCS
+    const target = d.platform === 'sgx' ? await sgxCollateralSource(flag) : undefined;
+    if (target && !target.secureCert) {
+      ctx.log.warn(
+        `the PCCS ${target.url} (${target.from}) is used without TLS certificate verification ("use_secure_cert": false)`,
+      );
+    }
+    const gramine =
+      d.platform === 'sgx'
+        ? { manifest: await readDeploymentManifest(engine, d), argv: await readDeploymentArgv(engine, d) }
         : undefined;
+    const pccs =
+      !flag && d.platform === 'sim' ? await startSimPccs(await loadOrCreateSimPlatform({ env: ctx.env })) : undefined;
     try {
-      pccsUrl ??= pccs?.url ?? (await readQcnlConfig().catch(() => undefined))?.pccsUrl;
-      if (!pccsUrl)
-        throw new UsageError('ERR_MISSING_OPTION', 'no PCCS: give --pccs URL or configure /etc/sgx_default_qcnl.conf');
       const { evidence, ratlsPem } = await collectEvidence({
         endpoint: endpointOf(d),
         args: d.args,
         platform: d.platform,
-        pccsUrl,
+        pccsUrl: target?.url ?? flag ?? pccs!.url,
+        pccsSecureCert: target?.secureCert ?? true,
         signerPublicKeyPem: signer.publicKeyPem,
+        ...(gramine ? { gramine } : {}),
       });
       // Until here a signal ends the process with nothing written; from here the writes finish (exit 0),
       // and a failed write leaves the output as it was.

@@ -6,6 +6,7 @@ import { existsSync, promises as fs, readdirSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { parseManifestToml } from '../../gramine/index.js';
 import { runMse } from '../../testing/cli.js';
 import { copyCaseInput, gramineCases } from '../../testing/gramine.js';
 import { readVectorText } from '../../testing/vectors.js';
@@ -87,6 +88,16 @@ describe('mse home measure --manifest', () => {
       assert.equal(out.enclaveSize, params.manifest_attrs_as_measured.enclave_size);
       assert.equal(out.maxThreads, params.manifest_attrs_as_measured.max_threads);
       assert.equal(out.edmm, params.manifest_attrs_as_measured.edmm_enable);
+      // Gramine 1.9's manifest rules are reported, never enforced: these manifests measure all the same
+      const problems = out.manifestProblems as { key: string; kind: string }[];
+      const hasFs = parseManifestToml(readVectorText('gramine', c.name, 'input', 'app.manifest')).has('fs');
+      assert.deepEqual(
+        problems.map((x) => [x.key, x.kind]),
+        hasFs ? [] : [['fs', 'missing']],
+        c.name,
+      );
+      assert.equal(out.gramineVersion, '1.9');
+      if (!hasFs) assert.match(r.stderr, /warning.*manifest: fs is required/);
       await fs.rm(tmp, { recursive: true });
     }
   });

@@ -65,11 +65,11 @@ describe('measure --package', () => {
     assert.equal(r.code, 0, r.stderr);
     measured = JSON.parse(r.stdout) as MeasureJson;
     assert.match(measured.mrenclave, /^[0-9a-f]{64}$/);
-    assert.equal(measured.template, 'mse-home-gramine-manifest-v1');
+    assert.equal(measured.template, 'mse-home-gramine-manifest-v2');
     assert.deepEqual(readdirSync(out).sort(), ['args', 'enclave.manifest', 'enclave.manifest.sgx', 'libpal.so']);
     assert.deepEqual(parseArgvFile(readFileSync(path.join(out, 'args'))), [
-      '/usr/bin/node',
-      '/opt/mse/bootstrap.mjs',
+      '/usr/bin/dash',
+      '/usr/local/bin/mse-run',
       ...['--size', '1024M'],
       ...['--subject', ARGS.subject, '--san', ARGS.san, '--id', ARGS.appId, '--application', 'app:app'],
       ...['--expiration', String(ARGS.expiration), '--host', '0.0.0.0', '--port', '443'],
@@ -219,7 +219,7 @@ describe('verify --package on SGX evidence', () => {
     assert.ok(!JSON.stringify(r.verdict).includes(ARGS.appId) && !r.stderr.includes(ARGS.appId));
   });
 
-  it('rejects a package whose code differs by one byte, naming the file', async () => {
+  it('rejects a package whose code differs by one byte, naming the file (and app.tar, which holds it)', async () => {
     const other = path.join(dir, 'package_gramine_test_app_2.tar');
     await writeTestPackage(other, { ...CODE, 'app.py': CODE['app.py'].replace('Flask(', 'Flask (') });
     const r = await verify(evidence, other);
@@ -229,7 +229,7 @@ describe('verify --package on SGX evidence', () => {
     assert.equal(r.verdict.measurement.enclaveManifest, 'trusted');
     assert.deepEqual(
       r.verdict.measurement.differences!.map((d) => d.name),
-      ['file:/opt/mse/enclave/app/app.py'],
+      ['file:/opt/mse/enclave/app.tar', 'file:/opt/mse/enclave/app/app.py'],
     );
     assert.deepEqual(readdirSync(r.out), []);
   });

@@ -18,8 +18,12 @@ import { readUserFile, readUserText, writeFileAtomic, writeFilesAtomic, requireD
 import { INPUT_LIMITS } from '../../fs/limits.js';
 import {
   gramineSign,
+  GRAMINE_SCHEMA_VERSION,
   HostFileSource,
+  localSigstructDate,
+  parseManifestToml,
   parsePalElf,
+  validateManifest,
   sigstructDate,
   type EnclaveAttributes,
 } from '../../gramine/index.js';
@@ -30,13 +34,6 @@ import { integerOption, requireOneOf, stringOption, type CommandContext, type Co
 import { printJson } from '../output.js';
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
-
-/** Today's date as `YYYY-MM-DD` in local time (what `gramine-sgx-sign` records without `--date`). */
-function today(): string {
-  const d = new Date();
-  const pad = (n: number): string => String(n).padStart(2, '0');
-  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}`;
-}
 
 function sizeText(bytes: number): string {
   for (const [unit, scale] of [
@@ -134,12 +131,15 @@ async function measureManifest(ctx: CommandContext, manifestFile: string): Promi
 
   // Everything cheap is checked before files are hashed: key, PAL, then the manifest itself.
   const key = keyFile === undefined ? undefined : await loadSignerKey(keyFile);
-  const date = keyFile === undefined ? undefined : (dateOption ?? today());
+  const date = keyFile === undefined ? undefined : (dateOption ?? localSigstructDate());
   if (date !== undefined) sigstructDate(date);
   const libpal = await readUserFile(libpalFile, 'libpal', INPUT_LIMITS.gramine);
   parsePalElf(libpal, libpalFile);
   const manifest = await readUserFile(manifestFile, 'Gramine manifest', INPUT_LIMITS.gramine);
   const source = new HostFileSource(path.dirname(path.resolve(manifestFile)));
+  // Gramine's rules are reported, not enforced: the signer measures what it is given (see docs/sgx.md).
+  const problems = validateManifest(parseManifestToml(manifest, manifestFile));
+  for (const p of problems) ctx.log.warn(`manifest: ${p.message}${p.hint ? ` (${p.hint})` : ''}`);
 
   const done = ctx.log.phase('finalizing and measuring the manifest');
   const r = await gramineSign(manifest, source, libpal, { ...(key ? { key: key.privateKey, date } : {}) });
@@ -161,6 +161,7 @@ async function measureManifest(ctx: CommandContext, manifestFile: string): Promi
     trustedFiles: r.manifest.trustedFiles.length,
     ...(outputManifest ? { outputManifest } : {}),
     ...(sigfile ? { sigfile, date: date! } : {}),
+    details: { gramineVersion: GRAMINE_SCHEMA_VERSION, manifestProblems: problems },
   });
 }
 
@@ -243,7 +244,7 @@ async function measurePackageMode(ctx: CommandContext, packageFile: string): Pro
       ctx.log.warn('the evidence is from the simulated platform: this is the MRENCLAVE the package gets on SGX');
     }
     const done = ctx.log.phase('reading the image, finalizing and measuring the enclave manifest');
-    const m = await measureGramineImage(image, pkg.appFiles, args);
+    const m = await measureGramineImage(image, { files: pkg.appFiles, appTarSha256: pkg.appTarSha256 }, args);
     const seconds = (performance.now() - started) / 1000;
     const mbPerSecond = (m.stats.fileBytes + m.stats.layerBytes) / 1e6 / seconds;
     done(
@@ -306,7 +307,10 @@ Gramine: the manifest is finalized (Gramine's defaults, loader.entrypoint and ev
 directories expanded), written with --output-manifest exactly as Gramine writes it, and measured with the
 PAL. file: URIs that are relative are resolved from the manifest's folder; absolute ones are host paths.
 With --key (RSA-3072, public exponent 3), the SIGSTRUCT is signed and written to --sigfile, dated --date
-(default: today). MRENCLAVE (and MRSIGNER) are printed on stdout. See docs/measurement.md.`,
+(default: today). MRENCLAVE (and MRSIGNER) are printed on stdout. The manifest is also checked against
+Gramine 1.9's manifest rules (unknown, removed or mistyped keys, conflicting settings): each problem is
+reported as a warning (and in --json as manifestProblems), and the manifest is measured all the same, as
+gramine-sgx-sign would. See docs/measurement.md and docs/sgx.md.`,
   options: {
     package: { type: 'string', placeholder: 'FILE', description: 'An mse-home package built FROM the SGX base image' },
     evidence: {

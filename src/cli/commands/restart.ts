@@ -1,8 +1,6 @@
 /** `mse home restart NAME`: start a stopped deployment again; the enclave reuses its keys and secrets. */
 import { DockerEngine } from '../../docker/engine.js';
-import { findDeployment } from '../../deploy/deployments.js';
-import { pinnedCertificate, pinProblemError } from '../../deploy/pinning.js';
-import { waitForApp } from '../../deploy/wait.js';
+import { restartDeployment } from '../../deploy/restart.js';
 import { durationOption, type CommandSpec } from '../command.js';
 import { printJson } from '../output.js';
 
@@ -24,16 +22,12 @@ so the way out is 'mse home stop --remove NAME' and a new spawn.`,
   positionals: [{ name: 'name', description: 'Deployment name', required: true }],
   examples: ['mse home restart my_app'],
   async run(ctx) {
-    const engine = DockerEngine.fromEnv(ctx.env);
-    const timeoutMs = durationOption(ctx.values, 'timeout', { bare: 's', minMs: 1000, maxMs: 86_400_000 }) ?? 60_000;
-    const d = await findDeployment(engine, ctx.positionals[0]!);
-    const pinned = await pinnedCertificate(d);
-    if ('code' in pinned) throw pinProblemError(pinned);
-    await engine.stopContainer(d.id, 3);
-    await engine.startContainer(d.id);
-    const done = ctx.log.phase(`restarting ${d.name}`);
-    await waitForApp(engine, d, { timeoutMs, expect: 'any-ready', pinnedPem: pinned.pem });
-    done();
+    const d = await restartDeployment({
+      engine: DockerEngine.fromEnv(ctx.env),
+      timeoutMs: durationOption(ctx.values, 'timeout', { bare: 's', minMs: 1000, maxMs: 86_400_000 }) ?? 60_000,
+      name: ctx.positionals[0]!,
+      log: ctx.log,
+    });
     if (ctx.json) printJson(ctx, { name: d.name, restarted: true });
     else ctx.log.success(`${d.name} restarted`);
   },

@@ -1,19 +1,7 @@
 /** `mse home test NAME`: run the app's tests against its live enclave, TLS pinned to its certificate. */
-import path from 'node:path';
-import { DockerEngine } from '../../docker/engine.js';
-import { withCleanup } from '../../docker/cleanup.js';
-import { deploymentStatus, findDeployment, RATLS_FILE } from '../../deploy/deployments.js';
-import { pinProblemError } from '../../deploy/pinning.js';
-import { StateError, UsageError } from '../../errors.js';
-import { requireDirectory } from '../../fs/files.js';
-import { loadMseConfig } from '../../project/config.js';
-import {
-  checkTestRequirements,
-  DEFAULT_PYTHON,
-  runTests,
-  testRunResult,
-  testsFailedError,
-} from '../../project/tests-runner.js';
+import { testDeployment } from '../../deploy/app-tests.js';
+import { UsageError } from '../../errors.js';
+import { testRunResult } from '../../project/tests-runner.js';
 import { stringOption, type CommandSpec } from '../command.js';
 import { printJson } from '../output.js';
 
@@ -69,48 +57,20 @@ ERR_TESTS_FAILED, exit code 8 (with --json: ok false, the error and the test sum
   examples: ['mse home test my_app --test my_app/tests --config my_app/mse.toml'],
   async run(ctx) {
     const urlOverride = stringOption(ctx.values, 'url');
-    if (urlOverride !== undefined) checkTestUrl(urlOverride);
-    const testDir = stringOption(ctx.values, 'test')!;
-    await requireDirectory(testDir, 'tests directory');
-    const { config, warnings } = await loadMseConfig(stringOption(ctx.values, 'config')!);
-    for (const w of warnings) ctx.log.warn(w);
-    const engine = DockerEngine.fromEnv(ctx.env);
-    const report = await deploymentStatus(await findDeployment(engine, ctx.positionals[0]!));
-    const d = report.deployment;
-    if (report.problem) throw pinProblemError(report.problem); // ratls.pem missing, or another certificate
-    if (report.status !== 'running') {
-      throw new StateError('ERR_NOT_RUNNING', `${d.name} is ${report.status}, not running`, {
-        hint:
-          report.status === 'waiting for secrets'
-            ? `Send the secrets first: 'mse home run ${d.name} …'.`
-            : `See 'mse home status ${d.name}'.`,
-      });
-    }
-    const url =
-      (urlOverride !== undefined ? checkTestUrl(urlOverride) : undefined) ??
-      `https://${d.args.san.includes(':') ? `[${d.args.san}]` : d.args.san}:${d.port}`;
-    const secrets = stringOption(ctx.values, 'secrets');
-    const python = ctx.env.MSE_PYTHON ?? DEFAULT_PYTHON;
-    const env = {
-      ...ctx.env,
-      TEST_REMOTE_URL: url,
-      TEST_CA_BUNDLE: path.join(d.outputDir, RATLS_FILE),
-      ...(secrets ? { TEST_SECRET_JSON: path.resolve(secrets) } : {}),
-    };
-    await checkTestRequirements(python, config.testsRequirements, ctx.log, { cwd: testDir, env });
-    ctx.log.info(`running 'python3 -m ${config.testsCmd}' in ${testDir} against ${url}`);
-    // A scope only to stop the tests on Ctrl-C (ERR_INTERRUPTED); the command creates nothing.
-    const run = await withCleanup((scope) =>
-      runTests({
-        python,
-        testsCmd: config.testsCmd,
-        cwd: testDir,
-        env,
-        output: ctx.json ? process.stderr : ctx.stdout,
-        signal: scope.signal,
-      }),
-    );
-    if (run.code !== 0) throw testsFailedError(config.testsCmd, run, { name: d.name, url });
+    const {
+      deployment: d,
+      url,
+      run,
+    } = await testDeployment({
+      url: urlOverride !== undefined ? checkTestUrl(urlOverride) : undefined,
+      name: ctx.positionals[0]!,
+      testDir: stringOption(ctx.values, 'test')!,
+      configFile: stringOption(ctx.values, 'config')!,
+      secretsFile: stringOption(ctx.values, 'secrets'),
+      env: ctx.env,
+      output: ctx.json ? process.stderr : ctx.stdout,
+      log: ctx.log,
+    });
     if (ctx.json) printJson(ctx, { name: d.name, url, ...testRunResult(run) });
     ctx.log.success(`tests passed${run.summary ? `: ${run.summary.line}` : ''}`);
   },

@@ -20,7 +20,7 @@ import { isMseError } from '../../errors.js';
 import { pathExists, readUserText, requireDirectory, writeFileAtomic } from '../../fs/files.js';
 import { INPUT_LIMITS } from '../../fs/limits.js';
 import { withPackage } from '../../package/read.js';
-import { enclaveArgv } from '../../sgx/enclave-manifest.js';
+import { measuredArgv } from '../../sgx/enclave-manifest.js';
 import { explainGramineMeasurement, notMeasured, unmeasurableArguments } from '../../sgx/explain.js';
 import { measureGramineImage, withOpenPackageImage } from '../../sgx/package-measurement.js';
 import { simMrenclaveOfEvidence } from '../../sim/package-measurement.js';
@@ -38,7 +38,7 @@ import { POLICY_OPTIONS, appraisalSettings, reportVerdict } from '../attestation
  * Measuring for SGX hashes the image's trusted files and a record per enclave page (up to seconds), all
  * chosen by the evidence's input_args: it is done only once `unauthenticated` (the checks of the evidence
  * without any expected MRENCLAVE, see `authenticationFailures`) is empty and the arguments are within the
- * measured bounds (`enclaveArgv`). Forged or unbounded evidence costs the verifier a package read, no more.
+ * measured bounds (`measuredArgv`). Forged or unbounded evidence costs the verifier a package read, no more.
  */
 async function expectedFromPackage(
   ctx: CommandContext,
@@ -62,9 +62,11 @@ async function expectedFromPackage(
     const started = performance.now();
     let m;
     try {
-      enclaveArgv(args); // the bounds on the arguments (size, strings), before the image is opened
+      measuredArgv(args); // the bounds on the arguments (size, strings), before the image is opened
       // the image of the file that was checked, through the same descriptor (never reopened by path)
-      m = await withOpenPackageImage(pkg, member, fh, (image) => measureGramineImage(image, pkg.appFiles, args));
+      m = await withOpenPackageImage(pkg, member, fh, (image) =>
+        measureGramineImage(image, { files: pkg.appFiles, appTarSha256: pkg.appTarSha256 }, args),
+      );
     } catch (error) {
       // Arguments no enclave can run with: a rejection naming the argument, not a failure to verify.
       if (isMseError(error) && error.code === 'ERR_SGX_ARGUMENT') {
