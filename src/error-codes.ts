@@ -242,7 +242,7 @@ export const ERROR_CODES = {
   ERR_ENCLAVE_EXPIRED: { exit: 'usage', doc: '--expiration … (…) is in the past' },
   ERR_ENCLAVE_FILE_MISSING: { exit: 'state', doc: 'an sgx deployment has no final manifest in its enclave directory' },
   ERR_ENCLAVE_NO_CERT: { exit: 'network', doc: 'the enclave presented no certificate' },
-  ERR_ENCLAVE_SIZE: { exit: 'usage', doc: '--size is not a power of two of MiB from 1024 to 1 TiB' },
+  ERR_ENCLAVE_SIZE: { exit: 'usage', doc: '--size is not a power of two of MiB from 1024 to 64 GiB' },
   ERR_ENCLAVE_STATE_CORRUPT: { exit: 'state', doc: "malformed enclave's X25519 key pair" },
   ERR_ENCLAVE_STATE_MISMATCH: {
     exit: 'state',
@@ -304,6 +304,10 @@ export const ERROR_CODES = {
   ERR_GRAMINE_FILE_NAME: { exit: 'input', doc: 'a file name in a trusted directory is not UTF-8' },
   ERR_GRAMINE_FILE_READ: { exit: 'input', doc: 'a file the Gramine manifest names cannot be read' },
   ERR_GRAMINE_FILE_TYPE: { exit: 'input', doc: 'a named trusted file is not a regular file (FIFO, device)' },
+  ERR_GRAMINE_MEASUREMENT_LIMIT: {
+    exit: 'input',
+    doc: 'an enclave or trusted files larger than mse-home measures (docs/cli.md, "Input limits")',
+  },
   ERR_GRAMINE_MANIFEST_ENCODING: {
     exit: 'input',
     doc: 'the manifest is not UTF-8, starts with a BOM, or a value is not well-formed Unicode',
@@ -401,6 +405,10 @@ export const ERROR_CODES = {
     doc: "`mse.toml` is not UTF-8: `package`, `localtest`, `test` (the project's file), `verify`, `spawn` (the package's)",
   },
   ERR_PACKAGE_CORRUPT: { exit: 'input', doc: 'a layer of the package is truncated or corrupt' },
+  ERR_PACKAGE_AMBIGUOUS_NAME: {
+    exit: 'input',
+    doc: 'a tar entry named both by a PAX `path`/`linkpath` record and a GNU long name or link (docs/docker.md)',
+  },
   ERR_PACKAGE_DUPLICATE_ENTRY: { exit: 'input', doc: 'entry … appears more than once' },
   ERR_PACKAGE_EMPTY_CODE: { exit: 'input', doc: 'the code directory … has no file to package' },
   ERR_PACKAGE_ENTRY_TOO_LARGE: { exit: 'input', doc: 'entry … is … bytes, more than the … allowed' },
@@ -567,7 +575,7 @@ export const ERROR_CODES = {
   ERR_SECRETS_NOT_JSON: { exit: 'input', doc: 'secrets file … is not valid JSON' },
   ERR_SGX_ARGUMENT: {
     exit: 'input',
-    doc: 'a spawn argument no enclave can run with (NUL character, size not a power of two or over 1 TiB); in `verify` it becomes check E12 failing (exit 10)',
+    doc: 'a spawn argument no enclave can run with (NUL character, size not a power of two or over 64 GiB); in `verify` it becomes check E12 failing (exit 10)',
   },
   ERR_SGX_BASE_BUILD_FAILED: {
     exit: 'docker',

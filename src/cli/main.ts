@@ -25,8 +25,9 @@ export interface RunOptions {
  * like a Ctrl-C but quietly: a command that was creating something undoes it (see `docker/cleanup.ts`),
  * and the process exits 141 (128 + SIGPIPE, what a shell reports for `yes | head -1`) without a stack
  * trace or a message. A write that fails for another reason (`> /dev/full`: ENOSPC) stops the command the
- * same way but is reported on the other stream with its code (`ERR_DISK_FULL`, exit 3). After an interrupt the process exits at once, even if an engine call that could not
- * be cancelled is still pending.
+ * same way but is reported on the other stream with its code (`ERR_DISK_FULL`, exit 3). After an interrupt the process exits as soon as the command's clean-up scope rejects,
+ * even if an engine call that could not be cancelled is still pending (the scope has waited a bounded time
+ * for it and undone what it made, see `docker/cleanup.ts`).
  */
 export async function runCli(argv: string[]): Promise<number> {
   holdInterruptsAfterCommit();

@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
-import { describe, it } from 'node:test';
+import { after, describe, it } from 'node:test';
 import { EXAMPLE_SPAWN_ARGS } from '../testing/spawn-args.js';
 import {
   deploymentFromInspect,
@@ -12,6 +14,12 @@ import {
 import { failureLine, notRunningError, type LifecycleFacts } from './lifecycle.js';
 import { pinMismatch } from './pinning.js';
 import { planSpawn, type SpawnInput } from './spawn.js';
+import {
+  createDeploymentStateDir,
+  deploymentsStateRoot,
+  isDeploymentStateDir,
+  removeDeploymentState,
+} from './deployments.js';
 import { classifyStatus } from './status.js';
 
 const args = EXAMPLE_SPAWN_ARGS;
@@ -32,11 +40,10 @@ describe('spawn plan: every argument checked before anything is read or created'
     platform: 'sim',
     timeoutMs: 60_000,
   };
-  it('fixes absolute paths and the private state directory', () => {
+  it('fixes absolute paths', () => {
     const plan = planSpawn(good);
     assert.equal(plan.outputDir, path.resolve('out'));
     assert.equal(plan.signerKeyPath, path.resolve('key.pem'));
-    assert.equal(plan.stateDir, '/state/deployments/demo');
   });
   it('refuses each bad argument with its own code', () => {
     const cases: [Partial<typeof good>, string][] = [
@@ -322,5 +329,40 @@ describe('configuration request body', () => {
       code: 'ERR_SEALED_SECRETS',
     });
     assert.throws(() => buildConfigurationBody({ appId: 'x', codeKey: Buffer.alloc(31) }), { code: 'ERR_KEY_LENGTH' });
+  });
+});
+
+describe('deployment state directories (review L1)', () => {
+  const root = mkdtempSync(path.join(os.tmpdir(), 'mse-state-dirs-'));
+  const env = { MSE_HOME_STATE_DIR: root };
+  after(() => rmSync(root, { recursive: true, force: true }));
+
+  it('gives every spawn a private directory of its own, never reusing or emptying one that exists', async () => {
+    // what an earlier spawn (or anyone) left under the name: kept as it is
+    const leftover = path.join(deploymentsStateRoot(env), 'demo');
+    mkdirSync(path.join(leftover, 'enclave'), { recursive: true });
+    writeFileSync(path.join(leftover, 'enclave', 'args'), 'theirs');
+    const [a, b] = await Promise.all([createDeploymentStateDir('demo', env), createDeploymentStateDir('demo', env)]);
+    assert.notEqual(a, b);
+    for (const d of [a, b]) {
+      assert.equal(path.dirname(d), leftover);
+      assert.match(path.basename(d), /^state-[A-Za-z0-9]{6}$/);
+      assert.equal(statSync(d).mode & 0o777, 0o700);
+      assert.ok(isDeploymentStateDir(d, 'demo', env));
+      assert.ok(!isDeploymentStateDir(d, 'dem', env) && !isDeploymentStateDir(d, 'demo.x', env));
+    }
+    assert.ok(existsSync(path.join(leftover, 'enclave', 'args')), 'the leftover is untouched');
+  });
+
+  it('stop --remove deletes only a state directory of that name, never one an engine label points elsewhere', async () => {
+    const mine = await createDeploymentStateDir('one', env);
+    const other = await createDeploymentStateDir('two', env);
+    const summary = (name: string, stateDir: string) =>
+      ({ name, enclaveDir: path.join(stateDir, 'enclave') }) as Parameters<typeof removeDeploymentState>[0];
+    assert.equal(await removeDeploymentState(summary('one', other), env), false);
+    assert.equal(await removeDeploymentState(summary('one', path.join(root, 'elsewhere')), env), false);
+    assert.ok(existsSync(other));
+    assert.equal(await removeDeploymentState(summary('one', mine), env), true);
+    assert.ok(!existsSync(mine) && !existsSync(path.dirname(mine)), 'its folder goes once empty');
   });
 });

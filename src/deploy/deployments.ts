@@ -10,13 +10,7 @@ import { stateRoot } from '../sim/state.js';
 import { INPUT_LIMITS } from '../fs/limits.js';
 import { SGX_MANIFEST_FILE } from '../sgx/gramine-paths.js';
 import { ARGS_FILE } from '../launch/layout.js';
-import {
-  argsOfArgvFile,
-  fromEnclaveArgvFile,
-  MAX_ARGV_FILE_BYTES,
-  parseArgvFile,
-  type InputArgs,
-} from '../launch/args.js';
+import { fromEnclaveArgvFile, MAX_ARGV_FILE_BYTES, parseArgvFile, type InputArgs } from '../launch/args.js';
 import {
   deploymentFromInspect,
   DEPLOYMENT_LABEL,
@@ -55,7 +49,7 @@ export async function findDeployment(engine: DockerEngine, name: string): Promis
  */
 export async function readDeploymentArgv(engine: DockerEngine, d: DeploymentSummary): Promise<string[]> {
   const bytes = await readArgsFile(engine, d);
-  argsOfArgvFile(bytes); // the launcher first, or ERR_ARGV_FILE
+  fromEnclaveArgvFile(bytes); // the launcher first, then only the measured arguments, or ERR_ARGV_FILE
   return parseArgvFile(bytes);
 }
 
@@ -129,25 +123,57 @@ export async function deploymentStatus(d: Deployment, now = new Date()): Promise
 }
 
 /**
- * The operator-side state directory of deployment `name` (private, 0700): `enclave/` (mounted read-only
- * at /opt/mse/enclave: args, app.tar; sgx: the final manifest and SIGSTRUCT), and `sim/` (the quoting
- * socket) or `sealed/` (sgx: the host side of the enclave's encrypted mounts).
+ * Where the operator-side state directories of deployments live (private, 0700). Each deployment gets its
+ * own, made by {@link createDeploymentStateDir}: `enclave/` (mounted read-only at /opt/mse/enclave: args,
+ * app.tar; sgx: the final manifest and SIGSTRUCT), and `sim/` (the quoting socket) or `sealed/` (sgx: the
+ * host side of the enclave's encrypted mounts).
  */
-export function deploymentStateDir(name: string, env: NodeJS.ProcessEnv = process.env): string {
-  return path.join(stateRoot(env), 'deployments', name);
+export function deploymentsStateRoot(env: NodeJS.ProcessEnv = process.env): string {
+  return path.join(stateRoot(env), 'deployments');
 }
 
 /**
- * Delete a removed deployment's operator-side state (`stop --remove`). Only the directory this state root
- * assigns to its name, and only when the container mounted its input from exactly there: a path read from
- * the engine is never deleted on its own say-so. Returns true when something was deleted.
+ * Create the private state directory of a new deployment `name`: `<root>/<name>/state-<random>`, made by
+ * mkdtemp (mode 0700, a name nothing else holds), never reusing or emptying a directory that exists, so
+ * that two spawns of one name, or a leftover of an earlier one, never share or delete each other's state.
+ */
+export async function createDeploymentStateDir(name: string, env: NodeJS.ProcessEnv = process.env): Promise<string> {
+  const parent = path.join(deploymentsStateRoot(env), name);
+  await fs.mkdir(parent, { recursive: true, mode: 0o700 });
+  return fs.mkdtemp(path.join(parent, STATE_PREFIX));
+}
+
+const STATE_PREFIX = 'state-';
+
+/**
+ * True when `dir` is a state directory {@link createDeploymentStateDir} makes for `name` (or the fixed
+ * `<root>/<name>` of earlier versions).
+ */
+export function isDeploymentStateDir(dir: string, name: string, env: NodeJS.ProcessEnv = process.env): boolean {
+  const resolved = path.resolve(dir);
+  const parent = path.join(deploymentsStateRoot(env), name);
+  if (resolved === parent) return true;
+  return path.dirname(resolved) === parent && /^state-[A-Za-z0-9]{6}$/.test(path.basename(resolved));
+}
+
+/** Remove a deployment's state directory, and its name's folder once no other state is left there. */
+export async function removeStateDir(dir: string): Promise<void> {
+  await fs.rm(dir, { recursive: true, force: true });
+  if (path.basename(dir).startsWith(STATE_PREFIX)) await fs.rmdir(path.dirname(dir)).catch(() => undefined);
+}
+
+/**
+ * Delete a removed deployment's operator-side state (`stop --remove`). Only a directory this state root
+ * assigns to its name ({@link isDeploymentStateDir}), and only the one the container mounted its input
+ * from: a path read from the engine is never deleted on its own say-so. Returns true when something was
+ * deleted.
  */
 export async function removeDeploymentState(
   d: DeploymentSummary,
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<boolean> {
-  const dir = deploymentStateDir(d.name, env);
-  if (path.dirname(path.resolve(d.enclaveDir)) !== dir) return false;
-  await fs.rm(dir, { recursive: true, force: true });
+  const dir = path.dirname(path.resolve(d.enclaveDir));
+  if (!isDeploymentStateDir(dir, d.name, env)) return false;
+  await removeStateDir(dir);
   return true;
 }

@@ -11,7 +11,7 @@
 import assert from 'node:assert/strict';
 import { spawn as spawnChild, spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { existsSync, promises as fs, statSync } from 'node:fs';
+import { existsSync, promises as fs, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { planEnclaveContainer } from './container.js';
@@ -80,6 +80,14 @@ describe('operator lifecycle: the UUID as a credential, interrupts, states, remo
 
   const spawnArgs = (name: string, port: number, workspace: string): string[] =>
     spawnArgv(w, { name, packageFile, port, workspace });
+  /** The state directory spawn made for deployment `name` (deployments/<name>/state-<random>). */
+  const stateOf = (name: string): string => {
+    const dir = path.join(w.stateDir, 'deployments', name);
+    return path.join(
+      dir,
+      readdirSync(dir).find((f) => f.startsWith('state-'))!,
+    );
+  };
   const statusOf = async (name: string): Promise<Record<string, unknown>> =>
     jsonOf(expectExit(await w.mse(['status', name, '--json']), `status ${name}`));
   /** Run a command expected to fail with `code` (exit 7 unless said): returns its stderr. */
@@ -211,8 +219,11 @@ describe('operator lifecycle: the UUID as a credential, interrupts, states, remo
     assert.ok(!r.stderr.includes(a.appId) && !r.stdout.includes(a.appId), 'nor logged');
     assert.equal((await statusOf(a.name)).status, 'waiting for secrets');
     assert.equal(statSync(path.join(a.workspace, 'evidence.json')).mode & 0o777, 0o600);
-    const state = path.join(w.stateDir, 'deployments', a.name);
-    for (const d of [state, path.join(state, 'enclave'), path.join(state, 'sim')])
+    // its own private state directory (review L1): deployments/<name>/state-<random>
+    assert.equal(readdirSync(path.join(w.stateDir, 'deployments', a.name)).length, 1);
+    const state = stateOf(a.name);
+    assert.match(path.basename(state), /^state-[A-Za-z0-9]{6}$/);
+    for (const d of [path.dirname(state), state, path.join(state, 'enclave'), path.join(state, 'sim')])
       assert.equal(statSync(d).mode & 0o777, 0o700, d);
     for (const f of ['app.tar', 'args']) assert.equal(statSync(path.join(state, 'enclave', f)).mode & 0o777, 0o600, f);
     const info = await w.engine.inspectContainer(a.name);
@@ -298,13 +309,13 @@ describe('operator lifecycle: the UUID as a credential, interrupts, states, remo
         image: inspect!.Image,
         healthcheckEndpoint: labels.healthcheck_endpoint!,
         platform: 'sim',
-        enclaveDir: path.join(w.stateDir, 'deployments', a.name, 'enclave'),
+        enclaveDir: path.join(stateOf(a.name), 'enclave'),
         outputDir: a.workspace,
         host: '127.0.0.1',
         port: await freePort(),
         signerKeyPath: w.signerKey,
         mrSigner: labels['mse-home.mrsigner']!,
-        simSocketDir: path.join(w.stateDir, 'deployments', a.name, 'sim'),
+        simSocketDir: path.join(stateOf(a.name), 'sim'),
       }),
     );
     try {
@@ -413,7 +424,7 @@ describe('operator lifecycle: the UUID as a credential, interrupts, states, remo
       assert.match(taken.stderr, new RegExp(`ERR_OUTPUT_IN_USE.*workspace of deployment '${again}'`));
 
       // an enclave that stops before its configuration (its code copy damaged): the bootstrap's error, quoted
-      await fs.writeFile(path.join(w.stateDir, 'deployments', again, 'enclave', 'app.tar'), 'not a tar');
+      await fs.writeFile(path.join(stateOf(again), 'enclave', 'app.tar'), 'not a tar');
       const exited = await refused(['restart', again, '--timeout', '30'], 'ERR_ENCLAVE_EXITED');
       assert.match(exited, /stopped \(exit code 3\) before it was configured: ERR_PACKAGE_CORRUPT/);
       await refused(['run', again, '--secrets', await secretsFile('exited')], 'ERR_ENCLAVE_EXITED');

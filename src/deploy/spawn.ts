@@ -26,20 +26,27 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Logger } from '../base/log.js';
 import { serializeEvidence } from '../launch/evidence.js';
-import { withCleanup } from '../docker/cleanup.js';
+import { withCleanup, type CleanupScope } from '../docker/cleanup.js';
 import type { ContainerSpec, DockerEngine } from '../docker/engine.js';
 import { checkPortFree } from '../docker/localtest.js';
 import { InputError, InterruptedError, NetworkError, StateError, UsageError } from '../errors.js';
 import { imageRepository } from '../docker/app-image.js';
-import { checkOutputDirectory, createOutputDirectories, outputError, writeFileAtomic } from '../fs/files.js';
+import {
+  checkOutputDirectory,
+  createOutputDirectories,
+  outputError,
+  writeFileAtomic,
+  writeFilesAtomic,
+} from '../fs/files.js';
 import { checkManifest, localSigstructDate, parseManifestToml, signSigstruct } from '../gramine/index.js';
-import { readPackage, type PackageContents } from '../package/read.js';
+import type { ImageFs } from '../image/image-fs.js';
+import { withPackage, type PackageContents } from '../package/read.js';
 import type { PccsTarget } from '../pccs/config.js';
 import { APP_NAME_PATTERN } from '../project/config.js';
 import { readRatlsCertificate } from '../ratls/read.js';
 import { ISV_PROD_ID, ISV_SVN, SEALED_MOUNTS } from '../sgx/enclave-manifest.js';
 import { GRAMINE_SGX, MSE_RUN_SGX, SGX_APP_NAME, SGX_MANIFEST_FILE, SGX_SIGSTRUCT_FILE } from '../sgx/gramine-paths.js';
-import { measureGramineImage, withPackageImage, type GramineMeasurement } from '../sgx/package-measurement.js';
+import { measureGramineImage, withOpenPackageImage, type GramineMeasurement } from '../sgx/package-measurement.js';
 import { loadOrCreateSignerKey, type SignerKey } from '../launch/signer.js';
 import { loadOrCreateSimPlatform, startQuotingService, startSimPccs } from '../sim/index.js';
 import type { SimPlatform } from '../sim/platform.js';
@@ -54,7 +61,15 @@ import {
   type DeploymentSummary,
   type SgxHostDevices,
 } from './container.js';
-import { deploymentStateDir, endpointOf, EVIDENCE_FILE, listDeployments, RATLS_FILE } from './deployments.js';
+import {
+  createDeploymentStateDir,
+  deploymentsStateRoot,
+  endpointOf,
+  removeStateDir,
+  EVIDENCE_FILE,
+  listDeployments,
+  RATLS_FILE,
+} from './deployments.js';
 import { collectEvidence, sgxCollateralSource } from './evidence.js';
 import { fetchPresentedCertificate, probe } from './enclave-client.js';
 import { assertRunning, sleep, throwIfInterrupted } from './wait.js';
@@ -119,8 +134,6 @@ export interface SpawnPlan {
   outputDir: string;
   /** Absolute. */
   signerKeyPath: string;
-  /** The operator-side state directory of this deployment (absolute). */
-  stateDir: string;
 }
 
 /**
@@ -163,7 +176,6 @@ export function planSpawn(input: Omit<SpawnInput, 'engine' | 'log'>): SpawnPlan 
     packageFile: input.packageFile,
     outputDir: path.resolve(input.outputDir),
     signerKeyPath: path.resolve(input.signerKeyPath),
-    stateDir: deploymentStateDir(input.name, input.env),
   };
 }
 
@@ -222,10 +234,28 @@ async function preflight(input: SpawnInput, plan: SpawnPlan): Promise<Preflight>
     );
   }
 
-  let phase = log.phase('reading the package');
-  // app.tar is held to the enclave's own limit (readPackage's default): refused here, not in the container
-  const pkg = await readPackage(plan.packageFile, undefined, { keepAppTar: true });
-  phase(`${pkg.config.name}, ${pkg.appFiles.length} code files, image ${pkg.imageConfigDigest.slice(0, 19)}`);
+  // app.tar is held to the enclave's own limit (readPackage's default): refused here, not in the container.
+  // The sgx image is measured through the descriptor the package was checked through (never reopened).
+  const reading = log.phase('reading the package');
+  return withPackage(plan.packageFile, { keepAppTar: true }, (pkg, member, fh) => {
+    reading(`${pkg.config.name}, ${pkg.appFiles.length} code files, image ${pkg.imageConfigDigest.slice(0, 19)}`);
+    const withImage = <T>(fn: (image: ImageFs) => Promise<T>): Promise<T> => withOpenPackageImage(pkg, member, fh, fn);
+    return preflightPackage(input, plan, { pkg, missingOutputDirs, pccs }, withImage);
+  });
+}
+
+/**
+ * The package part of {@link preflight}, while the package is open: `pkg` as read and checked, its image
+ * opened by `withImage` through the same descriptor.
+ */
+async function preflightPackage(
+  input: SpawnInput,
+  plan: SpawnPlan,
+  read: { pkg: PackageContents; missingOutputDirs: string[]; pccs: PccsTarget | undefined },
+  withImage: <T>(fn: (image: ImageFs) => Promise<T>) => Promise<T>,
+): Promise<Preflight> {
+  const { log } = input;
+  const { pkg, missingOutputDirs, pccs } = read;
   // `docker load` applies every tag image.tar names: a hostile package could retag another image on this
   // engine (e.g. the base image). Accept only the tag our packager (and MSE's) writes: <app>:<time_ns>.
   checkImageTags(pkg.image.repoTags, pkg.config.name);
@@ -244,8 +274,8 @@ async function preflight(input: SpawnInput, plan: SpawnPlan): Promise<Preflight>
   const common = { pkg: pkg as Preflight['pkg'], signer, args, missingOutputDirs };
   if (input.platform === 'sim') return { ...common, sim: await loadOrCreateSimPlatform({ env: input.env }) };
 
-  phase = log.phase('measuring the enclave (Gramine manifest from the package’s image)');
-  const measurement = await withPackageImage(pkg, async (image) => {
+  const phase = log.phase('measuring the enclave (Gramine manifest from the package’s image)');
+  const measurement = await withImage(async (image) => {
     // The container's entrypoint and Gramine's starter must be there: an image FROM mse-home-sgx-base.
     for (const p of [MSE_RUN_SGX, GRAMINE_SGX]) {
       if (image.stat(p)?.kind !== 'file') {
@@ -280,25 +310,37 @@ async function preflight(input: SpawnInput, plan: SpawnPlan): Promise<Preflight>
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 
-/** The deployment's container, as planned from the preflight (the same for a dry run and for real). */
-function containerSpec(input: SpawnInput, plan: SpawnPlan, pre: Preflight, loadedTags: string[] = []): ContainerSpec {
+/**
+ * The deployment's container, as planned from the preflight (the same for a dry run and for real), its
+ * private state in `stateDir`.
+ */
+function containerSpec(
+  input: SpawnInput,
+  plan: SpawnPlan,
+  pre: Preflight,
+  stateDir: string,
+  loadedTags: string[] = [],
+): ContainerSpec {
   return planEnclaveContainer({
     name: plan.name,
     image: pre.pkg.imageConfigDigest,
     healthcheckEndpoint: pre.pkg.config.healthcheckEndpoint,
     platform: input.platform,
-    enclaveDir: path.join(plan.stateDir, STATE_ENCLAVE_DIR),
+    enclaveDir: path.join(stateDir, STATE_ENCLAVE_DIR),
     outputDir: plan.outputDir,
     host: input.host,
     port: input.port,
     signerKeyPath: plan.signerKeyPath,
     mrSigner: hex(pre.signer.mrSigner),
     ...(input.platform === 'sim'
-      ? { simSocketDir: path.join(plan.stateDir, STATE_SIM_DIR) }
-      : { sealedDir: path.join(plan.stateDir, STATE_SEALED_DIR), sgxHost: input.sgxHost! }),
+      ? { simSocketDir: path.join(stateDir, STATE_SIM_DIR) }
+      : { sealedDir: path.join(stateDir, STATE_SEALED_DIR), sgxHost: input.sgxHost! }),
     loadedTags,
   });
 }
+
+/** The state directory a dry run shows in its mounts: spawn makes `state-` plus six random characters. */
+export const DRY_RUN_STATE_DIR = 'state-XXXXXX';
 
 /** What `spawn --dry-run` prints: the container it would start, the enclave, and what it wrote. */
 export interface SpawnDryRun {
@@ -312,7 +354,7 @@ export interface SpawnDryRun {
   /** The SGX devices passed (those found on this host), and those missing. */
   devices: string[];
   missingDevices: string[];
-  /** Bind mounts, host → container. */
+  /** Bind mounts, host → container (the state directory's random name shown as {@link DRY_RUN_STATE_DIR}). */
   mounts: { host: string; container: string; readOnly: boolean }[];
   ports: { host: string; container: string }[];
   /** Inside the container: the final manifest and SIGSTRUCT `gramine-sgx` reads, the args file, the code. */
@@ -346,8 +388,9 @@ export function describeContainer(
  * `spawn --platform sgx --dry-run`: everything up to starting the container (arguments, engine, name, port,
  * output, package, signer key; the enclave measured from the package's image and its SIGSTRUCT signed),
  * then the final manifest, the SIGSTRUCT and the args file (0600: it holds the UUID of this plan, which
- * no enclave uses) are written into the output directory, and the container plan is returned. Nothing
- * else is created: no state directory, no image loaded, no container.
+ * no enclave uses) are written into the output directory, all three or none (what the directory held is
+ * given back on a failure or an interrupt), and the container plan is returned. Nothing else is created:
+ * no state directory, no image loaded, no container.
  */
 export async function dryRunSpawn(input: SpawnInput): Promise<SpawnDryRun> {
   const plan = planSpawn({ ...input, dryRun: true });
@@ -364,14 +407,21 @@ export async function dryRunSpawn(input: SpawnInput): Promise<SpawnDryRun> {
       await createOutputDirectories(pre.missingOutputDirs, '--output', 0o700, (dir) =>
         scope.onFailure(() => fs.rmdir(dir)),
       );
-      scope.onFailure(() => Promise.all(Object.values(written).map((f) => fs.rm(f, { force: true }))));
-      await writeFileAtomic(written.manifest, m.final.bytes);
-      await writeFileAtomic(written.sigstruct, sgx.sigstruct);
-      await writeFileAtomic(written.args, m.enclave.argsFile, { mode: 0o600 });
+      // All three or none; a failure gives back what the output held (files it did not write are never removed).
+      await writeFilesAtomic(
+        [
+          { file: written.manifest, data: m.final.bytes },
+          { file: written.sigstruct, data: sgx.sigstruct },
+          { file: written.args, data: m.enclave.argsFile, mode: 0o600 },
+        ],
+        scope,
+      );
     },
     { exitOnSignal: false },
   );
-  const spec = containerSpec(input, plan, pre, pre.pkg.image.repoTags);
+  // spawn names the state directory when it makes it (mkdtemp): the plan shows mkdtemp's template
+  const stateDir = path.join(deploymentsStateRoot(input.env), plan.name, DRY_RUN_STATE_DIR);
+  const spec = containerSpec(input, plan, pre, stateDir, pre.pkg.image.repoTags);
   const described = describeContainer(spec);
   return {
     name: plan.name,
@@ -396,6 +446,41 @@ export async function dryRunSpawn(input: SpawnInput): Promise<SpawnDryRun> {
     sigstructDate: sgx.date,
     written,
   };
+}
+
+/**
+ * Step 1 of {@link spawnDeployment}: the deployment's private state, a directory of its own (0700, a fresh
+ * random name: never one that exists, so nothing of another spawn is reused or removed; removed when the
+ * scope fails), holding the enclave's inputs (0600: they hold the measured code and the UUID). Returns it.
+ */
+async function createStateDir(
+  input: SpawnInput,
+  plan: SpawnPlan,
+  pre: Preflight,
+  scope: CleanupScope,
+): Promise<string> {
+  const stateDir = await createDeploymentStateDir(plan.name, input.env);
+  scope.onFailure(() => removeStateDir(stateDir));
+  const enclaveDir = path.join(stateDir, STATE_ENCLAVE_DIR);
+  const dirs =
+    input.platform === 'sim'
+      ? [enclaveDir, path.join(stateDir, STATE_SIM_DIR)]
+      : [enclaveDir, ...SEALED_MOUNTS.map((m) => path.join(stateDir, STATE_SEALED_DIR, m.dir))];
+  for (const dir of dirs) {
+    await fs.mkdir(dir, { recursive: true, mode: 0o700 });
+    await fs.chmod(dir, 0o700); // whatever the umask
+  }
+  if (input.platform === 'sgx') await fs.chmod(path.join(stateDir, STATE_SEALED_DIR), 0o700);
+  // the code exactly as read and measured: the enclave gets these bytes, not the package file
+  const put = (file: string, data: Uint8Array): Promise<void> =>
+    writeFileAtomic(path.join(enclaveDir, path.posix.basename(file)), data, { mode: 0o600 });
+  await put(APP_TAR_FILE, pre.pkg.appTar);
+  await put(ARGS_FILE, pre.sgx ? pre.sgx.measurement.enclave.argsFile : enclaveArgvFile(pre.args));
+  if (pre.sgx) {
+    await put(SGX_MANIFEST_FILE, pre.sgx.measurement.final.bytes);
+    await put(SGX_SIGSTRUCT_FILE, pre.sgx.sigstruct);
+  }
+  return stateDir;
 }
 
 export async function spawnDeployment(input: SpawnInput): Promise<SpawnResult> {
@@ -431,30 +516,8 @@ export async function spawnDeployment(input: SpawnInput): Promise<SpawnResult> {
           throw outputError(cause, plan.outputDir, '--output');
         });
 
-      // 1. the deployment's private state: 0700, files 0600 (they hold the measured code and the UUID)
-      await fs.rm(plan.stateDir, { recursive: true, force: true }); // stale: its container is gone (checked)
-      await fs.mkdir(path.dirname(plan.stateDir), { recursive: true, mode: 0o700 });
-      await fs.mkdir(plan.stateDir, { mode: 0o700 });
-      scope.onFailure(() => fs.rm(plan.stateDir, { recursive: true, force: true }));
-      const enclaveDir = path.join(plan.stateDir, STATE_ENCLAVE_DIR);
-      const dirs =
-        input.platform === 'sim'
-          ? [enclaveDir, path.join(plan.stateDir, STATE_SIM_DIR)]
-          : [enclaveDir, ...SEALED_MOUNTS.map((m) => path.join(plan.stateDir, STATE_SEALED_DIR, m.dir))];
-      for (const dir of dirs) {
-        await fs.mkdir(dir, { recursive: true, mode: 0o700 });
-        await fs.chmod(dir, 0o700); // whatever the umask
-      }
-      if (input.platform === 'sgx') await fs.chmod(path.join(plan.stateDir, STATE_SEALED_DIR), 0o700);
-      // the code exactly as read and measured: the enclave gets these bytes, not the package file
-      const put = (file: string, data: Uint8Array): Promise<void> =>
-        writeFileAtomic(path.join(enclaveDir, path.posix.basename(file)), data, { mode: 0o600 });
-      await put(APP_TAR_FILE, pkg.appTar);
-      await put(ARGS_FILE, pre.sgx ? pre.sgx.measurement.enclave.argsFile : enclaveArgvFile(args));
-      if (pre.sgx) {
-        await put(SGX_MANIFEST_FILE, pre.sgx.measurement.final.bytes);
-        await put(SGX_SIGSTRUCT_FILE, pre.sgx.sigstruct);
-      }
+      // 1. the deployment's private state (its own directory, undone on failure)
+      const stateDir = await createStateDir(input, plan, pre, scope);
       checkpoint();
 
       // 2. the image, loaded from the package in place; the tags this load adds are undone on failure
@@ -482,7 +545,7 @@ export async function spawnDeployment(input: SpawnInput): Promise<SpawnResult> {
         log.warn('platform sim: a SIMULATED enclave (no SGX hardware, no confidentiality against this machine)');
         mrEnclave = simMrenclaveOf(pkg, args);
         quoting = await startQuotingService({
-          socketPath: path.join(plan.stateDir, STATE_SIM_DIR, 'quote.sock'),
+          socketPath: path.join(stateDir, STATE_SIM_DIR, 'quote.sock'),
           platform: pre.sim,
           mrEnclave,
           mrSigner: signer.mrSigner,
@@ -497,7 +560,7 @@ export async function spawnDeployment(input: SpawnInput): Promise<SpawnResult> {
 
       // 4. the container
       phase = log.phase('starting the enclave');
-      const spec = containerSpec(input, plan, pre, loadedTags);
+      const spec = containerSpec(input, plan, pre, stateDir, loadedTags);
       const id = await engine.createContainer(spec);
       scope.onFailure(() => engine.removeContainer(id, { force: true }));
       checkpoint();
@@ -539,10 +602,15 @@ export async function spawnDeployment(input: SpawnInput): Promise<SpawnResult> {
       committing = true;
       const evidenceFile = path.join(plan.outputDir, EVIDENCE_FILE);
       const ratlsFile = path.join(plan.outputDir, RATLS_FILE);
-      scope.onFailure(() => Promise.all([ratlsFile, evidenceFile].map((f) => fs.rm(f, { force: true }))));
-      await writeFileAtomic(ratlsFile, ratlsPem);
-      // evidence.json carries the deployment UUID: readable by the operator only (they send it to the provider)
-      await writeFileAtomic(evidenceFile, serializeEvidence(evidence) + '\n', { mode: 0o600 });
+      // Both or neither; a failure leaves the output as it was (files spawn did not write are never removed).
+      await writeFilesAtomic(
+        [
+          { file: ratlsFile, data: ratlsPem },
+          // evidence.json carries the deployment UUID: readable by the operator only (they send it to the provider)
+          { file: evidenceFile, data: serializeEvidence(evidence) + '\n', mode: 0o600 },
+        ],
+        scope,
+      );
       phase();
       return { deployment, evidenceFile, ratlsFile, mrenclave: hex(mrEnclave), mrsigner: hex(signer.mrSigner) };
     },

@@ -156,6 +156,28 @@ describe('withCleanup interrupts', () => {
     assert.deepEqual(ran, ['undo']);
   });
 
+  it('an abandoned body that unwinds later has what it then registers undone before the scope rejects', async () => {
+    const ran: string[] = [];
+    await assert.rejects(
+      withCleanup(
+        async (scope) => {
+          scope.onFailure(async () => void ran.push('undo'));
+          interruptActiveScopes('SIGTERM');
+          await tick(350); // an engine call that cannot be cancelled answers after the grace: it made a container
+          scope.onFailure(async () => {
+            await tick(50);
+            ran.push('late undo'); // removing that container
+          });
+          scope.onSuccess(async () => void ran.push('never'));
+        },
+        { graceMs: 250 },
+      ),
+      { code: 'ERR_INTERRUPTED' },
+    );
+    // The CLI exits as soon as the scope rejects: the late undo must be done by then.
+    assert.deepEqual(ran, ['undo', 'late undo']);
+  });
+
   it('after the commit an interrupt changes nothing: success actions run, the result is returned', async () => {
     const ran: string[] = [];
     const result = await withCleanup(async (scope) => {

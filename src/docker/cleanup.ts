@@ -10,9 +10,12 @@
  * - Before the commit, an interrupt aborts `scope.signal`; once the body settles (it should stop at its next
  *   checkpoint) every undo action runs and the scope rejects with `InterruptedError` (`ERR_INTERRUPTED`).
  *   A body that does not settle within a short grace (an engine call that cannot be cancelled) is abandoned:
- *   the actions run and the scope rejects all the same; the CLI then exits at once.
+ *   the actions run, then the body gets the same time again to unwind; what it registers meanwhile (say,
+ *   the container that call created after all) is undone at once, and the scope rejects only when those
+ *   late undo actions have finished (the CLI exits right after: they must not be cut off).
  * - A second interrupt before the commit gives up on the body at once (it may hang on a stuck file system):
- *   the undo actions run and the scope rejects with `InterruptedError`, even with `exitOnSignal: false`.
+ *   the undo actions run (late ones already started are still awaited, within the grace) and the scope
+ *   rejects with `InterruptedError`, even with `exitOnSignal: false`.
  * - After the commit, interrupts are ignored until the process exits: the command finishes (exit 0).
  *   {@link holdInterruptsAfterCommit} extends this to the rest of the process (the CLI turns it on), so
  *   that a Ctrl-C while the CLI prints its result cannot kill a command whose output is already complete;
@@ -41,7 +44,10 @@ export interface CleanupOptions {
    * result counts as a normal success.
    */
   exitOnSignal?: boolean;
-  /** How long an interrupted body may take to settle before it is abandoned (default 3 s). */
+  /**
+   * How long an interrupted body may take to settle before it is abandoned (default 3 s), and then how long
+   * it may still take to unwind, with its late undo actions, before the scope rejects.
+   */
   graceMs?: number;
 }
 
@@ -90,6 +96,42 @@ function onCommitted(): void {
 }
 
 /**
+ * After a scope's actions ran on failure: let `abandonedBody` (a body abandoned at the end of its grace)
+ * unwind for up to the grace again, then wait for the `late` undo actions, within the same bound, so that
+ * the process does not exit under them. `onWait` receives the function that ends the current wait (a
+ * further interrupt: exit now).
+ */
+async function settleLate(
+  graceMs: number,
+  abandonedBody: Promise<unknown> | undefined,
+  late: ReadonlySet<Promise<unknown>>,
+  onWait: (stop: () => void) => void,
+): Promise<void> {
+  const deadline = Date.now() + graceMs;
+  const until = async (what: Promise<unknown>): Promise<void> => {
+    let timer: NodeJS.Timeout | undefined;
+    const stop = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, Math.max(0, deadline - Date.now()));
+      onWait(resolve);
+    });
+    try {
+      await Promise.race([what, stop]);
+    } finally {
+      clearTimeout(timer);
+    }
+  };
+  if (abandonedBody) {
+    await until(
+      abandonedBody.then(
+        () => undefined,
+        () => undefined,
+      ),
+    );
+  }
+  while (late.size > 0 && Date.now() < deadline) await until(Promise.allSettled([...late]));
+}
+
+/**
  * Run `body` with a clean-up scope (see the module comment for what an interrupt does).
  * Rejects with `InterruptedError` when interrupted before the commit (unless `exitOnSignal` is false).
  */
@@ -98,6 +140,7 @@ export async function withCleanup<T>(
   options: CleanupOptions = {},
 ): Promise<T> {
   const exitOnSignal = options.exitOnSignal !== false;
+  const graceMs = options.graceMs ?? 3000;
   const actions: Action[] = [];
   const controller = new AbortController();
   let resolveInterrupted!: (s: InterruptSignal) => void;
@@ -105,17 +148,31 @@ export async function withCleanup<T>(
   let interruptedBy: InterruptSignal | undefined;
   let committed = false;
   let closed = false;
+  let failed = false;
   let running: Promise<void> | undefined;
-  let abandon!: (error: InterruptedError) => void;
-  const abandoned = new Promise<never>((_, reject) => (abandon = reject));
+  let rejectAbandoned!: (error: InterruptedError) => void;
+  const abandoned = new Promise<never>((_, reject) => (rejectAbandoned = reject));
   abandoned.catch(() => undefined);
+  /** Why the body was given up on: its grace ran out (it may still unwind), or a further interrupt. */
+  let abandonedBy: 'grace' | 'interrupt' | undefined;
+  /** Ends the wait of {@link settleLate} (a further interrupt: exit now). */
+  let stopWaiting: () => void = () => undefined;
+  const abandon = (why: 'grace' | 'interrupt', error: InterruptedError): void => {
+    if (why === 'interrupt') stopWaiting();
+    if (abandonedBy) return;
+    abandonedBy = why;
+    rejectAbandoned(error);
+  };
   let graceTimer: NodeJS.Timeout | undefined;
+  /** Undo actions registered after the actions ran, still running. */
+  const late = new Set<Promise<unknown>>();
 
-  const runActions = (failed: boolean): Promise<void> => {
+  const runActions = (failedNow: boolean): Promise<void> => {
     running ??= (async () => {
       closed = true;
+      failed = failedNow;
       for (const a of actions.splice(0).reverse()) {
-        if ((a.when === 'failure' && !failed) || (a.when === 'success' && failed)) continue;
+        if ((a.when === 'failure' && !failedNow) || (a.when === 'success' && failedNow)) continue;
         try {
           await a.fn();
         } catch {
@@ -129,9 +186,9 @@ export async function withCleanup<T>(
     // After the commit the command finishes.
     if (committed) return;
     if (interruptedBy) {
-      // A second interrupt while the body still winds down (it may hang, e.g. on a stuck file system or an
+      // A further interrupt while the body still winds down (it may hang, e.g. on a stuck file system or an
       // engine call that cannot be cancelled): give up on the body and undo now.
-      abandon(new InterruptedError(interruptedBy));
+      abandon('interrupt', new InterruptedError(interruptedBy));
       return;
     }
     interruptedBy = sig;
@@ -139,7 +196,7 @@ export async function withCleanup<T>(
     controller.abort(error);
     resolveInterrupted(sig);
     if (!exitOnSignal) return;
-    graceTimer = setTimeout(() => abandon(error), options.graceMs ?? 3000);
+    graceTimer = setTimeout(() => abandon('grace', error), graceMs);
   };
   const onSignal = (sig: NodeJS.Signals): void => onInterrupt(sig as InterruptSignal);
   activeScopes.add(onInterrupt);
@@ -147,13 +204,17 @@ export async function withCleanup<T>(
   process.on('SIGTERM', onSignal);
   // An interrupt held since an earlier scope committed stops this one before it makes anything.
   if (heldInterrupt) onInterrupt(heldInterrupt);
-  // After the actions ran (interrupted, body abandoned), late registrations undo at once.
+  // After the actions ran (interrupted, body abandoned), late registrations undo at once (failure and
+  // always ones after a failure, always ones after a success); a failing scope waits for them (settleLate).
   const register = (fn: () => Promise<unknown>, when: Action['when']): void => {
-    if (closed) {
-      if (when !== 'success') void fn().catch(() => undefined);
+    if (!closed) {
+      actions.push({ fn, when });
       return;
     }
-    actions.push({ fn, when });
+    if (when === 'success' || (when === 'failure' && !failed)) return;
+    const undo = fn().catch(() => undefined);
+    late.add(undo);
+    void undo.finally(() => late.delete(undo));
   };
   const scope: CleanupScope = {
     always: (fn) => register(fn, 'always'),
@@ -162,8 +223,9 @@ export async function withCleanup<T>(
     interrupted,
     signal: controller.signal,
   };
+  const bodyRun = (async () => body(scope))();
   try {
-    const result = await Promise.race([body(scope), abandoned]);
+    const result = await Promise.race([bodyRun, abandoned]);
     if (interruptedBy && exitOnSignal) throw new InterruptedError(interruptedBy);
     committed = true;
     onCommitted();
@@ -171,6 +233,7 @@ export async function withCleanup<T>(
     return result;
   } catch (error) {
     await runActions(true);
+    await settleLate(graceMs, abandonedBy === 'grace' ? bodyRun : undefined, late, (stop) => (stopWaiting = stop));
     if (interruptedBy && exitOnSignal && !(error instanceof InterruptedError)) {
       // Whatever the body failed with, the cause of the failure is the interrupt.
       throw new InterruptedError(interruptedBy, { cause: error });

@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { UsageError } from '../errors.js';
+import { fromEnclaveArgvFile, serializeArgvFile } from '../launch/args.js';
+import { LAUNCHER_ARGV } from '../launch/layout.js';
 import { argvFileOf, parseBootstrapArgs } from './args.js';
 
 const now = new Date('2030-01-01T00:00:00Z');
@@ -94,5 +96,31 @@ describe('argvFileOf (mse-run --argv-file FILE)', () => {
     for (const argv of [['--argv-file'], ['--argv-file', ''], ['--argv-file', '/f', '--debug']]) {
       assert.throws(() => argvFileOf(argv), UsageError, argv.join(' '));
     }
+  });
+});
+
+describe('an argv file carries only the measured arguments (review info c)', () => {
+  // the bootstrap (--argv-file) and the operator's reader (evidence, run, status): one decoder, each its code
+  const fromFile = (vector: string[]) => fromEnclaveArgvFile(serializeArgvFile([...LAUNCHER_ARGV, ...vector]));
+  it('accepts exactly the six measured arguments, refuses anything unmeasured or repeated', () => {
+    assert.equal(parseBootstrapArgs(base, now, 'args-file').id, '63322f85-1ff8-4483-91ae-f18d7398d157');
+    const listening = [...base, '--host', '127.0.0.1', '--port', '8443'];
+    assert.equal(parseBootstrapArgs(listening, now, 'args-file').port, 8443, 'where it listens');
+    assert.equal(fromFile(listening).appId, '63322f85-1ff8-4483-91ae-f18d7398d157');
+    for (const extra of [
+      ['--debug'],
+      ['--timeout', '5'],
+      ['--port', '8443', '--port', '9443'],
+      ['--id', '00000000-0000-4000-8000-000000000000'], // a second UUID a lenient parser would let win
+      ['stray'],
+    ]) {
+      const vector = [...base, ...extra];
+      assert.throws(() => parseBootstrapArgs(vector, now, 'args-file'), { code: 'ERR_ENCLAVE_ARGS' }, extra.join(' '));
+      assert.throws(() => fromFile(vector), { code: 'ERR_ARGV_FILE' }, extra.join(' '));
+    }
+    assert.throws(() => fromFile([...base, '--debug']), { message: /--debug is not measured/ });
+    // the same options on a command line (tests, Gramine's measured argv) stay accepted
+    const line = parseBootstrapArgs([...base, '--debug', '--timeout', '5', '--port', '8443'], now);
+    assert.deepEqual([line.debug, line.timeoutMs, line.port], [true, 5000, 8443]);
   });
 });

@@ -11,7 +11,7 @@
  * themselves (sgx: Gramine gives the launcher the args file's vector as argv, inside the enclave; tests).
  */
 import { UsageError } from '../errors.js';
-import { decodeEnclaveArgv } from '../launch/args.js';
+import { decodeEnclaveArgv, type EnclaveArgvSource } from '../launch/args.js';
 
 export interface BootstrapArgs {
   /** Enclave size in MiB. */
@@ -59,13 +59,23 @@ export function argvFileOf(argv: readonly string[]): string | undefined {
 }
 
 /**
- * Parse and validate the bootstrap's argv (without `node` and the script): `ERR_ENCLAVE_ARGS` naming the
- * option, `ERR_ENCLAVE_EXPIRED` for an expiration not after `now`. Both exit 2.
+ * Parse and validate the bootstrap's argv (without `node` and the script), or the vector of its args file
+ * (`source` `'args-file'`: only the measured arguments, no `--debug` nor `--timeout`, see
+ * `EnclaveArgvSource`): `ERR_ENCLAVE_ARGS` naming the option, `ERR_ENCLAVE_EXPIRED` for an expiration not
+ * after `now`. Both exit 2.
  */
-export function parseBootstrapArgs(argv: readonly string[], now = new Date()): BootstrapArgs {
-  const line = decodeEnclaveArgv(argv, (option, detail) => {
-    throw usage('ERR_ENCLAVE_ARGS', `${option} ${detail}`);
-  });
+export function parseBootstrapArgs(
+  argv: readonly string[],
+  now = new Date(),
+  source: EnclaveArgvSource = 'command-line',
+): BootstrapArgs {
+  const line = decodeEnclaveArgv(
+    argv,
+    (option, detail) => {
+      throw usage('ERR_ENCLAVE_ARGS', `${option} ${detail}`);
+    },
+    source,
+  );
   const a = line.args;
   const expiration = new Date(a.expiration * 1000);
   if (expiration.getTime() <= now.getTime()) {

@@ -47,8 +47,13 @@ export async function runBootstrap(
   };
   try {
     const argvFile = argvFileOf(argv);
-    const vector = argvFile ? argsOfArgvFile(await readUserFile(argvFile, 'argv file', INPUT_LIMITS.argvFile)) : argv;
-    const args = parseBootstrapArgs(vector);
+    const args = argvFile
+      ? parseBootstrapArgs(
+          argsOfArgvFile(await readUserFile(argvFile, 'argv file', INPUT_LIMITS.argvFile)),
+          undefined,
+          'args-file',
+        )
+      : parseBootstrapArgs(argv);
     const paths = enclavePaths(env.MSE_ENCLAVE_ROOT || '/');
     log.info(`mse-home enclave bootstrap ${VERSION} (Node.js ${process.versions.node})`);
     // The deployment UUID is a credential: never logged (nor passed on to the app).

@@ -9,7 +9,9 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { after, describe, it } from 'node:test';
 import { InputError } from '../errors.js';
+import { withCleanup } from '../docker/cleanup.js';
 import {
+  writeFilesAtomic,
   checkOutputDirectory,
   createOutputStream,
   ensureOutputDirectory,
@@ -93,5 +95,62 @@ describe('output directories', () => {
 
   it('writeFileAtomic still says a missing directory is missing', async () => {
     await assert.rejects(writeFileAtomic(path.join(root, 'none', 'f'), 'x'), { code: 'ERR_OUTPUT_DIR_MISSING' });
+  });
+});
+
+describe('writeFilesAtomic (review L2, L6)', () => {
+  const root = mkdtempSync(path.join(os.tmpdir(), 'mse-write-files-'));
+  after(() => rmSync(root, { recursive: true, force: true }));
+  const fresh = (): string => mkdtempSync(path.join(root, 'out-'));
+
+  it('writes every file with its mode and leaves nothing beside them', async () => {
+    const dir = fresh();
+    writeFileSync(path.join(dir, 'ratls.pem'), 'old');
+    await writeFilesAtomic([
+      { file: path.join(dir, 'ratls.pem'), data: 'new' },
+      { file: path.join(dir, 'evidence.json'), data: '{}', mode: 0o600 },
+    ]);
+    assert.deepEqual((await fs.readdir(dir)).sort(), ['evidence.json', 'ratls.pem']);
+    assert.equal(await fs.readFile(path.join(dir, 'ratls.pem'), 'utf8'), 'new');
+    assert.equal((await fs.stat(path.join(dir, 'evidence.json'))).mode & 0o777, 0o600);
+    assert.equal((await fs.stat(path.join(dir, 'ratls.pem'))).mode & 0o777, 0o644);
+  });
+
+  it('when the scope fails after the writes, gives back what each file held: never removes a file it did not create', async () => {
+    const dir = fresh();
+    writeFileSync(path.join(dir, 'ratls.pem'), 'the operator’s own');
+    await assert.rejects(
+      withCleanup(
+        async (scope) => {
+          await writeFilesAtomic(
+            [
+              { file: path.join(dir, 'ratls.pem'), data: 'new' },
+              { file: path.join(dir, 'evidence.json'), data: '{}', mode: 0o600 },
+            ],
+            scope,
+          );
+          throw new Error('a later step failed');
+        },
+        { exitOnSignal: false },
+      ),
+      /a later step failed/,
+    );
+    assert.deepEqual(await fs.readdir(dir), ['ratls.pem']);
+    assert.equal(await fs.readFile(path.join(dir, 'ratls.pem'), 'utf8'), 'the operator’s own');
+  });
+
+  it('refuses before writing anything when a target cannot be written', async () => {
+    const dir = fresh();
+    writeFileSync(path.join(dir, 'a'), 'before');
+    await fs.mkdir(path.join(dir, 'b'));
+    await assert.rejects(
+      writeFilesAtomic([
+        { file: path.join(dir, 'a'), data: 'after' },
+        { file: path.join(dir, 'b'), data: 'x' },
+      ]),
+      { code: 'ERR_FILE_IS_DIRECTORY' },
+    );
+    assert.deepEqual((await fs.readdir(dir)).sort(), ['a', 'b']);
+    assert.equal(await fs.readFile(path.join(dir, 'a'), 'utf8'), 'before');
   });
 });

@@ -22,7 +22,7 @@ import { Transform, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { InputError, isMseError, type MseError } from '../errors.js';
 import { formatBytes, formatBytesExact, type InputLimit } from './limits.js';
-import { writeAtomic } from './publish.js';
+import { tempSibling, writeAtomic } from './publish.js';
 
 /** An opened and checked regular file (see {@link openUserFile}); the caller closes `handle`. */
 export interface OpenedFile {
@@ -374,6 +374,103 @@ export function outputExistsError(file: string, what: string, cause?: unknown): 
     hint: 'Remove it or choose another output path.',
     ...(cause === undefined ? {} : { cause }),
   });
+}
+
+/** One file of {@link writeFilesAtomic}. */
+export interface OutputFile {
+  file: string;
+  data: string | Uint8Array;
+  /** Default 0o644; 0o600 for anything secret. */
+  mode?: number;
+}
+
+/** Where {@link writeFilesAtomic} registers its undo (a clean-up scope of `docker/cleanup.ts`). */
+export interface UndoRegistry {
+  onFailure(fn: () => Promise<unknown>): void;
+  onSuccess(fn: () => Promise<unknown>): void;
+}
+
+/**
+ * Write several output files as one change. Every file is first staged beside its target (written, synced)
+ * while no target is touched; then each target is replaced by a rename, what it held before kept aside (a
+ * hard link, or a copy) until all are in place. If any step fails, every target gets back exactly what it
+ * held, or is removed if it did not exist, and the staged files are removed: the outputs are as before,
+ * and only files this call wrote are ever removed. With `scope`, the previous contents are kept until the
+ * scope ends: its failure (an interrupt after the writes, a later step) restores them too. A target that
+ * is a directory is refused before anything is written (`ERR_FILE_IS_DIRECTORY`).
+ */
+export async function writeFilesAtomic(files: readonly OutputFile[], scope?: UndoRegistry): Promise<void> {
+  const plan = files.map((f) => ({
+    ...f,
+    file: path.resolve(f.file),
+    staged: '',
+    backup: undefined as string | undefined,
+  }));
+  if (new Set(plan.map((f) => f.file)).size !== plan.length)
+    throw new TypeError('writeFilesAtomic: a file is listed twice');
+  for (const f of plan) {
+    const st = await fs.lstat(f.file).catch((error: NodeJS.ErrnoException) => {
+      if (error.code === 'ENOENT') return undefined;
+      throw outputError(error, f.file, 'output file');
+    });
+    if (st?.isDirectory()) {
+      throw new InputError('ERR_FILE_IS_DIRECTORY', `output file ${f.file} is a directory, expected a file`, {
+        hint: 'Remove or rename that directory, or choose another output directory.',
+      });
+    }
+  }
+  const replaced: typeof plan = [];
+  const removeAside = async (): Promise<void> => {
+    for (const f of plan) {
+      for (const p of [f.staged, f.backup]) if (p) await fs.rm(p, { force: true }).catch(() => undefined);
+    }
+  };
+  // Every target back to what it held (its backup, or nothing), newest first.
+  const restore = async (): Promise<void> => {
+    for (const f of replaced.splice(0).reverse()) {
+      await (f.backup ? fs.rename(f.backup, f.file) : fs.rm(f.file, { force: true })).catch(() => undefined);
+      f.backup = undefined;
+    }
+    await removeAside();
+  };
+  let current = plan[0]?.file ?? '';
+  try {
+    for (const f of plan) {
+      current = f.file;
+      f.staged = tempSibling(f.file);
+      const mode = f.mode ?? 0o644;
+      const handle = await fs.open(f.staged, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL, mode);
+      try {
+        await handle.writeFile(f.data);
+        await handle.chmod(mode); // the umask may have narrowed or widened what open() applied
+        await handle.sync();
+      } finally {
+        await handle.close();
+      }
+    }
+    for (const f of plan) {
+      current = f.file;
+      const st = await fs.lstat(f.file).catch(() => undefined);
+      if (!st) continue;
+      if (st.isDirectory()) throw Object.assign(new Error('is a directory'), { code: 'EISDIR' });
+      const backup = tempSibling(f.file, 'bak');
+      // a hard link keeps the old content without a moment where the target is missing
+      await fs.link(f.file, backup).catch(() => fs.copyFile(f.file, backup, fsc.COPYFILE_EXCL));
+      f.backup = backup;
+    }
+    for (const f of plan) {
+      current = f.file;
+      await fs.rename(f.staged, f.file);
+      f.staged = '';
+      replaced.push(f);
+    }
+  } catch (error) {
+    await restore();
+    throw outputError(error, current, 'output file');
+  }
+  if (!scope) return removeAside();
+  scope.onFailure(restore);
+  scope.onSuccess(removeAside);
 }
 
 /** True when something exists at `p` (without following a final symlink). */

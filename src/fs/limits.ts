@@ -49,6 +49,11 @@ export const INPUT_LIMITS = {
   host: { name: 'host information', maxBytes: 4 * MiB },
   /** mse-home's own state: the simulated platform's identity and collateral, the enclave's keys. */
   state: { name: 'state', maxBytes: 1 * MiB },
+  /**
+   * `measure --manifest`: the trusted files a manifest names, added up (each file is refused before it is
+   * read when it would go over): as much as an `image.tar` may hold.
+   */
+  trustedFiles: { name: 'trusted files', maxBytes: IMAGE_TAR },
   /** Gramine's APT metadata and keys (`base build --platform sgx`): `InRelease`, `Release(.gpg)`, key files. */
   aptRelease: { name: 'APT release', maxBytes: 1 * MiB },
   /** An APT `Packages` index (its gzip-decompressed text may be up to 4 times this). */
@@ -66,6 +71,23 @@ export const INPUT_LIMITS = {
   /** A package file: room for its members at their limits (32.75 GiB) and the tar framing. */
   package: { name: 'package', maxBytes: 33 * GiB },
 } as const satisfies Record<string, InputLimit>;
+
+/**
+ * Bounds on what measuring an enclave may cost (docs/cli.md, "Input limits"), applied wherever a Gramine
+ * manifest is measured (`measure --manifest`, `verify --package` with the evidence's manifest) and to
+ * `spawn --size` and `input_args.size`, so that nothing spawned is beyond what `verify` measures.
+ */
+export const MEASUREMENT_LIMITS = {
+  /**
+   * Largest enclave measured without EDMM (`sgx.enclave_size`, `--size`): 64 GiB. Without EDMM every page
+   * of the enclave is added at its start, so the verifier hashes a 64-byte record per 4 KiB page (1 GiB of
+   * records here, 1 to 3 s); such an enclave must also fit the EPC, 64 to 512 GiB on today's SGX servers.
+   * With EDMM the heap is not measured and the size is not bounded.
+   */
+  maxEnclaveBytes: 64 * GiB,
+  /** Most threads measured (`sgx.max_threads`): each adds 360 KiB of measured pages (4096: 1.9 GB hashed). */
+  maxThreads: 4096,
+} as const;
 
 /** `n` bytes for humans: `512 MiB`, `32 GiB`, `286.1 MiB`, `1234 bytes`. */
 export function formatBytes(n: number): string {

@@ -9,9 +9,9 @@ import { randomBytes } from 'node:crypto';
 import { promises as fs, constants as fsc } from 'node:fs';
 import path from 'node:path';
 
-/** A fresh temporary sibling name for `file` (hidden, random, `.tmp`). */
-export function tempSibling(file: string): string {
-  return path.join(path.dirname(file), `.${path.basename(file)}.${randomBytes(6).toString('hex')}.tmp`);
+/** A fresh temporary sibling name for `file` (hidden, random, ending `.tmp` or `.${kind}`). */
+export function tempSibling(file: string, kind = 'tmp'): string {
+  return path.join(path.dirname(file), `.${path.basename(file)}.${randomBytes(6).toString('hex')}.${kind}`);
 }
 
 /**

@@ -11,6 +11,7 @@ import { createHash } from 'node:crypto';
 import { promises as fs, constants as fsc } from 'node:fs';
 import path from 'node:path';
 import { InputError } from '../errors.js';
+import { formatBytes, INPUT_LIMITS } from '../fs/limits.js';
 
 /** What a path is, as Python's `Path.is_file()` / `is_dir()` / `is_symlink()` / `os.access(R_OK)` see it. */
 export interface SourceEntry {
@@ -100,14 +101,31 @@ function hostError(error: unknown, what: string, p: string): InputError {
 /**
  * The host file system, relative paths resolved from `baseDir` (for `measure --manifest`: the manifest's
  * folder, where `gramine-sgx-sign` would run). Absolute paths are host paths, as for Gramine's signer.
+ * Everything read adds up to at most `maxBytes` (default: the `trusted files` limit): a file that would go
+ * over is refused before it is read (a sparse file of terabytes costs nothing), one that grows while read
+ * as soon as it does (`ERR_GRAMINE_MEASUREMENT_LIMIT`).
  */
 export class HostFileSource implements FileSource {
   readonly description: string;
   private readonly base: string;
+  /** Bytes read so far. */
+  private readBytes = 0;
 
-  constructor(baseDir: string) {
+  constructor(
+    baseDir: string,
+    private readonly maxBytes: number = INPUT_LIMITS.trustedFiles.maxBytes,
+  ) {
     this.base = path.resolve(baseDir);
     this.description = `directory ${this.base}`;
+  }
+
+  private overLimit(full: string, size: number): InputError {
+    return new InputError(
+      'ERR_GRAMINE_MEASUREMENT_LIMIT',
+      `trusted file ${full} (${formatBytes(size)}) takes the trusted files past the ` +
+        `${formatBytes(this.maxBytes)} mse-home hashes (limit '${INPUT_LIMITS.trustedFiles.name}')`,
+      { hint: 'See docs/cli.md, "Input limits"; trusted files that large do not belong in an enclave.' },
+    );
   }
 
   private resolve(p: string): string {
@@ -172,15 +190,21 @@ export class HostFileSource implements FileSource {
     }
     try {
       // Checked on the open descriptor: a FIFO or device would make Gramine's signer block or hash forever.
-      if (!(await handle.stat()).isFile()) {
+      const st = await handle.stat();
+      if (!st.isFile()) {
         throw new InputError('ERR_GRAMINE_FILE_TYPE', `trusted file ${full} is not a regular file`, {
           hint: 'Trusted files must be regular files (or directories given with a trailing "/").',
         });
       }
+      if (this.readBytes + st.size > this.maxBytes) throw this.overLimit(full, st.size);
       const buffer = Buffer.allocUnsafe(READ_CHUNK);
+      let size = 0;
       for (;;) {
         const { bytesRead } = await handle.read(buffer, 0, READ_CHUNK, null);
         if (bytesRead === 0) break;
+        size += bytesRead;
+        this.readBytes += bytesRead;
+        if (this.readBytes > this.maxBytes) throw this.overLimit(full, size);
         yield buffer.subarray(0, bytesRead);
       }
     } catch (error) {

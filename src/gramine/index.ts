@@ -19,6 +19,7 @@ export { HostFileSource, joinPath, sha256Source, uriPath, type FileSource, type 
 export { parsePalElf, PAGE_SIZE, type LoadSegment, type PalElf } from './elf.js';
 export {
   applyManifestDefaults,
+  checkMeasurementLimits,
   DEFAULT_ENCLAVE_SIZE,
   DEFAULT_ENCLAVE_SIZE_EDMM,
   DEFAULT_LIBOS_URI,

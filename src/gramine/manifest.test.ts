@@ -234,6 +234,38 @@ describe('finalizeManifest over the host file system', () => {
     );
   });
 
+  it(
+    'bounds the trusted files read, refusing a file that would go over before reading it (review L5)',
+    { timeout: 20_000 },
+    async () => {
+      // A sparse file of 64 GiB costs nothing to make: without the bound it would be hashed whole.
+      const sparse = path.join(dir, 'sparse.bin');
+      await fs.writeFile(sparse, '');
+      await fs.truncate(sparse, 64 * 2 ** 30);
+      try {
+        const started = Date.now();
+        await assert.rejects(
+          finalizeManifest(
+            'loader.entrypoint.uri = "file:libsysdb.so"\nsgx.trusted_files = ["file:sparse.bin"]',
+            new HostFileSource(dir),
+          ),
+          { code: 'ERR_GRAMINE_MEASUREMENT_LIMIT', message: /sparse\.bin \(64 GiB\).*32 GiB.*'trusted files'/ },
+        );
+        assert.ok(Date.now() - started < 5000, 'refused before it is read');
+      } finally {
+        await fs.rm(sparse);
+      }
+      // The files add up: each within the limit, the second one goes over.
+      await assert.rejects(
+        finalizeManifest(
+          'loader.entrypoint.uri = "file:libsysdb.so"\nsgx.trusted_files = ["file:tree/sub/"]',
+          new HostFileSource(dir, 6),
+        ),
+        { code: 'ERR_GRAMINE_MEASUREMENT_LIMIT' },
+      );
+    },
+  );
+
   it('refuses a FIFO named explicitly (Gramine would block reading it), and non-UTF-8 names', async () => {
     await assert.rejects(
       finalizeManifest(
@@ -284,6 +316,9 @@ describe('enclave attributes and sizes', () => {
       ['sgx.enclave_size = 268435456', 'ERR_GRAMINE_MANIFEST_VALUE', /'sgx\.enclave_size' must be a string/],
       ['sgx.enclave_size = "256mb"', 'ERR_GRAMINE_ENCLAVE_SIZE', /is not a size/],
       ['sgx.max_threads = 0', 'ERR_GRAMINE_MANIFEST_VALUE', /'sgx\.max_threads'/],
+      // what measuring may cost is bounded (review L5): refused before any page is measured
+      ['sgx.max_threads = 4097', 'ERR_GRAMINE_MEASUREMENT_LIMIT', /'sgx\.max_threads' = 4097 is more than the 4096/],
+      ['sgx.enclave_size = "128G"', 'ERR_GRAMINE_MEASUREMENT_LIMIT', /"128G" without EDMM is more than the 64 GiB/],
       ['sgx.max_threads = true', 'ERR_GRAMINE_MANIFEST_VALUE', /'sgx\.max_threads'/],
       ['sgx.isvprodid = 65536', 'ERR_GRAMINE_MANIFEST_VALUE', /'sgx\.isvprodid' must be an integer from 0 to 65535/],
       ['sgx.isvsvn = -1', 'ERR_GRAMINE_MANIFEST_VALUE', /'sgx\.isvsvn'/],

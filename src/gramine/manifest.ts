@@ -10,6 +10,7 @@
  * two, deprecated `sgx.require_*` options, malformed pre-set hashes, non-regular trusted files.
  */
 import { InputError } from '../errors.js';
+import { formatBytes, MEASUREMENT_LIMITS } from '../fs/limits.js';
 import { joinPath, sha256Source, uriPath, type FileSource } from './files.js';
 import { dumpToml, isTomlTable, keyPath, parseManifestToml, type TomlTable, type TomlValue } from './toml.js';
 
@@ -235,6 +236,7 @@ export function enclaveAttributes(doc: TomlTable): EnclaveAttributes {
   }
   const maxThreads = intOption(sgx, 'max_threads', 1, 1 << 20);
   const edmm = boolOption(sgx, 'edmm_enable');
+  checkMeasurementLimits({ enclaveSize, maxThreads, edmm }, JSON.stringify(sizeValue));
   const debug = boolOption(sgx, 'debug');
   const useExinfo = boolOption(sgx, 'use_exinfo');
   const isvProdId = intOption(sgx, 'isvprodid', 0, 0xffff);
@@ -279,6 +281,34 @@ export function enclaveAttributes(doc: TomlTable): EnclaveAttributes {
     xfrmMask,
     miscSelect: useExinfo ? SGX_MISCSELECT_EXINFO : 0,
   };
+}
+
+/**
+ * Refuse an enclave larger than mse-home measures (`ERR_GRAMINE_MEASUREMENT_LIMIT`): more than
+ * `MEASUREMENT_LIMITS.maxThreads` threads, or more than `maxEnclaveBytes` without EDMM (every page of it
+ * would be hashed). Checked when the manifest is read, before any file is hashed or page measured.
+ */
+export function checkMeasurementLimits(
+  a: Pick<EnclaveAttributes, 'enclaveSize' | 'maxThreads' | 'edmm'>,
+  sizeText = formatBytes(a.enclaveSize),
+): void {
+  if (a.maxThreads > MEASUREMENT_LIMITS.maxThreads) {
+    throw new InputError(
+      'ERR_GRAMINE_MEASUREMENT_LIMIT',
+      `manifest: 'sgx.max_threads' = ${a.maxThreads} is more than the ${MEASUREMENT_LIMITS.maxThreads} threads mse-home measures`,
+      { hint: 'Each thread adds 360 KiB of measured pages; see docs/cli.md, "Input limits".' },
+    );
+  }
+  if (!a.edmm && a.enclaveSize > MEASUREMENT_LIMITS.maxEnclaveBytes) {
+    throw new InputError(
+      'ERR_GRAMINE_MEASUREMENT_LIMIT',
+      `manifest: 'sgx.enclave_size' = ${sizeText} without EDMM is more than the ` +
+        `${formatBytes(MEASUREMENT_LIMITS.maxEnclaveBytes)} mse-home measures`,
+      {
+        hint: 'Without EDMM every page of the enclave is measured; enable sgx.edmm_enable or use a smaller enclave (docs/cli.md, "Input limits").',
+      },
+    );
+  }
 }
 
 /**

@@ -1,7 +1,7 @@
 /**
  * The enclave's spawn arguments (MSE's `input_args`): **one set of rules and every form they take**.
  *
- * - The rules ({@link inputArgProblem}): size a power of two of MiB from 1024 to 1 TiB, subject an RFC 4514
+ * - The rules ({@link inputArgProblem}): size a power of two of MiB from 1024 to 64 GiB, subject an RFC 4514
  *   name the enclave's parser accepts, SAN one DNS name or IP literal, app id a lowercase version 4 UUID,
  *   application `module:variable`, expiration a Unix time in seconds the certificate can carry (1 to the
  *   end of year 9999). Every string is well-formed Unicode without NUL (argv strings end at NUL, and a lone
@@ -30,7 +30,7 @@
 import { isIP } from 'node:net';
 import type { FieldFail, JsonValue } from '../base/json-fields.js';
 import { InputError, UsageError } from '../errors.js';
-import { INPUT_LIMITS } from '../fs/limits.js';
+import { formatBytes, INPUT_LIMITS, MEASUREMENT_LIMITS } from '../fs/limits.js';
 import { parseSubject } from '../ratls/dn.js';
 import { ENCLAVE_HOST, ENCLAVE_PORT, LAUNCHER_ARGV } from './layout.js';
 
@@ -92,8 +92,11 @@ export const PYTHON_APPLICATION_PATTERN = new RegExp(`^${PY_IDENT}(\\.${PY_IDENT
 export const DEFAULT_SUBJECT = 'CN=cosmian.com,O=Cosmian Tech,C=FR,L=Paris,ST=Ile-de-France';
 /** Smallest enclave (MiB): MSE's rule. */
 export const MIN_ENCLAVE_MIB = 1024;
-/** Largest enclave (MiB): 1 TiB, beyond the EPC of any SGX platform (measuring it hashes 64 bytes a page). */
-export const MAX_ENCLAVE_MIB = 1 << 20;
+/**
+ * Largest enclave (MiB): the largest mse-home measures without EDMM, 64 GiB (`MEASUREMENT_LIMITS` of
+ * src/fs/limits.ts; measuring hashes 64 bytes a page), so that `verify` can measure every enclave `spawn` makes.
+ */
+export const MAX_ENCLAVE_MIB = MEASUREMENT_LIMITS.maxEnclaveBytes / 2 ** 20;
 /** Latest expiration (Unix seconds): 9999-12-31T23:59:59Z, the last time an X.509 certificate can carry. */
 export const MAX_EXPIRATION = 253_402_300_799;
 const UUID_V4 = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
@@ -176,7 +179,7 @@ export function measurableArgProblem(key: keyof InputArgs, value: string | numbe
     if (!Number.isSafeInteger(value) || value < 1 || (value & (value - 1)) !== 0)
       return `= ${value} MiB is not a power of two`;
     if (value > MAX_ENCLAVE_MIB) {
-      return `= ${value} MiB is more than ${MAX_ENCLAVE_MIB} MiB (1 TiB), more than any SGX platform has`;
+      return `= ${value} MiB is more than ${MAX_ENCLAVE_MIB} MiB (${formatBytes(MEASUREMENT_LIMITS.maxEnclaveBytes)}), the largest enclave mse-home spawns and measures`;
     }
   }
   if (key === 'expiration' && (!Number.isSafeInteger(value) || value < 1))
@@ -298,16 +301,37 @@ const VALUE_OPTIONS = [
 ];
 
 /**
+ * Where an argument vector comes from: a command line (tests; Gramine's measured argv on sgx), or an **args
+ * file** read by the bootstrap (`--argv-file`) or by the operator's commands. An args file carries only the
+ * measured arguments: the spawn arguments and `--host`/`--port` (fixed and measured on sgx, they only
+ * choose where the enclave listens). On sim the file is the operator's and the measurement covers
+ * input_args only, so a `--debug` or `--timeout` there would change what the enclave does without changing
+ * its MRENCLAVE: refused (review info c).
+ */
+export type EnclaveArgvSource = 'command-line' | 'args-file';
+
+/** The bootstrap options an args file may not carry ({@link EnclaveArgvSource}). */
+const UNMEASURED_OPTIONS = ['--debug', '--timeout'];
+
+/**
  * Decode an `mse-run` argument vector (without argv[0]): each option once, `--debug` without a value, every
- * other with one, nothing else; the spawn arguments by {@link inputArgProblem}'s rules, in the encoding
+ * other with one, nothing else (and from an args file, neither `--debug` nor `--timeout`:
+ * {@link EnclaveArgvSource}); the spawn arguments by {@link inputArgProblem}'s rules, in the encoding
  * {@link encodeEnclaveArgv} writes (`--size <N>M`, `--expiration` in canonical decimal: the text is
  * measured, so one value has one spelling). Failures call `fail(option, detail)`.
  */
-export function decodeEnclaveArgv(argv: readonly string[], fail: FieldFail): EnclaveCommandLine {
+export function decodeEnclaveArgv(
+  argv: readonly string[],
+  fail: FieldFail,
+  source: EnclaveArgvSource = 'command-line',
+): EnclaveCommandLine {
   const given = new Map<string, string>();
   let debug = false;
   for (let i = 0; i < argv.length; i++) {
     const word = argv[i]!;
+    if (source === 'args-file' && UNMEASURED_OPTIONS.includes(word)) {
+      fail(word, 'is not measured: an args file carries only the spawn arguments, --host and --port');
+    }
     if (word === '--debug') {
       if (debug) fail(word, 'is given twice');
       debug = true;
@@ -420,11 +444,15 @@ export function argsOfArgvFile(bytes: Uint8Array): string[] {
 
 /** Read `input_args` back from a deployment's args file. Throws `ERR_ARGV_FILE` naming the option. */
 export function fromEnclaveArgvFile(bytes: Uint8Array): InputArgs {
-  return decodeEnclaveArgv(argsOfArgvFile(bytes), (option, detail) => {
-    throw new InputError('ERR_ARGV_FILE', `the enclave arguments' ${option} ${detail}`, {
-      hint: 'The container was not created by mse home spawn.',
-    });
-  }).args;
+  return decodeEnclaveArgv(
+    argsOfArgvFile(bytes),
+    (option, detail) => {
+      throw new InputError('ERR_ARGV_FILE', `the enclave arguments' ${option} ${detail}`, {
+        hint: 'The container was not created by mse home spawn.',
+      });
+    },
+    'args-file',
+  ).args;
 }
 
 // ---------------------------------------------------------------------------------------------------------

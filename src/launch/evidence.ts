@@ -32,6 +32,20 @@ import { decodeCrlText, decodeUtf8, splitSignedBody, type Collateral } from '../
 import { pemBlocks, toPem } from '../attestation/x509.js';
 import { decodeEvidenceInputArgs, encodeEvidenceInputArgs, type RecordedInputArgs } from './args.js';
 
+/**
+ * The deployment UUID as reports show it: its first 8 characters and an ellipsis. The UUID is the
+ * credential of the configuration request until the enclave is configured (`run`): evidence.json holds it
+ * (mode 0600), and no report, log line or JSON output repeats it (docs/verification.md).
+ */
+export function maskAppId(appId: string): string {
+  return appId.length > 8 ? `${appId.slice(0, 8)}…` : '…';
+}
+
+/** An enclave argv with the value of `--id` (the deployment UUID) masked by {@link maskAppId}. */
+export function maskArgv(argv: readonly string[]): string[] {
+  return argv.map((a, i) => (i > 0 && argv[i - 1] === '--id' ? maskAppId(a) : a));
+}
+
 export interface Evidence {
   /** The spawn arguments, as MSE records them (rules and forms: `./args.ts`). */
   inputArgs: RecordedInputArgs;

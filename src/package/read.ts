@@ -19,6 +19,7 @@
  */
 import { createHash } from 'node:crypto';
 import { createWriteStream, promises as fs } from 'node:fs';
+import type { FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -109,12 +110,45 @@ export async function readPackage(
   destDir?: string,
   options: ReadPackageOptions = {},
 ): Promise<PackageContents> {
-  const limits = { ...DEFAULT_PACKAGE_LIMITS, ...options.limits };
-  const label = path.basename(file);
   // Opened once, checked on the descriptor (a regular file within the package limit); everything below,
   // extraction included, reads through this one descriptor.
   const { handle: fh, size: fileSize } = await openUserFile(file, 'package', INPUT_LIMITS.package);
   try {
+    return await readOpenPackage(fh, fileSize, file, destDir, options);
+  } finally {
+    await fh.close();
+  }
+}
+
+/**
+ * Read and check `file` as {@link readPackage} does, then run `fn` with what was read and its members as
+ * sources over the same descriptor: whatever `fn` reads of a member (the image, for measuring it) comes
+ * from the file that was checked, never from a path opened again. The file is closed after.
+ */
+export async function withPackage<T>(
+  file: string,
+  options: ReadPackageOptions,
+  fn: (pkg: PackageContents, member: (m: PackageMember) => TarSource, handle: FileHandle) => Promise<T>,
+): Promise<T> {
+  const { handle: fh, size: fileSize } = await openUserFile(file, 'package', INPUT_LIMITS.package);
+  try {
+    const pkg = await readOpenPackage(fh, fileSize, file, undefined, options);
+    return await fn(pkg, (m) => fileSource(fh, pkg.members[m].offset, pkg.members[m].size), fh);
+  } finally {
+    await fh.close();
+  }
+}
+
+async function readOpenPackage(
+  fh: FileHandle,
+  fileSize: number,
+  file: string,
+  destDir: string | undefined,
+  options: ReadPackageOptions,
+): Promise<PackageContents> {
+  const limits = { ...DEFAULT_PACKAGE_LIMITS, ...options.limits };
+  const label = path.basename(file);
+  {
     const outer = await indexTar(fileSource(fh, 0, fileSize), label, {
       maxEntries: PACKAGE_MEMBERS.length + 1,
       maxEntryBytes: Math.max(limits.maxImageTarBytes, limits.maxAppTarBytes, limits.maxTestsTarBytes),
@@ -198,8 +232,6 @@ export async function readPackage(
       ...(options.keepAppTar ? { appTar } : {}),
       appTarSha256,
     };
-  } finally {
-    await fh.close();
   }
 }
 

@@ -193,6 +193,31 @@ describe('indexTar: the malicious corpus', () => {
     );
   });
 
+  it('rejects an entry named both by a PAX record and a GNU long name or link (Go and others disagree)', async () => {
+    // Go's archive/tar (docker load) reads from_gnu.txt, Python's tarfile and the PAX rule from_pax.txt.
+    const both = (pax: Record<string, string>, type: 'L' | 'K', entry: RawEntry = file('short')) =>
+      rawTar([
+        { name: 'PaxHeader', type: 'x', data: paxBody(pax) },
+        { name: '././@LongLink', type, data: Buffer.from('from_gnu.txt\0'), magic: 'gnu' },
+        entry,
+      ]);
+    await rejects(
+      both({ path: 'from_pax.txt' }, 'L'),
+      'ERR_PACKAGE_AMBIGUOUS_NAME',
+      {},
+      /PAX path record and a GNU long name/,
+    );
+    const link: RawEntry = { name: 'l', type: '2', linkname: 'short' };
+    const links = { allow: ['file', 'directory', 'symlink'] as TarReadLimits['allow'] };
+    await rejects(both({ linkpath: 'from_pax.txt' }, 'K', link), 'ERR_PACKAGE_AMBIGUOUS_NAME', links, /GNU long link/);
+    await rejects(both({ path: 'from_pax.txt' }, 'K', link), 'ERR_PACKAGE_AMBIGUOUS_NAME', links);
+    // Each alone, or a PAX record that names nothing, is fine.
+    assert.deepEqual(
+      (await index(both({ mtime: '1' }, 'L'))).map((e) => e.path),
+      ['from_gnu.txt'],
+    );
+  });
+
   it('rejects duplicate entries (also ./x vs x, and a dir listed twice)', async () => {
     await rejects(
       rawTar([file('app.py', 'good'), file('app.py', 'evil')]),

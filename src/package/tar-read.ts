@@ -6,7 +6,9 @@
  * {@link indexTar} returns every entry with where its content lies, after checking what every reader of
  * the archive must agree on:
  * - headers are ustar/GNU with a valid checksum; PAX (`x`) and GNU long-name (`L`/`K`) extensions are
- *   applied; global PAX headers, sparse files and other exotic types are refused;
+ *   applied, but not both to one entry's names (Go's reader, which `docker load` uses, lets the GNU name
+ *   win where others take the PAX record); global PAX headers, sparse files and other exotic types are
+ *   refused;
  * - the path is relative and canonical: no leading `/`, no `..`, no empty or `.` component (one leading
  *   `./` is tolerated and removed), no backslash or NUL, valid UTF-8, bounded length;
  * - the entry type is one the caller allows (links, devices and FIFOs are refused unless asked for: only
@@ -418,6 +420,22 @@ function entryType(typeflag: string, scan: TarScan): TarEntryType {
 }
 
 /** The entry's name, link name and size: the header's, then the GNU long names', then PAX's; extensions consumed. */
+/**
+ * An entry named both by a PAX `path`/`linkpath` record and by a GNU long name or link is refused: Go's
+ * archive/tar (`docker load`) lets the GNU name win, other readers the PAX record (review L4).
+ */
+function refuseAmbiguousName(scan: TarScan): void {
+  const { pax, longName, longLink } = scan;
+  if (pax && (pax.has('path') || pax.has('linkpath')) && (longName !== undefined || longLink !== undefined)) {
+    throw new InputError(
+      'ERR_PACKAGE_AMBIGUOUS_NAME',
+      `${scan.archive}: the entry at offset ${scan.pos} is named twice, by a PAX ${pax.has('path') ? 'path' : 'linkpath'} ` +
+        `record and a GNU long ${longName !== undefined ? 'name' : 'link name'}`,
+      { hint: 'Tar readers disagree on which name wins (Docker takes the GNU one); the archive is refused.' },
+    );
+  }
+}
+
 function readNames(scan: TarScan, block: Buffer): void {
   const { archive, pax } = scan;
   let name = field(block, 0, 100, archive);
@@ -540,6 +558,7 @@ export async function indexTar(src: TarSource, archive: string, limits: TarReadL
       continue;
     }
     const type = entryType(typeflag, scan);
+    refuseAmbiguousName(scan);
     readNames(scan, block);
     checkContentAndDevice(scan, type);
     const dataStart = scan.pos + BLOCK;

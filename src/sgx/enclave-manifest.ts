@@ -51,7 +51,7 @@ export const PYTHON = '/usr/bin/python3';
 export const ARCH_LIBDIR = '/usr/lib/x86_64-linux-gnu';
 /** Debian's directory of Python packages (the ASGI/WSGI stack and the app's dependencies). */
 export const PYTHON_DIST_PACKAGES = '/usr/lib/python3';
-/** Largest enclave measured (MiB): the spawn arguments' rule (`launch/args.ts`); its heap alone is 17 GB of records. */
+/** Largest enclave measured (MiB): the spawn arguments' rule (`launch/args.ts`, 64 GiB: `MEASUREMENT_LIMITS`). */
 export { MAX_ENCLAVE_MIB };
 /**
  * Threads per enclave (TCS slots): Node's main thread, V8's platform workers (4) and delayed-task thread,

@@ -5,35 +5,34 @@
  * The enclave's own final manifest comes from `evidence.json` (`gramine_manifest`), written by the
  * operator: it is used only once measuring it with the package's Gramine PAL gives exactly the quoted
  * MRENCLAVE (then it is, byte for byte, the manifest the CPU measured); its argv (`gramine_argv`) only
- * once it hashes to that manifest's args file entry. Pure.
+ * once it hashes to that manifest's args file entry. Measuring it costs up to seconds (its size and thread
+ * count are the operator's, within `MEASUREMENT_LIMITS` of src/fs/limits.ts), so it is measured only for
+ * evidence that authenticates. Pure.
  */
 import { toHex } from '../attestation/bytes.js';
 import type { Evidence } from '../launch/evidence.js';
 import type { Check } from '../attestation/appraise.js';
-import type { MeasurementExplanation } from '../verify/verify-evidence.js';
+import { authenticationFailures, type MeasurementExplanation } from '../verify/verify-evidence.js';
 import { computeMrenclave, readFinalManifest } from '../gramine/index.js';
 import { isMseError, type MseError } from '../errors.js';
-import { MAX_ENCLAVE_MIB } from './enclave-manifest.js';
 import { describeDifference, diffManifests, type ManifestDifference } from './manifest-diff.js';
 import type { GramineMeasurement } from './package-measurement.js';
 
 /** Differences listed in the check's message (all of them go to the JSON verdict, up to {@link MAX_LISTED}). */
 const SHOWN = 5;
-/** Most threads of an enclave manifest from the evidence that is measured (about 2 GB of records). */
-const MAX_MEASURED_THREADS = 4096;
 const MAX_LISTED = 100;
 
 const TITLE = "MRENCLAVE recomputed from the package's image, code and input_args (Gramine)";
 
 /** What became of the enclave manifest carried by the evidence. */
-export type EnclaveManifestStatus = 'absent' | 'unreadable' | 'untrusted' | 'trusted';
+export type EnclaveManifestStatus = 'absent' | 'not-measured' | 'unreadable' | 'untrusted' | 'trusted';
 
 /** Build the explanation for `verifyEvidence` (see `EvidenceVerificationInput.explainMeasurement`). */
 export function explainGramineMeasurement(
   ours: GramineMeasurement,
   evidence: Evidence,
-): (quotedMrenclave: string | null) => MeasurementExplanation {
-  return (quoted) => {
+): (quotedMrenclave: string | null, others?: readonly Check[]) => MeasurementExplanation {
+  return (quoted, others = []) => {
     const mrenclave = toHex(ours.mrenclave);
     const details: Record<string, unknown> = {
       platform: 'sgx',
@@ -65,20 +64,22 @@ export function explainGramineMeasurement(
         'Ask the operator for evidence written by `mse home evidence` (it includes the enclave’s manifest).',
       );
     }
+    // Measuring the operator's manifest costs up to seconds: never for evidence that does not authenticate
+    // (verify --package does not even measure the package then; this keeps every other caller as strict).
+    const failing = authenticationFailures({ checks: others }).map((x) => x.id);
+    if (failing.length > 0) {
+      status('not-measured');
+      return fail(
+        `${head}; the evidence's gramine_manifest was not measured to say what differs, as the evidence does not authenticate (${failing.join(', ')})`,
+        'Fix what the other checks report first.',
+      );
+    }
     let theirs: ReturnType<typeof readFinalManifest>['table'];
     let measured: string;
     try {
       const bytes = new Uint8Array(Buffer.from(evidence.gramineManifest, 'utf8'));
-      const read = readFinalManifest(bytes);
-      theirs = read.table;
-      const a = read.attributes;
-      // The operator chose these: bound what measuring them may cost (heap records, threads' pages).
-      if ((!a.edmm && a.enclaveSize > MAX_ENCLAVE_MIB * 2 ** 20) || a.maxThreads > MAX_MEASURED_THREADS) {
-        throw new Error(
-          `its enclave (${a.enclaveSize} bytes, ${a.maxThreads} threads) is larger than any this verifier measures ` +
-            `(${MAX_ENCLAVE_MIB} MiB, ${MAX_MEASURED_THREADS} threads)`,
-        );
-      }
+      // Its size and threads are bounded by the reader (`checkMeasurementLimits`).
+      theirs = readFinalManifest(bytes).table;
       measured = toHex(computeMrenclave(bytes, ours.libpal).mrenclave);
     } catch (error) {
       status('unreadable');
@@ -134,5 +135,16 @@ export function unmeasurableArguments(error: MseError): (quotedMrenclave: string
       hint: error.hint,
     },
     details: { platform: 'sgx', unmeasurable: error.message },
+  });
+}
+
+/**
+ * The `identity.manifest` check when the package was not measured because the evidence does not
+ * authenticate (`authenticationFailures` in src/attestation/verify-evidence.ts): skipped, with the reason.
+ */
+export function notMeasured(reason: string): (quotedMrenclave: string | null) => MeasurementExplanation {
+  return () => ({
+    check: { id: 'identity.manifest', stage: 'identity', title: TITLE, status: 'skip', policy: true, message: reason },
+    details: { platform: 'sgx', measured: false, reason },
   });
 }

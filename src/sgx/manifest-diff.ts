@@ -4,6 +4,7 @@
  */
 import { createHash } from 'node:crypto';
 import { isTomlTable, keyPath, type TomlTable, type TomlValue } from '../gramine/index.js';
+import { maskAppId } from '../launch/evidence.js';
 import { serializeArgvFile } from '../launch/args.js';
 import { ARGS_FILE } from './enclave-manifest.js';
 
@@ -104,7 +105,16 @@ export function diffManifests(ours: ManifestSide, theirs: ManifestSide): Manifes
     oursFiles.get(argsUri) !== theirsArgsHash &&
     sha256(serializeArgvFile(theirs.argv)) === theirsArgsHash
   ) {
-    out.push(...compareMaps('argument', argumentMap(ours.argv), argumentMap(theirs.argv)));
+    // compared whole; the deployment UUID (a credential) is shown masked: the difference names it
+    const mask = (v: string | undefined): string | undefined =>
+      v === undefined ? undefined : JSON.stringify(maskAppId(JSON.parse(v) as string));
+    for (const d of compareMaps('argument', argumentMap(ours.argv), argumentMap(theirs.argv))) {
+      if (d.name !== '--id') out.push(d);
+      else {
+        const [p, e] = [mask(d.package), mask(d.enclave)];
+        out.push({ ...d, ...(p !== undefined ? { package: p } : {}), ...(e !== undefined ? { enclave: e } : {}) });
+      }
+    }
     oursFiles.delete(argsUri);
     theirsFiles.delete(argsUri);
   }

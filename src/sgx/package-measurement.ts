@@ -6,17 +6,16 @@
  * it, `verify --package` compares it with the quote, `spawn --platform sgx` signs it (with
  * {@link withPackageImage} and {@link measureGramineImage}).
  */
+import type { FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import type { InputArgs } from '../launch/args.js';
 import { InputError } from '../errors.js';
-import { openUserFile } from '../fs/files.js';
-import { INPUT_LIMITS } from '../fs/limits.js';
 import { gramineSign, type FinalManifest } from '../gramine/index.js';
 import { ImageFileSource } from '../image/file-source.js';
 import { openImageFs, type ImageFs } from '../image/image-fs.js';
-import type { CodeFile } from '../package/code-tar.js';
-import type { PackageContents } from '../package/read.js';
-import { fileSource } from '../package/tar-read.js';
+import type { CodeFile, PackageMember } from '../package/code-tar.js';
+import { withPackage, type PackageContents } from '../package/read.js';
+import type { TarSource } from '../package/tar-read.js';
 import { enclaveManifest, type EnclaveManifest } from './enclave-manifest.js';
 import { GRAMINE_LIBPAL, SGX_TEMPLATE_MARKER } from './gramine-paths.js';
 
@@ -107,16 +106,23 @@ export async function measureGramineImage(
   }
 }
 
-/** Open the image of a read package (image.tar inside `pkg.file`) and run `fn` on it; the file is closed after. */
-export async function withPackageImage<T>(pkg: PackageContents, fn: (image: ImageFs) => Promise<T>): Promise<T> {
-  const member = pkg.members['image.tar'];
+/**
+ * Open the image of `pkg` (image.tar) from `member`, a source over the descriptor `fh` the package was read
+ * and checked through ({@link withPackage}), and run `fn` on it; the image (its layer-checking thread) is
+ * closed after. It must still be the image that was checked, and the file must not be written meanwhile.
+ */
+export async function withOpenPackageImage<T>(
+  pkg: PackageContents,
+  member: (m: PackageMember) => TarSource,
+  fh: FileHandle,
+  fn: (image: ImageFs) => Promise<T>,
+): Promise<T> {
   const where = `image.tar in ${path.basename(pkg.file)}`;
-  const { handle: fh } = await openUserFile(pkg.file, 'package', INPUT_LIMITS.package);
   let image: ImageFs | undefined;
   try {
     const before = await fh.stat({ bigint: true });
-    image = await openImageFs(fileSource(fh, member.offset, member.size), where);
-    // The package is opened again by path: it must still hold the image readPackage checked.
+    image = await openImageFs(member('image.tar'), where);
+    // The same descriptor, but the file may still be written to in place: it must hold the checked image.
     if (image.image.configDigest !== pkg.imageConfigDigest) throw changed(pkg.file, `${where} is another image`);
     const result = await fn(image);
     // Layers are read for their diff IDs apart from the files' reads, on another thread: the file must not
@@ -128,8 +134,19 @@ export async function withPackageImage<T>(pkg: PackageContents, fn: (image: Imag
     return result;
   } finally {
     await image?.close(); // its second thread reads the descriptor
-    await fh.close();
   }
+}
+
+/**
+ * Read and check the package `file`, open its image through the same descriptor, and run `fn` on both;
+ * the file is closed after. The image measured is the one in the file that was checked, never a file
+ * opened again by its path.
+ */
+export async function withPackageImage<T>(
+  file: string,
+  fn: (pkg: PackageContents, image: ImageFs) => Promise<T>,
+): Promise<T> {
+  return withPackage(file, {}, (pkg, member, fh) => withOpenPackageImage(pkg, member, fh, (image) => fn(pkg, image)));
 }
 
 function changed(file: string, why: string): InputError {

@@ -9,7 +9,16 @@
 // and `verify --package` reproduce, which `sigstruct show` accepts and which passes Gramine 1.9's rules.
 import assert from 'node:assert/strict';
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
-import { appendFileSync, copyFileSync, existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import {
+  appendFileSync,
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { open } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
@@ -246,7 +255,8 @@ describe('SGX package: measure, then verify with no Docker and no Gramine (real 
     assert.deepEqual([...plan.entrypoint, ...plan.cmd], ['/usr/local/bin/mse-run-sgx']);
     assert.deepEqual(plan.devices, [], 'no SGX device on this host, none passed');
     assert.deepEqual(plan.missingDevices, ['/dev/sgx_enclave', '/dev/sgx_provision']);
-    const stateDir = path.join(state, 'deployments', name);
+    // spawn names the state directory when it makes it (review L1): the plan shows mkdtemp's template
+    const stateDir = path.join(state, 'deployments', name, 'state-XXXXXX');
     assert.deepEqual(plan.mounts, [
       { host: path.join(stateDir, 'enclave'), container: '/opt/mse/enclave', readOnly: true },
       { host: path.join(stateDir, 'sealed'), container: '/opt/mse/sealed', readOnly: false },
@@ -318,6 +328,35 @@ describe('SGX package: measure, then verify with no Docker and no Gramine (real 
     assert.equal(v.code, 0, v.stderr);
     assert.equal(v.v!.accepted, true);
     assert.equal(v.v!.mrenclave, plan.mrenclave);
+  });
+
+  it('spawn --platform sgx --dry-run writes its three files all or none, and never removes one it did not write (review L2, L6)', async () => {
+    const out = testTempDir('mse-e2e-sgx-dryrun-none-');
+    const state = testTempDir('mse-e2e-sgx-state-none-');
+    // the operator's own args file is there, and enclave.sig cannot be written (a directory)
+    writeFileSync(path.join(out, 'args'), 'mine', { mode: 0o600 });
+    mkdirSync(path.join(out, 'enclave.sig'));
+    const r = await runMse(
+      ['home', 'spawn', `${TEST_PREFIX}sgx-none`, '--platform', 'sgx', '--dry-run', '--package', pkg].concat([
+        '--san',
+        'localhost',
+        '--size',
+        '2048',
+        '--port',
+        String(await freeLoopbackPort()),
+        '--output',
+        out,
+        '--signer-key',
+        path.join(testTempDir('mse-e2e-sgx-key-none-'), 'enclave-key.pem'),
+      ]),
+      { env: { MSE_HOME_STATE_DIR: state }, timeoutMs: 120_000 },
+    );
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, /ERR_FILE_IS_DIRECTORY/);
+    // nothing written, the operator's file kept as it was
+    assert.deepEqual(readdirSync(out).sort(), ['args', 'enclave.sig']);
+    assert.equal(readFileSync(path.join(out, 'args'), 'utf8'), 'mine');
+    assert.ok(!existsSync(path.join(state, 'deployments')), 'no deployment state');
   });
 
   it('spawn --platform sgx for real, here: files mounted, container started, mse-run-sgx stops at the missing device, all undone', async () => {

@@ -3,20 +3,30 @@
 // byte, with Gramine's stand-in PAL), how every input moves MRENCLAVE, and how a mismatch is explained.
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
+import { mkdtempSync, renameSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { describe, it } from 'node:test';
 import { toHex } from '../attestation/bytes.js';
 import type { Evidence } from '../launch/evidence.js';
 import { parseArgvFile, type InputArgs } from '../launch/args.js';
 import { computeMrenclave, parseManifestToml, validateManifest, type TomlTable } from '../gramine/index.js';
 import { openImageFs } from '../image/image-fs.js';
+import type { PackageContents } from '../package/read.js';
 import { bufferSource } from '../package/tar-read.js';
-import { gramineTestImage, gramineTestLayers, STANDIN_LIBOS, testSpawnArgs } from '../testing/gramine-image.js';
+import {
+  gramineTestImage,
+  gramineTestLayers,
+  STANDIN_LIBOS,
+  testSpawnArgs,
+  writeTestPackage,
+} from '../testing/gramine-image.js';
 import { runPython } from '../testing/python.js';
 import { APP_TAR_FILE, ARGS_FILE, CODE_DIR, enclaveManifest, MAX_THREADS, measuredArgv } from './enclave-manifest.js';
 import { SGX_MANIFEST_TEMPLATE_VERSION } from './gramine-paths.js';
 import { explainGramineMeasurement } from './explain.js';
 import { describeDifference, diffManifests } from './manifest-diff.js';
-import { measureGramineImage, sgxImageKind, type GramineMeasurement } from './package-measurement.js';
+import { measureGramineImage, sgxImageKind, withPackageImage, type GramineMeasurement } from './package-measurement.js';
 
 const sha = (b: string | Buffer): string => createHash('sha256').update(b).digest('hex');
 const ARGS: InputArgs = testSpawnArgs();
@@ -188,7 +198,7 @@ describe('enclave manifest template v2', () => {
     assert.throws(() => gen({ ...ARGS, expiration: -1 }), { code: 'ERR_SGX_ARGUMENT', message: /expiration/ });
     assert.throws(() => gen({ ...ARGS, size: 2 ** 21 }), {
       code: 'ERR_SGX_ARGUMENT',
-      message: /more than 1048576 MiB/,
+      message: /more than 65536 MiB \(64 GiB\)/,
     });
     for (const bad of ['../x.py', '/abs.py', 'a//b', 'a/./b', '']) {
       assert.throws(() => gen(ARGS, [{ path: bad, sha256: sha('x') }]), { code: 'ERR_MEASUREMENT_INPUT' }, bad);
@@ -295,7 +305,8 @@ describe('explaining a MRENCLAVE mismatch', () => {
     assert.deepEqual(d.map(describeDifference), [
       'sgx.enclave_size: package "1024M", enclave "2048M"',
       'argument --size: package "1024M", enclave "2048M"',
-      'argument --id: package "63322f85-1ff8-4483-91ae-f18d7398d157", enclave "63322f85-1ff8-4483-91ae-f18d7398d158"',
+      // the deployment UUID is a credential: named, its values masked (review L3)
+      'argument --id: package "63322f85…", enclave "63322f85…"',
     ]);
     // Without the enclave's argv (or with one that is not its args file), the args file itself is named.
     const noArgv = diffManifests({ table: ours.final.table, argv: ours.enclave.argv }, { table: other.final.table });
@@ -358,7 +369,7 @@ describe('explaining a MRENCLAVE mismatch', () => {
       const started = Date.now();
       const huge = explain(evidence(enclave, { gramineManifest: enclave.final.text.replace(from, to) }));
       assert.equal(huge.details.enclaveManifest, 'unreadable', to);
-      assert.match(huge.check.message!, /larger than any this verifier measures/);
+      assert.match(huge.check.message!, /mse-home measures/);
       assert.ok(Date.now() - started < 5000, 'refused before measuring');
     }
   });
@@ -375,5 +386,40 @@ describe('explaining a MRENCLAVE mismatch', () => {
     const r = explainGramineMeasurement(ours, evidence(enclave))(toHex(enclave.mrenclave));
     assert.equal(r.details.differenceCount, 2);
     assert.match(r.check.message!, /trusted file file:\/usr\/lib\/python3\.11\/os\.py: package [0-9a-f]{64}, enclave/);
+  });
+});
+
+describe('withPackageImage: the image measured is the one in the package checked (review info a)', () => {
+  const codeOfPackage = (pkg: PackageContents): Code => ({ files: pkg.appFiles, appTarSha256: pkg.appTarSha256 });
+  it('reads the image through the descriptor the package was checked through, whatever the path becomes', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'mse-toctou-'));
+    try {
+      const file = path.join(dir, 'package_app_1.tar');
+      const other = path.join(dir, 'package_other_1.tar');
+      const [base, top] = gramineTestLayers({ libpal: false });
+      await writeTestPackage(file, { 'app.py': 'x = 1\n' });
+      await writeTestPackage(other, { 'app.py': 'x = 1\n' }, gramineTestImage([base!, top!]));
+      const expected = await withPackageImage(file, (pkg, image) =>
+        measureGramineImage(image, codeOfPackage(pkg), ARGS),
+      );
+      let inside: GramineMeasurement | undefined;
+      const outcome = await withPackageImage(file, async (pkg, image) => {
+        // Another package renamed over the path once it was checked: not what is read from here on.
+        renameSync(other, file);
+        inside = await measureGramineImage(image, codeOfPackage(pkg), ARGS);
+        return inside;
+      }).catch((error: unknown) => error);
+      // what was measured is the checked image (the other one is not even a Gramine image) ...
+      assert.equal(toHex(inside!.mrenclave), toHex(expected.mrenclave));
+      // ... and the unlinked file is then reported as changed (its change time moved), not silently used
+      assert.equal((outcome as { code?: string }).code, 'ERR_FILE_CHANGED');
+      // the path now names a package whose image is not a Gramine image at all
+      await assert.rejects(
+        withPackageImage(file, (pkg, image) => measureGramineImage(image, codeOfPackage(pkg), ARGS)),
+        { code: 'ERR_SGX_NOT_GRAMINE_IMAGE' },
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

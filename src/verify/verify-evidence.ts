@@ -21,7 +21,7 @@ import { AttestationError, isMseError } from '../errors.js';
 import { appraise, quotePckChain, type Check, type Failure, type Verdict } from '../attestation/appraise.js';
 import { bytesEqual, toHex } from '../attestation/bytes.js';
 import { EMPTY_COLLATERAL } from '../attestation/collateral.js';
-import { checkTcbCertAgreement, evidenceCollateral, type Evidence } from '../launch/evidence.js';
+import { checkTcbCertAgreement, evidenceCollateral, maskAppId, type Evidence } from '../launch/evidence.js';
 import { ARG_OF_FIELD, INPUT_ARG_FIELDS, INPUT_ARGS, inputArgValue, type InputArgField } from '../launch/args.js';
 import { mrsignerFromPublicKey } from '../attestation/mrsigner.js';
 import type { Policy } from '../attestation/policy.js';
@@ -39,6 +39,11 @@ export interface ExpectedIdentity {
    * binds whatever arguments it was computed for, which this verifier cannot know.
    */
   inputArgsMeasured?: boolean;
+  /**
+   * Why `mrenclave` was not computed though the caller meant to (`verify --package` measures only evidence
+   * that authenticates, see {@link authenticationFailures}): `policy.mrenclave` is reported skipped with it.
+   */
+  mrenclaveSkipped?: string;
   /** The entry point the package defines (`mse.toml` `python_application`): input_args.application must equal it. */
   application?: string;
   mrsigner?: Uint8Array;
@@ -59,7 +64,7 @@ export type BindingResult = 'pass' | 'fail' | 'not-checked';
 export interface InputArgBinding {
   /** MSE's name of the field. */
   field: InputArgField;
-  /** As the evidence carries it. */
+  /** As the evidence carries it, but `app_id`: masked ({@link maskAppId}), the UUID being a credential. */
   value: string | number | null;
   /** What the enclave does with it. */
   role: string;
@@ -82,11 +87,12 @@ export interface EvidenceVerificationInput {
   at: Date;
   trustedRoots?: Uint8Array[];
   /**
-   * Called with the quote's MRENCLAVE (hex; null when the quote was unreadable) once it is known: a check
-   * saying what the expected value covers and, when they differ, why (SGX packages: the differing
-   * manifest entries). Must be pure.
+   * Called with the quote's MRENCLAVE (hex; null when the quote was unreadable) and every other check of
+   * the verdict once they are known: a check saying what the expected value covers and, when they differ,
+   * why (SGX packages: the differing manifest entries; worked out only when nothing else failed). Must be
+   * pure.
    */
-  explainMeasurement?: (quotedMrenclave: string | null) => MeasurementExplanation;
+  explainMeasurement?: (quotedMrenclave: string | null, others: readonly Check[]) => MeasurementExplanation;
 }
 
 /** A verdict on evidence: the quote verdict plus the certificate and signer-key checks. */
@@ -213,19 +219,22 @@ export function verifyEvidence(input: EvidenceVerificationInput): EvidenceVerdic
   } catch {
     // appraise() reports the quote or chain failure itself, before it would look at the collateral
   }
-  const verdict = appraise({
-    quote: quoteBytes,
-    collateral,
-    at,
-    trustedRoots: input.trustedRoots,
-    policy: {
-      ...input.policy,
-      mrEnclave: expected.mrenclave,
-      mrSigner: expected.mrsigner,
-      isvProdId: expected.isvProdId,
-      minIsvSvn: expected.minIsvSvn,
-    },
-  });
+  const verdict = withMrenclaveSkipReason(
+    expected,
+    appraise({
+      quote: quoteBytes,
+      collateral,
+      at,
+      trustedRoots: input.trustedRoots,
+      policy: {
+        ...input.policy,
+        mrEnclave: expected.mrenclave,
+        mrSigner: expected.mrsigner,
+        isvProdId: expected.isvProdId,
+        minIsvSvn: expected.minIsvSvn,
+      },
+    }),
+  );
 
   let signerKeyMrsigner: string | null = null;
   const post: Check[] = [
@@ -243,8 +252,7 @@ export function verifyEvidence(input: EvidenceVerificationInput): EvidenceVerdic
       }
     }),
   ];
-  const explained = input.explainMeasurement?.(verdict.mrenclave);
-  if (explained) post.push(explained.check);
+  const explainAt = post.length;
   if (expected.application !== undefined) {
     const want = expected.application;
     post.push(
@@ -269,20 +277,11 @@ export function verifyEvidence(input: EvidenceVerificationInput): EvidenceVerdic
       ),
     );
   }
+  // Last, so that it knows whether anything else failed; listed after the signer key check.
+  const explained = input.explainMeasurement?.(verdict.mrenclave, [...pre, ...verdict.checks, ...post]);
+  if (explained) post.splice(explainAt, 0, explained.check);
   const inputArgs = bindInputArgs(e, expected, [...pre, ...verdict.checks, ...post]);
-  for (const b of inputArgs) {
-    if (b.status !== 'unbound') continue;
-    post.push({
-      id: `identity.input-args.${b.field}`,
-      stage: 'identity',
-      title: `input_args.${b.field} bound to the enclave`,
-      status: 'warn',
-      policy: false,
-      code: 'WARN_INPUT_ARG_UNBOUND',
-      message: `input_args.${b.field} = ${JSON.stringify(b.value)} (${b.role}) is NOT verified: ${b.reason}`,
-      hint: 'Only shown. --package binds every spawn argument (simulated platform).',
-    });
-  }
+  post.push(...inputArgs.filter((b) => b.status === 'unbound').map(unboundWarning));
   const declaredPlatform = e.platform ?? 'sgx';
   const warnings = [...verdict.warnings];
   const unbound = inputArgs.filter((b) => b.status === 'unbound').map((b) => b.field);
@@ -323,6 +322,32 @@ export function verifyEvidence(input: EvidenceVerificationInput): EvidenceVerdic
   };
 }
 
+/** `verdict` with the reason `expected.mrenclaveSkipped` on its skipped `policy.mrenclave` check. */
+function withMrenclaveSkipReason<V extends { checks: Check[] }>(expected: ExpectedIdentity, verdict: V): V {
+  const why = expected.mrenclave === undefined ? expected.mrenclaveSkipped : undefined;
+  if (!why) return verdict;
+  return {
+    ...verdict,
+    checks: verdict.checks.map((x) =>
+      x.id === 'policy.mrenclave' && x.status === 'skip' ? { ...x, message: why } : x,
+    ),
+  };
+}
+
+/** The warning check of an input_args field nothing bound. */
+function unboundWarning(b: InputArgBinding): Check {
+  return {
+    id: `identity.input-args.${b.field}`,
+    stage: 'identity',
+    title: `input_args.${b.field} bound to the enclave`,
+    status: 'warn',
+    policy: false,
+    code: 'WARN_INPUT_ARG_UNBOUND',
+    message: `input_args.${b.field} = ${JSON.stringify(b.value)} (${b.role}) is NOT verified: ${b.reason}`,
+    hint: 'Only shown. --package binds every spawn argument (simulated platform).',
+  };
+}
+
 /** Pure: the binding of every input_args field, from the checks that ran. */
 function bindInputArgs(e: Evidence, expected: ExpectedIdentity, checks: Check[]): InputArgBinding[] {
   const result = (id: string): BindingResult => {
@@ -339,7 +364,8 @@ function bindInputArgs(e: Evidence, expected: ExpectedIdentity, checks: Check[])
     const cert = certificateCheck[field];
     const b: InputArgBinding = {
       field,
-      value: inputArgValue(e.inputArgs, field),
+      // the UUID is a credential until the enclave is configured: reports show its first characters only
+      value: field === 'app_id' ? maskAppId(e.inputArgs.appId) : inputArgValue(e.inputArgs, field),
       role: INPUT_ARGS[ARG_OF_FIELD[field]].role,
       measured,
       package:
@@ -351,11 +377,31 @@ function bindInputArgs(e: Evidence, expected: ExpectedIdentity, checks: Check[])
     b.status = outcomes.includes('fail') ? 'mismatch' : outcomes.includes('pass') ? 'bound' : 'unbound';
     if (b.status === 'unbound') {
       b.reason = expected.inputArgsMeasured
-        ? 'the MRENCLAVE comparison did not run'
+        ? (expected.mrenclaveSkipped ?? 'the MRENCLAVE comparison did not run')
         : expected.mrenclave
           ? 'an MRENCLAVE given with --mrenclave binds the arguments it was computed for, not necessarily these'
           : 'no expected MRENCLAVE';
     }
     return b;
   });
+}
+
+/** The checks that make evidence authentic: the certificate's signature and its binding to the quote, the tcb_cert agreement, the quote's whole appraisal but the policy. */
+const AUTHENTICATING = new Set(['ratls.parse', 'ratls.signature', 'ratls.key-binding', 'collateral.tcb-cert']);
+
+/**
+ * The checks that keep `v` from authenticating: the RA-TLS certificate unreadable, its self-signature, its
+ * key not bound into the quote's report_data, the collateral's signing certificate disagreeing, or any
+ * non-policy check of the quote's appraisal (structure, PCK chain to a trusted root, CRLs, TCB info, QE
+ * identity, signatures, TCB level) failing. Empty when the evidence is what an enclave on a genuine
+ * platform (or the simulated one, when allowed) produced, whatever its input_args say. Recomputing the
+ * MRENCLAVE from a package costs seconds (SGX): `verify --package` does it only for evidence that
+ * authenticates, so forged evidence costs a verifier nothing. Pure.
+ */
+export function authenticationFailures(v: { checks: readonly Check[] }): Check[] {
+  return v.checks.filter(
+    (x) =>
+      (AUTHENTICATING.has(x.id) || (!x.policy && x.stage !== 'ratls' && x.stage !== 'identity')) &&
+      (x.status === 'fail' || (x.id === 'ratls.parse' && x.status !== 'pass')),
+  );
 }

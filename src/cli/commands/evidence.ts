@@ -15,7 +15,7 @@ import { collectEvidence, sgxCollateralSource } from '../../deploy/evidence.js';
 import { assertRunning } from '../../deploy/wait.js';
 import { withCleanup } from '../../docker/cleanup.js';
 import { StateError } from '../../errors.js';
-import { checkOutputDirectory, createOutputDirectories, writeFileAtomic } from '../../fs/files.js';
+import { checkOutputDirectory, createOutputDirectories, writeFilesAtomic } from '../../fs/files.js';
 import { loadSignerKey } from '../../launch/signer.js';
 import { loadOrCreateSimPlatform, startSimPccs } from '../../sim/index.js';
 import { defaultSignerKeyPath } from '../../deploy/spawn.js';
@@ -94,16 +94,20 @@ Ctrl-C before the files are written leaves nothing (exit 130); once writing has 
         ...(gramine ? { gramine } : {}),
       });
       // Until here a signal ends the process with nothing written; from here the writes finish (exit 0),
-      // and a failed write removes what this command created.
+      // and a failed write leaves the output as it was.
       await withCleanup(
         async (scope) => {
           await createOutputDirectories(missing, '--output', 0o700, (dir) => scope.onFailure(() => fs.rmdir(dir)));
           const evidenceFile = path.join(output, EVIDENCE_FILE);
-          const ratlsFile = path.join(output, RATLS_FILE);
-          scope.onFailure(() => Promise.all([ratlsFile, evidenceFile].map((f) => fs.rm(f, { force: true }))));
-          await writeFileAtomic(ratlsFile, ratlsPem);
-          // evidence.json carries the deployment UUID: readable by the operator only
-          await writeFileAtomic(evidenceFile, serializeEvidence(evidence) + '\n', { mode: 0o600 });
+          // Both files or neither: a failure leaves what the output held (never a half-updated pair).
+          await writeFilesAtomic(
+            [
+              { file: path.join(output, RATLS_FILE), data: ratlsPem },
+              // evidence.json carries the deployment UUID: readable by the operator only
+              { file: evidenceFile, data: serializeEvidence(evidence) + '\n', mode: 0o600 },
+            ],
+            scope,
+          );
           if (ctx.json) printJson(ctx, { evidence: evidenceFile });
           else ctx.log.success(`wrote ${evidenceFile}`);
         },

@@ -3,7 +3,16 @@
 // evidence whose quote the simulated quoting machinery signs (src/testing/sgx-evidence.ts). The same flow
 // with an image built by the real Docker engine is in src/sgx/sgx-package.e2e.test.ts.
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -20,18 +29,14 @@ let sim: SimPlatform;
 let pkg: string;
 const CODE = { 'app.py': 'from flask import Flask\napp = Flask(__name__)\n', 'templates/index.html': '<p>hi</p>\n' };
 const ARGS: InputArgs = testSpawnArgs();
-const argFlags = (a: InputArgs = ARGS): string[] => [
-  '--size',
-  String(a.size),
-  '--san',
-  a.san,
-  '--subject',
-  a.subject,
-  '--app-id',
-  a.appId,
-  '--expiration',
-  String(a.expiration),
-];
+/** `--evidence FILE` for evidence whose input_args are `a` (its quote's MRENCLAVE does not matter to measure). */
+const argFlags = (a: InputArgs = ARGS): string[] => {
+  const file = path.join(mkdtempSync(path.join(dir, 'args-')), 'evidence.json');
+  writeFileSync(file, serializeEvidence(sgxTestEvidence({ sim, mrenclave: new Uint8Array(32), args: a })), {
+    mode: 0o600,
+  });
+  return ['--evidence', file];
+};
 
 interface MeasureJson {
   mrenclave: string;
@@ -95,19 +100,54 @@ describe('measure --package', () => {
     assert.equal(plain.stdout, `mrenclave: ${measured.mrenclave}\n`);
   });
 
-  it('checks the arguments as spawn does and refuses options of the other mode', async () => {
-    const noAppId = argFlags().filter((a, i, all) => a !== '--app-id' && all[i - 1] !== '--app-id');
-    const missing = await runMse(['home', 'measure', '--package', pkg, ...noAppId]);
+  it('takes the spawn arguments from --evidence where given, else from the spawn options (review L3)', async () => {
+    const flags = [
+      ...['--size', String(ARGS.size), '--san', ARGS.san, '--subject', ARGS.subject],
+      ...['--app-id', ARGS.appId, '--expiration', String(ARGS.expiration)],
+    ];
+    const fromFlags = await runMse(['home', 'measure', '--package', pkg, ...flags]);
+    assert.equal(fromFlags.code, 0, fromFlags.stderr);
+    assert.equal(fromFlags.stdout, `mrenclave: ${measured.mrenclave}\n`);
+    const missing = await runMse(['home', 'measure', '--package', pkg, ...flags.slice(0, 6)]);
     assert.equal(missing.code, 2);
     assert.match(missing.stderr, /ERR_MISSING_OPTION.*--app-id/);
+    assert.match(missing.stderr, /--evidence/);
+    const twice = await runMse(['home', 'measure', '--package', pkg, ...argFlags(), '--app-id', ARGS.appId]);
+    assert.equal(twice.code, 2);
+    assert.match(twice.stderr, /ERR_CONFLICTING_OPTIONS.*--app-id and --evidence/);
+    const badFlag = await runMse(['home', 'measure', '--package', pkg, ...flags.slice(2), '--size', '1000']);
+    assert.equal(badFlag.code, 2);
+    assert.match(badFlag.stderr, /ERR_ENCLAVE_SIZE/);
     const badSize = await runMse(['home', 'measure', '--package', pkg, ...argFlags({ ...ARGS, size: 1000 })]);
-    assert.equal(badSize.code, 2);
-    assert.match(badSize.stderr, /ERR_ENCLAVE_SIZE/);
+    assert.equal(badSize.code, 3, badSize.stderr);
+    assert.match(badSize.stderr, /ERR_SGX_ARGUMENT.*size = 1000 MiB is not a power of two/);
     const mixed = await runMse(['home', 'measure', '--package', pkg, ...argFlags(), '--libpal', 'x.so']);
     assert.equal(mixed.code, 2);
     assert.match(mixed.stderr, /ERR_CONFLICTING_OPTIONS.*--libpal/);
     const both = await runMse(['home', 'measure', '--package', pkg, '--manifest', 'm']);
     assert.equal(both.code, 2);
+  });
+
+  it('writes the args file 0600 and never prints the whole deployment UUID (review L3)', async () => {
+    const out = fresh('secret');
+    const r = await runMse(['home', 'measure', '--package', pkg, ...argFlags(), '--output', out, '--json']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(statSync(path.join(out, 'args')).mode & 0o777, 0o600);
+    assert.equal(statSync(path.join(out, 'enclave.manifest')).mode & 0o777, 0o644);
+    assert.ok(!r.stdout.includes(ARGS.appId) && !r.stderr.includes(ARGS.appId), 'the UUID is masked');
+    const shown = (JSON.parse(r.stdout) as { args: string[] }).args;
+    assert.equal(shown[shown.indexOf('--id') + 1], `${ARGS.appId.slice(0, 8)}…`);
+  });
+
+  it('writes all four outputs or none, leaving what the directory held (review L6)', async () => {
+    const out = fresh('partial');
+    writeFileSync(path.join(out, 'enclave.manifest'), 'before\n');
+    mkdirSync(path.join(out, 'libpal.so')); // the last output cannot be written
+    const r = await runMse(['home', 'measure', '--package', pkg, ...argFlags(), '--output', out]);
+    assert.equal(r.code, 3, r.stderr);
+    assert.match(r.stderr, /ERR_FILE_IS_DIRECTORY/);
+    assert.deepEqual(readdirSync(out).sort(), ['enclave.manifest', 'libpal.so']);
+    assert.equal(readFileSync(path.join(out, 'enclave.manifest'), 'utf8'), 'before\n');
   });
 
   it('refuses a package whose image is not an mse-home Gramine image, writing nothing', async () => {
@@ -175,6 +215,8 @@ describe('verify --package on SGX evidence', () => {
     assert.ok(r.verdict.warnings.some((w) => /does not chain to Intel/.test(w)));
     assert.ok(existsSync(path.join(r.out, 'ratls.pem')));
     assert.match(r.stderr, /measured the package for SGX in .* files hashed/);
+    // the deployment UUID is a credential: the report shows its first characters only (review L3)
+    assert.ok(!JSON.stringify(r.verdict).includes(ARGS.appId) && !r.stderr.includes(ARGS.appId));
   });
 
   it('rejects a package whose code differs by one byte, naming the file (and app.tar, which holds it)', async () => {
@@ -224,6 +266,33 @@ describe('verify --package on SGX evidence', () => {
       impossible.verdict.failures.find((x) => x.code === 'ERR_SGX_MEASUREMENT_MISMATCH')!.message,
       /spawn argument size = 1025 MiB is not a power of two/,
     );
+  });
+
+  it('measures nothing for evidence that does not authenticate (review M2)', async () => {
+    // One hex digit of the TCB info signature changed: the collateral no longer verifies.
+    const body = Buffer.from(evidence.tcbInfoBody)
+      .toString('utf8')
+      .replace(/"signature":"(.)/, (_m, c: string) => `"signature":"${c === '0' ? '1' : '0'}`);
+    const forged = { ...evidence, tcbInfoBody: new Uint8Array(Buffer.from(body, 'utf8')) };
+    const r = await verify(forged);
+    assert.equal(r.code, 11, r.stderr);
+    assert.doesNotMatch(r.stderr, /measured the package for SGX/);
+    assert.equal((r.verdict.measurement as unknown as { measured: boolean }).measured, false);
+    assert.match(JSON.stringify(r.verdict), /the package was not measured: the evidence does not authenticate/);
+    assert.deepEqual(readdirSync(r.out), []);
+  });
+
+  it('refuses input_args beyond the measured bounds before opening the image (review M2, L5)', async () => {
+    // 128 GiB without EDMM: 32 Mi page records to hash. Refused from the arguments alone.
+    const started = Date.now();
+    const r = await verify({ ...evidence, inputArgs: { ...evidence.inputArgs, size: 131072 } });
+    assert.equal(r.code, 10, r.stderr);
+    assert.match(
+      r.verdict.failures.find((x) => x.code === 'ERR_SGX_MEASUREMENT_MISMATCH')!.message,
+      /size = 131072 MiB is more than 65536 MiB \(64 GiB\)/,
+    );
+    assert.doesNotMatch(r.stderr, /measured the package for SGX/);
+    assert.ok(Date.now() - started < 5000, 'refused before measuring');
   });
 
   it('ignores an enclave manifest that does not measure to the quote', async () => {

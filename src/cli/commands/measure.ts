@@ -3,15 +3,18 @@
  * `gramine-sgx-sign` without Python or Gramine: the manifest is finalized (defaults, trusted files hashed,
  * `file:` URIs relative to the manifest's folder), measured with the PAL, and optionally signed.
  *
- * `--package FILE --size --san --app-id --expiration [--subject]` is the MRENCLAVE an mse-home SGX package
- * gets when spawned with those arguments: our enclave manifest over the package's image, code and
- * arguments, finalized and measured natively from image.tar (src/sgx/package-measurement.ts); with
- * `--output DIR` the manifest, the final manifest, the args file and the image's libpal are written there
- * so that Gramine's own `gramine-sgx-sign` can reproduce the value (docs/measurement.md).
+ * `--package FILE --evidence FILE` (or the spawn options) is the MRENCLAVE an mse-home SGX package gets
+ * when spawned with the evidence's input_args (the UUID among them, a credential: masked in output): our
+ * enclave manifest over the package's image, code and arguments, finalized and measured natively from
+ * image.tar (src/sgx/package-measurement.ts); with `--output DIR` the manifest, the final manifest, the
+ * args file (0600) and the image's libpal are written there, all or none, so that Gramine's own
+ * `gramine-sgx-sign` can reproduce the value (docs/measurement.md).
  */
 import path from 'node:path';
+import { maskArgv, parseEvidence, type Evidence } from '../../launch/evidence.js';
+import { withCleanup } from '../../docker/cleanup.js';
 import { UsageError } from '../../errors.js';
-import { readUserFile, writeFileAtomic, requireDirectory } from '../../fs/files.js';
+import { readUserFile, readUserText, writeFileAtomic, writeFilesAtomic, requireDirectory } from '../../fs/files.js';
 import { INPUT_LIMITS } from '../../fs/limits.js';
 import {
   gramineSign,
@@ -24,8 +27,7 @@ import {
   sigstructDate,
   type EnclaveAttributes,
 } from '../../gramine/index.js';
-import { checkInputArgs, DEFAULT_SUBJECT } from '../../launch/args.js';
-import { readPackage } from '../../package/read.js';
+import { checkInputArgs, DEFAULT_SUBJECT, spawnArgsOfEvidence, type InputArgs } from '../../launch/args.js';
 import { measureGramineImage, withPackageImage } from '../../sgx/package-measurement.js';
 import { loadSignerKey } from '../../launch/signer.js';
 import { integerOption, requireOneOf, stringOption, type CommandContext, type CommandSpec } from '../command.js';
@@ -165,7 +167,8 @@ async function measureManifest(ctx: CommandContext, manifestFile: string): Promi
 
 /** Options of one mode that the other mode does not take. */
 const MANIFEST_ONLY = ['libpal', 'output-manifest', 'key', 'date', 'sigfile'];
-const PACKAGE_ONLY = ['size', 'san', 'subject', 'app-id', 'expiration', 'output'];
+const SPAWN_ARGUMENTS = ['size', 'san', 'subject', 'app-id', 'expiration'];
+const PACKAGE_ONLY = ['evidence', ...SPAWN_ARGUMENTS, 'output'];
 
 function refuseOptions(ctx: CommandContext, names: string[], mode: string): void {
   const given = names.find((n) => ctx.values[n] !== undefined);
@@ -184,12 +187,33 @@ export const PACKAGE_OUTPUTS = {
   libpal: 'libpal.so',
 } as const;
 
-async function measurePackageMode(ctx: CommandContext, packageFile: string): Promise<void> {
+/**
+ * The spawn arguments of `measure --package`: evidence.json's input_args with `--evidence` (as verify
+ * --package reads them; the UUID then never goes on a command line), else the spawn options, checked as
+ * spawn checks them (before any spawn: the MRENCLAVE an enclave would get with that UUID).
+ */
+async function packageSpawnArgs(
+  ctx: CommandContext,
+): Promise<{ args: (application: string) => InputArgs; evidence?: Evidence }> {
+  const evidenceFile = stringOption(ctx.values, 'evidence');
+  if (evidenceFile !== undefined) {
+    const given = SPAWN_ARGUMENTS.find((n) => ctx.values[n] !== undefined);
+    if (given) {
+      throw new UsageError('ERR_CONFLICTING_OPTIONS', `--${given} and --evidence both give the spawn arguments`, {
+        hint: "With --evidence the spawn arguments are the evidence's input_args: drop the spawn options.",
+      });
+    }
+    const evidence = parseEvidence(await readUserText(evidenceFile, 'evidence file', INPUT_LIMITS.evidence));
+    const args = spawnArgsOfEvidence(evidence.inputArgs);
+    return { args: () => args, evidence };
+  }
   const need = (name: string): string => {
     const v = stringOption(ctx.values, name);
     if (v === undefined) {
       throw new UsageError('ERR_MISSING_OPTION', `missing --${name} for measure --package`, {
-        hint: 'MRENCLAVE covers every spawn argument: give --size, --san, --app-id and --expiration (and --subject).',
+        hint:
+          "MRENCLAVE covers every spawn argument: give the deployment's --evidence evidence.json, or --size, " +
+          '--san, --app-id and --expiration (and --subject).',
       });
     }
     return v;
@@ -198,43 +222,54 @@ async function measurePackageMode(ctx: CommandContext, packageFile: string): Pro
   const san = need('san');
   const appId = need('app-id');
   const expiration = integerOption(ctx.values, 'expiration', 1, 2 ** 40) ?? Number(need('expiration'));
+  const subject = stringOption(ctx.values, 'subject') ?? DEFAULT_SUBJECT;
+  return { args: (application) => checkInputArgs({ size, san, subject, appId, application, expiration }) };
+}
+
+async function measurePackageMode(ctx: CommandContext, packageFile: string): Promise<void> {
   const output = stringOption(ctx.values, 'output');
   if (output !== undefined) await requireDirectory(output, 'output directory');
-
   const started = performance.now();
-  const pkg = await readPackage(packageFile);
-  const args = checkInputArgs({
-    size,
-    san,
-    subject: stringOption(ctx.values, 'subject') ?? DEFAULT_SUBJECT,
-    appId,
-    application: pkg.config.pythonApplication,
-    expiration,
+  const spawnArgs = await packageSpawnArgs(ctx);
+  // The image is measured through the descriptor the package was checked through (never reopened).
+  const { pkg, m, seconds } = await withPackageImage(packageFile, async (pkg, image) => {
+    const args = spawnArgs.args(pkg.config.pythonApplication);
+    if (args.application !== pkg.config.pythonApplication) {
+      ctx.log.warn(
+        `input_args.application "${args.application}" is not the package's python_application ` +
+          `"${pkg.config.pythonApplication}": verify --package rejects this evidence for this package`,
+      );
+    }
+    if (spawnArgs.evidence?.platform === 'sim') {
+      ctx.log.warn('the evidence is from the simulated platform: this is the MRENCLAVE the package gets on SGX');
+    }
+    const done = ctx.log.phase('reading the image, finalizing and measuring the enclave manifest');
+    const m = await measureGramineImage(image, { files: pkg.appFiles, appTarSha256: pkg.appTarSha256 }, args);
+    const seconds = (performance.now() - started) / 1000;
+    const mbPerSecond = (m.stats.fileBytes + m.stats.layerBytes) / 1e6 / seconds;
+    done(
+      `${m.stats.filesHashed} files hashed (${(m.stats.fileBytes / 1e6).toFixed(1)} MB), ` +
+        `${(m.stats.layerBytes / 1e6).toFixed(1)} MB of layers checked, ${mbPerSecond.toFixed(0)} MB/s`,
+    );
+    return { pkg, m, seconds };
   });
-  const done = ctx.log.phase('reading the image, finalizing and measuring the enclave manifest');
-  const m = await withPackageImage(pkg, (image) =>
-    measureGramineImage(image, { files: pkg.appFiles, appTarSha256: pkg.appTarSha256 }, args),
-  );
-  const seconds = (performance.now() - started) / 1000;
-  const mbPerSecond = (m.stats.fileBytes + m.stats.layerBytes) / 1e6 / seconds;
-  done(
-    `${m.stats.filesHashed} files hashed (${(m.stats.fileBytes / 1e6).toFixed(1)} MB), ` +
-      `${(m.stats.layerBytes / 1e6).toFixed(1)} MB of layers checked, ${mbPerSecond.toFixed(0)} MB/s`,
-  );
 
   const written: Record<string, string> = {};
   if (output !== undefined) {
-    const contents: Record<keyof typeof PACKAGE_OUTPUTS, Uint8Array | string> = {
-      manifest: m.enclave.text,
-      finalManifest: m.final.bytes,
-      args: m.enclave.argsFile,
-      libpal: m.libpal,
+    const contents: Record<keyof typeof PACKAGE_OUTPUTS, { data: Uint8Array | string; mode?: number }> = {
+      manifest: { data: m.enclave.text },
+      finalManifest: { data: m.final.bytes },
+      // the enclave's argv, with the deployment UUID: the operator's only (as evidence.json)
+      args: { data: m.enclave.argsFile, mode: 0o600 },
+      libpal: { data: m.libpal },
     };
-    for (const [key, name] of Object.entries(PACKAGE_OUTPUTS) as [keyof typeof PACKAGE_OUTPUTS, string][]) {
+    const files = (Object.entries(PACKAGE_OUTPUTS) as [keyof typeof PACKAGE_OUTPUTS, string][]).map(([key, name]) => {
       written[key] = path.join(output, name);
-      await writeFileAtomic(written[key], contents[key]);
-    }
-    ctx.log.success(`manifest, final manifest, args file and libpal written to ${output}`);
+      return { file: written[key], ...contents[key] };
+    });
+    // All four or none: staged, renamed at the end, undone on a failure or an interrupt.
+    await withCleanup(async (scope) => writeFilesAtomic(files, scope));
+    ctx.log.success(`manifest, final manifest, args file (mode 0600) and libpal written to ${output}`);
   }
   reportMeasurement(ctx, {
     mrenclave: m.mrenclave,
@@ -243,7 +278,8 @@ async function measurePackageMode(ctx: CommandContext, packageFile: string): Pro
     details: {
       template: m.enclave.version,
       imageConfigDigest: pkg.imageConfigDigest,
-      args: m.enclave.argv,
+      // the UUID is a credential: masked here, whole in evidence.json and in OUTPUT/args
+      args: maskArgv(m.enclave.argv),
       filesHashed: m.stats.filesHashed,
       bytesHashed: m.stats.fileBytes,
       layerBytesChecked: m.stats.layerBytes,
@@ -256,12 +292,15 @@ async function measurePackageMode(ctx: CommandContext, packageFile: string): Pro
 const spec: CommandSpec = {
   name: 'measure',
   summary: "Compute an enclave's MRENCLAVE: of an SGX package before spawn, or of a Gramine manifest and libpal",
-  description: `--package FILE computes the MRENCLAVE the package gets on SGX when spawned with --size, --san,
---app-id, --expiration and --subject (default as spawn's), from the package alone (no Docker, no Gramine):
-mse-home's enclave manifest for the package's image, code and arguments, finalized over image.tar (every
-layer checked against the image config) and measured with the image's Gramine PAL. --output DIR writes
-enclave.manifest, enclave.manifest.sgx (the final manifest), args and libpal.so there, for Gramine's own
-gramine-sgx-sign to reproduce the value (docs/measurement.md).
+  description: `--package FILE computes the MRENCLAVE the package gets on SGX when spawned with the given spawn
+arguments, from the package alone (no Docker, no Gramine): mse-home's enclave manifest for the package's
+image, code and arguments, finalized over image.tar (every layer checked against the image config) and
+measured with the image's Gramine PAL. The arguments are the input_args of --evidence FILE (a
+deployment's evidence.json: the value verify --package compares with the quote; the deployment UUID, a
+credential, then stays off the command line), or --size, --san, --app-id, --expiration and --subject
+(default as spawn's). The UUID is shown masked. --output DIR writes enclave.manifest, enclave.manifest.sgx
+(the final manifest), args (mode 0600: it holds the UUID) and libpal.so there, all four or none, for
+Gramine's own gramine-sgx-sign to reproduce the value (docs/measurement.md).
 
 --manifest FILE --libpal FILE does what Gramine's gramine-sgx-sign does, with no Python and no
 Gramine: the manifest is finalized (Gramine's defaults, loader.entrypoint and every trusted file hashed,
@@ -274,13 +313,18 @@ reported as a warning (and in --json as manifestProblems), and the manifest is m
 gramine-sgx-sign would. See docs/measurement.md and docs/sgx.md.`,
   options: {
     package: { type: 'string', placeholder: 'FILE', description: 'An mse-home package built FROM the SGX base image' },
+    evidence: {
+      type: 'string',
+      placeholder: 'FILE',
+      description: "--package: the deployment's evidence.json, whose input_args are the spawn arguments",
+    },
     size: { type: 'string', placeholder: 'MiB', description: '--package: enclave size, as given to spawn' },
     san: { type: 'string', placeholder: 'NAME', description: '--package: certificate SAN, as given to spawn' },
     subject: { type: 'string', placeholder: 'DN', description: `--package: certificate subject (default: spawn's)` },
     'app-id': {
       type: 'string',
       placeholder: 'UUID',
-      description: '--package: the deployment UUID (input_args.app_id)',
+      description: '--package: the deployment UUID (input_args.app_id); prefer --evidence',
     },
     expiration: {
       type: 'string',
@@ -300,7 +344,8 @@ gramine-sgx-sign would. See docs/measurement.md and docs/sgx.md.`,
     sigfile: { type: 'string', placeholder: 'FILE', description: 'Write the SIGSTRUCT here (with --key)' },
   },
   examples: [
-    'mse home measure --package package_my_app_1700000000.tar --size 4096 --san app.example.com --app-id 63322f85-1ff8-4483-91ae-f18d7398d157 --expiration 1735689600 --output audit',
+    'mse home measure --package package_my_app_1700000000.tar --evidence evidence.json --output audit',
+    'mse home measure --package package_my_app_1700000000.tar --size 4096 --san app.example.com --app-id 63322f85-1ff8-4483-91ae-f18d7398d157 --expiration 1735689600',
     'mse home measure --manifest app.manifest --libpal /usr/lib/x86_64-linux-gnu/gramine/sgx/libpal.so',
     'mse home measure --manifest app.manifest --libpal libpal.so --output-manifest app.manifest.sgx --key enclave-key.pem --date 2025-01-15 --sigfile app.sig --json',
   ],

@@ -154,7 +154,8 @@ describe('verify --package binds the entry point to the package (issue 8 A)', ()
         ['subject_alternative_name', 'localhost', 'pass', null, 'pass', 'bound'],
         ['expiration_date', args.expiration, 'pass', null, 'pass', 'bound'],
         ['size', 2048, 'pass', null, null, 'bound'],
-        ['app_id', args.appId, 'pass', null, null, 'bound'],
+        // the deployment UUID is a credential: masked in every report (review L3)
+        ['app_id', '0f7e6f0e…', 'pass', null, null, 'bound'],
         ['application', 'app:app', 'pass', 'pass', null, 'bound'],
       ],
     );
@@ -169,6 +170,7 @@ describe('verify --package binds the entry point to the package (issue 8 A)', ()
       assert.match(r.stderr, new RegExp(`^  ${field} +✓`, 'm'), field);
     }
     assert.doesNotMatch(r.stderr, /NOT VERIFIED/);
+    assert.ok(!r.stdout.includes(args.appId) && !r.stderr.includes(args.appId), 'the UUID is never printed whole');
   });
 
   it('refuses every edited input_args field (never accepted)', async () => {

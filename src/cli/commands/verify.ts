@@ -8,14 +8,21 @@ import path from 'node:path';
 import type { Evidence } from '../../launch/evidence.js';
 import { parseEvidence } from '../../launch/evidence.js';
 import { parseMeasurement } from '../../attestation/policy.js';
-import { verifyEvidence, type EvidenceVerificationInput, type ExpectedIdentity } from '../../verify/verify-evidence.js';
+import type { Check } from '../../attestation/appraise.js';
+import {
+  authenticationFailures,
+  verifyEvidence,
+  type EvidenceVerificationInput,
+  type ExpectedIdentity,
+} from '../../verify/verify-evidence.js';
 import { spawnArgsOfEvidence } from '../../launch/args.js';
 import { isMseError } from '../../errors.js';
 import { pathExists, readUserText, requireDirectory, writeFileAtomic } from '../../fs/files.js';
 import { INPUT_LIMITS } from '../../fs/limits.js';
-import { readPackage } from '../../package/read.js';
-import { explainGramineMeasurement, unmeasurableArguments } from '../../sgx/explain.js';
-import { measureGramineImage, withPackageImage } from '../../sgx/package-measurement.js';
+import { withPackage } from '../../package/read.js';
+import { measuredArgv } from '../../sgx/enclave-manifest.js';
+import { explainGramineMeasurement, notMeasured, unmeasurableArguments } from '../../sgx/explain.js';
+import { measureGramineImage, withOpenPackageImage } from '../../sgx/package-measurement.js';
 import { simMrenclaveOfEvidence } from '../../sim/package-measurement.js';
 import { requireOneOf, stringOption, type CommandContext, type CommandSpec } from '../command.js';
 import { POLICY_OPTIONS, appraisalSettings, reportVerdict } from '../attestation-options.js';
@@ -27,37 +34,53 @@ import { POLICY_OPTIONS, appraisalSettings, reportVerdict } from '../attestation
  * recomputed offline with no Docker. Simulated platform: the sim construction (docs/measurement.md). Real
  * SGX: Gramine's measurement of our enclave manifest over the package's image (docs/sgx.md), with a check
  * that explains a mismatch (the differing manifest entries).
+ *
+ * Measuring for SGX hashes the image's trusted files and a record per enclave page (up to seconds), all
+ * chosen by the evidence's input_args: it is done only once `unauthenticated` (the checks of the evidence
+ * without any expected MRENCLAVE, see `authenticationFailures`) is empty and the arguments are within the
+ * measured bounds (`measuredArgv`). Forged or unbounded evidence costs the verifier a package read, no more.
  */
 async function expectedFromPackage(
   ctx: CommandContext,
   file: string,
   evidence: Evidence,
+  unauthenticated: () => Check[],
 ): Promise<{ expected: ExpectedIdentity; explain?: EvidenceVerificationInput['explainMeasurement'] }> {
-  const pkg = await readPackage(file);
-  const bound: ExpectedIdentity = { inputArgsMeasured: true, application: pkg.config.pythonApplication };
-  if (evidence.platform === 'sim') {
-    return { expected: { ...bound, mrenclave: simMrenclaveOfEvidence(pkg, evidence.inputArgs) } };
-  }
-  const args = spawnArgsOfEvidence(evidence.inputArgs);
-  const started = performance.now();
-  let m;
-  try {
-    m = await withPackageImage(pkg, (image) =>
-      measureGramineImage(image, { files: pkg.appFiles, appTarSha256: pkg.appTarSha256 }, args),
-    );
-  } catch (error) {
-    // Arguments no enclave can run with: a rejection naming the argument, not a failure to verify.
-    if (isMseError(error) && error.code === 'ERR_SGX_ARGUMENT') {
-      return { expected: bound, explain: unmeasurableArguments(error) };
+  return withPackage(file, {}, async (pkg, member, fh) => {
+    const bound: ExpectedIdentity = { inputArgsMeasured: true, application: pkg.config.pythonApplication };
+    if (evidence.platform === 'sim') {
+      return { expected: { ...bound, mrenclave: simMrenclaveOfEvidence(pkg, evidence.inputArgs) } };
     }
-    throw error;
-  }
-  const seconds = (performance.now() - started) / 1000;
-  ctx.log.info(
-    `measured the package for SGX in ${seconds.toFixed(2)} s: ${m.stats.filesHashed} files hashed ` +
-      `(${(m.stats.fileBytes / 1e6).toFixed(1)} MB), ${(m.stats.layerBytes / 1e6).toFixed(1)} MB of layers checked`,
-  );
-  return { expected: { ...bound, mrenclave: m.mrenclave }, explain: explainGramineMeasurement(m, evidence) };
+    const failing = unauthenticated();
+    if (failing.length > 0) {
+      const reason =
+        'the package was not measured: the evidence does not authenticate ' +
+        `(${failing.map((x) => x.id).join(', ')} failed)`;
+      return { expected: { ...bound, mrenclaveSkipped: reason }, explain: notMeasured(reason) };
+    }
+    const args = spawnArgsOfEvidence(evidence.inputArgs);
+    const started = performance.now();
+    let m;
+    try {
+      measuredArgv(args); // the bounds on the arguments (size, strings), before the image is opened
+      // the image of the file that was checked, through the same descriptor (never reopened by path)
+      m = await withOpenPackageImage(pkg, member, fh, (image) =>
+        measureGramineImage(image, { files: pkg.appFiles, appTarSha256: pkg.appTarSha256 }, args),
+      );
+    } catch (error) {
+      // Arguments no enclave can run with: a rejection naming the argument, not a failure to verify.
+      if (isMseError(error) && error.code === 'ERR_SGX_ARGUMENT') {
+        return { expected: bound, explain: unmeasurableArguments(error) };
+      }
+      throw error;
+    }
+    const seconds = (performance.now() - started) / 1000;
+    ctx.log.info(
+      `measured the package for SGX in ${seconds.toFixed(2)} s: ${m.stats.filesHashed} files hashed ` +
+        `(${(m.stats.fileBytes / 1e6).toFixed(1)} MB), ${(m.stats.layerBytes / 1e6).toFixed(1)} MB of layers checked`,
+    );
+    return { expected: { ...bound, mrenclave: m.mrenclave }, explain: explainGramineMeasurement(m, evidence) };
+  });
 }
 
 const spec: CommandSpec = {
@@ -99,25 +122,25 @@ Exit codes: 0 accepted, 10 valid but rejected by the policy, 11 invalid.`,
     const settings = await appraisalSettings(ctx);
     const evidenceFile = stringOption(ctx.values, 'evidence')!;
     const evidence = parseEvidence(await readUserText(evidenceFile, 'evidence file', INPUT_LIMITS.evidence));
-    const measured: Awaited<ReturnType<typeof expectedFromPackage>> =
-      which === 'mrenclave'
-        ? { expected: { mrenclave: parseMeasurement(stringOption(ctx.values, 'mrenclave')!, '--mrenclave') } }
-        : await expectedFromPackage(ctx, stringOption(ctx.values, 'package')!, evidence);
-    const expected: ExpectedIdentity = {
-      ...measured.expected,
+    const signer: ExpectedIdentity = {
       ...(settings.policy.mrSigner ? { mrsigner: settings.policy.mrSigner } : {}),
       ...(settings.policy.isvProdId !== undefined ? { isvProdId: settings.policy.isvProdId } : {}),
       ...(settings.policy.minIsvSvn !== undefined ? { minIsvSvn: settings.policy.minIsvSvn } : {}),
     };
+    const appraisal = { evidence, policy: settings.policy, at: settings.at, trustedRoots: settings.trustedRoots };
+    const measured: Awaited<ReturnType<typeof expectedFromPackage>> =
+      which === 'mrenclave'
+        ? { expected: { mrenclave: parseMeasurement(stringOption(ctx.values, 'mrenclave')!, '--mrenclave') } }
+        : await expectedFromPackage(ctx, stringOption(ctx.values, 'package')!, evidence, () =>
+            authenticationFailures(verifyEvidence({ ...appraisal, expected: signer })),
+          );
+    const expected: ExpectedIdentity = { ...measured.expected, ...signer };
     if (evidence.platform === 'sim' && settings.policy.allowSimulation !== true) {
       ctx.log.warn('the evidence declares the simulated platform; it is rejected unless --allow-simulation is given');
     }
     const verdict = verifyEvidence({
-      evidence,
+      ...appraisal,
       expected,
-      policy: settings.policy,
-      at: settings.at,
-      trustedRoots: settings.trustedRoots,
       ...(measured.explain ? { explainMeasurement: measured.explain } : {}),
     });
     let written: string | undefined;
