@@ -8,22 +8,11 @@
 //   node scripts/function-lengths.js --max 120     every function over 120 lines; exit status 1 if any
 //   node scripts/function-lengths.js --json        [{ file, line, name, lines }] longest first
 // The limit (issue 9: no function in src/ over 120 lines) is checked by src/architecture.test.ts.
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import ts from 'typescript';
-
-const SRC = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'src');
-
-function walk(dir) {
-  return readdirSync(dir, { withFileTypes: true }).flatMap((d) =>
-    d.isDirectory() ? walk(path.join(dir, d.name)) : [path.join(dir, d.name)],
-  );
-}
-
-function isTest(rel) {
-  return rel.endsWith('.test.ts') || rel.startsWith('testing/');
-}
+import { SRC, srcFiles } from './src-files.js';
 
 /** A readable name: the declared name, else the variable, property or call the function is bound to. */
 function nameOf(node, sf) {
@@ -63,11 +52,7 @@ export function functionLengths(text, file) {
  * @param {{tests?: boolean}} [options] include the test files and src/testing/
  */
 export function srcFunctionLengths(options = {}) {
-  const files = walk(SRC)
-    .filter((f) => f.endsWith('.ts') && !f.endsWith('.d.ts'))
-    .map((f) => path.relative(SRC, f).split(path.sep).join('/'))
-    .filter((rel) => options.tests || !isTest(rel))
-    .sort();
+  const files = srcFiles({ tests: options.tests });
   const all = files.flatMap((rel) => functionLengths(readFileSync(path.join(SRC, rel), 'utf8'), `src/${rel}`));
   return all.sort((a, b) => b.lines - a.lines || a.file.localeCompare(b.file) || a.line - b.line);
 }

@@ -5,22 +5,11 @@
 //   node scripts/non-null-count.js             files with assertions, most first, and the total
 //   node scripts/non-null-count.js --max 30    the same; exit status 1 if the total is over 30
 //   node scripts/non-null-count.js --json      { total, files: [{ file, count, lines }] } most first
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import ts from 'typescript';
-
-const SRC = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'src');
-
-function walk(dir) {
-  return readdirSync(dir, { withFileTypes: true }).flatMap((d) =>
-    d.isDirectory() ? walk(path.join(dir, d.name)) : [path.join(dir, d.name)],
-  );
-}
-
-function isTest(rel) {
-  return rel.endsWith('.test.ts') || rel.startsWith('testing/');
-}
+import { SRC, srcFiles } from './src-files.js';
 
 /**
  * The lines (1-based) of every non-null assertion in one file.
@@ -44,11 +33,7 @@ export function nonNullAssertions(text, file) {
  * @returns {{total: number, files: {file: string, count: number, lines: number[]}[]}}
  */
 export function srcNonNullCounts() {
-  const files = walk(SRC)
-    .filter((f) => f.endsWith('.ts') && !f.endsWith('.d.ts'))
-    .map((f) => path.relative(SRC, f).split(path.sep).join('/'))
-    .filter((rel) => !isTest(rel))
-    .sort()
+  const files = srcFiles()
     .map((rel) => {
       const lines = nonNullAssertions(readFileSync(path.join(SRC, rel), 'utf8'), `src/${rel}`);
       return { file: `src/${rel}`, count: lines.length, lines };

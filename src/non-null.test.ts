@@ -14,7 +14,7 @@ const SCRIPT = path.join(REPO_ROOT, 'scripts', 'non-null-count.js');
  * The most non-null assertions src/ may hold: the count reached when it was last lowered. Lower it when you
  * remove some (the test says so); never raise it.
  */
-const BUDGET = 92;
+const BUDGET = 42;
 
 interface Counts {
   total: number;

@@ -289,9 +289,10 @@ class Recorder {
    * tolerated, fail otherwise (the code is the first untolerated problem's; messages are joined).
    */
   nonTerminal(id: string, problems: (Problem & { tolerated: boolean })[]): void {
-    if (problems.length === 0) return this.pass(id);
+    const [first] = problems;
+    if (first === undefined) return this.pass(id);
     const failing = problems.filter((p) => !p.tolerated);
-    const lead = failing[0] ?? problems[0]!;
+    const lead = failing[0] ?? first;
     const merged: Problem = {
       code: lead.code,
       message: problems.map((p) => p.message).join('; '),

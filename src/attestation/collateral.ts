@@ -417,8 +417,10 @@ export function parseEnclaveIdentity(signed: Uint8Array): EnclaveIdentity {
 
 /** Compare two levels for Intel's descending order: components lexicographically, then PCESVN. */
 function compareLevelsDesc(a: TcbLevel, b: TcbLevel): number {
-  for (let i = 0; i < 16; i++) {
-    const d = b.components[i]! - a.components[i]!;
+  // both hold the 16 SVNs the parser checked
+  for (const [i, svn] of b.components.entries()) {
+    const other = a.components[i];
+    const d = other === undefined ? 0 : svn - other;
     if (d) return d;
   }
   return b.pceSvn - a.pceSvn;
@@ -431,7 +433,12 @@ function compareLevelsDesc(a: TcbLevel, b: TcbLevel): number {
  */
 export function matchTcbLevel(info: TcbInfo, pck: { components: number[]; pceSvn: number }): TcbLevel | undefined {
   const sorted = [...info.levels].sort(compareLevelsDesc);
-  return sorted.find((l) => l.pceSvn <= pck.pceSvn && l.components.every((svn, i) => svn <= pck.components[i]!));
+  // a component the PCK lacks matches no level
+  const within = (svn: number, i: number): boolean => {
+    const own = pck.components[i];
+    return own !== undefined && svn <= own;
+  };
+  return sorted.find((l) => l.pceSvn <= pck.pceSvn && l.components.every(within));
 }
 
 /** The QE TCB level: first level (by descending ISVSVN) with isvsvn ≤ the QE's ISVSVN. */

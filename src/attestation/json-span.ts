@@ -85,6 +85,6 @@ function skipValue(s: string, i: number): number {
     }
     return i;
   }
-  while (i < s.length && !/[\s,}\]]/.test(s[i]!)) i++;
+  while (i < s.length && !/[\s,}\]]/.test(s.charAt(i))) i++;
   return i;
 }

@@ -78,10 +78,12 @@ export interface Layout<S extends Spec> {
 
 /** Define a packed little-endian structure from an ordered field spec. */
 export function layout<S extends Spec>(name: string, spec: S): Layout<S> {
-  const entries = Object.entries(spec);
+  // each field with its offset in the structure, in declaration order
+  const fields: { k: string; f: Field<unknown>; at: number }[] = [];
   const offsets = {} as Record<string, number>;
   let size = 0;
-  for (const [k, f] of entries) {
+  for (const [k, f] of Object.entries(spec)) {
+    fields.push({ k, f, at: size });
     offsets[k] = size;
     size += f.size;
   }
@@ -91,8 +93,8 @@ export function layout<S extends Spec>(name: string, spec: S): Layout<S> {
     offsets: offsets as { [K in keyof S]: number },
     decode(input, offset, stage = 'quote') {
       if (offset + size > input.length) {
-        for (const [k, f] of entries) {
-          const at = offset + offsets[k]!;
+        for (const { k, f, at: rel } of fields) {
+          const at = offset + rel;
           if (at + f.size > input.length) {
             const left = Math.max(0, input.length - at);
             throw new AttestationError(
@@ -106,14 +108,14 @@ export function layout<S extends Spec>(name: string, spec: S): Layout<S> {
       }
       const view = new DataView(input.buffer, input.byteOffset, input.byteLength);
       const out = {} as Record<string, unknown>;
-      for (const [k, f] of entries) out[k] = f.read(input, view, offset + offsets[k]!);
+      for (const { k, f, at } of fields) out[k] = f.read(input, view, offset + at);
       return out as Decoded<S>;
     },
     encode(values, fail) {
       const out = new Uint8Array(size);
       const view = new DataView(out.buffer);
-      for (const [k, f] of entries) {
-        const problem = f.write((values as Record<string, unknown>)[k], out, view, offsets[k]!);
+      for (const { k, f, at } of fields) {
+        const problem = f.write((values as Record<string, unknown>)[k], out, view, at);
         if (problem) fail(k, problem);
       }
       return out;

@@ -229,8 +229,7 @@ export function parseQuote(input: Uint8Array): Quote {
   if (cert.type === CERT_TYPE_PCK_CHAIN) {
     let n = certData.length;
     while (n > 0 && certData[n - 1] === 0) n--;
-    for (let i = 0; i < n; i++) {
-      const c = certData[i]!;
+    for (const [i, c] of certData.subarray(0, n).entries()) {
       if (c > 0x7e || (c < 0x20 && c !== 0x0a && c !== 0x0d)) {
         fail(
           'ERR_QUOTE_PCK_CHAIN_ENCODING',

@@ -93,8 +93,8 @@ export function joinNegativeValues(argv: string[], options: Record<string, Optio
     return entry?.[1].type === 'string' ? entry[0] : undefined;
   };
   const out: string[] = [];
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
+  const args = argv.entries();
+  for (const [i, arg] of args) {
     if (arg === '--') {
       out.push(...argv.slice(i));
       break;
@@ -103,7 +103,7 @@ export function joinNegativeValues(argv: string[], options: Record<string, Optio
     const next = argv[i + 1];
     if (name !== undefined && next !== undefined && NEGATIVE_NUMBER.test(next)) {
       out.push(`--${name}=${next}`);
-      i++;
+      args.next(); // the value is taken
     } else {
       out.push(arg);
     }

@@ -97,11 +97,12 @@ export function planEnclaveContainer(r: EnclaveContainerRequest): ContainerSpec 
     if (!r.simSocketDir) throw new InputError('ERR_INTERNAL_PLAN', 'sim deployment without a quoting socket directory');
     binds.push({ host: r.simSocketDir, container: SIM_SOCKET_DIR, readOnly: true });
   } else {
-    if (!r.sealedDir || !r.sgxHost)
+    const { sgxHost } = r;
+    if (!r.sealedDir || !sgxHost)
       throw new InputError('ERR_INTERNAL_PLAN', 'sgx deployment without its sealed directory or host devices');
     binds.push({ host: r.sealedDir, container: SGX_SEALED_DIR });
-    if (r.sgxHost.aesmd) binds.push({ host: AESMD_DIR, container: AESMD_DIR });
-    devices = SGX_CONTAINER_DEVICES.filter((d) => r.sgxHost!.devices.includes(d));
+    if (sgxHost.aesmd) binds.push({ host: AESMD_DIR, container: AESMD_DIR });
+    devices = SGX_CONTAINER_DEVICES.filter((d) => sgxHost.devices.includes(d));
   }
   return {
     name: r.name,

@@ -90,8 +90,10 @@ export type LifecycleSubject = Pick<DeploymentSummary, 'id' | 'name' | 'platform
 async function isConfigured(engine: DockerEngine, d: LifecycleSubject): Promise<boolean> {
   const mark = enclavePaths('/').configured;
   if (d.platform === 'sgx') {
-    const keyDir = SEALED_MOUNTS.find((m) => m.path === path.dirname(mark))!.dir;
-    return d.sealedDir !== undefined && pathExists(path.join(d.sealedDir, keyDir, path.basename(mark)));
+    const keyMount = SEALED_MOUNTS.find((m) => m.path === path.dirname(mark));
+    // a bug (ERR_INTERNAL): the manifest no longer seals the directory of the mark
+    if (!keyMount) throw new Error(`no sealed mount holds ${mark}`);
+    return d.sealedDir !== undefined && pathExists(path.join(d.sealedDir, keyMount.dir, path.basename(mark)));
   }
   return (await engine.containerChanges(d.id).catch((): string[] => [])).includes(mark);
 }

@@ -56,7 +56,9 @@ export async function loadAppArchive(file: string): Promise<AppArchive> {
   const archive: AppArchive = { plain: [], encrypted: [] };
   const names = new Set<string>();
   for (const f of files) {
-    const entry = { path: f.path, type: 'file' as const, data: f.data! as Uint8Array };
+    // readCodeTar was asked for the data (withData): every file carries it
+    if (!f.data) throw new Error(`app.tar: ${f.path} was read without its data`);
+    const entry = { path: f.path, type: 'file' as const, data: f.data as Uint8Array };
     if (entry.path.endsWith(ENC) && entry.path.length > ENC.length && !entry.path.endsWith('/' + ENC)) {
       archive.encrypted.push({ path: entry.path.slice(0, -ENC.length), data: entry.data });
     } else {

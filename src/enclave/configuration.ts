@@ -105,7 +105,7 @@ export function jsonObjectMembers(text: string): Map<string, string> {
   const members = new Map<string, string>();
   let i = 0;
   const ws = (): void => {
-    while (i < text.length && ' \t\n\r'.includes(text[i]!)) i++;
+    while (i < text.length && ' \t\n\r'.includes(text.charAt(i))) i++;
   };
   const skipString = (): void => {
     i++; // opening quote
@@ -129,7 +129,7 @@ export function jsonObjectMembers(text: string): Map<string, string> {
       } while (depth > 0);
       return;
     }
-    while (i < text.length && !',}] \t\n\r'.includes(text[i]!)) i++;
+    while (i < text.length && !',}] \t\n\r'.includes(text.charAt(i))) i++;
   };
   ws();
   i++; // {

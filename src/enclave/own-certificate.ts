@@ -79,7 +79,8 @@ export function readOwnCertificate(pem: string): OwnCertificate {
   }
   const sanValue = extension(id_ce_subjectAltName);
   const names = sanValue ? AsnConvert.parse(sanValue, SubjectAlternativeName) : [];
-  const san = names.length === 1 ? (names[0]!.dNSName ?? names[0]!.iPAddress) : undefined;
+  const only = names.length === 1 ? names[0] : undefined;
+  const san = only?.dNSName ?? only?.iPAddress;
   if (san === undefined) throw ratlsError('ERR_RATLS_DER', 'the RA-TLS certificate has not exactly one DNS or IP SAN');
   const reportData = quote.slice(QUOTE_REPORT_DATA_OFFSET, QUOTE_REPORT_DATA_OFFSET + REPORT_DATA_SIZE);
   const keyHash = createHash('sha256').update(p256PublicPoint(x509.publicKey)).digest();

@@ -107,14 +107,12 @@ export async function gramineSign(
   libpal: Uint8Array,
   options: GramineSignOptions = {},
 ): Promise<GramineSignResult> {
-  if (options.key && options.date === undefined) throw new TypeError('gramineSign: a date is required with a key');
+  const { key, date } = options;
+  if (key && date === undefined) throw new TypeError('gramineSign: a date is required with a key');
   const elf = parsePalElf(libpal); // a bad PAL is refused before any file is hashed
   const final = await finalizeManifest(manifest, source, options);
   const measurement = measureEnclave(final.bytes, { bytes: libpal, elf }, final.attributes);
-  if (!options.key) return { manifest: final, measurement };
-  const sigstruct = signSigstruct(
-    { mrenclave: measurement.mrenclave, attributes: final.attributes, date: options.date! },
-    options.key,
-  );
+  if (!key || date === undefined) return { manifest: final, measurement }; // a key without a date was refused above
+  const sigstruct = signSigstruct({ mrenclave: measurement.mrenclave, attributes: final.attributes, date }, key);
   return { manifest: final, measurement, sigstruct, mrsigner: parseSigstruct(sigstruct).mrsigner };
 }

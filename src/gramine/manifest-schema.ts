@@ -451,13 +451,9 @@ function crossChecks(doc: TomlTable, strict: boolean, report: Report): void {
   const argvSources = (['argv', 'argv_src_file', 'insecure__use_cmdline_argv'] as const).filter((k) =>
     k === 'insecure__use_cmdline_argv' ? get(doc, 'loader', k) === true : get(doc, 'loader', k) !== undefined,
   );
-  if (argvSources.length > 1) {
-    report(
-      ['loader', argvSources[1]!],
-      'conflict',
-      `and loader.${argvSources[0]} are mutually exclusive`,
-      'Keep one source of argv.',
-    );
+  const [first, second] = argvSources;
+  if (first !== undefined && second !== undefined) {
+    report(['loader', second], 'conflict', `and loader.${first} are mutually exclusive`, 'Keep one source of argv.');
   }
   const edmm = get(doc, 'sgx', 'edmm_enable') === true;
   if (edmm && get(doc, 'sgx', 'preheat_enclave') === true) {
@@ -556,7 +552,8 @@ export function validateManifest(doc: TomlTable, options: ValidateOptions = {}):
  */
 export function checkManifest(doc: TomlTable, what: string, options: ValidateOptions = {}): void {
   const problems = validateManifest(doc, options);
-  if (problems.length === 0) return;
+  const [first] = problems;
+  if (first === undefined) return;
   const shown = problems
     .slice(0, 3)
     .map((p) => p.message)
@@ -564,6 +561,6 @@ export function checkManifest(doc: TomlTable, what: string, options: ValidateOpt
   throw new InputError(
     'ERR_GRAMINE_MANIFEST_INVALID',
     `${what} breaks Gramine ${GRAMINE_SCHEMA_VERSION}'s manifest rules: ${shown}${problems.length > 3 ? ` (and ${problems.length - 3} more)` : ''}`,
-    { hint: problems[0]!.hint ?? 'See Gramine’s manifest syntax documentation.', data: { manifestProblems: problems } },
+    { hint: first.hint ?? 'See Gramine’s manifest syntax documentation.', data: { manifestProblems: problems } },
   );
 }

@@ -358,13 +358,14 @@ function byCodePoint(a: string, b: string): number {
  */
 async function* walkDirectory(source: FileSource, dir: string): AsyncGenerator<Candidate> {
   const stack = [{ dir, names: (await source.list(dir)).sort(byCodePoint), next: 0 }];
-  while (stack.length > 0) {
-    const top = stack[stack.length - 1]!;
-    if (top.next === top.names.length) {
-      stack.pop();
+  for (let top = stack.at(-1); top !== undefined; top = stack.at(-1)) {
+    const name = top.names[top.next];
+    if (name === undefined) {
+      stack.pop(); // every name of this directory seen
       continue;
     }
-    const child = joinPath(top.dir, top.names[top.next++]!);
+    top.next++;
+    const child = joinPath(top.dir, name);
     const entry = await source.stat(child);
     // As Gramine: skip what is neither a file nor a directory, or unreadable; do not enter linked dirs.
     if (!entry || entry.kind === 'other' || !entry.readable) continue;

@@ -338,15 +338,14 @@ function resolveSlowly(root: ImageDirNode, path: string, followLast: boolean): R
   const names: string[] = [];
   const nodes: ImageNode[] = [];
   let hops = 0;
-  while (pending.length > 0) {
-    const part = pending.pop()!;
+  for (let part = pending.pop(); part !== undefined; part = pending.pop()) {
     if (part === '' || part === '.') continue;
     if (part === '..') {
       names.pop();
       nodes.pop();
       continue;
     }
-    const dir = nodes.length > 0 ? nodes[nodes.length - 1]! : root;
+    const dir = nodes.at(-1) ?? root;
     const here = (): string => '/' + [...names, part].join('/');
     if (dir.kind !== 'directory') return { error: 'ENOTDIR', at: '/' + names.join('/') };
     const child = dir.children.get(part);
@@ -366,5 +365,5 @@ function resolveSlowly(root: ImageDirNode, path: string, followLast: boolean): R
     names.push(part);
     nodes.push(child);
   }
-  return { node: nodes.length > 0 ? nodes[nodes.length - 1]! : root, path: '/' + names.join('/') };
+  return { node: nodes.at(-1) ?? root, path: '/' + names.join('/') };
 }

@@ -57,7 +57,7 @@ export function parseMseignore(text: string): IgnoreRule[] {
 export function fnmatchRegex(pattern: string): RegExp {
   let out = '';
   for (let i = 0; i < pattern.length; i++) {
-    const c = pattern[i]!;
+    const c = pattern.charAt(i); // i < pattern.length: one character
     if (c === '*') {
       out += '[\\s\\S]*';
     } else if (c === '?') {

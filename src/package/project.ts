@@ -5,7 +5,7 @@
  */
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { stringOption, type OptionSpec, type OptionValues } from '../base/options.js';
+import { requiredString, stringOption, type OptionSpec, type OptionValues } from '../base/options.js';
 import { InputError, UsageError } from '../errors.js';
 import { openUserFile, readUserText, requireDirectory } from '../fs/files.js';
 import { INPUT_LIMITS } from '../fs/limits.js';
@@ -85,10 +85,10 @@ export async function resolveProjectPaths(values: OptionValues, withSecrets = fa
       );
     }
     paths = {
-      code: path.resolve(stringOption(values, 'code')!),
-      config: path.resolve(stringOption(values, 'config')!),
-      dockerfile: path.resolve(stringOption(values, 'dockerfile')!),
-      tests: path.resolve(stringOption(values, 'test')!),
+      code: path.resolve(requiredString(values, 'code')),
+      config: path.resolve(requiredString(values, 'config')),
+      dockerfile: path.resolve(requiredString(values, 'dockerfile')),
+      tests: path.resolve(requiredString(values, 'test')),
     };
   }
   await requireDirectory(paths.code, 'code directory');

@@ -166,14 +166,17 @@ async function readOpenPackage(
       checkMemberSize(member, e.size, label, limits);
       byName.set(member, e);
     }
-    for (const m of PACKAGE_MEMBERS) {
-      if (!byName.has(m)) {
+    const region = (m: PackageMember): TarEntryInfo => {
+      const e = byName.get(m);
+      if (!e) {
         throw new InputError('ERR_PACKAGE_MISSING_MEMBER', `'${m}' was not found in the package ${label}`, {
           hint: `A package holds ${PACKAGE_MEMBERS.join(', ')}; make it with 'mse home package'.`,
         });
       }
-    }
-    const region = (m: PackageMember): TarEntryInfo => byName.get(m)!;
+      return e;
+    };
+    // every member is there before any is read
+    for (const m of PACKAGE_MEMBERS) region(m);
     const memberSource = (m: PackageMember): TarSource => fileSource(fh, region(m).offset, region(m).size);
 
     const configWhere = `mse.toml in ${label}`;
@@ -300,21 +303,21 @@ export async function readImageTar(
   });
   const entries = new Map(list.map((e) => [e.path, e]));
   checkImageLinks(list, where, entries);
-  const readBytes = async (p: string, what: string): Promise<Buffer> => {
-    const e = entries.get(p)!;
+  const readBytes = async (e: TarEntryInfo, what: string): Promise<Buffer> => {
     if (e.size > limits.maxImageJsonBytes) {
-      throw new InputError('ERR_PACKAGE_IMAGE_MANIFEST', `${where}: ${what} ${p} is ${e.size} bytes, too large`);
+      throw new InputError('ERR_PACKAGE_IMAGE_MANIFEST', `${where}: ${what} ${e.path} is ${e.size} bytes, too large`);
     }
     return src.read(e.offset, e.size);
   };
 
-  if (entries.get('manifest.json')?.type !== 'file') {
+  const manifestEntry = entries.get('manifest.json');
+  if (manifestEntry?.type !== 'file') {
     throw new InputError('ERR_PACKAGE_IMAGE_MANIFEST', `${where}: no manifest.json (not a docker save archive)`, {
       hint: "image.tar must be the output of 'docker save' (docker-archive format).",
     });
   }
   const manifest = parseJson(
-    await readBytes('manifest.json', 'manifest.json'),
+    await readBytes(manifestEntry, 'manifest.json'),
     `${where}: manifest.json`,
     'ERR_PACKAGE_IMAGE_MANIFEST',
   );
@@ -329,8 +332,9 @@ export async function readImageTar(
     throw new InputError('ERR_PACKAGE_IMAGE_MANIFEST', `${where}: manifest.json lacks Config or Layers`);
   }
   const repoTags = Array.isArray(m.RepoTags) ? m.RepoTags.filter((t): t is string => typeof t === 'string') : [];
-  const configPath = resolveInArchive(m.Config, where, entries);
-  const configBytes = await readBytes(configPath, 'image config');
+  const configEntry = resolveInArchive(m.Config, where, entries);
+  const configPath = configEntry.path;
+  const configBytes = await readBytes(configEntry, 'image config');
   const digest = createHash('sha256').update(configBytes).digest('hex');
   // Docker names the config after its digest (`<hex>.json` or `blobs/sha256/<hex>`); a mismatch means tampering.
   const named = /(?:^|\/)([0-9a-f]{64})(?:\.json)?$/.exec(configPath)?.[1];
@@ -351,15 +355,15 @@ export async function readImageTar(
       `${where}: ${m.Layers.length} layers listed for ${diffIds.length} diff IDs in the config`,
     );
   }
-  const layers = (m.Layers as string[]).map((l) => resolveInArchive(l, where, entries));
+  const layerEntries = (m.Layers as string[]).map((l) => resolveInArchive(l, where, entries));
+  const layers = layerEntries.map((e) => e.path);
   if (verifyLayers) {
-    for (let i = 0; i < layers.length; i++) {
-      const e = entries.get(layers[i]!)!;
+    for (const [i, e] of layerEntries.entries()) {
       const got = `sha256:${await layerDigest(src, e.offset, e.size)}`;
       if (got !== diffIds[i]) {
         throw new InputError(
           'ERR_PACKAGE_IMAGE_LAYER',
-          `${where}: layer ${i + 1} (${layers[i]}) hashes to ${got}, the config says ${diffIds[i] as string}`,
+          `${where}: layer ${i + 1} (${e.path}) hashes to ${got}, the config says ${diffIds[i] as string}`,
         );
       }
     }
@@ -370,7 +374,7 @@ export async function readImageTar(
     layers,
     diffIds: diffIds as string[],
     layersVerified: verifyLayers,
-    layerRegions: layers.map((l) => ({ offset: entries.get(l)!.offset, size: entries.get(l)!.size })),
+    layerRegions: layerEntries.map((e) => ({ offset: e.offset, size: e.size })),
   };
 }
 
@@ -386,14 +390,14 @@ async function layerDigest(src: TarSource, offset: number, size: number): Promis
 }
 
 /** Resolve a manifest path (following in-archive links, already checked) to a regular file entry. */
-function resolveInArchive(p: string, where: string, entries: Map<string, TarEntryInfo>): string {
+function resolveInArchive(p: string, where: string, entries: Map<string, TarEntryInfo>): TarEntryInfo {
   const e = entries.get(p.startsWith('./') ? p.slice(2) : p);
   if (!e) throw new InputError('ERR_PACKAGE_IMAGE_MANIFEST', `${where}: manifest.json names ${p}, which is missing`);
   const final = followLinks(e, where, entries);
   if (final.type !== 'file') {
     throw new InputError('ERR_PACKAGE_IMAGE_MANIFEST', `${where}: manifest.json names ${p}, a ${final.type}`);
   }
-  return final.path;
+  return final;
 }
 
 /**

@@ -44,8 +44,10 @@ export { comparePaths };
  */
 export function deterministicTar(entries: TarEntrySource[]): Readable {
   const sorted = [...entries].sort((x, y) => comparePaths(x.path, y.path));
-  for (let i = 1; i < sorted.length; i++) {
-    if (sorted[i]!.path === sorted[i - 1]!.path) throw new Error(`duplicate tar entry ${sorted[i]!.path}`);
+  let previous: string | undefined;
+  for (const { path } of sorted) {
+    if (path === previous) throw new Error(`duplicate tar entry ${path}`);
+    previous = path;
   }
   const pack = tar.pack();
   void (async () => {

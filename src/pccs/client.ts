@@ -178,8 +178,8 @@ function signed(body: Uint8Array, member: 'tcbInfo' | 'enclaveIdentity', base: U
 function crlBody(body: Uint8Array, what: string): Uint8Array {
   if (body[0] === 0x30) return body;
   const text = (decodeUtf8(body) ?? '').trim();
-  const pem = /^-----BEGIN X509 CRL-----\r?\n([A-Za-z0-9+/=\r\n]+)-----END X509 CRL-----$/.exec(text);
-  if (pem) return new Uint8Array(Buffer.from(pem[1]!.replace(/\s/g, ''), 'base64'));
+  const pem = /^-----BEGIN X509 CRL-----\r?\n([A-Za-z0-9+/=\r\n]+)-----END X509 CRL-----$/.exec(text)?.[1];
+  if (pem !== undefined) return new Uint8Array(Buffer.from(pem.replace(/\s/g, ''), 'base64'));
   const hex = fromHexStrict(text);
   if (hex && hex[0] === 0x30) return hex;
   throw new NetworkError('ERR_PCCS_RESPONSE', `PCCS ${what} body is neither DER, PEM nor hex-encoded DER`, {

@@ -22,7 +22,7 @@ export function stripJsonComments(text: string): string {
   let out = '';
   let i = 0;
   while (i < text.length) {
-    const c = text[i]!;
+    const c = text.charAt(i); // i < text.length: one character
     if (c === '"') {
       let j = i + 1;
       while (j < text.length && text[j] !== '"') j += text[j] === '\\' ? 2 : 1;

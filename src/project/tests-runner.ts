@@ -165,8 +165,8 @@ export function parseTestSummary(output: string): TestSummary | undefined {
     const m = new RegExp(`(\\d+) ${word.source}\\b`).exec(text);
     return m ? Number(m[1]) : undefined;
   };
-  for (let i = lines.length - 1; i >= 0; i--) {
-    const bare = lines[i]!.replace(/^=+\s*|\s*=+$/g, '');
+  for (const [i, line] of [...lines.entries()].reverse()) {
+    const bare = line.replace(/^=+\s*|\s*=+$/g, '');
     if (/^(?:\d+ \w+(?:, )?)+ in [\d.]+s\b/.test(bare) || /^no tests ran in [\d.]+s\b/.test(bare)) {
       return withCounts(bare, {
         passed: count(bare, /passed/),
@@ -175,7 +175,7 @@ export function parseTestSummary(output: string): TestSummary | undefined {
         skipped: count(bare, /skipped/),
       });
     }
-    const ran = /^Ran (\d+) tests? in /.exec(lines[i]!);
+    const ran = /^Ran (\d+) tests? in /.exec(line);
     if (ran) {
       const status = lines.slice(i + 1).find((l) => /^(OK|FAILED)\b/.test(l)) ?? '';
       const total = Number(ran[1]);

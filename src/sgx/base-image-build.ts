@@ -179,15 +179,16 @@ export function checkGramineInstall(
   ] as const) {
     if (!files.get(file)) throw incompleteError(what, file, role);
   }
-  const initPath = GRAMINELIBOS_INIT_CANDIDATES.find((p) => files.get(p)?.data);
-  if (!initPath) {
+  const initFile = GRAMINELIBOS_INIT_CANDIDATES.map((p) => ({ path: p, data: files.get(p)?.data })).find((f) => f.data);
+  if (!initFile?.data) {
     throw incompleteError(
       what,
       GRAMINELIBOS_INIT_CANDIDATES[0],
       "Gramine's Python package (graminelibos, which records its version)",
     );
   }
-  const init = files.get(initPath)!.data!.toString('utf8');
+  const initPath = initFile.path;
+  const init = initFile.data.toString('utf8');
   const version = /^__version__\s*=\s*['"]([^'"]*)['"]\s*$/m.exec(init)?.[1];
   const pkglibdir = /^_CONFIG_PKGLIBDIR\s*=\s*['"]([^'"]*)['"]\s*$/m.exec(init)?.[1];
   if (version === undefined || pkglibdir === undefined) {
@@ -708,10 +709,12 @@ export async function ensureSgxBaseImage(
     }
     const base = await ensureBaseImage(engine, log, run.baseOptions);
     const baseLayers = (await engine.inspectImage(base.id))?.RootFS?.Layers ?? [];
-    const stage =
-      plan.kind === 'image' && operatorImage
-        ? operatorStage(plan, operatorImage, { id: base.id, layers: baseLayers })
-        : await installStage(run, verified!, base.id);
+    let stage: GramineStage;
+    if (plan.kind === 'image' && operatorImage)
+      stage = operatorStage(plan, operatorImage, { id: base.id, layers: baseLayers });
+    else if (verified) stage = await installStage(run, verified, base.id);
+    // a bug (ERR_INTERNAL): packages (debs, repository) are verified and an image plan has its image by here
+    else throw new Error(`Gramine source ${plan.kind} has neither an operator image nor verified packages`);
     const install = await checkStage(run, stage, verified);
     const key = inputsHash(base.id, sourceKey(plan, verified, operatorImage?.id), run.files);
     return await buildSgxLayer(run, stage, install, base.id, key);

@@ -295,6 +295,8 @@ class HttpTooLargeError extends Error {
  * written. Throws {@link HttpStatusError} for a non-200 answer, {@link HttpTooLargeError} past the bound,
  * an `MseError` when the file cannot be written, and the raw error otherwise.
  */
+function httpGet(url: string, timeoutMs: number, maxBytes: number): Promise<{ data: Buffer; digest: ChecksumEntry }>;
+function httpGet(url: string, timeoutMs: number, maxBytes: number, file: string): Promise<{ digest: ChecksumEntry }>;
 async function httpGet(
   url: string,
   timeoutMs: number,
@@ -414,7 +416,7 @@ async function probeRepository(run: RepositoryRun): Promise<Buffer> {
   const started = Date.now();
   let inRelease: Buffer;
   try {
-    inRelease = (await httpGet(inReleaseUrl, probeMs, MAX_RELEASE)).data!;
+    inRelease = (await httpGet(inReleaseUrl, probeMs, MAX_RELEASE)).data;
   } catch (error) {
     if (error instanceof HttpStatusError && error.status === 404) {
       throw new NetworkError(
@@ -438,6 +440,21 @@ async function probeRepository(run: RepositoryRun): Promise<Buffer> {
  * A download after the probe (`ERR_SGX_GRAMINE_DOWNLOAD_FAILED`); with `listed`, an answer longer than the
  * listed size is refused as not that file (`ERR_SGX_GRAMINE_CHECKSUM_MISMATCH`).
  */
+function download(
+  run: RepositoryRun,
+  url: string,
+  what: string,
+  max: number,
+): Promise<{ data: Buffer; digest: ChecksumEntry }>;
+function download(
+  run: RepositoryRun,
+  url: string,
+  what: string,
+  max: number,
+  file: string,
+  timeoutMs?: number,
+  listed?: ChecksumEntry,
+): Promise<{ digest: ChecksumEntry }>;
 async function download(
   run: RepositoryRun,
   url: string,
@@ -448,7 +465,7 @@ async function download(
   listed?: ChecksumEntry,
 ): Promise<{ data?: Buffer; digest: ChecksumEntry }> {
   try {
-    return await httpGet(url, timeoutMs, max, file);
+    return file === undefined ? await httpGet(url, timeoutMs, max) : await httpGet(url, timeoutMs, max, file);
   } catch (error) {
     if (isMseError(error)) throw error;
     if (listed && error instanceof HttpTooLargeError) {
@@ -479,7 +496,7 @@ async function repositoryKeyCandidates(run: RepositoryRun): Promise<{ what: stri
   for (const name of [`gramine-keyring-${plan.suite}.gpg`, 'gramine-keyring.gpg']) {
     const url = `${plan.repository}${name}`;
     try {
-      candidates.push({ what: url, data: (await httpGet(url, metaMs, MAX_RELEASE)).data! });
+      candidates.push({ what: url, data: (await httpGet(url, metaMs, MAX_RELEASE)).data });
     } catch (error) {
       if (!(error instanceof HttpStatusError && error.status === 404)) {
         const why = error instanceof HttpStatusError ? `HTTP ${error.status}` : fetchFailure(error, metaMs);
@@ -514,15 +531,17 @@ async function verifyInRelease(run: RepositoryRun, inRelease: Buffer) {
 async function packageEntry(run: RepositoryRun, release: ReleaseInfo): Promise<PackageEntry> {
   const { plan, dists, inReleaseUrl } = run;
   const indexPath = packagesIndexPath();
-  const index = PACKAGES_INDEXES.find((i) => release.sha256.has(`${indexPath}${i.suffix}`));
-  if (!index) {
+  const index = PACKAGES_INDEXES.map((i) => ({ ...i, listed: release.sha256.get(`${indexPath}${i.suffix}`) })).find(
+    (i) => i.listed,
+  );
+  if (!index?.listed) {
     throw new InputError('ERR_SGX_GRAMINE_METADATA_INVALID', `${inReleaseUrl} lists no ${indexPath} (or .gz)`);
   }
   const indexUrl = `${dists}${indexPath}${index.suffix}`;
   const got = await download(run, indexUrl, `the ${plan.suite} package index`, MAX_PACKAGES);
-  checkDigest(got.digest, release.sha256.get(`${indexPath}${index.suffix}`)!, indexUrl);
+  checkDigest(got.digest, index.listed, indexUrl);
   return selectPackage(
-    parsePackages(decodePackages(got.data!, index.compression, indexUrl), indexUrl),
+    parsePackages(decodePackages(got.data, index.compression, indexUrl), indexUrl),
     plan.package,
     GRAMINE_ARCH,
     plan.version,
