@@ -1455,9 +1455,9 @@ function quoteFacts(ctx: AppraisalContext) {
   };
 }
 
-function verdictOf(ctx: AppraisalContext, completed: boolean): Verdict {
-  const checks = ctx.r.checks(HALT_REASON);
-  const failures: Failure[] = checks
+/** The failures of a verdict: its failed checks, in order (a failed check always carries a code and a message). */
+export function failuresOf(checks: readonly Check[]): Failure[] {
+  return checks
     .filter((c) => c.status === 'fail')
     .map((c) => ({
       stage: c.stage,
@@ -1466,6 +1466,11 @@ function verdictOf(ctx: AppraisalContext, completed: boolean): Verdict {
       hint: c.hint ?? '',
       policy: c.policy,
     }));
+}
+
+function verdictOf(ctx: AppraisalContext, completed: boolean): Verdict {
+  const checks = ctx.r.checks(HALT_REASON);
+  const failures = failuresOf(checks);
   const valid = completed && failures.every((f) => f.policy);
   // Non-policy warnings are tolerated expiries; their messages say so and against which bound.
   const expiries = checks.filter((ch) => ch.status === 'warn' && !ch.policy).map((ch) => ch.message ?? '');

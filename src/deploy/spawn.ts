@@ -25,7 +25,7 @@ import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Logger } from '../base/log.js';
-import { serializeEvidence } from '../launch/evidence.js';
+import { serializeEvidence, type Evidence } from '../launch/evidence.js';
 import { withCleanup, type CleanupScope } from '../docker/cleanup.js';
 import type { ContainerSpec, DockerEngine } from '../docker/engine.js';
 import { checkPortFree } from '../docker/localtest.js';
@@ -151,9 +151,7 @@ export function planSpawn(input: Omit<SpawnInput, 'engine' | 'log'>): SpawnPlan 
       hint: 'Add --platform sgx (a sim deployment has no Gramine manifest or SIGSTRUCT to plan).',
     });
   }
-  if (input.platform === 'sgx' && !input.sgxHost) {
-    throw new InputError('ERR_INTERNAL_PLAN', 'an sgx spawn needs the host’s SGX devices (doctor’s facts)');
-  }
+  if (input.platform === 'sgx') sgxHostOf(input);
   checkInputArg('size', input.size);
   checkInputArg('san', input.san);
   checkInputArg('subject', input.subject);
@@ -179,6 +177,14 @@ export function planSpawn(input: Omit<SpawnInput, 'engine' | 'log'>): SpawnPlan 
   };
 }
 
+/** `input.sgxHost`, which an sgx spawn needs (checked by {@link planSpawn}). */
+function sgxHostOf(input: Pick<SpawnInput, 'sgxHost'>): SgxHostDevices {
+  if (!input.sgxHost) {
+    throw new InputError('ERR_INTERNAL_PLAN', 'an sgx spawn needs the host’s SGX devices (doctor’s facts)');
+  }
+  return input.sgxHost;
+}
+
 /** The sgx enclave, measured and signed before anything is created. */
 interface SgxEnclave {
   measurement: GramineMeasurement;
@@ -202,6 +208,12 @@ interface Preflight {
   sgx?: SgxEnclave;
   /** The directories to create for the output, outermost first (none when it exists). */
   missingOutputDirs: string[];
+}
+
+/** The enclave of an sgx spawn's preflight (which measures one for every sgx spawn). */
+function sgxEnclaveOf(pre: Preflight): SgxEnclave {
+  if (!pre.sgx) throw new InputError('ERR_INTERNAL_PLAN', 'an sgx spawn without its measured enclave');
+  return pre.sgx;
 }
 
 /** Reads and checks everything `spawn` depends on, in order of cost. Creates nothing but the signer key. */
@@ -334,7 +346,7 @@ function containerSpec(
     mrSigner: hex(pre.signer.mrSigner),
     ...(input.platform === 'sim'
       ? { simSocketDir: path.join(stateDir, STATE_SIM_DIR) }
-      : { sealedDir: path.join(stateDir, STATE_SEALED_DIR), sgxHost: input.sgxHost! }),
+      : { sealedDir: path.join(stateDir, STATE_SEALED_DIR), sgxHost: sgxHostOf(input) }),
     loadedTags,
   });
 }
@@ -395,7 +407,7 @@ export function describeContainer(
 export async function dryRunSpawn(input: SpawnInput): Promise<SpawnDryRun> {
   const plan = planSpawn({ ...input, dryRun: true });
   const pre = await preflight(input, plan);
-  const sgx = pre.sgx!;
+  const sgx = sgxEnclaveOf(pre);
   const m = sgx.measurement;
   const written = {
     manifest: path.join(plan.outputDir, SGX_OUTPUT_FILES.manifest),
@@ -483,136 +495,231 @@ async function createStateDir(
   return stateDir;
 }
 
+/**
+ * One spawn in progress: what every step of {@link spawnDeployment} reads, and the scope it registers its
+ * undo actions in.
+ */
+interface SpawnRun {
+  input: SpawnInput;
+  plan: SpawnPlan;
+  pre: Preflight;
+  scope: CleanupScope;
+  /** Aborted on SIGINT/SIGTERM, with the `InterruptedError`. */
+  abort: AbortController;
+  /** Set at the commit point (the output files are being written): an interrupt then lets spawn finish. */
+  committing: boolean;
+}
+
+/**
+ * The run of a spawn. SIGINT/SIGTERM: the current step finishes (an image load is not cut off half-way: the
+ * engine would tag it after we left), then every effect is undone and spawn ends with ERR_INTERRUPTED.
+ */
+function startSpawnRun(input: SpawnInput, plan: SpawnPlan, pre: Preflight, scope: CleanupScope): SpawnRun {
+  const run: SpawnRun = { input, plan, pre, scope, abort: new AbortController(), committing: false };
+  void scope.interrupted.then((signal) => {
+    input.log.warn(
+      run.committing
+        ? `${signal}: the deployment is complete, finishing`
+        : `${signal}: stopping, then removing what spawn created`,
+    );
+    run.abort.abort(new InterruptedError(signal));
+  });
+  return run;
+}
+
+/** Between steps: stop here if an interrupt arrived. */
+const checkpoint = (run: SpawnRun): void => throwIfInterrupted(run.abort.signal);
+
+/**
+ * Step 0 of {@link spawnDeployment}: the output directory, created now (undone on failure) and proven
+ * writable, so that nothing fails there after the enclave was started.
+ */
+async function prepareOutputDir(run: SpawnRun): Promise<void> {
+  const { plan, pre, scope } = run;
+  await createOutputDirectories(pre.missingOutputDirs, '--output', 0o700, (dir) =>
+    scope.onFailure(() => fs.rmdir(dir)),
+  );
+  await fs
+    .mkdtemp(path.join(plan.outputDir, '.mse-spawn-'))
+    .then((probeDir) => fs.rmdir(probeDir))
+    .catch((cause: unknown) => {
+      throw outputError(cause, plan.outputDir, '--output');
+    });
+}
+
+/**
+ * Step 2 of {@link spawnDeployment}: the image, loaded from the package in place; the tags this load adds
+ * are undone on failure. Returns them.
+ */
+async function loadPackageImage(run: SpawnRun): Promise<string[]> {
+  const { engine, log } = run.input;
+  const { pkg } = run.pre;
+  const phase = log.phase('loading the image');
+  const tagsBefore = new Set<string>();
+  for (const tag of pkg.image.repoTags) if (await engine.inspectImage(tag)) tagsBefore.add(tag);
+  const loadedTags = pkg.image.repoTags.filter((t) => !tagsBefore.has(t));
+  run.scope.onFailure(async () => {
+    for (const tag of loadedTags) await engine.removeImage(tag).catch(() => undefined);
+  });
+  await engine.loadImage(run.plan.packageFile, undefined, pkg.members['image.tar']);
+  if (!(await engine.inspectImage(pkg.imageConfigDigest))) {
+    throw new StateError(
+      'ERR_IMAGE_MISMATCH',
+      `the engine has no image ${pkg.imageConfigDigest} after loading the package's image.tar`,
+    );
+  }
+  phase();
+  return loadedTags;
+}
+
+type QuotingService = Awaited<ReturnType<typeof startQuotingService>>;
+
+/**
+ * Step 3 of {@link spawnDeployment}: the enclave's MRENCLAVE. sim: the quoting service signs quotes for
+ * this MRENCLAVE only (started now, closed whenever the scope ends); sgx: the CPU measures the enclave.
+ */
+async function enclaveIdentity(
+  run: SpawnRun,
+  stateDir: string,
+): Promise<{ mrEnclave: Uint8Array; quoting?: QuotingService }> {
+  const { input, pre, scope } = run;
+  if (!pre.sim) return { mrEnclave: sgxEnclaveOf(pre).measurement.mrenclave };
+  input.log.warn('platform sim: a SIMULATED enclave (no SGX hardware, no confidentiality against this machine)');
+  const mrEnclave = simMrenclaveOf(pre.pkg, pre.args);
+  const quoting = await startQuotingService({
+    socketPath: path.join(stateDir, STATE_SIM_DIR, 'quote.sock'),
+    platform: pre.sim,
+    mrEnclave,
+    mrSigner: pre.signer.mrSigner,
+    isvProdId: ENCLAVE_ISV_PROD_ID,
+    isvSvn: ENCLAVE_ISV_SVN,
+    onQuote: () => input.log.info('quoting service: signed the enclave quote'),
+  });
+  scope.always(() => quoting.close());
+  return { mrEnclave, quoting };
+}
+
+/**
+ * Step 4 of {@link spawnDeployment}: the container (removed on failure), started, until its configuration
+ * server presents its RA-TLS certificate (returned, PEM); then the quoting service is closed.
+ */
+async function startEnclave(
+  run: SpawnRun,
+  stateDir: string,
+  loadedTags: string[],
+  quoting: QuotingService | undefined,
+): Promise<{ deployment: Deployment; ratlsPem: string }> {
+  const { input, plan, pre, scope } = run;
+  const { engine, log } = input;
+  let phase = log.phase('starting the enclave');
+  const spec = containerSpec(input, plan, pre, stateDir, loadedTags);
+  const id = await engine.createContainer(spec);
+  scope.onFailure(() => engine.removeContainer(id, { force: true }));
+  checkpoint(run);
+  await engine.startContainer(id);
+  const deployment: Deployment = { ...(await findDeploymentById(engine, id)), args: pre.args };
+  phase();
+
+  phase = log.phase('waiting for the configuration server');
+  const ratlsPem = await waitForConfigurationServer(engine, deployment, input.timeoutMs, run.abort.signal);
+  phase();
+  await quoting?.close();
+  return { deployment, ratlsPem };
+}
+
+/**
+ * Where the evidence's collateral comes from. sgx: the PCCS the preflight settled; sim: --pccs-url, or
+ * else the simulated PCCS, started now (closed whenever the scope ends).
+ */
+async function evidencePccs(run: SpawnRun): Promise<Pick<PccsTarget, 'url' | 'secureCert'>> {
+  const { input, pre } = run;
+  if (pre.sgx) {
+    if (!pre.sgx.pccs) throw new InputError('ERR_INTERNAL_PLAN', 'an sgx spawn without the PCCS of its evidence');
+    return pre.sgx.pccs;
+  }
+  if (!pre.sim) throw new InputError('ERR_INTERNAL_PLAN', 'a spawn with neither an sgx enclave nor a sim platform');
+  if (input.pccsUrl) return { url: input.pccsUrl, secureCert: true };
+  const simPccs = await startSimPccs(pre.sim);
+  run.scope.always(() => simPccs.close());
+  return { url: input.pccsUrl ?? simPccs.url, secureCert: true };
+}
+
+/**
+ * Step 5 of {@link spawnDeployment}: the evidence of the enclave just started, which must present the
+ * certificate it presented when it came up.
+ */
+async function collectSpawnEvidence(run: SpawnRun, deployment: Deployment, ratlsPem: string): Promise<Evidence> {
+  const { input, pre } = run;
+  const pccs = await evidencePccs(run);
+  const { evidence } = await collectEvidence({
+    endpoint: endpointOf(deployment),
+    args: pre.args,
+    platform: input.platform,
+    pccsUrl: pccs.url,
+    pccsSecureCert: pccs.secureCert,
+    signerPublicKeyPem: pre.signer.publicKeyPem,
+    ...(pre.sgx
+      ? { gramine: { manifest: pre.sgx.measurement.final.text, argv: pre.sgx.measurement.enclave.argv } }
+      : {}),
+  });
+  if (evidence.ratlsCertificate !== ratlsPem) {
+    throw new StateError(
+      'ERR_CERTIFICATE_CHANGED',
+      'the enclave presented a different certificate while the evidence was collected',
+    );
+  }
+  return evidence;
+}
+
+/**
+ * The last step of {@link spawnDeployment}, after its commit point: the output files, both or neither; a
+ * failure leaves the output as it was (files spawn did not write are never removed).
+ */
+async function writeSpawnOutputs(
+  run: SpawnRun,
+  evidence: Evidence,
+  ratlsPem: string,
+): Promise<{ evidenceFile: string; ratlsFile: string }> {
+  const evidenceFile = path.join(run.plan.outputDir, EVIDENCE_FILE);
+  const ratlsFile = path.join(run.plan.outputDir, RATLS_FILE);
+  await writeFilesAtomic(
+    [
+      { file: ratlsFile, data: ratlsPem },
+      // evidence.json carries the deployment UUID: readable by the operator only (they send it to the provider)
+      { file: evidenceFile, data: serializeEvidence(evidence) + '\n', mode: 0o600 },
+    ],
+    run.scope,
+  );
+  return { evidenceFile, ratlsFile };
+}
+
+/**
+ * Spawn a deployment from the preflight: its steps in order, each registering its undo action; every
+ * effect is undone on a failure or an interrupt before the commit point (the output files are written).
+ */
 export async function spawnDeployment(input: SpawnInput): Promise<SpawnResult> {
   const plan = planSpawn(input);
   const pre = await preflight(input, plan);
   return withCleanup(
     async (scope) => {
-      const { engine, log } = input;
-      // SIGINT/SIGTERM: the current step finishes (an image load is not cut off half-way: the engine
-      // would tag it after we left), then every effect is undone and spawn ends with ERR_INTERRUPTED.
-      const abort = new AbortController();
-      let committing = false;
-      void scope.interrupted.then((signal) => {
-        log.warn(
-          committing
-            ? `${signal}: the deployment is complete, finishing`
-            : `${signal}: stopping, then removing what spawn created`,
-        );
-        abort.abort(new InterruptedError(signal));
-      });
-      const checkpoint = (): void => throwIfInterrupted(abort.signal);
-      const { pkg, signer, args } = pre;
-
-      // 0. the output directory, created now (undone on failure) and proven writable, so that nothing
-      //    fails there after the enclave was started
-      await createOutputDirectories(pre.missingOutputDirs, '--output', 0o700, (dir) =>
-        scope.onFailure(() => fs.rmdir(dir)),
-      );
-      await fs
-        .mkdtemp(path.join(plan.outputDir, '.mse-spawn-'))
-        .then((probeDir) => fs.rmdir(probeDir))
-        .catch((cause: unknown) => {
-          throw outputError(cause, plan.outputDir, '--output');
-        });
-
+      const run = startSpawnRun(input, plan, pre, scope);
+      await prepareOutputDir(run);
       // 1. the deployment's private state (its own directory, undone on failure)
       const stateDir = await createStateDir(input, plan, pre, scope);
-      checkpoint();
-
-      // 2. the image, loaded from the package in place; the tags this load adds are undone on failure
-      let phase = log.phase('loading the image');
-      const tagsBefore = new Set<string>();
-      for (const tag of pkg.image.repoTags) if (await engine.inspectImage(tag)) tagsBefore.add(tag);
-      const loadedTags = pkg.image.repoTags.filter((t) => !tagsBefore.has(t));
-      scope.onFailure(async () => {
-        for (const tag of loadedTags) await engine.removeImage(tag).catch(() => undefined);
-      });
-      await engine.loadImage(plan.packageFile, undefined, pkg.members['image.tar']);
-      if (!(await engine.inspectImage(pkg.imageConfigDigest))) {
-        throw new StateError(
-          'ERR_IMAGE_MISMATCH',
-          `the engine has no image ${pkg.imageConfigDigest} after loading the package's image.tar`,
-        );
-      }
-      phase();
-      checkpoint();
-
-      // 3. sim: the quoting service signs quotes for this MRENCLAVE only; sgx: the CPU measures the enclave
-      let mrEnclave: Uint8Array;
-      let quoting: Awaited<ReturnType<typeof startQuotingService>> | undefined;
-      if (pre.sim) {
-        log.warn('platform sim: a SIMULATED enclave (no SGX hardware, no confidentiality against this machine)');
-        mrEnclave = simMrenclaveOf(pkg, args);
-        quoting = await startQuotingService({
-          socketPath: path.join(stateDir, STATE_SIM_DIR, 'quote.sock'),
-          platform: pre.sim,
-          mrEnclave,
-          mrSigner: signer.mrSigner,
-          isvProdId: ENCLAVE_ISV_PROD_ID,
-          isvSvn: ENCLAVE_ISV_SVN,
-          onQuote: () => log.info('quoting service: signed the enclave quote'),
-        });
-        scope.always(() => quoting!.close());
-      } else {
-        mrEnclave = pre.sgx!.measurement.mrenclave;
-      }
-
-      // 4. the container
-      phase = log.phase('starting the enclave');
-      const spec = containerSpec(input, plan, pre, stateDir, loadedTags);
-      const id = await engine.createContainer(spec);
-      scope.onFailure(() => engine.removeContainer(id, { force: true }));
-      checkpoint();
-      await engine.startContainer(id);
-      const deployment: Deployment = { ...(await findDeploymentById(engine, id)), args };
-      phase();
-
-      phase = log.phase('waiting for the configuration server');
-      const ratlsPem = await waitForConfigurationServer(engine, deployment, input.timeoutMs, abort.signal);
-      phase();
-      await quoting?.close();
-      checkpoint();
-
+      checkpoint(run);
+      const loadedTags = await loadPackageImage(run);
+      checkpoint(run);
+      const { mrEnclave, quoting } = await enclaveIdentity(run, stateDir);
+      const { deployment, ratlsPem } = await startEnclave(run, stateDir, loadedTags, quoting);
+      checkpoint(run);
       // 5. the evidence, then the output files (the last step: nothing is written there before)
-      phase = log.phase('collecting the evidence');
-      const simPccs = pre.sim && !input.pccsUrl ? await startSimPccs(pre.sim) : undefined;
-      scope.always(async () => simPccs?.close());
-      const pccs: Pick<PccsTarget, 'url' | 'secureCert'> = pre.sgx
-        ? pre.sgx.pccs!
-        : { url: input.pccsUrl ?? simPccs!.url, secureCert: true };
-      const { evidence } = await collectEvidence({
-        endpoint: endpointOf(deployment),
-        args,
-        platform: input.platform,
-        pccsUrl: pccs.url,
-        pccsSecureCert: pccs.secureCert,
-        signerPublicKeyPem: signer.publicKeyPem,
-        ...(pre.sgx
-          ? { gramine: { manifest: pre.sgx.measurement.final.text, argv: pre.sgx.measurement.enclave.argv } }
-          : {}),
-      });
-      if (evidence.ratlsCertificate !== ratlsPem) {
-        throw new StateError(
-          'ERR_CERTIFICATE_CHANGED',
-          'the enclave presented a different certificate while the evidence was collected',
-        );
-      }
-      checkpoint();
-      committing = true;
-      const evidenceFile = path.join(plan.outputDir, EVIDENCE_FILE);
-      const ratlsFile = path.join(plan.outputDir, RATLS_FILE);
-      // Both or neither; a failure leaves the output as it was (files spawn did not write are never removed).
-      await writeFilesAtomic(
-        [
-          { file: ratlsFile, data: ratlsPem },
-          // evidence.json carries the deployment UUID: readable by the operator only (they send it to the provider)
-          { file: evidenceFile, data: serializeEvidence(evidence) + '\n', mode: 0o600 },
-        ],
-        scope,
-      );
+      const phase = input.log.phase('collecting the evidence');
+      const evidence = await collectSpawnEvidence(run, deployment, ratlsPem);
+      checkpoint(run);
+      run.committing = true;
+      const { evidenceFile, ratlsFile } = await writeSpawnOutputs(run, evidence, ratlsPem);
       phase();
-      return { deployment, evidenceFile, ratlsFile, mrenclave: hex(mrEnclave), mrsigner: hex(signer.mrSigner) };
+      return { deployment, evidenceFile, ratlsFile, mrenclave: hex(mrEnclave), mrsigner: hex(pre.signer.mrSigner) };
     },
     { exitOnSignal: false },
   );

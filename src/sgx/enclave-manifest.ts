@@ -188,22 +188,44 @@ function libdirEntries(image: ImageListing): string[] {
   return out;
 }
 
-/**
- * The enclave manifest (template {@link SGX_MANIFEST_TEMPLATE_VERSION}) for the code run with `args` in
- * `image`. Pure. Throws `ERR_SGX_TEMPLATE_VERSION` for an image built for another template,
- * `ERR_SGX_IMAGE_INCOMPLETE` naming the first missing piece, `ERR_SGX_IMAGE_LAYOUT` when the image
- * already holds the enclave's directories, `ERR_SGX_ARGUMENT` for spawn arguments no enclave can run with
- * ({@link measuredArgv}), `ERR_MEASUREMENT_INPUT` for code that cannot be written into the manifest.
- */
-export function enclaveManifest(input: EnclaveManifestInput): EnclaveManifest {
-  if (input.templateVersion !== SGX_MANIFEST_TEMPLATE_VERSION) {
+/** A trusted file entry with its hash (files spawn writes: Gramine cannot hash them at signing time). */
+const hashed = (path: string, sha256: string): TomlTable =>
+  table([
+    ['uri', uri(path)],
+    ['sha256', sha256],
+  ]);
+
+/** An encrypted mount of the sealed directory `dir`, keyed to the MRENCLAVE. */
+const sealed = (path: string, dir: string): TomlTable =>
+  table([
+    ['type', 'encrypted'],
+    ['path', path],
+    ['uri', uri(`${SGX_SEALED_DIR}/${dir}`)],
+    ['key_name', '_sgx_mrenclave'],
+  ]);
+
+const mount = (path: string, host: string): TomlTable =>
+  table([
+    ['path', path],
+    ['uri', uri(host)],
+  ]);
+
+/** Throws `ERR_SGX_TEMPLATE_VERSION` for an image built for another template. */
+function checkTemplateVersion(templateVersion: string): void {
+  if (templateVersion !== SGX_MANIFEST_TEMPLATE_VERSION) {
     throw new InputError(
       'ERR_SGX_TEMPLATE_VERSION',
-      `the image was built for manifest template '${input.templateVersion}'; this mse-home generates '${SGX_MANIFEST_TEMPLATE_VERSION}'`,
+      `the image was built for manifest template '${templateVersion}'; this mse-home generates '${SGX_MANIFEST_TEMPLATE_VERSION}'`,
       { hint: 'Use the mse-home version that matches the image’s base image, or rebuild the image.' },
     );
   }
-  const { image } = input;
+}
+
+/**
+ * The image's Python (`python3.N`), once every piece the manifest names is there (`ERR_SGX_IMAGE_INCOMPLETE`
+ * naming the first missing one) and the enclave's directories are not (`ERR_SGX_IMAGE_LAYOUT`).
+ */
+function checkImage(image: ImageListing): string {
   const need = (path: string, kind: 'file' | 'directory'): void => {
     if (image.stat(path)?.kind !== kind) throw imageError(`the image has no ${kind} ${path}`);
   };
@@ -222,10 +244,13 @@ export function enclaveManifest(input: EnclaveManifestInput): EnclaveManifest {
       });
     }
   }
-  if (!SHA256.test(input.appTarSha256)) throw argError('appTarSha256', 'must be 64 lowercase hex digits');
+  return python;
+}
 
+/** The code files, checked (`ERR_MEASUREMENT_INPUT`) and sorted by their UTF-8 path bytes. */
+function checkedCodeFiles(codeFiles: EnclaveManifestInput['codeFiles']): EnclaveManifestInput['codeFiles'] {
   const seen = new Set<string>();
-  const code = [...input.codeFiles]
+  return [...codeFiles]
     .map((f, i) => {
       if (!canonicalRelative(f.path)) {
         throw argError(`codeFiles[${i}].path`, `${JSON.stringify(f.path)} is not a canonical relative path`);
@@ -236,51 +261,110 @@ export function enclaveManifest(input: EnclaveManifestInput): EnclaveManifest {
       return f;
     })
     .sort((a, b) => Buffer.compare(Buffer.from(a.path, 'utf8'), Buffer.from(b.path, 'utf8')));
+}
+
+/** The manifest's `loader` table: Gramine's LibOS, the argv file spawn writes, the environment. */
+function loaderTable(): TomlTable {
+  return table([
+    ['entrypoint', table([['uri', uri(GRAMINE_LIBOS)]])],
+    ['log_level', 'error'],
+    ['argv_src_file', uri(ARGS_FILE)],
+    [
+      'env',
+      table([
+        ['LD_LIBRARY_PATH', `/lib:${ARCH_LIBDIR}`],
+        ['PATH', '/usr/local/bin:/usr/bin'],
+        ['HOME', '/root'],
+        ['LANG', 'C.UTF-8'],
+        ['LC_ALL', 'C.UTF-8'],
+        ['PYTHONDONTWRITEBYTECODE', '1'],
+        ['PYTHONUNBUFFERED', '1'],
+      ]),
+    ],
+  ]);
+}
+
+/** The manifest's `fs` table: the mounts, the sealed directories encrypted. */
+function fsTable(): TomlTable {
+  return table([
+    [
+      'mounts',
+      [
+        mount('/lib', GRAMINE_RUNTIME),
+        mount('/usr', '/usr'),
+        mount('/etc', '/etc'),
+        mount(MSE_BOOTSTRAP, MSE_BOOTSTRAP),
+        mount(ENCLAVE_DIR, ENCLAVE_DIR),
+        table([
+          ['type', 'tmpfs'],
+          ['path', '/tmp'],
+        ]),
+        ...SEALED_MOUNTS.map((m) => sealed(m.path, m.dir)),
+      ],
+    ],
+  ]);
+}
+
+/**
+ * The manifest's `sgx.trusted_files`: the runtime and Python trees in `image`, the args file and app.tar
+ * with their hashes, then every code file (`code`, sorted).
+ */
+function trustedFiles(
+  image: ImageListing,
+  python: string,
+  hashes: { argsSha256: string; appTarSha256: string },
+  code: EnclaveManifestInput['codeFiles'],
+): TomlValue[] {
+  const localPackages = `/usr/local/lib/${python}/dist-packages`;
+  return [
+    ...[LAUNCHER_SHELL, LAUNCHER, NODE, MSE_BOOTSTRAP, PYTHON, `/usr/bin/${python}`, MSE_SERVE].map(uri),
+    uri(`${GRAMINE_RUNTIME}/`),
+    ...libdirEntries(image),
+    uri(`/usr/lib/${python}/`),
+    uri(`${PYTHON_DIST_PACKAGES}/`),
+    ...(image.lstat(localPackages)?.kind === 'directory' ? [uri(`${localPackages}/`)] : []),
+    ...SYSTEM_FILES.filter((p) => image.stat(p)?.kind === 'file').map(uri),
+    hashed(ARGS_FILE, hashes.argsSha256),
+    hashed(APP_TAR_FILE, hashes.appTarSha256),
+    ...code.map((f) => hashed(`${CODE_DIR}/${f.path}`, f.sha256)),
+  ];
+}
+
+/** The manifest's `sgx` table: the enclave's attributes and identity, and its trusted files. */
+function sgxTable(sizeMiB: number, trusted: TomlValue[]): TomlTable {
+  return table([
+    ['debug', false],
+    ['edmm_enable', false],
+    ['enclave_size', `${sizeMiB}M`],
+    ['max_threads', BigInt(MAX_THREADS)],
+    ['remote_attestation', 'dcap'],
+    ['file_check_policy', 'strict'],
+    ['isvprodid', BigInt(ISV_PROD_ID)],
+    ['isvsvn', BigInt(ISV_SVN)],
+    ['trusted_files', trusted],
+  ]);
+}
+
+/**
+ * The enclave manifest (template {@link SGX_MANIFEST_TEMPLATE_VERSION}) for the code run with `args` in
+ * `image`. Pure. Throws `ERR_SGX_TEMPLATE_VERSION` for an image built for another template,
+ * `ERR_SGX_IMAGE_INCOMPLETE` naming the first missing piece, `ERR_SGX_IMAGE_LAYOUT` when the image
+ * already holds the enclave's directories, `ERR_SGX_ARGUMENT` for spawn arguments no enclave can run with
+ * ({@link measuredArgv}), `ERR_MEASUREMENT_INPUT` for code that cannot be written into the manifest.
+ */
+export function enclaveManifest(input: EnclaveManifestInput): EnclaveManifest {
+  checkTemplateVersion(input.templateVersion);
+  const { image } = input;
+  const python = checkImage(image);
+  if (!SHA256.test(input.appTarSha256)) throw argError('appTarSha256', 'must be 64 lowercase hex digits');
+  const code = checkedCodeFiles(input.codeFiles);
 
   const argv = measuredArgv(input.args);
   const argsFile = new Uint8Array(serializeArgvFile(argv));
   const argsSha256 = createHash('sha256').update(argsFile).digest('hex');
-  const localPackages = `/usr/local/lib/${python}/dist-packages`;
-  const hashed = (path: string, sha256: string): TomlTable =>
-    table([
-      ['uri', uri(path)],
-      ['sha256', sha256],
-    ]);
-  const sealed = (path: string, dir: string): TomlTable =>
-    table([
-      ['type', 'encrypted'],
-      ['path', path],
-      ['uri', uri(`${SGX_SEALED_DIR}/${dir}`)],
-      ['key_name', '_sgx_mrenclave'],
-    ]);
-  const mount = (path: string, host: string): TomlTable =>
-    table([
-      ['path', path],
-      ['uri', uri(host)],
-    ]);
-
   const manifest: TomlTable = table([
     ['libos', table([['entrypoint', LAUNCHER_SHELL]])],
-    [
-      'loader',
-      table([
-        ['entrypoint', table([['uri', uri(GRAMINE_LIBOS)]])],
-        ['log_level', 'error'],
-        ['argv_src_file', uri(ARGS_FILE)],
-        [
-          'env',
-          table([
-            ['LD_LIBRARY_PATH', `/lib:${ARCH_LIBDIR}`],
-            ['PATH', '/usr/local/bin:/usr/bin'],
-            ['HOME', '/root'],
-            ['LANG', 'C.UTF-8'],
-            ['LC_ALL', 'C.UTF-8'],
-            ['PYTHONDONTWRITEBYTECODE', '1'],
-            ['PYTHONUNBUFFERED', '1'],
-          ]),
-        ],
-      ]),
-    ],
+    ['loader', loaderTable()],
     [
       'sys',
       table([
@@ -289,53 +373,10 @@ export function enclaveManifest(input: EnclaveManifestInput): EnclaveManifest {
         ['stack', table([['size', THREAD_STACK_SIZE]])],
       ]),
     ],
-    [
-      'fs',
-      table([
-        [
-          'mounts',
-          [
-            mount('/lib', GRAMINE_RUNTIME),
-            mount('/usr', '/usr'),
-            mount('/etc', '/etc'),
-            mount(MSE_BOOTSTRAP, MSE_BOOTSTRAP),
-            mount(ENCLAVE_DIR, ENCLAVE_DIR),
-            table([
-              ['type', 'tmpfs'],
-              ['path', '/tmp'],
-            ]),
-            ...SEALED_MOUNTS.map((m) => sealed(m.path, m.dir)),
-          ],
-        ],
-      ]),
-    ],
+    ['fs', fsTable()],
     [
       'sgx',
-      table([
-        ['debug', false],
-        ['edmm_enable', false],
-        ['enclave_size', `${input.args.size}M`],
-        ['max_threads', BigInt(MAX_THREADS)],
-        ['remote_attestation', 'dcap'],
-        ['file_check_policy', 'strict'],
-        ['isvprodid', BigInt(ISV_PROD_ID)],
-        ['isvsvn', BigInt(ISV_SVN)],
-        [
-          'trusted_files',
-          [
-            ...[LAUNCHER_SHELL, LAUNCHER, NODE, MSE_BOOTSTRAP, PYTHON, `/usr/bin/${python}`, MSE_SERVE].map(uri),
-            uri(`${GRAMINE_RUNTIME}/`),
-            ...libdirEntries(image),
-            uri(`${stdlib}/`),
-            uri(`${PYTHON_DIST_PACKAGES}/`),
-            ...(image.lstat(localPackages)?.kind === 'directory' ? [uri(`${localPackages}/`)] : []),
-            ...SYSTEM_FILES.filter((p) => image.stat(p)?.kind === 'file').map(uri),
-            hashed(ARGS_FILE, argsSha256),
-            hashed(APP_TAR_FILE, input.appTarSha256),
-            ...code.map((f) => hashed(`${CODE_DIR}/${f.path}`, f.sha256)),
-          ],
-        ],
-      ]),
+      sgxTable(input.args.size, trustedFiles(image, python, { argsSha256, appTarSha256: input.appTarSha256 }, code)),
     ],
   ]);
   const problems = validateManifest(manifest, { strict: true });

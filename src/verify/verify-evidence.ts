@@ -18,7 +18,7 @@ import {
   type RatlsCertificate,
 } from '../ratls/read.js';
 import { AttestationError, isMseError } from '../errors.js';
-import { appraise, quotePckChain, type Check, type Failure, type Verdict } from '../attestation/appraise.js';
+import { appraise, failuresOf, quotePckChain, type Check, type Verdict } from '../attestation/appraise.js';
 import { bytesEqual, toHex } from '../attestation/bytes.js';
 import { EMPTY_COLLATERAL } from '../attestation/collateral.js';
 import { checkTcbCertAgreement, evidenceCollateral, maskAppId, type Evidence } from '../launch/evidence.js';
@@ -135,91 +135,99 @@ const EXPIRATION_ID = 'ratls.expiration';
 const EXPIRATION_TITLE = 'Certificate notAfter = input_args.expiration_date';
 const APPLICATION_ID = 'identity.application';
 
-/** Verify evidence. Never throws for bad evidence: every problem is a failed check. */
-export function verifyEvidence(input: EvidenceVerificationInput): EvidenceVerdict {
-  const { evidence: e, expected = {}, at } = input;
-  const ia = e.inputArgs;
-  let cert: RatlsCertificate | undefined;
-  const pre: Check[] = [];
-  pre.push(
-    check('ratls.parse', 'ratls', 'RA-TLS certificate is well-formed and carries a quote', () => {
-      cert = readRatlsCertificate(e.ratlsCertificate);
+const INCONSISTENT_HINT = 'The certificate was not made for these spawn arguments: the evidence is inconsistent.';
+
+/** The RA-TLS checks of a readable certificate `c`: its signature, validity, key binding, and input_args agreement. */
+function certificateChecks(c: RatlsCertificate, ia: Evidence['inputArgs'], at: Date): Check[] {
+  return [
+    check('ratls.signature', 'ratls', 'RA-TLS certificate self-signature', () => verifyRatlsSignature(c)),
+    check('ratls.validity', 'ratls', 'RA-TLS certificate valid at verification time', () => checkRatlsValidity(c, at)),
+    check('ratls.key-binding', 'ratls', 'report_data[0:32] = SHA-256(certificate public key)', () =>
+      checkRatlsKeyBinding(c),
+    ),
+    check('ratls.subject', 'ratls', 'Certificate subject = input_args.subject', () => {
+      if (!subjectsEqual(c.subject, ia.subject, { anyOrder: true })) {
+        throw new AttestationError(
+          'ratls',
+          'ERR_RATLS_SUBJECT_MISMATCH',
+          `certificate subject "${c.subject}" differs from input_args.subject "${ia.subject}"`,
+          { hint: INCONSISTENT_HINT },
+        );
+      }
     }),
-  );
+    check('ratls.san', 'ratls', 'Certificate SAN = input_args.subject_alternative_name', () => {
+      // DNS names compare case-insensitively, IP addresses by value (the enclave keeps the spelling given)
+      if (normalizeSan(ia.san) !== normalizeSan(c.san)) {
+        throw new AttestationError(
+          'ratls',
+          'ERR_RATLS_SAN_MISMATCH',
+          `certificate SAN "${c.san}" differs from input_args.subject_alternative_name "${ia.san}"`,
+          { hint: INCONSISTENT_HINT },
+        );
+      }
+    }),
+    ia.expiration === null
+      ? skipped(EXPIRATION_ID, 'ratls', EXPIRATION_TITLE, 'input_args.expiration_date is null')
+      : check(EXPIRATION_ID, 'ratls', EXPIRATION_TITLE, () => {
+          // the bootstrap writes the certificate's notAfter from --expiration, to the second
+          const notAfter = c.notAfter.getTime() / 1000;
+          if (notAfter !== ia.expiration) {
+            throw new AttestationError(
+              'ratls',
+              'ERR_RATLS_EXPIRATION_MISMATCH',
+              `certificate notAfter ${c.notAfter.toISOString()} (${notAfter}) differs from input_args.expiration_date ${ia.expiration}`,
+              { hint: INCONSISTENT_HINT },
+            );
+          }
+        }),
+  ];
+}
+
+/** The RA-TLS checks reported skipped, the certificate being unreadable. */
+function unreadableCertificateChecks(): Check[] {
+  const why = 'not run: the certificate could not be read';
+  return [
+    skipped('ratls.signature', 'ratls', 'RA-TLS certificate self-signature', why),
+    skipped('ratls.validity', 'ratls', 'RA-TLS certificate valid at verification time', why),
+    skipped('ratls.key-binding', 'ratls', 'report_data[0:32] = SHA-256(certificate public key)', why),
+    skipped('ratls.subject', 'ratls', 'Certificate subject = input_args.subject', why),
+    skipped('ratls.san', 'ratls', 'Certificate SAN = input_args.subject_alternative_name', why),
+    skipped(EXPIRATION_ID, 'ratls', EXPIRATION_TITLE, why),
+  ];
+}
+
+/** The checks before the quote's appraisal: the RA-TLS certificate's, then the tcb_cert agreement. */
+function preAppraisalChecks(e: Evidence, at: Date): { cert: RatlsCertificate | undefined; checks: Check[] } {
+  let cert: RatlsCertificate | undefined;
+  const parse = check('ratls.parse', 'ratls', 'RA-TLS certificate is well-formed and carries a quote', () => {
+    cert = readRatlsCertificate(e.ratlsCertificate);
+  });
   const c = cert;
-  if (c) {
-    pre.push(
-      check('ratls.signature', 'ratls', 'RA-TLS certificate self-signature', () => verifyRatlsSignature(c)),
-      check('ratls.validity', 'ratls', 'RA-TLS certificate valid at verification time', () =>
-        checkRatlsValidity(c, at),
-      ),
-      check('ratls.key-binding', 'ratls', 'report_data[0:32] = SHA-256(certificate public key)', () =>
-        checkRatlsKeyBinding(c),
-      ),
-      check('ratls.subject', 'ratls', 'Certificate subject = input_args.subject', () => {
-        if (!subjectsEqual(c.subject, ia.subject, { anyOrder: true })) {
-          throw new AttestationError(
-            'ratls',
-            'ERR_RATLS_SUBJECT_MISMATCH',
-            `certificate subject "${c.subject}" differs from input_args.subject "${ia.subject}"`,
-            { hint: 'The certificate was not made for these spawn arguments: the evidence is inconsistent.' },
-          );
-        }
-      }),
-      check('ratls.san', 'ratls', 'Certificate SAN = input_args.subject_alternative_name', () => {
-        // DNS names compare case-insensitively, IP addresses by value (the enclave keeps the spelling given)
-        if (normalizeSan(ia.san) !== normalizeSan(c.san)) {
-          throw new AttestationError(
-            'ratls',
-            'ERR_RATLS_SAN_MISMATCH',
-            `certificate SAN "${c.san}" differs from input_args.subject_alternative_name "${ia.san}"`,
-            { hint: 'The certificate was not made for these spawn arguments: the evidence is inconsistent.' },
-          );
-        }
-      }),
-      ia.expiration === null
-        ? skipped(EXPIRATION_ID, 'ratls', EXPIRATION_TITLE, 'input_args.expiration_date is null')
-        : check(EXPIRATION_ID, 'ratls', EXPIRATION_TITLE, () => {
-            // the bootstrap writes the certificate's notAfter from --expiration, to the second
-            const notAfter = c.notAfter.getTime() / 1000;
-            if (notAfter !== ia.expiration) {
-              throw new AttestationError(
-                'ratls',
-                'ERR_RATLS_EXPIRATION_MISMATCH',
-                `certificate notAfter ${c.notAfter.toISOString()} (${notAfter}) differs from input_args.expiration_date ${ia.expiration}`,
-                { hint: 'The certificate was not made for these spawn arguments: the evidence is inconsistent.' },
-              );
-            }
-          }),
-    );
-  } else {
-    const why = 'not run: the certificate could not be read';
-    pre.push(
-      skipped('ratls.signature', 'ratls', 'RA-TLS certificate self-signature', why),
-      skipped('ratls.validity', 'ratls', 'RA-TLS certificate valid at verification time', why),
-      skipped('ratls.key-binding', 'ratls', 'report_data[0:32] = SHA-256(certificate public key)', why),
-      skipped('ratls.subject', 'ratls', 'Certificate subject = input_args.subject', why),
-      skipped('ratls.san', 'ratls', 'Certificate SAN = input_args.subject_alternative_name', why),
-      skipped(EXPIRATION_ID, 'ratls', EXPIRATION_TITLE, why),
-    );
-  }
-  pre.push(
-    check('collateral.tcb-cert', 'collateral', 'tcb_cert = the issuer chains’ signing certificate', () => {
+  const ratls = c ? certificateChecks(c, e.inputArgs, at) : unreadableCertificateChecks();
+  const tcbCert = check(
+    'collateral.tcb-cert',
+    'collateral',
+    'tcb_cert = the issuer chains’ signing certificate',
+    () => {
       const compared = checkTcbCertAgreement(e);
       return compared.length ? `same as ${compared.join(' and ')}` : 'no issuer chains: tcb_cert is used';
-    }),
+    },
   );
+  return { cert: c, checks: [parse, ...ratls, tcbCert] };
+}
 
+/** The quote's DCAP appraisal, with the evidence's collateral and the expected identity as policy. */
+function appraiseQuote(input: EvidenceVerificationInput, quoteBytes: Uint8Array): Verdict {
+  const { evidence: e, expected = {}, at } = input;
   // Collateral from the evidence, with issuer chains rebuilt from the quote's own chain when absent.
   let collateral = EMPTY_COLLATERAL;
-  const quoteBytes = c?.quote ?? new Uint8Array();
   try {
     const chain = quotePckChain(parseQuote(quoteBytes));
     collateral = evidenceCollateral(e, { intermediate: chain.intermediate.der, root: chain.root.der });
   } catch {
     // appraise() reports the quote or chain failure itself, before it would look at the collateral
   }
-  const verdict = withMrenclaveSkipReason(
+  return withMrenclaveSkipReason(
     expected,
     appraise({
       quote: quoteBytes,
@@ -235,12 +243,18 @@ export function verifyEvidence(input: EvidenceVerificationInput): EvidenceVerdic
       },
     }),
   );
+}
 
-  let signerKeyMrsigner: string | null = null;
-  const post: Check[] = [
-    check('identity.signer-key', 'identity', 'signer_pk is RSA-3072 e=3, MRSIGNER = SHA-256 of its modulus', () => {
+/** The signer key check, and the MRSIGNER computed from `signer_pk` (null when it could not be). */
+function signerKeyCheck(e: Evidence, verdict: Verdict): { check: Check; mrsigner: string | null } {
+  let mrsigner: string | null = null;
+  const result = check(
+    'identity.signer-key',
+    'identity',
+    'signer_pk is RSA-3072 e=3, MRSIGNER = SHA-256 of its modulus',
+    () => {
       const m = mrsignerFromPublicKey(e.signerPk, 'signer_pk');
-      signerKeyMrsigner = toHex(m);
+      mrsigner = toHex(m);
       if (verdict.mrsigner === null) return 'quote not readable';
       if (!bytesEqual(m, Buffer.from(verdict.mrsigner, 'hex'))) {
         throw new AttestationError(
@@ -250,39 +264,36 @@ export function verifyEvidence(input: EvidenceVerificationInput): EvidenceVerdic
           { hint: 'The enclave was not signed with the operator key in the evidence.' },
         );
       }
-    }),
-  ];
-  const explainAt = post.length;
-  if (expected.application !== undefined) {
-    const want = expected.application;
-    post.push(
-      check(
-        APPLICATION_ID,
-        'identity',
-        'input_args.application = the package’s mse.toml python_application',
-        () => {
-          if (ia.application !== want) {
-            throw new AttestationError(
-              'identity',
-              'ERR_IDENTITY_APPLICATION_MISMATCH',
-              `the enclave runs the entry point "${ia.application}" (input_args.application), the package's mse.toml names "${want}"`,
-              {
-                hint: 'The operator spawned the package with another entry point (e.g. an edited copy of mse.toml): this enclave does not run your app. Do not seal secrets to it.',
-                policy: true,
-              },
-            );
-          }
-        },
-        true,
-      ),
-    );
-  }
-  // Last, so that it knows whether anything else failed; listed after the signer key check.
-  const explained = input.explainMeasurement?.(verdict.mrenclave, [...pre, ...verdict.checks, ...post]);
-  if (explained) post.splice(explainAt, 0, explained.check);
-  const inputArgs = bindInputArgs(e, expected, [...pre, ...verdict.checks, ...post]);
-  post.push(...inputArgs.filter((b) => b.status === 'unbound').map(unboundWarning));
-  const declaredPlatform = e.platform ?? 'sgx';
+    },
+  );
+  return { check: result, mrsigner };
+}
+
+/** The policy check that input_args.application is the package's entry point `want`. */
+function applicationCheck(ia: Evidence['inputArgs'], want: string): Check {
+  return check(
+    APPLICATION_ID,
+    'identity',
+    'input_args.application = the package’s mse.toml python_application',
+    () => {
+      if (ia.application !== want) {
+        throw new AttestationError(
+          'identity',
+          'ERR_IDENTITY_APPLICATION_MISMATCH',
+          `the enclave runs the entry point "${ia.application}" (input_args.application), the package's mse.toml names "${want}"`,
+          {
+            hint: 'The operator spawned the package with another entry point (e.g. an edited copy of mse.toml): this enclave does not run your app. Do not seal secrets to it.',
+            policy: true,
+          },
+        );
+      }
+    },
+    true,
+  );
+}
+
+/** The verdict's warnings: the appraisal's, unbound input_args, and a declared platform the quote contradicts. */
+function evidenceWarnings(verdict: Verdict, inputArgs: InputArgBinding[], declaredPlatform: 'sgx' | 'sim'): string[] {
   const warnings = [...verdict.warnings];
   const unbound = inputArgs.filter((b) => b.status === 'unbound').map((b) => b.field);
   if (unbound.length) warnings.push(`input_args not verified, only shown: ${unbound.join(', ')}`);
@@ -292,11 +303,40 @@ export function verifyEvidence(input: EvidenceVerificationInput): EvidenceVerdic
   if (declaredPlatform === 'sgx' && verdict.simulated) {
     warnings.push('evidence says platform "sgx" but its quote does not chain to Intel’s root');
   }
+  return warnings;
+}
+
+/** The certificate's facts in the verdict. */
+function certificateSummary(c: RatlsCertificate | undefined): EvidenceVerdict['certificate'] {
+  return c
+    ? {
+        subject: c.subject,
+        san: c.san,
+        notBefore: c.notBefore.toISOString(),
+        notAfter: c.notAfter.toISOString(),
+        fingerprint: c.fingerprint,
+      }
+    : null;
+}
+
+/** Verify evidence. Never throws for bad evidence: every problem is a failed check. */
+export function verifyEvidence(input: EvidenceVerificationInput): EvidenceVerdict {
+  const { evidence: e, expected = {}, at } = input;
+  const { cert: c, checks: pre } = preAppraisalChecks(e, at);
+  const verdict = appraiseQuote(input, c?.quote ?? new Uint8Array());
+  const signerKey = signerKeyCheck(e, verdict);
+  const post: Check[] = [signerKey.check];
+  const explainAt = post.length;
+  if (expected.application !== undefined) post.push(applicationCheck(e.inputArgs, expected.application));
+  // Last, so that it knows whether anything else failed; listed after the signer key check.
+  const explained = input.explainMeasurement?.(verdict.mrenclave, [...pre, ...verdict.checks, ...post]);
+  if (explained) post.splice(explainAt, 0, explained.check);
+  const inputArgs = bindInputArgs(e, expected, [...pre, ...verdict.checks, ...post]);
+  post.push(...inputArgs.filter((b) => b.status === 'unbound').map(unboundWarning));
+  const declaredPlatform = e.platform ?? 'sgx';
 
   const checks = [...pre, ...verdict.checks, ...post];
-  const failures: Failure[] = checks
-    .filter((x) => x.status === 'fail')
-    .map((x) => ({ stage: x.stage, code: x.code!, message: x.message!, hint: x.hint ?? '', policy: x.policy }));
+  const failures = failuresOf(checks);
   const valid = verdict.valid && failures.every((f) => f.policy);
   const accepted = valid && failures.length === 0;
   return {
@@ -305,17 +345,9 @@ export function verifyEvidence(input: EvidenceVerificationInput): EvidenceVerdic
     accepted,
     checks,
     failures,
-    warnings,
-    certificate: c
-      ? {
-          subject: c.subject,
-          san: c.san,
-          notBefore: c.notBefore.toISOString(),
-          notAfter: c.notAfter.toISOString(),
-          fingerprint: c.fingerprint,
-        }
-      : null,
-    signerKeyMrsigner,
+    warnings: evidenceWarnings(verdict, inputArgs, declaredPlatform),
+    certificate: certificateSummary(c),
+    signerKeyMrsigner: signerKey.mrsigner,
     declaredPlatform,
     inputArgs,
     ...(explained ? { measurement: explained.details } : {}),

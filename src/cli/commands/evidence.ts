@@ -14,12 +14,12 @@ import {
 import { collectEvidence, sgxCollateralSource } from '../../deploy/evidence.js';
 import { assertRunning } from '../../deploy/wait.js';
 import { withCleanup } from '../../docker/cleanup.js';
-import { StateError } from '../../errors.js';
+import { InputError, StateError } from '../../errors.js';
 import { checkOutputDirectory, createOutputDirectories, writeFilesAtomic } from '../../fs/files.js';
 import { loadSignerKey } from '../../launch/signer.js';
 import { loadOrCreateSimPlatform, startSimPccs } from '../../sim/index.js';
 import { defaultSignerKeyPath } from '../../deploy/spawn.js';
-import { stringOption, type CommandSpec } from '../command.js';
+import { requiredPositional, requiredString, stringOption, type CommandSpec } from '../command.js';
 import { printJson } from '../output.js';
 
 const spec: CommandSpec = {
@@ -53,10 +53,10 @@ Ctrl-C before the files are written leaves nothing (exit 130); once writing has 
   positionals: [{ name: 'name', description: 'Deployment name', required: true }],
   examples: ['mse home evidence my_app --output evidence_dir'],
   async run(ctx) {
-    const output = stringOption(ctx.values, 'output')!;
+    const output = requiredString(ctx.values, 'output');
     const missing = await checkOutputDirectory(output, '--output');
     const engine = DockerEngine.fromEnv(ctx.env);
-    const d = await findDeployment(engine, ctx.positionals[0]!);
+    const d = await findDeployment(engine, requiredPositional(ctx));
     await assertRunning(engine, d);
     // The key the enclave was signed with, never a new one: signer_pk must hash to the quote's MRSIGNER.
     const keyPath = stringOption(ctx.values, 'signer-key') ?? d.signerKeyPath ?? defaultSignerKeyPath();
@@ -84,11 +84,13 @@ Ctrl-C before the files are written leaves nothing (exit 130); once writing has 
     const pccs =
       !flag && d.platform === 'sim' ? await startSimPccs(await loadOrCreateSimPlatform({ env: ctx.env })) : undefined;
     try {
+      const pccsUrl = target?.url ?? flag ?? pccs?.url;
+      if (pccsUrl === undefined) throw new InputError('ERR_INTERNAL_PLAN', 'no PCCS for the evidence’s collateral');
       const { evidence, ratlsPem } = await collectEvidence({
         endpoint: endpointOf(d),
         args: d.args,
         platform: d.platform,
-        pccsUrl: target?.url ?? flag ?? pccs!.url,
+        pccsUrl,
         pccsSecureCert: target?.secureCert ?? true,
         signerPublicKeyPem: signer.publicKeyPem,
         ...(gramine ? { gramine } : {}),

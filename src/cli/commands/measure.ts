@@ -30,7 +30,14 @@ import {
 import { checkInputArgs, DEFAULT_SUBJECT, spawnArgsOfEvidence, type InputArgs } from '../../launch/args.js';
 import { measureGramineImage, withPackageImage } from '../../sgx/package-measurement.js';
 import { loadSignerKey } from '../../launch/signer.js';
-import { integerOption, requireOneOf, stringOption, type CommandContext, type CommandSpec } from '../command.js';
+import {
+  integerOption,
+  requiredString,
+  requireOneOf,
+  stringOption,
+  type CommandContext,
+  type CommandSpec,
+} from '../command.js';
 import { printJson } from '../output.js';
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
@@ -160,7 +167,8 @@ async function measureManifest(ctx: CommandContext, manifestFile: string): Promi
     attributes: r.manifest.attributes,
     trustedFiles: r.manifest.trustedFiles.length,
     ...(outputManifest ? { outputManifest } : {}),
-    ...(sigfile ? { sigfile, date: date! } : {}),
+    // --sigfile needs --key, which sets the date
+    ...(sigfile && date !== undefined ? { sigfile, date } : {}),
     details: { gramineVersion: GRAMINE_SCHEMA_VERSION, manifestProblems: problems },
   });
 }
@@ -353,11 +361,11 @@ gramine-sgx-sign would. See docs/measurement.md and docs/sgx.md.`,
     const mode = requireOneOf(ctx.values, ['manifest', 'package']);
     if (mode === 'package') {
       refuseOptions(ctx, MANIFEST_ONLY, '--package');
-      await measurePackageMode(ctx, stringOption(ctx.values, 'package')!);
+      await measurePackageMode(ctx, requiredString(ctx.values, 'package'));
       return;
     }
     refuseOptions(ctx, PACKAGE_ONLY, '--manifest');
-    await measureManifest(ctx, stringOption(ctx.values, 'manifest')!);
+    await measureManifest(ctx, requiredString(ctx.values, 'manifest'));
   },
 };
 export default spec;

@@ -6,7 +6,16 @@ import { defaultSignerKeyPath, dryRunSpawn, spawnDeployment, type SpawnDryRun } 
 import { UsageError } from '../../errors.js';
 import { checkHost, platformReadiness, platformUnavailableError, type HostFacts } from '../../sgx/host-checks.js';
 import { gatherHostFacts } from '../../sgx/host-facts.js';
-import { durationOption, integerOption, stringOption, type CommandContext, type CommandSpec } from '../command.js';
+import {
+  durationOption,
+  integerOption,
+  requiredInteger,
+  requiredPositional,
+  requiredString,
+  stringOption,
+  type CommandContext,
+  type CommandSpec,
+} from '../command.js';
 import { printJson } from '../output.js';
 
 /** The SGX devices and aesmd an sgx container gets: those `doctor` found on this host. Pure. */
@@ -146,11 +155,11 @@ runs on a host that is not ready for sgx too.`,
       engine: DockerEngine.fromEnv(ctx.env),
       log: ctx.log,
       env: ctx.env,
-      name: ctx.positionals[0]!,
-      packageFile: stringOption(ctx.values, 'package')!,
-      outputDir: stringOption(ctx.values, 'output')!,
-      san: stringOption(ctx.values, 'san')!,
-      size: integerOption(ctx.values, 'size', 1, 1 << 30)!,
+      name: requiredPositional(ctx),
+      packageFile: requiredString(ctx.values, 'package'),
+      outputDir: requiredString(ctx.values, 'output'),
+      san: requiredString(ctx.values, 'san'),
+      size: requiredInteger(ctx.values, 'size', 1, 1 << 30),
       port: integerOption(ctx.values, 'port', 1, 65_535) ?? 443,
       host: stringOption(ctx.values, 'host') ?? '127.0.0.1',
       subject: stringOption(ctx.values, 'subject') ?? DEFAULT_SUBJECT,

@@ -24,7 +24,7 @@ import { measuredArgv } from '../../sgx/enclave-manifest.js';
 import { explainGramineMeasurement, notMeasured, unmeasurableArguments } from '../../sgx/explain.js';
 import { measureGramineImage, withOpenPackageImage } from '../../sgx/package-measurement.js';
 import { simMrenclaveOfEvidence } from '../../sim/package-measurement.js';
-import { requireOneOf, stringOption, type CommandContext, type CommandSpec } from '../command.js';
+import { requiredString, requireOneOf, type CommandContext, type CommandSpec } from '../command.js';
 import { POLICY_OPTIONS, appraisalSettings, reportVerdict } from '../attestation-options.js';
 
 /**
@@ -117,10 +117,10 @@ Exit codes: 0 accepted, 10 valid but rejected by the policy, 11 invalid.`,
   ],
   async run(ctx) {
     const which = requireOneOf(ctx.values, ['mrenclave', 'package']);
-    const output = stringOption(ctx.values, 'output')!;
+    const output = requiredString(ctx.values, 'output');
     await requireDirectory(output, 'output directory');
     const settings = await appraisalSettings(ctx);
-    const evidenceFile = stringOption(ctx.values, 'evidence')!;
+    const evidenceFile = requiredString(ctx.values, 'evidence');
     const evidence = parseEvidence(await readUserText(evidenceFile, 'evidence file', INPUT_LIMITS.evidence));
     const signer: ExpectedIdentity = {
       ...(settings.policy.mrSigner ? { mrsigner: settings.policy.mrSigner } : {}),
@@ -130,8 +130,8 @@ Exit codes: 0 accepted, 10 valid but rejected by the policy, 11 invalid.`,
     const appraisal = { evidence, policy: settings.policy, at: settings.at, trustedRoots: settings.trustedRoots };
     const measured: Awaited<ReturnType<typeof expectedFromPackage>> =
       which === 'mrenclave'
-        ? { expected: { mrenclave: parseMeasurement(stringOption(ctx.values, 'mrenclave')!, '--mrenclave') } }
-        : await expectedFromPackage(ctx, stringOption(ctx.values, 'package')!, evidence, () =>
+        ? { expected: { mrenclave: parseMeasurement(requiredString(ctx.values, 'mrenclave'), '--mrenclave') } }
+        : await expectedFromPackage(ctx, requiredString(ctx.values, 'package'), evidence, () =>
             authenticationFailures(verifyEvidence({ ...appraisal, expected: signer })),
           );
     const expected: ExpectedIdentity = { ...measured.expected, ...signer };
