@@ -14,7 +14,7 @@ const SCRIPT = path.join(REPO_ROOT, 'scripts', 'non-null-count.js');
  * The most non-null assertions src/ may hold: the count reached when it was last lowered. Lower it when you
  * remove some (the test says so); never raise it.
  */
-const BUDGET = 42;
+const BUDGET = 19;
 
 interface Counts {
   total: number;

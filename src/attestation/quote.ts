@@ -138,30 +138,7 @@ export function parseReportBody(raw: Uint8Array): ReportBody {
 export function parseQuote(input: Uint8Array): Quote {
   const b = new Uint8Array(input); // private copy: views below must not change under us
   const h = HEADER.decode(b, 0);
-  if (h.version !== 3 && h.version !== 4) {
-    fail(
-      'ERR_QUOTE_VERSION_UNSUPPORTED',
-      `quote header field version is ${h.version}; only SGX DCAP quote versions 3 and 4 are supported`,
-      h.version === 5
-        ? 'Quote v5 is produced for TDX 1.5; this verifier handles SGX quotes only.'
-        : 'This does not look like an SGX DCAP ECDSA quote (EPID quotes are version 1 or 2).',
-    );
-  }
-  if (h.attestationKeyType !== ATT_KEY_TYPE_ECDSA_P256) {
-    fail(
-      'ERR_QUOTE_KEY_TYPE_UNSUPPORTED',
-      `quote header field attestationKeyType is ${h.attestationKeyType}; only 2 (ECDSA-256-with-P-256) is supported`,
-    );
-  }
-  if (h.teeType !== 0) {
-    fail(
-      'ERR_QUOTE_TEE_TYPE_UNSUPPORTED',
-      h.version === 3
-        ? `quote header field att_key_data_0 is 0x${h.teeType.toString(16)}; it must be 0 in a v3 (SGX) quote`
-        : `quote header field teeType is 0x${h.teeType.toString(16)}; only 0 (SGX) is supported` +
-            (h.teeType === 0x81 ? ' (0x81 is TDX)' : ''),
-    );
-  }
+  checkHeader(h);
   const body = decodeReport(b, HEADER.size);
   const sigAt = HEADER.size + REPORT_BODY.size;
   const sh = SIG_HEAD.decode(b, sigAt);
@@ -225,20 +202,7 @@ export function parseQuote(input: Uint8Array): Quote {
     );
   }
   const certData = b.subarray(certDataAt, end);
-  let pckChainPem: string | null = null;
-  if (cert.type === CERT_TYPE_PCK_CHAIN) {
-    let n = certData.length;
-    while (n > 0 && certData[n - 1] === 0) n--;
-    for (const [i, c] of certData.subarray(0, n).entries()) {
-      if (c > 0x7e || (c < 0x20 && c !== 0x0a && c !== 0x0d)) {
-        fail(
-          'ERR_QUOTE_PCK_CHAIN_ENCODING',
-          `quote PCK certificate chain has a non-PEM byte 0x${c.toString(16).padStart(2, '0')} at offset ${certDataAt + i}`,
-        );
-      }
-    }
-    pckChainPem = Buffer.from(certData.buffer, certData.byteOffset, n).toString('latin1');
-  }
+  const pckChainPem = cert.type === CERT_TYPE_PCK_CHAIN ? pckChainPemOf(certData, certDataAt) : null;
   return {
     bytes: b,
     version: h.version,
@@ -264,6 +228,51 @@ export function parseQuote(input: Uint8Array): Quote {
       end,
     },
   };
+}
+
+/** The header fields this verifier supports: version 3 or 4, ECDSA P-256 attestation key, an SGX TEE. */
+function checkHeader<H extends { version: number; attestationKeyType: number; teeType: number }>(
+  h: H,
+): asserts h is H & { version: 3 | 4 } {
+  if (h.version !== 3 && h.version !== 4) {
+    fail(
+      'ERR_QUOTE_VERSION_UNSUPPORTED',
+      `quote header field version is ${h.version}; only SGX DCAP quote versions 3 and 4 are supported`,
+      h.version === 5
+        ? 'Quote v5 is produced for TDX 1.5; this verifier handles SGX quotes only.'
+        : 'This does not look like an SGX DCAP ECDSA quote (EPID quotes are version 1 or 2).',
+    );
+  }
+  if (h.attestationKeyType !== ATT_KEY_TYPE_ECDSA_P256) {
+    fail(
+      'ERR_QUOTE_KEY_TYPE_UNSUPPORTED',
+      `quote header field attestationKeyType is ${h.attestationKeyType}; only 2 (ECDSA-256-with-P-256) is supported`,
+    );
+  }
+  if (h.teeType !== 0) {
+    fail(
+      'ERR_QUOTE_TEE_TYPE_UNSUPPORTED',
+      h.version === 3
+        ? `quote header field att_key_data_0 is 0x${h.teeType.toString(16)}; it must be 0 in a v3 (SGX) quote`
+        : `quote header field teeType is 0x${h.teeType.toString(16)}; only 0 (SGX) is supported` +
+            (h.teeType === 0x81 ? ' (0x81 is TDX)' : ''),
+    );
+  }
+}
+
+/** The PEM text of certification data type 5 (trailing NULs dropped), refused at its first non-PEM byte. */
+function pckChainPemOf(certData: Uint8Array, certDataAt: number): string {
+  let n = certData.length;
+  while (n > 0 && certData[n - 1] === 0) n--;
+  for (const [i, c] of certData.subarray(0, n).entries()) {
+    if (c > 0x7e || (c < 0x20 && c !== 0x0a && c !== 0x0d)) {
+      fail(
+        'ERR_QUOTE_PCK_CHAIN_ENCODING',
+        `quote PCK certificate chain has a non-PEM byte 0x${c.toString(16).padStart(2, '0')} at offset ${certDataAt + i}`,
+      );
+    }
+  }
+  return Buffer.from(certData.buffer, certData.byteOffset, n).toString('latin1');
 }
 
 /** Human name of a certification data type. */
