@@ -22,7 +22,7 @@ import { Transform, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { InputError, isMseError, type MseError } from '../errors.js';
 import { formatBytes, formatBytesExact, type InputLimit } from './limits.js';
-import { tempSibling, writeAtomic } from './publish.js';
+import { stageFile, tempSibling, writeAtomic } from './publish.js';
 
 /** An opened and checked regular file (see {@link openUserFile}); the caller closes `handle`. */
 export interface OpenedFile {
@@ -437,16 +437,7 @@ export async function writeFilesAtomic(files: readonly OutputFile[], scope?: Und
   try {
     for (const f of plan) {
       current = f.file;
-      f.staged = tempSibling(f.file);
-      const mode = f.mode ?? 0o644;
-      const handle = await fs.open(f.staged, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL, mode);
-      try {
-        await handle.writeFile(f.data);
-        await handle.chmod(mode); // the umask may have narrowed or widened what open() applied
-        await handle.sync();
-      } finally {
-        await handle.close();
-      }
+      f.staged = await stageFile(f.file, f.data, f.mode ?? 0o644);
     }
     for (const f of plan) {
       current = f.file;

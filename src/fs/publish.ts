@@ -40,20 +40,16 @@ export async function commitFile(temp: string, file: string, exclusive: boolean)
 }
 
 /**
- * Write `data` at `file` atomically with `mode` (the umask does not apply). Returns false when `exclusive`
- * and something is already at `file` (another writer won): nothing is changed then.
+ * Write `data` with `mode` (the umask does not apply) to a fresh temporary sibling of `file`, flushed, and
+ * return its name; nothing is left behind when it fails. {@link commitFile} puts it in place.
  */
-export async function writeAtomic(
-  file: string,
-  data: string | Uint8Array,
-  options: { mode: number; exclusive: boolean },
-): Promise<boolean> {
+export async function stageFile(file: string, data: string | Uint8Array, mode: number): Promise<string> {
   const temp = tempSibling(file);
-  const handle = await fs.open(temp, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL, options.mode);
+  const handle = await fs.open(temp, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL, mode);
   try {
     try {
       await handle.writeFile(data);
-      await handle.chmod(options.mode); // the umask may have narrowed or widened what open() applied
+      await handle.chmod(mode); // the umask may have narrowed or widened what open() applied
       await handle.sync();
     } finally {
       await handle.close();
@@ -62,7 +58,19 @@ export async function writeAtomic(
     await fs.rm(temp, { force: true }).catch(() => undefined);
     throw error;
   }
-  return commitFile(temp, file, options.exclusive);
+  return temp;
+}
+
+/**
+ * Write `data` at `file` atomically with `mode` (the umask does not apply). Returns false when `exclusive`
+ * and something is already at `file` (another writer won): nothing is changed then.
+ */
+export async function writeAtomic(
+  file: string,
+  data: string | Uint8Array,
+  options: { mode: number; exclusive: boolean },
+): Promise<boolean> {
+  return commitFile(await stageFile(file, data, options.mode), file, options.exclusive);
 }
 
 /** Publish `data` at `file` unless something is already there. Returns false if another writer won. */
